@@ -1,0 +1,234 @@
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef CAMSTREAM_WEB_ROOT_DEFAULT
+#define CAMSTREAM_WEB_ROOT_DEFAULT "web"
+#endif
+
+enum opt_id {
+	OPT_HOST = 'H',
+	OPT_PORT = 'p',
+	OPT_HELP = 'h',
+	OPT_VERSION = 'V',
+	OPT_WEB_ROOT = 256,
+	OPT_ALLOW_SCHEMES,
+	OPT_OPEN_TIMEOUT,
+	OPT_READ_TIMEOUT,
+	OPT_ISOLATE,
+	OPT_MAX_CLIENTS,
+	OPT_LOG_LEVEL,
+};
+
+struct opt_desc {
+	const char *name;   /* long option, also CAMSTREAM_<NAME> with '-' -> '_' */
+	int has_arg;
+	int id;
+	const char *arg;
+	const char *help;
+};
+
+static const struct opt_desc opts[] = {
+	{ "host", 1, OPT_HOST, "ADDR", "address to listen on (default 0.0.0.0)" },
+	{ "port", 1, OPT_PORT, "N", "port to listen on (default 8000; 0 picks a free one)" },
+	{ "web-root", 1, OPT_WEB_ROOT, "DIR", "folder holding index.html" },
+	{ "allow-schemes", 1, OPT_ALLOW_SCHEMES, "LIST",
+		"extra source URL schemes, comma-separated (e.g. http,https)" },
+	{ "open-timeout", 1, OPT_OPEN_TIMEOUT, "SECONDS", "limit on opening a source (default 10)" },
+	{ "read-timeout", 1, OPT_READ_TIMEOUT, "SECONDS",
+		"a source silent this long fails its viewers (default 5)" },
+	{ "isolate", 0, OPT_ISOLATE, NULL, "one pull worker per connection, no sharing" },
+	{ "max-clients", 1, OPT_MAX_CLIENTS, "N", "most viewers at once (default 100; 0 = no limit)" },
+	{ "log-level", 1, OPT_LOG_LEVEL, "LEVEL", "error, warn, info (default) or debug" },
+	{ "version", 0, OPT_VERSION, NULL, "print the version and exit" },
+	{ "help", 0, OPT_HELP, NULL, "print this help and exit" },
+};
+#define N_OPTS (sizeof(opts) / sizeof(opts[0]))
+
+static bool parse_int(const char *s, long lo, long hi, int *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < lo || v > hi)
+		return false;
+	*out = (int)v;
+	return true;
+}
+
+static bool parse_seconds_ms(const char *s, int *out_ms)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || *end || !isfinite(v) || v <= 0 || v > 3600)
+		return false;
+	*out_ms = (int)lround(v * 1000.0);
+	return *out_ms > 0;
+}
+
+static bool parse_bool(const char *s, bool *out)
+{
+	if (!strcmp(s, "1") || !strcmp(s, "true") || !strcmp(s, "yes") || !strcmp(s, "on")) {
+		*out = true;
+		return true;
+	}
+	if (!strcmp(s, "0") || !strcmp(s, "false") || !strcmp(s, "no") || !strcmp(s, "off")) {
+		*out = false;
+		return true;
+	}
+	return false;
+}
+
+static bool copy_str(char *dst, size_t cap, const char *src)
+{
+	size_t n = strlen(src);
+	if (n == 0 || n >= cap)
+		return false;
+	memcpy(dst, src, n + 1);
+	return true;
+}
+
+static bool allow_schemes(struct config *c, const char *list, const char *origin)
+{
+	char buf[512];
+	if (strlen(list) >= sizeof(buf)) {
+		fprintf(stderr, "camstream: %s: list too long\n", origin);
+		return false;
+	}
+	memcpy(buf, list, strlen(list) + 1);
+	char *save = NULL;
+	for (char *tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+		char err[160];
+		if (!url_policy_allow(&c->policy, tok, err, sizeof(err))) {
+			fprintf(stderr, "camstream: %s: %s\n", origin, err);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Applies one option's value; @origin names where it came from for the error message. */
+static bool apply(struct config *c, int id, const char *val, const char *origin)
+{
+	bool ok = true;
+	switch (id) {
+	case OPT_HOST:
+		ok = copy_str(c->host, sizeof(c->host), val);
+		break;
+	case OPT_PORT:
+		ok = parse_int(val, 0, 65535, &c->port);
+		break;
+	case OPT_WEB_ROOT:
+		ok = copy_str(c->web_root, sizeof(c->web_root), val);
+		break;
+	case OPT_ALLOW_SCHEMES:
+		return allow_schemes(c, val, origin);
+	case OPT_OPEN_TIMEOUT:
+		ok = parse_seconds_ms(val, &c->open_timeout_ms);
+		break;
+	case OPT_READ_TIMEOUT:
+		ok = parse_seconds_ms(val, &c->read_timeout_ms);
+		break;
+	case OPT_ISOLATE:
+		ok = val ? parse_bool(val, &c->isolate) : (c->isolate = true);
+		break;
+	case OPT_MAX_CLIENTS:
+		ok = parse_int(val, 0, 1000000, &c->max_clients);
+		break;
+	case OPT_LOG_LEVEL:
+		ok = log_parse_level(val, &c->log_level);
+		break;
+	default:
+		ok = false;
+	}
+	if (!ok)
+		fprintf(stderr, "camstream: %s: invalid value \"%.64s\"\n", origin, val ? val : "");
+	return ok;
+}
+
+static void print_help(FILE *out)
+{
+	fprintf(out, "Usage: camstream [OPTION]...\n"
+		"Serves IP camera streams (RTSP, RTMP) to browsers as JPEG frames over WebSocket.\n\n");
+	for (size_t i = 0; i < N_OPTS; i++) {
+		char left[48];
+		snprintf(left, sizeof(left), "--%s%s%s", opts[i].name, opts[i].arg ? " " : "",
+			opts[i].arg ? opts[i].arg : "");
+		fprintf(out, "  %-26s %s\n", left, opts[i].help);
+	}
+	fprintf(out, "\nEach option can also be set by an environment variable, e.g.\n"
+		"CAMSTREAM_READ_TIMEOUT=3 or CAMSTREAM_ISOLATE=1; the command line wins.\n"
+		"Try the built-in test source: ws://HOST:PORT/ws/stream?rtsp_url=demo:\n");
+}
+
+static bool load_env(struct config *c)
+{
+	for (size_t i = 0; i < N_OPTS; i++) {
+		if (opts[i].id == OPT_HELP || opts[i].id == OPT_VERSION)
+			continue;
+		char var[64] = "CAMSTREAM_";
+		size_t n = strlen(var);
+		for (const char *s = opts[i].name; *s && n + 1 < sizeof(var); s++)
+			var[n++] = *s == '-' ? '_' : (char)(*s - ('a' <= *s && *s <= 'z' ? 32 : 0));
+		var[n] = '\0';
+		const char *val = getenv(var);
+		if (val && *val && !apply(c, opts[i].id, val, var))
+			return false;
+	}
+	return true;
+}
+
+enum config_result config_load(struct config *c, int argc, char **argv, FILE *out)
+{
+	memset(c, 0, sizeof(*c));
+	copy_str(c->host, sizeof(c->host), "0.0.0.0");
+	c->port = 8000;
+	copy_str(c->web_root, sizeof(c->web_root), CAMSTREAM_WEB_ROOT_DEFAULT);
+	c->open_timeout_ms = 10000;
+	c->read_timeout_ms = 5000;
+	c->max_clients = 100;
+	c->log_level = LOG_INFO;
+
+	if (!load_env(c))
+		return CONFIG_ERROR;
+
+	struct option longopts[N_OPTS + 1];
+	for (size_t i = 0; i < N_OPTS; i++)
+		longopts[i] = (struct option){ opts[i].name, opts[i].has_arg, NULL, opts[i].id };
+	longopts[N_OPTS] = (struct option){ 0 };
+
+	optind = 0; /* full reset, so config_load can run more than once (tests) */
+	opterr = 0;
+	int id;
+	while ((id = getopt_long(argc, argv, ":hV", longopts, NULL)) != -1) {
+		char origin[64] = "";
+		if (id == OPT_HELP) {
+			print_help(out);
+			return CONFIG_EXIT_OK;
+		}
+		if (id == OPT_VERSION) {
+			fprintf(out, "camstream %s\n", CAMSTREAM_VERSION);
+			return CONFIG_EXIT_OK;
+		}
+		if (id == '?' || id == ':') {
+			fprintf(stderr, "camstream: %s %s (try --help)\n",
+				id == ':' ? "missing value for" : "unknown option", argv[optind - 1]);
+			return CONFIG_ERROR;
+		}
+		for (size_t i = 0; i < N_OPTS; i++)
+			if (opts[i].id == id)
+				snprintf(origin, sizeof(origin), "--%s", opts[i].name);
+		if (!apply(c, id, optarg, origin))
+			return CONFIG_ERROR;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "camstream: unexpected argument \"%.64s\" (try --help)\n", argv[optind]);
+		return CONFIG_ERROR;
+	}
+	return CONFIG_OK;
+}

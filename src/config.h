@@ -1,0 +1,30 @@
+/* config: the server's settings from the command line and CAMSTREAM_* environment variables
+ * (the command line wins), validated once at start. */
+#ifndef CAMSTREAM_CONFIG_H
+#define CAMSTREAM_CONFIG_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "log.h"
+#include "url.h"
+
+struct config {
+	char host[256];         /* listen address; default 0.0.0.0 */
+	int port;               /* default 8000; 0 = any free port */
+	char web_root[4096];    /* folder with index.html; default the built-in path */
+	struct url_policy policy;
+	int open_timeout_ms;    /* default 10000 */
+	int read_timeout_ms;    /* default 5000 */
+	bool isolate;           /* one worker per connection */
+	int max_clients;        /* default 100; 0 = no limit */
+	enum log_level log_level;
+};
+
+enum config_result { CONFIG_OK = 0, CONFIG_EXIT_OK, CONFIG_ERROR };
+
+/* Fills @c from defaults, the environment and then @argv. --help and --version print to
+ * @out and give CONFIG_EXIT_OK; a bad value prints one line to stderr and gives CONFIG_ERROR. */
+enum config_result config_load(struct config *c, int argc, char **argv, FILE *out);
+
+#endif

@@ -1,0 +1,30 @@
+/* encoder: one decoded picture -> one JPEG frame. TurboJPEG straight from the YUV planes;
+ * limited-range (MPEG) luma/chroma are expanded to JPEG's full range on the way; swscale only
+ * to resize or to convert pixel formats TurboJPEG cannot take. One encoder per worker:
+ * worker thread only. */
+#ifndef CAMSTREAM_ENCODER_H
+#define CAMSTREAM_ENCODER_H
+
+#include <stdint.h>
+
+#include <libavutil/frame.h>
+
+#include "frame.h"
+
+struct encoder;
+
+struct encoder *encoder_create(void);
+void encoder_destroy(struct encoder *e); /* NULL is fine */
+
+/* The output size for a @src_w x @src_h picture when the viewer asked for @req_w x @req_h
+ * (0 = not given; one alone keeps the aspect ratio). Results are even and at least 2. */
+void encoder_out_size(int src_w, int src_h, int req_w, int req_h, int *out_w, int *out_h);
+
+/* Encodes @pic (any planar or packed video format FFmpeg decodes to) at the size chosen by
+ * encoder_out_size(@req_w, @req_h) with JPEG @quality (1..100). Returns a new frame with one
+ * reference (seq and timestamps left 0 for the caller), or NULL with a static message in
+ * *@err. Resolution and pixel format may change from one call to the next. */
+struct frame *encoder_encode(struct encoder *e, const AVFrame *pic, int req_w, int req_h,
+	int quality, const char **err);
+
+#endif

@@ -1,0 +1,28 @@
+/* error: the failure codes every client sees, and how each maps onto the wire. */
+#ifndef CAMSTREAM_ERROR_H
+#define CAMSTREAM_ERROR_H
+
+enum cs_err {
+	CS_OK = 0,
+	CS_BAD_REQUEST,         /* malformed request or option */
+	CS_SCHEME_NOT_ALLOWED,  /* URL scheme refused by policy */
+	CS_OPEN_FAILED,         /* could not connect or open the source */
+	CS_NOT_FOUND,           /* the camera answered 404 */
+	CS_UNAUTHORIZED,        /* the camera refused the credentials (401/403) */
+	CS_TIMEOUT,             /* open or read deadline passed */
+	CS_UNSUPPORTED_CODEC,   /* no video stream, or none we can decode */
+	CS_SOURCE_ENDED,        /* the stream stopped: cleanly, or the connection was lost */
+	CS_SERVER_BUSY,         /* a server limit was reached */
+};
+
+/* The code as it appears in JSON, e.g. "open_failed". Never NULL. */
+const char *cs_err_code(enum cs_err e);
+
+/* WebSocket close status for an error: 1008 bad request, 1013 busy, 1011 source failure.
+ * CS_SOURCE_ENDED is 1000 when @clean, 1011 otherwise. */
+int cs_err_ws_close(enum cs_err e, int clean);
+
+/* HTTP status for an error: 400, 403, 404, 502, 503, 504. */
+int cs_err_http_status(enum cs_err e);
+
+#endif

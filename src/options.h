@@ -1,0 +1,33 @@
+/* options: the per-connection query options of /ws/stream (and later /snapshot, /mjpeg),
+ * parsed from "name=value" fragments that lws has already percent-decoded. Pure. */
+#ifndef CAMSTREAM_OPTIONS_H
+#define CAMSTREAM_OPTIONS_H
+
+#include <stddef.h>
+
+#include "error.h"
+
+enum transport { TRANSPORT_TCP = 0, TRANSPORT_UDP, TRANSPORT_AUTO };
+
+struct stream_opts {
+	char *src;       /* rtsp_url (or its alias cam_url) as given; NULL if absent (owned) */
+	double fps;      /* maximum output rate; 0 = the source's rate */
+	int width;       /* output size; 0 = from the source (one alone keeps the aspect) */
+	int height;
+	int quality;     /* JPEG quality 1..100, default 80 */
+	enum transport transport; /* default TCP */
+};
+
+#define OPTS_MAX_DIM 8192
+#define OPTS_MAX_FPS 240.0
+
+/* Fills @o from @n fragments such as "fps=10". Unknown names, repeated names, empty or
+ * out-of-range values give CS_BAD_REQUEST with a message in @err. A missing rtsp_url is
+ * not an error here (callers decide). @o is always safe to opts_free(). */
+enum cs_err opts_parse(struct stream_opts *o, const char *const *args, size_t n, char *err,
+	size_t errlen);
+void opts_free(struct stream_opts *o);
+
+const char *opts_transport_name(enum transport t);
+
+#endif

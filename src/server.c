@@ -1,0 +1,197 @@
+#include "server.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include <libavutil/log.h>
+#include <libwebsockets.h>
+
+#include "frame.h"
+#include "http_api.h"
+#include "hub.h"
+#include "log.h"
+#include "ws_stream.h"
+
+_Static_assert(FRAME_HEADROOM >= LWS_PRE, "frames need LWS_PRE bytes of headroom");
+
+/* Context user data: the whole server's state (service thread only, but for ctx and the
+ * atomically-read fields the workers never touch). */
+struct server {
+	struct server_state st;
+	struct lws_context *ctx;
+	lws_sorted_usec_list_t tick;  /* wakes the loop so it notices the stop flag */
+	volatile sig_atomic_t *stop;
+};
+
+struct server_state *server_get(struct lws *wsi)
+{
+	struct server *s = lws_context_user(lws_get_context(wsi));
+	return &s->st;
+}
+
+/* Called by workers after publishing: the one lws call allowed off the service thread. */
+static void wake(void *arg)
+{
+	lws_cancel_service(arg);
+}
+
+/* protocols[0]: plain HTTP, plus the wake-up from workers. */
+static int callback_main(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+	void *in, size_t len)
+{
+	if (reason == LWS_CALLBACK_EVENT_WAIT_CANCELLED) {
+		struct server *s = lws_context_user(lws_get_context(wsi));
+		if (s && s->st.hub)
+			hub_poll(s->st.hub);
+		return 0; /* non-zero would close the event pipe */
+	}
+	return http_api_callback(wsi, reason, user, in, len);
+}
+
+static struct lws_protocols protocols[] = {
+	{ "http", callback_main, 0, 0, 0, NULL, 0 },
+	{ WS_STREAM_PROTOCOL, ws_stream_callback, 0, 4096, 0, NULL, WS_STREAM_FRAGMENT + 64 },
+	{ NULL, NULL, 0, 0, 0, NULL, 0 },
+};
+
+/* Browsers open a WebSocket without naming a subprotocol: make ours the default. */
+static const struct lws_protocol_vhost_options pvo_default = { NULL, NULL, "default", "1" };
+static const struct lws_protocol_vhost_options pvo = { NULL, &pvo_default, WS_STREAM_PROTOCOL,
+	"" };
+
+/* Dead viewers are pinged after 30 s of silence and dropped 15 s later. */
+static const lws_retry_bo_t idle_policy = {
+	.secs_since_valid_ping = 30,
+	.secs_since_valid_hangup = 45,
+};
+
+static void lws_log_to_ours(int level, const char *line)
+{
+	char buf[1024];
+	snprintf(buf, sizeof(buf), "lws: %s", line);
+	log_msg(level & LLL_ERR ? LOG_WARN : LOG_DEBUG, "%s", buf);
+}
+
+/* FFmpeg logs from worker and codec threads; log_msg is thread-safe. Its messages are detail
+ * for debugging: the worker reports each failure itself in plain words. */
+static void av_log_to_ours(void *avcl, int level, const char *fmt, va_list vl)
+{
+	if (level > av_log_get_level() || log_get_level() < LOG_DEBUG)
+		return;
+	char line[1024];
+	int print_prefix = 1;
+	av_log_format_line2(avcl, level, fmt, vl, line, sizeof(line), &print_prefix);
+	log_msg(LOG_DEBUG, "ffmpeg: %s", line);
+}
+
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			log_warn("could not raise the open file limit");
+	}
+}
+
+static void on_tick(lws_sorted_usec_list_t *sul)
+{
+	struct server *s = lws_container_of(sul, struct server, tick);
+	lws_sul_schedule(s->ctx, 0, &s->tick, on_tick, 100 * LWS_US_PER_MS);
+}
+
+static bool is_wildcard(const char *host)
+{
+	return !strcmp(host, "0.0.0.0") || !strcmp(host, "::") || !strcmp(host, "*");
+}
+
+static void announce(const struct config *cfg, int port)
+{
+	bool v6 = strchr(cfg->host, ':') != NULL;
+	printf("camstream listening on http://%s%s%s:%d\n", v6 ? "[" : "", cfg->host, v6 ? "]" : "",
+		port);
+	fflush(stdout);
+	if (is_wildcard(cfg->host))
+		log_info("open http://127.0.0.1:%d/ in a browser", port);
+}
+
+/* Sends close 1001 to every viewer and services the loop until they are gone (1.5 s most). */
+static void drain_viewers(struct server *s)
+{
+	s->st.shutting_down = 1;
+	hub_stop_all(s->st.hub);
+	hub_notify_all(s->st.hub);
+	int64_t deadline = clock_mono_us() + 1500000;
+	while (s->st.clients > 0 && clock_mono_us() < deadline)
+		lws_service(s->ctx, 0);
+	if (s->st.clients > 0)
+		log_warn("%d viewer(s) did not close in time", s->st.clients);
+}
+
+int server_run(const struct config *cfg, volatile sig_atomic_t *stop)
+{
+	struct server s = { .st.cfg = cfg, .stop = stop };
+	int ret = -1;
+
+	raise_fd_limit();
+	lws_set_log_level(cfg->log_level >= LOG_DEBUG ? LLL_ERR | LLL_WARN | LLL_NOTICE
+		: LLL_ERR, lws_log_to_ours);
+	av_log_set_level(cfg->log_level >= LOG_DEBUG ? AV_LOG_INFO : AV_LOG_ERROR);
+	av_log_set_callback(av_log_to_ours);
+
+	protocols[0].per_session_data_size = http_api_session_size();
+	protocols[1].per_session_data_size = ws_stream_session_size();
+
+	struct lws_context_creation_info info;
+	memset(&info, 0, sizeof(info));
+	info.port = cfg->port;
+	info.iface = is_wildcard(cfg->host) ? NULL : cfg->host;
+	info.protocols = protocols;
+	info.pvo = &pvo;
+	info.user = &s;
+	/* room for an 8 KB camera URL plus a browser's other headers */
+	info.max_http_header_data = 16384;
+	info.retry_and_idle_policy = &idle_policy;
+	info.options = 0;
+	if (strchr(cfg->host, '.'))
+		info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+
+	s.ctx = lws_create_context(&info);
+	if (!s.ctx) {
+		log_error("cannot listen on %s:%d (address in use, or not ours?)", cfg->host,
+			cfg->port);
+		return -1;
+	}
+	struct hub_config hc = {
+		.open_timeout_us = (int64_t)cfg->open_timeout_ms * 1000,
+		.read_timeout_us = (int64_t)cfg->read_timeout_ms * 1000,
+		.isolate = cfg->isolate,
+	};
+	s.st.hub = hub_create(&hc, wake, s.ctx);
+	if (!s.st.hub) {
+		log_error("out of memory");
+		goto out_ctx;
+	}
+
+	struct lws_vhost *vh = lws_get_vhost_by_name(s.ctx, "default");
+	announce(cfg, vh ? lws_get_vhost_listen_port(vh) : cfg->port);
+	lws_sul_schedule(s.ctx, 0, &s.tick, on_tick, 100 * LWS_US_PER_MS);
+
+	while (!*stop)
+		lws_service(s.ctx, 0);
+
+	log_info("stopping: closing %d viewer(s), %d source(s)", s.st.clients,
+		hub_source_count(s.st.hub));
+	drain_viewers(&s);
+	ret = 0;
+
+	/* workers call lws_cancel_service(ctx): join them all before the context goes */
+	hub_destroy(s.st.hub);
+	s.st.hub = NULL;
+out_ctx:
+	lws_sul_cancel(&s.tick);
+	lws_context_destroy(s.ctx);
+	av_log_set_callback(av_log_default_callback);
+	return ret;
+}

@@ -1,0 +1,27 @@
+/* server: the lws context, vhost, protocol table and mounts; the one service thread. */
+#ifndef CAMSTREAM_SERVER_H
+#define CAMSTREAM_SERVER_H
+
+#include <signal.h>
+
+#include "config.h"
+
+/* Runs until *@stop becomes non-zero (set from a signal handler), then closes viewers with
+ * 1001, joins every worker and returns. Prints "camstream listening on http://HOST:PORT"
+ * once listening. Returns 0, or -1 if the server could not start. */
+int server_run(const struct config *cfg, volatile sig_atomic_t *stop);
+
+
+
+/* What the protocol handlers share, reached with server_get(wsi). Service thread only. */
+struct hub;
+struct lws;
+struct server_state {
+	const struct config *cfg;
+	struct hub *hub;
+	int clients;          /* open viewers, for --max-clients */
+	int shutting_down;    /* set once the stop signal arrived */
+};
+
+struct server_state *server_get(struct lws *wsi);
+#endif

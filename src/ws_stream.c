@@ -1,0 +1,291 @@
+#include "ws_stream.h"
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "error.h"
+#include "frame.h"
+#include "hub.h"
+#include "log.h"
+#include "options.h"
+#include "server.h"
+#include "url.h"
+
+#define MAX_ARGS 32
+
+enum phase {
+	PHASE_STREAM = 0,  /* sending frames */
+	PHASE_ERROR,       /* the error text goes out at the next message boundary */
+	PHASE_CLOSE,       /* the text is out: the close frame goes next */
+};
+
+/* Per-connection state; lws allocates it zeroed and frees it after CLOSED.
+ * Service thread only: workers never see it (they know only their source). */
+struct session {
+	struct hub_sub sub;       /* hub link; the hub never frees it */
+	struct lws *wsi;
+	struct cam_url url;       /* owned */
+	struct stream_opts opts;  /* owned */
+	struct frame *cur;        /* reference held while its fragments go out */
+	size_t off;               /* bytes of cur already written */
+	uint64_t last_seq;        /* newest frame seq taken from the source */
+	enum phase phase;
+	enum cs_err err;
+	int close_code;
+	char errmsg[320];
+	bool counted;             /* included in server_state.clients */
+	bool finished;            /* CLOSED handled */
+};
+
+size_t ws_stream_session_size(void)
+{
+	return sizeof(struct session);
+}
+
+static struct session *session_of(struct hub_sub *sub)
+{
+	return (struct session *)(void *)((char *)sub - offsetof(struct session, sub));
+}
+
+static void on_news(struct hub_sub *sub)
+{
+	struct session *s = session_of(sub);
+	/* mid-message, the fragment loop asks for the next callback itself */
+	if (!s->cur)
+		lws_callback_on_writable(s->wsi);
+}
+
+/* Switches the session to error-then-close. The text goes out at the next message boundary. */
+static void fail(struct session *s, enum cs_err err, int clean, const char *msg)
+{
+	if (s->phase != PHASE_STREAM)
+		return;
+	s->phase = PHASE_ERROR;
+	s->err = err;
+	s->close_code = cs_err_ws_close(err, clean);
+	snprintf(s->errmsg, sizeof(s->errmsg), "%s", msg);
+	log_info("viewer %s: %s (%s)", s->url.redacted ? s->url.redacted : "-", msg,
+		cs_err_code(err));
+	lws_callback_on_writable(s->wsi);
+}
+
+/* Copies every "name=value" query fragment (already percent-decoded by lws) into @store. */
+static int read_args(struct lws *wsi, char **store, const char **args)
+{
+	int total = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS);
+	if (total <= 0)
+		return 0;
+	size_t cap = (size_t)total + MAX_ARGS + 1;
+	char *buf = malloc(cap);
+	if (!buf)
+		return -1;
+	size_t off = 0;
+	int n = 0;
+	for (int i = 0; off < cap; i++) {
+		int len = lws_hdr_copy_fragment(wsi, buf + off, (int)(cap - off),
+			WSI_TOKEN_HTTP_URI_ARGS, i);
+		if (len < 0)
+			break;
+		if (n == MAX_ARGS) {
+			free(buf);
+			return -2;
+		}
+		args[n++] = buf + off;
+		off += (size_t)len + 1;
+	}
+	*store = buf;
+	return n;
+}
+
+static void start(struct session *s, struct lws *wsi)
+{
+	struct server_state *st = server_get(wsi);
+	char err[256];
+
+	s->wsi = wsi;
+	s->sub.on_news = on_news;
+	s->counted = true;
+	st->clients++;
+
+	if (st->shutting_down) {
+		fail(s, CS_SERVER_BUSY, 0, "the server is shutting down");
+		return;
+	}
+	if (st->cfg->max_clients && st->clients > st->cfg->max_clients) {
+		snprintf(err, sizeof(err), "the server is serving its maximum of %d viewers",
+			st->cfg->max_clients);
+		fail(s, CS_SERVER_BUSY, 0, err);
+		return;
+	}
+
+	const char *args[MAX_ARGS];
+	char *store = NULL;
+	int n = read_args(wsi, &store, args);
+	if (n < 0) {
+		fail(s, CS_BAD_REQUEST, 0, n == -2 ? "too many query parameters" : "out of memory");
+		return;
+	}
+	enum cs_err e = opts_parse(&s->opts, args, (size_t)n, err, sizeof(err));
+	free(store);
+	if (e != CS_OK) {
+		fail(s, e, 0, err);
+		return;
+	}
+	if (!s->opts.src) {
+		fail(s, CS_BAD_REQUEST, 0, "rtsp_url is required: /ws/stream?rtsp_url=<camera URL, "
+			"percent-encoded>");
+		return;
+	}
+	e = url_parse(s->opts.src, &st->cfg->policy, &s->url, err, sizeof(err));
+	if (e != CS_OK) {
+		fail(s, e, 0, err);
+		return;
+	}
+	e = hub_subscribe(st->hub, &s->sub, &s->url, &s->opts, err, sizeof(err));
+	if (e != CS_OK) {
+		fail(s, e, 0, err);
+		return;
+	}
+	log_info("viewer connected: %s (%d viewers)", s->url.redacted, st->clients);
+}
+
+static void finish(struct session *s, struct lws *wsi)
+{
+	if (s->finished)
+		return;
+	s->finished = true;
+	struct server_state *st = server_get(wsi);
+	if (st->hub)
+		hub_unsubscribe(st->hub, &s->sub);
+	frame_unref(s->cur);
+	s->cur = NULL;
+	if (s->counted) {
+		st->clients--;
+		log_info("viewer left: %s (%d viewers)", s->url.redacted ? s->url.redacted : "-",
+			st->clients);
+	}
+	url_free(&s->url);
+	opts_free(&s->opts);
+}
+
+/* Writes the next fragment of s->cur. A JPEG is shared by every viewer of its source, and
+ * lws builds each fragment's header in the LWS_PRE bytes before it: those bytes belong to the
+ * previous fragment, which other viewers may still have to send, so they are put back. */
+static int send_fragment(struct session *s)
+{
+	struct frame *f = s->cur;
+	size_t n = f->len - s->off;
+	if (n > WS_STREAM_FRAGMENT)
+		n = WS_STREAM_FRAGMENT;
+	unsigned char *p = f->data + s->off;
+	unsigned char saved[LWS_PRE];
+	int flags = lws_write_ws_flags(LWS_WRITE_BINARY, s->off == 0, s->off + n == f->len);
+
+	if (s->off)
+		memcpy(saved, p - LWS_PRE, LWS_PRE);
+	int m = lws_write(s->wsi, p, n, (enum lws_write_protocol)flags);
+	if (s->off)
+		memcpy(p - LWS_PRE, saved, LWS_PRE);
+	if (m < (int)n)
+		return -1;
+
+	s->off += n;
+	if (s->off == f->len) {
+		frame_unref(f);
+		s->cur = NULL;
+		hub_sub_set_busy(&s->sub, false);
+	}
+	/* the next fragment, or a look for a newer frame or an error */
+	lws_callback_on_writable(s->wsi);
+	return 0;
+}
+
+static int send_error_text(struct session *s)
+{
+	unsigned char buf[LWS_PRE + 640];
+	json_t *j = json_pack("{s:s,s:s}", "error", s->errmsg, "code", cs_err_code(s->err));
+	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	if (!text)
+		return -1;
+	size_t len = strlen(text);
+	if (len > sizeof(buf) - LWS_PRE)
+		len = sizeof(buf) - LWS_PRE; /* errmsg is bounded: cannot happen */
+	memcpy(buf + LWS_PRE, text, len);
+	free(text);
+	if (lws_write(s->wsi, buf + LWS_PRE, len, LWS_WRITE_TEXT) < (int)len)
+		return -1;
+	/* the close frame in the next callback: only then is the text surely out */
+	s->phase = PHASE_CLOSE;
+	lws_callback_on_writable(s->wsi);
+	return 0;
+}
+
+static int close_with(struct lws *wsi, int code, const char *reason)
+{
+	lws_close_reason(wsi, (enum lws_close_status)code, (unsigned char *)(uintptr_t)reason,
+		strlen(reason));
+	return -1;
+}
+
+static int writeable(struct session *s, struct lws *wsi)
+{
+	struct server_state *st = server_get(wsi);
+
+	if (s->phase == PHASE_CLOSE)
+		return close_with(wsi, s->close_code, cs_err_code(s->err));
+	/* a close frame may interrupt a fragmented message; a text frame may not */
+	if (st->shutting_down && s->phase == PHASE_STREAM)
+		return close_with(wsi, LWS_CLOSE_STATUS_GOINGAWAY, "server shutting down");
+	if (s->cur)
+		return send_fragment(s);
+	if (s->phase == PHASE_ERROR)
+		return send_error_text(s);
+
+	struct source *src = hub_sub_source(&s->sub);
+	if (!src)
+		return 0;
+	struct frame *f = source_latest(src, s->last_seq);
+	if (f) {
+		s->cur = f;
+		s->off = 0;
+		s->last_seq = f->seq;
+		hub_sub_set_busy(&s->sub, true);
+		return send_fragment(s);
+	}
+	int clean = 0;
+	char msg[256];
+	enum cs_err e = source_error(src, msg, sizeof(msg), &clean);
+	if (e != CS_OK) {
+		fail(s, e, clean, msg);
+		return send_error_text(s);
+	}
+	return 0;
+}
+
+int ws_stream_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+	void *in, size_t len)
+{
+	struct session *s = user;
+
+	switch (reason) {
+	case LWS_CALLBACK_ESTABLISHED:
+		start(s, wsi);
+		return 0;
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+		if (!s || s->finished)
+			return 0;
+		return writeable(s, wsi);
+	case LWS_CALLBACK_RECEIVE:
+		return 0; /* viewers have nothing to say; what they send is ignored */
+	case LWS_CALLBACK_CLOSED:
+		if (s)
+			finish(s, wsi);
+		return 0;
+	default:
+		return lws_callback_http_dummy(wsi, reason, user, in, len);
+	}
+}

@@ -1,0 +1,53 @@
+/* check: a tiny TAP producer for the C unit tests. Each TEST is one behaviour; the runner
+ * prints "ok N - name" or "not ok N - name" with the failing line, then the plan. */
+#ifndef CAMSTREAM_CHECK_H
+#define CAMSTREAM_CHECK_H
+
+#include <stdio.h>
+#include <string.h>
+
+static int check_failed_;   /* failures in the current test */
+static int check_count_;
+static int check_bad_;
+
+#define CHECK(cond)                                                                   \
+	do {                                                                              \
+		if (!(cond)) {                                                                \
+			printf("#   %s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);       \
+			check_failed_++;                                                          \
+		}                                                                             \
+	} while (0)
+
+#define CHECK_STR(a, b)                                                               \
+	do {                                                                              \
+		const char *a_ = (a), *b_ = (b);                                              \
+		if (!a_ || !b_ || strcmp(a_, b_) != 0) {                                      \
+			printf("#   %s:%d: \"%s\" != \"%s\"\n", __FILE__, __LINE__,               \
+				a_ ? a_ : "(null)", b_ ? b_ : "(null)");                              \
+			check_failed_++;                                                          \
+		}                                                                             \
+	} while (0)
+
+#define CHECK_NOT_CONTAINS(hay, needle)                                               \
+	do {                                                                              \
+		const char *h_ = (hay);                                                       \
+		if (!h_ || strstr(h_, (needle))) {                                            \
+			printf("#   %s:%d: \"%s\" contains \"%s\"\n", __FILE__, __LINE__,         \
+				h_ ? h_ : "(null)", (needle));                                        \
+			check_failed_++;                                                          \
+		}                                                                             \
+	} while (0)
+
+#define RUN(test)                                                                     \
+	do {                                                                              \
+		check_failed_ = 0;                                                            \
+		test();                                                                       \
+		check_count_++;                                                               \
+		if (check_failed_) check_bad_++;                                              \
+		printf("%sok %d - %s\n", check_failed_ ? "not " : "", check_count_, #test);   \
+	} while (0)
+
+#define CHECK_DONE()                                                                  \
+	(printf("1..%d\n", check_count_), check_bad_ ? 1 : 0)
+
+#endif

@@ -1,0 +1,110 @@
+#include <stdlib.h>
+
+#include "check.h"
+#include "config.h"
+
+static enum config_result load(struct config *c, int argc, char **argv)
+{
+	FILE *out = fopen("/dev/null", "w");
+	enum config_result r = config_load(c, argc, argv, out);
+	fclose(out);
+	return r;
+}
+
+static void test_defaults_match_the_documentation(void)
+{
+	struct config c;
+	char *argv[] = { "camstream", NULL };
+	CHECK(load(&c, 1, argv) == CONFIG_OK);
+	CHECK_STR(c.host, "0.0.0.0");
+	CHECK(c.port == 8000);
+	CHECK(c.open_timeout_ms == 10000);
+	CHECK(c.read_timeout_ms == 5000);
+	CHECK(!c.isolate);
+	CHECK(c.max_clients == 100);
+	CHECK(c.log_level == LOG_INFO);
+	CHECK(!url_policy_allows(&c.policy, "http"));
+}
+
+static void test_command_line_sets_every_option(void)
+{
+	struct config c;
+	char *argv[] = { "camstream", "--host", "127.0.0.1", "--port", "0", "--web-root", "/tmp",
+		"--allow-schemes", "http,https", "--open-timeout", "2.5", "--read-timeout", "1",
+		"--isolate", "--max-clients", "3", "--log-level", "debug", NULL };
+	CHECK(load(&c, 18, argv) == CONFIG_OK);
+	CHECK_STR(c.host, "127.0.0.1");
+	CHECK(c.port == 0);
+	CHECK_STR(c.web_root, "/tmp");
+	CHECK(url_policy_allows(&c.policy, "http"));
+	CHECK(url_policy_allows(&c.policy, "https"));
+	CHECK(c.open_timeout_ms == 2500);
+	CHECK(c.read_timeout_ms == 1000);
+	CHECK(c.isolate);
+	CHECK(c.max_clients == 3);
+	CHECK(c.log_level == LOG_DEBUG);
+}
+
+static void test_environment_sets_options_and_command_line_wins(void)
+{
+	struct config c;
+	setenv("CAMSTREAM_PORT", "9000", 1);
+	setenv("CAMSTREAM_READ_TIMEOUT", "7", 1);
+	setenv("CAMSTREAM_ISOLATE", "1", 1);
+	char *argv[] = { "camstream", "--port", "9001", NULL };
+	CHECK(load(&c, 3, argv) == CONFIG_OK);
+	CHECK(c.port == 9001);
+	CHECK(c.read_timeout_ms == 7000);
+	CHECK(c.isolate);
+	unsetenv("CAMSTREAM_PORT");
+	unsetenv("CAMSTREAM_READ_TIMEOUT");
+	unsetenv("CAMSTREAM_ISOLATE");
+}
+
+static void test_bad_values_are_refused(void)
+{
+	struct config c;
+	char *cases[][3] = {
+		{ "camstream", "--port", "70000" }, { "camstream", "--port", "12ab" },
+		{ "camstream", "--open-timeout", "0" }, { "camstream", "--read-timeout", "-1" },
+		{ "camstream", "--max-clients", "many" }, { "camstream", "--log-level", "loud" },
+		{ "camstream", "--allow-schemes", "file" }, { "camstream", "--allow-schemes", "pipe" },
+		{ "camstream", "--allow-schemes", "nosuch" }, { "camstream", "--nosuch", "1" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *argv[] = { cases[i][0], cases[i][1], cases[i][2], NULL };
+		if (load(&c, 3, argv) != CONFIG_ERROR) {
+			printf("#   accepted %s %s\n", cases[i][1], cases[i][2]);
+			CHECK(0);
+		}
+	}
+}
+
+static void test_bad_environment_value_is_refused(void)
+{
+	struct config c;
+	setenv("CAMSTREAM_MAX_CLIENTS", "-5", 1);
+	char *argv[] = { "camstream", NULL };
+	CHECK(load(&c, 1, argv) == CONFIG_ERROR);
+	unsetenv("CAMSTREAM_MAX_CLIENTS");
+}
+
+static void test_help_and_version_exit_successfully(void)
+{
+	struct config c;
+	char *help[] = { "camstream", "--help", NULL };
+	char *version[] = { "camstream", "--version", NULL };
+	CHECK(load(&c, 2, help) == CONFIG_EXIT_OK);
+	CHECK(load(&c, 2, version) == CONFIG_EXIT_OK);
+}
+
+int main(void)
+{
+	RUN(test_defaults_match_the_documentation);
+	RUN(test_command_line_sets_every_option);
+	RUN(test_environment_sets_options_and_command_line_wins);
+	RUN(test_bad_values_are_refused);
+	RUN(test_bad_environment_value_is_refused);
+	RUN(test_help_and_version_exit_successfully);
+	return CHECK_DONE();
+}
