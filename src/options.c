@@ -1,0 +1,280 @@
+/* options: the per-connection query options, from "name=value" fragments that lws has already
+ * percent-decoded (so nothing is decoded here). Pure: safe on any thread.
+ *
+ * Number syntax is strict, so a typo is reported rather than half-read: plain decimal digits
+ * only, no sign, no spaces, no hex, no exponent ("+5", " 5", "0x10", "1e2" are refused); fps
+ * may have one '.' ("0.5", "12.5"). Empty fragments (from "a=1&&b=2" or a trailing '&') are
+ * skipped; a fragment without '=' is refused.
+ *
+ * What an error echoes: known names, and up to ECHO_MAX bytes of the value of a number or
+ * transport option. Never the camera URL, and never an unknown name that follows rtsp_url:
+ * an unencoded '&' in the camera URL splits it, and the next fragment may be a piece of its
+ * password. */
+#include "options.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ECHO_MAX 40
+#define ENCODE_HINT "if it belongs to the camera URL, percent-encode rtsp_url (encodeURIComponent)"
+
+enum opt_id { OPT_SRC, OPT_FPS, OPT_WIDTH, OPT_HEIGHT, OPT_QUALITY, OPT_TRANSPORT, OPT_COUNT };
+
+static const struct {
+	const char *name;
+	enum opt_id id;
+} opt_names[] = {
+	{ "rtsp_url", OPT_SRC }, { "cam_url", OPT_SRC }, { "fps", OPT_FPS },
+	{ "width", OPT_WIDTH }, { "height", OPT_HEIGHT }, { "quality", OPT_QUALITY },
+	{ "transport", OPT_TRANSPORT },
+};
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* A printable, bounded copy of user input for a message: at most ECHO_MAX bytes (then "..."),
+ * with control bytes, quotes and backslashes shown as '?'. */
+static void echo(char out[ECHO_MAX + 4], const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n && i < ECHO_MAX; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		out[i] = (c < 0x20 || c == 0x7f || c == '"' || c == '\\') ? '?' : (char)c;
+	}
+	if (n > ECHO_MAX) {
+		memcpy(out + i, "...", 3);
+		i += 3;
+	}
+	out[i] = '\0';
+}
+
+static bool all_digits(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
+			return false;
+	return true;
+}
+
+/* Decimal digits with at most one '.', at least one digit. strtod then reads it; camstream
+ * never calls setlocale(), so the decimal point is '.'. */
+static bool parse_fps(const char *s, double *out)
+{
+	const char *p;
+	char *end;
+	int digits = 0, dots = 0;
+	double v;
+
+	for (p = s; *p; p++) {
+		if (*p >= '0' && *p <= '9')
+			digits++;
+		else if (*p == '.')
+			dots++;
+		else
+			return false;
+	}
+	if (!digits || dots > 1)
+		return false;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || *end || !isfinite(v) || v <= 0 || v > OPTS_MAX_FPS)
+		return false;
+	*out = v;
+	return true;
+}
+
+static bool parse_int(const char *s, int lo, int hi, int *out)
+{
+	char *end;
+	long v;
+
+	if (!all_digits(s))
+		return false;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || v < lo || v > hi)
+		return false;
+	*out = (int)v;
+	return true;
+}
+
+static enum cs_err apply(struct stream_opts *o, enum opt_id id, const char *name,
+	const char *val, char *err, size_t errlen)
+{
+	char shown[ECHO_MAX + 4];
+
+	echo(shown, val, strlen(val));
+	switch (id) {
+	case OPT_SRC:
+		if (!*val) {
+			set_err(err, errlen, "%s is empty", name);
+			return CS_BAD_REQUEST;
+		}
+		o->src = strdup(val);
+		if (!o->src) {
+			set_err(err, errlen, "out of memory");
+			return CS_BAD_REQUEST;
+		}
+		return CS_OK;
+	case OPT_FPS:
+		if (parse_fps(val, &o->fps))
+			return CS_OK;
+		set_err(err, errlen, "fps must be a number greater than 0 and at most %g (got \"%s\")",
+			OPTS_MAX_FPS, shown);
+		return CS_BAD_REQUEST;
+	case OPT_WIDTH:
+	case OPT_HEIGHT:
+		if (parse_int(val, 1, OPTS_MAX_DIM, id == OPT_WIDTH ? &o->width : &o->height))
+			return CS_OK;
+		set_err(err, errlen, "%s must be an integer from 1 to %d (got \"%s\")", name,
+			OPTS_MAX_DIM, shown);
+		return CS_BAD_REQUEST;
+	case OPT_QUALITY:
+		if (parse_int(val, 1, 100, &o->quality))
+			return CS_OK;
+		set_err(err, errlen, "quality must be an integer from 1 to 100 (got \"%s\")", shown);
+		return CS_BAD_REQUEST;
+	case OPT_TRANSPORT:
+		if (strcmp(val, "tcp") == 0)
+			o->transport = TRANSPORT_TCP;
+		else if (strcmp(val, "udp") == 0)
+			o->transport = TRANSPORT_UDP;
+		else if (strcmp(val, "auto") == 0)
+			o->transport = TRANSPORT_AUTO;
+		else {
+			set_err(err, errlen, "transport must be tcp, udp or auto (got \"%s\")", shown);
+			return CS_BAD_REQUEST;
+		}
+		return CS_OK;
+	case OPT_COUNT:
+		break;
+	}
+	set_err(err, errlen, "internal error: option %d", (int)id);
+	return CS_BAD_REQUEST;
+}
+
+/* An unknown name, or a fragment without '='. @after_src: a camera URL came earlier, so the
+ * fragment may be a piece of it and is not shown. */
+static enum cs_err unknown(const char *frag, size_t name_len, bool has_eq, bool after_src,
+	char *err, size_t errlen)
+{
+	char shown[ECHO_MAX + 4];
+	size_t i;
+	bool plain = name_len > 0 && name_len <= ECHO_MAX;
+
+	for (i = 0; i < name_len && plain; i++)
+		plain = (frag[i] >= 'a' && frag[i] <= 'z') || (frag[i] >= 'A' && frag[i] <= 'Z') ||
+			(frag[i] >= '0' && frag[i] <= '9') || frag[i] == '_' || frag[i] == '-';
+	if (after_src || !plain) {
+		set_err(err, errlen, "unknown query parameter; " ENCODE_HINT);
+		return CS_BAD_REQUEST;
+	}
+	echo(shown, frag, name_len);
+	if (has_eq)
+		set_err(err, errlen, "unknown query parameter \"%s\"; " ENCODE_HINT, shown);
+	else
+		set_err(err, errlen, "query parameter \"%s\" has no value (name=value); "
+			ENCODE_HINT, shown);
+	return CS_BAD_REQUEST;
+}
+
+static int find_opt(const char *name, size_t len)
+{
+	size_t k;
+
+	for (k = 0; k < sizeof(opt_names) / sizeof(opt_names[0]); k++)
+		if (strlen(opt_names[k].name) == len && memcmp(opt_names[k].name, name, len) == 0)
+			return (int)k;
+	return -1;
+}
+
+enum cs_err opts_parse(struct stream_opts *o, const char *const *args, size_t n, char *err,
+	size_t errlen)
+{
+	const char *seen[OPT_COUNT] = { NULL }; /* the name each option was given under */
+	const char *frag, *eq, *name;
+	size_t i, name_len;
+	enum cs_err rc;
+	enum opt_id id;
+	int k;
+
+	set_err(err, errlen, "%s", "");
+	if (!o) {
+		set_err(err, errlen, "no place for the options");
+		return CS_BAD_REQUEST;
+	}
+	*o = (struct stream_opts){ .quality = 80, .transport = TRANSPORT_TCP };
+	for (i = 0; i < n; i++) {
+		frag = args ? args[i] : NULL;
+		if (!frag || !*frag)
+			continue;
+		eq = strchr(frag, '=');
+		name_len = eq ? (size_t)(eq - frag) : strlen(frag);
+		k = find_opt(frag, name_len);
+		if (k < 0) {
+			rc = unknown(frag, name_len, eq != NULL, seen[OPT_SRC] != NULL, err, errlen);
+			goto fail;
+		}
+		name = opt_names[k].name;
+		id = opt_names[k].id;
+		rc = CS_BAD_REQUEST;
+		if (!eq) {
+			set_err(err, errlen, "%s has no value (%s=...)", name, name);
+			goto fail;
+		}
+		if (seen[id] && strcmp(seen[id], name) != 0) {
+			set_err(err, errlen, "give either rtsp_url or cam_url, not both");
+			goto fail;
+		}
+		if (seen[id]) {
+			set_err(err, errlen, "%s is given more than once", name);
+			goto fail;
+		}
+		seen[id] = name;
+		rc = apply(o, id, name, eq + 1, err, errlen);
+		if (rc != CS_OK)
+			goto fail;
+	}
+	return CS_OK;
+
+fail:
+	opts_free(o);
+	return rc;
+}
+
+void opts_free(struct stream_opts *o)
+{
+	if (!o)
+		return;
+	free(o->src);
+	o->src = NULL;
+}
+
+const char *opts_transport_name(enum transport t)
+{
+	switch (t) {
+	case TRANSPORT_TCP: return "tcp";
+	case TRANSPORT_UDP: return "udp";
+	case TRANSPORT_AUTO: return "auto";
+	}
+	return "unknown";
+}

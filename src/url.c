@@ -1,0 +1,745 @@
+/* url: the camera URL a client asked for. Validation with uriparser, the scheme policy,
+ * credential redaction. Pure functions, no mutable statics: safe on any thread.
+ *
+ * How a URL is cut. FFmpeg opens @text as given, so we cut it the way FFmpeg 5.1 does
+ * (av_url_split, checked with ffprobe against a fake RTSP server): the authority ends at the
+ * first of "/?#", and the userinfo ends at the LAST '@' inside it. "rtsp://u:p@ss@host/x"
+ * therefore connects to "host" and sends user "u", password "p@ss" (FFmpeg also
+ * percent-decodes the userinfo, so "p%40ss" sends the same). uriparser rejects the raw '@',
+ * so it parses a copy whose userinfo, path, query and fragment are percent-encoded where
+ * RFC 3986 wants it; scheme, host and port are checked exactly as given.
+ *
+ * A password holding '/', '?' or '#' is cut short by FFmpeg ("rtsp://u:12/34@host/s" goes to
+ * host "u"), so an '@' after the authority is taken as the end of a mangled userinfo:
+ * url_parse refuses the URL, and redaction hides everything up to that '@'. The one
+ * exception is an '@' in the value of a secret-named pair such as a DVR path's
+ * "password=Admin@123", which redaction hides anyway. An e-mail address in a camera URL's
+ * query must therefore be percent-encoded (%40).
+ */
+#include "url.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <uriparser/Uri.h>
+
+#define N_ELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The sources that are always allowed. */
+static const char *const builtin_schemes[] = { "rtsp", "rtsps", "rtmp", "rtmps" };
+
+/* Network schemes FFmpeg reads live video from; --allow-schemes may add these. HLS has no
+ * scheme of its own: FFmpeg's hls demuxer reads .m3u8 playlists over http/https. */
+static const char *const allowable_schemes[] = {
+	"http", "https", "srt", "udp", "rtp", "srtp", "tcp", "tls", "rist", "mmsh", "mmst",
+	"rtmpt", "rtmpe", "rtmpts", "rtmpte",
+};
+
+/* Schemes that read local files or devices, or wrap another URL (which could be file:).
+ * "hls" is FFmpeg's deprecated "hls+<url>" wrapper; ipfs/ipns read the local gateway
+ * configuration; httpproxy and ffrtmp* are FFmpeg's internal plumbing. */
+static const char *const never_schemes[] = {
+	"file", "concat", "concatf", "subfile", "pipe", "data", "fd", "crypto", "cache", "async",
+	"tee", "unix", "md5", "hls", "ffrtmpcrypt", "ffrtmphttp", "httpproxy", "bluray",
+	"android_content", "ipfs", "ipns",
+};
+
+/* Query (and path) parameter names whose values are hidden. A name also counts when it ends
+ * in "_word", "-word" or ".word" (access_token, X-Amz-Signature) or contains one of
+ * secret_parts (camPassword). Hiding a harmless value costs little; showing a secret does. */
+static const char *const secret_words[] = {
+	"user", "username", "password", "pass", "pwd", "passwd", "passphrase", "token", "auth",
+	"key", "secret", "signature", "sig",
+};
+static const char *const secret_parts[] = {
+	"password", "passwd", "passphrase", "secret", "token", "apikey",
+};
+
+static const struct {
+	const char *scheme;
+	int port;
+} default_ports[] = {
+	{ "rtsp", 554 }, { "rtsps", 322 }, { "rtmp", 1935 }, { "rtmps", 443 },
+	{ "http", 80 }, { "https", 443 },
+};
+
+/* ASCII only, independent of the locale. */
+static bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+static bool is_digit(char c) { return c >= '0' && c <= '9'; }
+static bool is_alnum(char c) { return is_alpha(c) || is_digit(c); }
+static char to_lower(char c) { return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c; }
+
+static int hex_val(char c)
+{
+	if (is_digit(c))
+		return c - '0';
+	c = to_lower(c);
+	return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
+}
+
+static bool eq_nocase(const char *a, size_t alen, const char *b)
+{
+	size_t i;
+
+	for (i = 0; i < alen; i++)
+		if (b[i] == '\0' || to_lower(a[i]) != to_lower(b[i]))
+			return false;
+	return b[alen] == '\0';
+}
+
+static bool in_list(const char *name, size_t len, const char *const *list, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (eq_nocase(name, len, list[i]))
+			return true;
+	return false;
+}
+
+static bool is_builtin(const char *s, size_t n)
+{
+	return in_list(s, n, builtin_schemes, N_ELEM(builtin_schemes));
+}
+static bool is_allowable(const char *s, size_t n)
+{
+	return in_list(s, n, allowable_schemes, N_ELEM(allowable_schemes));
+}
+static bool is_never(const char *s, size_t n)
+{
+	return in_list(s, n, never_schemes, N_ELEM(never_schemes));
+}
+static bool is_known(const char *s, size_t n)
+{
+	return is_builtin(s, n) || is_allowable(s, n) || is_never(s, n) || eq_nocase(s, n, "demo");
+}
+
+static bool is_scheme_name(const char *s)
+{
+	if (!is_alpha(*s))
+		return false;
+	for (s++; *s; s++)
+		if (!is_alnum(*s) && *s != '+' && *s != '-' && *s != '.')
+			return false;
+	return true;
+}
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* A bounded writer. @len counts every byte offered, so a pass with cap 0 measures. */
+struct sbuf {
+	char *p;
+	size_t cap;
+	size_t len;
+};
+
+static void sb_putn(struct sbuf *b, const char *s, size_t n)
+{
+	if (b->cap && b->len < b->cap - 1) {
+		size_t room = b->cap - 1 - b->len;
+
+		memcpy(b->p + b->len, s, n < room ? n : room);
+	}
+	b->len += n;
+}
+
+static void sb_puts(struct sbuf *b, const char *s) { sb_putn(b, s, strlen(s)); }
+static void sb_putc(struct sbuf *b, char c) { sb_putn(b, &c, 1); }
+
+static void sb_end(struct sbuf *b)
+{
+	if (b->cap)
+		b->p[b->len < b->cap - 1 ? b->len : b->cap - 1] = '\0';
+}
+
+static bool is_secret_name(const char *name, size_t n)
+{
+	char low[64];
+	size_t i, j = 0, k, wl;
+
+	for (i = 0; i < n; i++) {
+		char c = name[i];
+
+		/* Decoded, so that "pass%77ord" is still a password. */
+		if (c == '%' && i + 2 < n && hex_val(name[i + 1]) >= 0 && hex_val(name[i + 2]) >= 0) {
+			c = (char)(hex_val(name[i + 1]) * 16 + hex_val(name[i + 2]));
+			i += 2;
+		}
+		if (j + 1 >= sizeof(low))
+			return true; /* too long to judge: hide the value */
+		low[j++] = to_lower(c);
+	}
+	low[j] = '\0';
+	for (k = 0; k < N_ELEM(secret_words); k++) {
+		wl = strlen(secret_words[k]);
+		if (j == wl && memcmp(low, secret_words[k], wl) == 0)
+			return true;
+		if (j > wl && memcmp(low + j - wl, secret_words[k], wl) == 0 &&
+				strchr("_-.", low[j - wl - 1]))
+			return true;
+	}
+	for (k = 0; k < N_ELEM(secret_parts); k++)
+		if (strstr(low, secret_parts[k]))
+			return true;
+	return false;
+}
+
+/* Calls @fn for each "name=value" (or bare) piece of the path, query and fragment in @rest,
+ * with the byte that ends it: pieces end at '/', '&', '?' and '#' in the path, at '&' and '#'
+ * in the query, at '&' in the fragment. Pairs in the path count too: some DVRs take
+ * "rtsp://ip/user=admin&password=x&channel=1". */
+typedef void piece_fn(void *ctx, const char *s, size_t n, char end);
+
+static void for_each_piece(const char *rest, piece_fn *fn, void *ctx)
+{
+	const char *delims = "/&?#";
+	size_t n;
+
+	for (;;) {
+		n = strcspn(rest, delims);
+		fn(ctx, rest, n, rest[n]);
+		if (!rest[n])
+			return;
+		if (rest[n] == '?' && delims[0] == '/')
+			delims = "&#";
+		else if (rest[n] == '#')
+			delims = "&";
+		rest += n + 1;
+	}
+}
+
+/* Where the value of a secret-named pair starts in @s, or NULL. */
+static const char *secret_value(const char *s, size_t n)
+{
+	const char *eq = memchr(s, '=', n);
+
+	return eq && is_secret_name(s, (size_t)(eq - s)) ? eq + 1 : NULL;
+}
+
+static void find_at_piece(void *ctx, const char *s, size_t n, char end)
+{
+	const char **at = ctx, *v = secret_value(s, n), *q;
+
+	(void)end;
+	for (q = s; q < (v ? v : s + n); q++)
+		if (*q == '@')
+			*at = q;
+}
+
+static void redact_piece(void *ctx, const char *s, size_t n, char end)
+{
+	struct sbuf *b = ctx;
+	const char *v = secret_value(s, n);
+
+	if (v && v < s + n) {
+		sb_putn(b, s, (size_t)(v - s));
+		sb_puts(b, "***");
+	} else {
+		sb_putn(b, s, n);
+	}
+	if (end)
+		sb_putc(b, end);
+}
+
+/* A URL cut the way FFmpeg cuts it (see the top of the file). Pointers into the text. */
+struct parts {
+	const char *scheme;
+	size_t scheme_len;
+	bool has_authority;       /* "//" follows "scheme:" */
+	const char *userinfo;     /* NULL when there is no '@' */
+	size_t userinfo_len;
+	bool at_past_authority;   /* the userinfo's '@' lies past the first "/?#" */
+	const char *hostport;
+	size_t hostport_len;
+	const char *rest;         /* path, query and fragment, to the end of the text */
+};
+
+/* false when @text does not start with "scheme:". The userinfo ends at the last '@' of the
+ * URL, except one in the value of a secret-named pair ("password=Admin@123" is hidden by
+ * redaction anyway). When that '@' lies past the authority, FFmpeg would cut the URL
+ * elsewhere: url_parse refuses it, redaction still hides everything before it. */
+static bool split_url(const char *text, struct parts *p)
+{
+	const char *s = text, *auth, *auth_end, *at = NULL, *q;
+
+	memset(p, 0, sizeof(*p));
+	if (!is_alpha(*s))
+		return false;
+	while (is_alnum(*s) || *s == '+' || *s == '-' || *s == '.')
+		s++;
+	if (*s != ':')
+		return false;
+	p->scheme = text;
+	p->scheme_len = (size_t)(s - text);
+	if (strncmp(s + 1, "//", 2) != 0) {
+		p->rest = s + 1;
+		return true;
+	}
+	p->has_authority = true;
+	auth = s + 3;
+	auth_end = auth + strcspn(auth, "/?#");
+	for (q = auth; q < auth_end; q++)
+		if (*q == '@')
+			at = q;
+	for_each_piece(auth_end, find_at_piece, &at);
+	if (at) {
+		p->userinfo = auth;
+		p->userinfo_len = (size_t)(at - auth);
+		p->at_past_authority = at >= auth_end;
+		p->hostport = at + 1;
+	} else {
+		p->hostport = auth;
+	}
+	p->hostport_len = strcspn(p->hostport, "/?#");
+	p->rest = p->hostport + p->hostport_len;
+	return true;
+}
+
+static void redact_parts(struct sbuf *b, const struct parts *p)
+{
+	sb_putn(b, p->scheme, p->scheme_len);
+	sb_puts(b, "://");
+	if (p->userinfo_len)
+		sb_puts(b, "***@");
+	else if (p->userinfo)
+		sb_putc(b, '@'); /* "udp://@239.0.0.1:1234" names no one */
+	sb_putn(b, p->hostport, p->hostport_len);
+	for_each_piece(p->rest, redact_piece, b);
+}
+
+/* Appends @n bytes of @s, percent-encoding what RFC 3986 does not allow there: bytes other
+ * than unreserved, sub-delims and @extra, and a '%' that does not start an escape. */
+static void put_encoded(struct sbuf *b, const char *s, size_t n, const char *extra)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		char c = s[i];
+		char esc[3] = { '%', hex[(unsigned char)c >> 4], hex[(unsigned char)c & 15] };
+
+		if (c == '%' && i + 2 < n && hex_val(s[i + 1]) >= 0 && hex_val(s[i + 2]) >= 0)
+			sb_putc(b, c);
+		else if (c != '%' && (is_alnum(c) || strchr("-._~!$&'()*+,;=", c) ||
+				strchr(extra, c)))
+			sb_putc(b, c);
+		else
+			sb_putn(b, esc, sizeof(esc));
+	}
+}
+
+/* What uriparser sees; @host_off is where the host starts in it. */
+static void put_parse_copy(struct sbuf *b, const struct parts *p, size_t *host_off)
+{
+	const char *rest = p->rest;
+	size_t n;
+
+	sb_putn(b, p->scheme, p->scheme_len);
+	sb_puts(b, "://");
+	if (p->userinfo) {
+		put_encoded(b, p->userinfo, p->userinfo_len, ":");
+		sb_putc(b, '@');
+	}
+	*host_off = b->len;
+	sb_putn(b, p->hostport, p->hostport_len);
+	n = strcspn(rest, "?#");
+	put_encoded(b, rest, n, ":@/");
+	rest += n;
+	if (*rest == '?') {
+		n = strcspn(rest + 1, "#");
+		sb_putc(b, '?');
+		put_encoded(b, rest + 1, n, ":@/?");
+		rest += 1 + n;
+	}
+	if (*rest == '#') {
+		sb_putc(b, '#');
+		put_encoded(b, rest + 1, strlen(rest + 1), ":@/?");
+	}
+}
+
+static char *make_parse_copy(const struct parts *p, size_t *host_off)
+{
+	struct sbuf b = { NULL, 0, 0 };
+	char *copy;
+
+	put_parse_copy(&b, p, host_off);
+	copy = malloc(b.len + 1);
+	if (!copy)
+		return NULL;
+	b = (struct sbuf){ copy, b.len + 1, 0 };
+	put_parse_copy(&b, p, host_off);
+	sb_end(&b);
+	return copy;
+}
+
+static char *make_redacted(const struct parts *p)
+{
+	struct sbuf b = { NULL, 0, 0 };
+	char *out;
+
+	redact_parts(&b, p);
+	out = malloc(b.len + 1);
+	if (!out)
+		return NULL;
+	b = (struct sbuf){ out, b.len + 1, 0 };
+	redact_parts(&b, p);
+	sb_end(&b);
+	return out;
+}
+
+static bool has_control(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return true;
+	return false;
+}
+
+/* Stops at the NUL of either string. */
+static bool starts_nocase(const char *s, const char *prefix)
+{
+	for (; *prefix; s++, prefix++)
+		if (to_lower(*s) != *prefix)
+			return false;
+	return true;
+}
+
+/* "demo:" and "demo://" in any case. Anything after them is refused rather than ignored, so
+ * that "demo:foo" cannot look as if it picked something. */
+static bool is_demo(const char *text)
+{
+	return eq_nocase(text, strlen(text), "demo:") || eq_nocase(text, strlen(text), "demo://");
+}
+
+void url_redact(const char *text, char *out, size_t outlen)
+{
+	struct sbuf b = { out, outlen, 0 };
+	struct parts p;
+
+	if (!out || !outlen)
+		return;
+	if (!text || !split_url(text, &p))
+		sb_puts(&b, "***");
+	else if (is_demo(text))
+		sb_puts(&b, text);
+	else if (p.has_authority && !has_control(text))
+		redact_parts(&b, &p);
+	else if (p.has_authority || is_known(p.scheme, p.scheme_len)) {
+		/* A scheme followed by "//", or one we know, cannot be a user name. */
+		sb_putn(&b, p.scheme, p.scheme_len);
+		sb_puts(&b, "://***");
+	} else {
+		sb_puts(&b, "***");
+	}
+	sb_end(&b);
+}
+
+bool url_policy_allows(const struct url_policy *p, const char *scheme)
+{
+	size_t n;
+	int i;
+
+	if (!scheme)
+		return false;
+	n = strlen(scheme);
+	if (is_never(scheme, n))
+		return false; /* even if someone filled @p by hand */
+	if (is_builtin(scheme, n))
+		return true;
+	if (n >= sizeof(p->extra[0]))
+		return false; /* cannot be in extra[], whose rows may lack a NUL when full */
+	for (i = 0; p && i < p->n_extra && i < (int)N_ELEM(p->extra); i++)
+		if (eq_nocase(scheme, n, p->extra[i]))
+			return true;
+	return false;
+}
+
+bool url_policy_allow(struct url_policy *p, const char *scheme, char *err, size_t errlen)
+{
+	char list[256];
+	struct sbuf b = { list, sizeof(list), 0 };
+	size_t n, i;
+
+	if (!p || !scheme || !*scheme) {
+		set_err(err, errlen, "empty scheme name");
+		return false;
+	}
+	n = strlen(scheme);
+	if (!is_scheme_name(scheme)) {
+		set_err(err, errlen, "\"%.24s\" is not a scheme name", scheme);
+		return false;
+	}
+	if (eq_nocase(scheme, n, "hls")) {
+		set_err(err, errlen, "scheme \"hls\" can never be allowed: it wraps another URL; "
+			"allow http or https to play HLS playlists (.m3u8)");
+		return false;
+	}
+	if (is_never(scheme, n)) {
+		set_err(err, errlen, "scheme \"%.24s\" can never be allowed: it reads local files "
+			"or wraps another URL", scheme);
+		return false;
+	}
+	if (is_builtin(scheme, n) || url_policy_allows(p, scheme))
+		return true;
+	if (!is_allowable(scheme, n)) {
+		for (i = 0; i < N_ELEM(allowable_schemes); i++) {
+			sb_puts(&b, i ? ", " : "");
+			sb_puts(&b, allowable_schemes[i]);
+		}
+		sb_end(&b);
+		set_err(err, errlen, "unknown scheme \"%.24s\": schemes that can be allowed are %s",
+			scheme, list);
+		return false;
+	}
+	if (p->n_extra < 0 || p->n_extra >= (int)N_ELEM(p->extra)) {
+		set_err(err, errlen, "too many allowed schemes (at most %zu)", N_ELEM(p->extra));
+		return false;
+	}
+	/* Allowable names are short, so they fit extra[] (checked by the loop bound). */
+	for (i = 0; i < n && i < sizeof(p->extra[0]) - 1; i++)
+		p->extra[p->n_extra][i] = to_lower(scheme[i]);
+	p->extra[p->n_extra][i] = '\0';
+	p->n_extra++;
+	return true;
+}
+
+static enum cs_err check_text(const char *text, char *err, size_t errlen)
+{
+	size_t len, i;
+
+	if (!text || !*text) {
+		set_err(err, errlen, "the camera URL is empty");
+		return CS_BAD_REQUEST;
+	}
+	len = strnlen(text, URL_MAX_LEN + 1);
+	if (len > URL_MAX_LEN) {
+		set_err(err, errlen, "the camera URL is longer than %d bytes", URL_MAX_LEN);
+		return CS_BAD_REQUEST;
+	}
+	for (i = 0; i < len; i++) {
+		if (text[i] == ' ') {
+			/* The usual cause: lws turns an unencoded '+' of the query into a space. */
+			set_err(err, errlen, "the camera URL contains a space (an unencoded '+' becomes "
+				"a space): percent-encode the camera URL (encodeURIComponent)");
+			return CS_BAD_REQUEST;
+		}
+		if ((unsigned char)text[i] < 0x20 || text[i] == 0x7f) {
+			set_err(err, errlen, "the camera URL contains a control character");
+			return CS_BAD_REQUEST;
+		}
+	}
+	return CS_OK;
+}
+
+/* @p->scheme is known to be well-formed; it is only echoed when it cannot be a user name
+ * ("admin:secret@host" has no "//", so "admin" is not shown). */
+static enum cs_err check_scheme(const struct parts *p, const char *scheme,
+	const struct url_policy *policy, char *err, size_t errlen)
+{
+	if (is_never(scheme, p->scheme_len)) {
+		set_err(err, errlen, "scheme \"%s\" can never be allowed", scheme);
+		return CS_SCHEME_NOT_ALLOWED;
+	}
+	if (url_policy_allows(policy, scheme))
+		return CS_OK;
+	if (is_allowable(scheme, p->scheme_len)) {
+		set_err(err, errlen, "scheme \"%s\" is not allowed; start camstream with "
+			"--allow-schemes=%s to allow it", scheme, scheme);
+		return CS_SCHEME_NOT_ALLOWED;
+	}
+	if (!p->has_authority) {
+		set_err(err, errlen, "the camera URL must start with a scheme, e.g. rtsp://host/path");
+		return CS_BAD_REQUEST;
+	}
+	set_err(err, errlen, "unknown scheme \"%.24s\": use rtsp, rtsps, rtmp or rtmps "
+		"(or see --allow-schemes)", scheme);
+	return CS_SCHEME_NOT_ALLOWED;
+}
+
+static enum cs_err syntax_error(const struct parts *p, size_t host_off, size_t at, char *err,
+	size_t errlen)
+{
+	const char *colon = memchr(p->hostport, ':', p->hostport_len);
+
+	if (at < host_off || at > host_off + p->hostport_len) {
+		set_err(err, errlen, "the camera URL is not a valid URL");
+	} else if (colon && memchr(colon + 1, ':', p->hostport_len - (size_t)(colon + 1 -
+			p->hostport)) && p->hostport[0] != '[') {
+		set_err(err, errlen, "the host of the camera URL is not valid: write an IPv6 "
+			"address in brackets, e.g. rtsp://[fe80::1]:554/path");
+	} else if (!p->userinfo && colon) {
+		/* Maybe "user:pass" cut at a '/', '?' or '#' in the password. */
+		set_err(err, errlen, "the host or port of the camera URL is not valid (a '/', '?' "
+			"or '#' in a password must be percent-encoded)");
+	} else {
+		set_err(err, errlen, "the host or port of the camera URL is not valid");
+	}
+	return CS_BAD_REQUEST;
+}
+
+/* Host and port from uriparser's view of the copy. */
+static enum cs_err take_host_port(const UriUriA *uri, struct cam_url *out, char *err,
+	size_t errlen)
+{
+	const char *h = uri->hostText.first, *q;
+	size_t hlen = h ? (size_t)(uri->hostText.afterLast - h) : 0;
+	long port = 0;
+	size_t i;
+
+	if (uri->hostData.ipFuture.first) {
+		set_err(err, errlen, "the host of the camera URL is not an address camstream knows");
+		return CS_BAD_REQUEST;
+	}
+	if (!hlen) {
+		set_err(err, errlen, "the camera URL has no host");
+		return CS_BAD_REQUEST;
+	}
+	out->host = strndup(h, hlen);
+	if (!out->host) {
+		set_err(err, errlen, "out of memory");
+		return CS_BAD_REQUEST;
+	}
+	for (i = 0; i < N_ELEM(default_ports); i++)
+		if (strcmp(out->scheme, default_ports[i].scheme) == 0)
+			out->port = default_ports[i].port;
+	/* An empty port ("host:/") means the default, as in RFC 3986 and FFmpeg. */
+	if (uri->portText.first && uri->portText.afterLast > uri->portText.first) {
+		for (q = uri->portText.first; q < uri->portText.afterLast && port <= 65535; q++)
+			port = port * 10 + (*q - '0'); /* uriparser allows digits only */
+		if (port < 1 || port > 65535) {
+			/* Not echoed: "rtsp://admin:123456/x@host" puts a password here. */
+			set_err(err, errlen, "the port of the camera URL must be from 1 to 65535");
+			return CS_BAD_REQUEST;
+		}
+		out->port = (int)port;
+	}
+	return CS_OK;
+}
+
+static enum cs_err parse_demo(const char *text, struct cam_url *out, char *err,
+	size_t errlen)
+{
+	if (!is_demo(text)) {
+		set_err(err, errlen, "the demo source is written \"demo:\" with nothing after it");
+		return CS_BAD_REQUEST;
+	}
+	out->text = strdup(text);
+	out->redacted = strdup(text);
+	out->scheme = strdup("demo");
+	out->host = strdup("");
+	if (!out->text || !out->redacted || !out->scheme || !out->host) {
+		url_free(out);
+		set_err(err, errlen, "out of memory");
+		return CS_BAD_REQUEST;
+	}
+	out->is_demo = true;
+	return CS_OK;
+}
+
+enum cs_err url_parse(const char *text, const struct url_policy *policy, struct cam_url *out,
+	char *err, size_t errlen)
+{
+	struct parts p;
+	UriUriA uri;
+	const char *errpos = NULL;
+	char *copy;
+	size_t host_off = 0, i;
+	enum cs_err rc;
+	int urc;
+
+	set_err(err, errlen, "%s", "");
+	if (!out) {
+		set_err(err, errlen, "no place for the parsed URL");
+		return CS_BAD_REQUEST;
+	}
+	memset(out, 0, sizeof(*out));
+	rc = check_text(text, err, errlen);
+	if (rc != CS_OK)
+		return rc;
+	if (starts_nocase(text, "demo:"))
+		return parse_demo(text, out, err, errlen);
+	if (!split_url(text, &p)) {
+		set_err(err, errlen, "the camera URL must start with a scheme, e.g. rtsp://host/path");
+		return CS_BAD_REQUEST;
+	}
+
+	out->scheme = strndup(p.scheme, p.scheme_len);
+	if (!out->scheme)
+		goto oom;
+	for (i = 0; i < p.scheme_len; i++)
+		out->scheme[i] = to_lower(out->scheme[i]);
+	rc = check_scheme(&p, out->scheme, policy, err, errlen);
+	if (rc != CS_OK)
+		goto fail;
+	if (!p.has_authority) {
+		set_err(err, errlen, "the camera URL needs a host: %s://host/path", out->scheme);
+		rc = CS_BAD_REQUEST;
+		goto fail;
+	}
+	if (p.at_past_authority) {
+		set_err(err, errlen, "the camera URL has an '@' after the host: percent-encode '/', "
+			"'?' and '#' in a user name or password (%%2F, %%3F, %%23), and '@' elsewhere "
+			"(%%40)");
+		rc = CS_BAD_REQUEST;
+		goto fail;
+	}
+
+	copy = make_parse_copy(&p, &host_off);
+	if (!copy)
+		goto oom;
+	urc = uriParseSingleUriA(&uri, copy, &errpos);
+	if (urc == URI_ERROR_MALLOC) {
+		free(copy);
+		goto oom;
+	}
+	if (urc != URI_SUCCESS) {
+		rc = syntax_error(&p, host_off, errpos ? (size_t)(errpos - copy) : 0, err, errlen);
+		free(copy);
+		goto fail;
+	}
+	rc = take_host_port(&uri, out, err, errlen);
+	uriFreeUriMembersA(&uri);
+	free(copy);
+	if (rc != CS_OK)
+		goto fail;
+
+	out->text = strdup(text);
+	if (!out->text)
+		goto oom;
+	out->redacted = make_redacted(&p);
+	if (!out->redacted)
+		goto oom;
+	out->has_credentials = p.userinfo_len > 0;
+	return CS_OK;
+
+oom:
+	set_err(err, errlen, "out of memory");
+	rc = CS_BAD_REQUEST;
+fail:
+	url_free(out);
+	return rc;
+}
+
+void url_free(struct cam_url *u)
+{
+	if (!u)
+		return;
+	free(u->text);
+	free(u->redacted);
+	free(u->scheme);
+	free(u->host);
+	memset(u, 0, sizeof(*u));
+}
