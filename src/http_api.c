@@ -18,10 +18,9 @@ size_t http_api_session_size(void)
 	return 0;
 }
 
-/* Sends a complete small response (headers and body in one write) and ends the transaction.
- * Returns what the lws callback should return. */
-static int reply(struct lws *wsi, unsigned int status, const char *type, const void *body,
-	size_t len)
+/* Writes a complete small response: headers and body in one write. -1 on failure. */
+static int write_response(struct lws *wsi, unsigned int status, const char *type,
+	const void *body, size_t len)
 {
 	size_t cap = LWS_PRE + 1024 + len;
 	unsigned char *buf = malloc(cap);
@@ -41,16 +40,29 @@ static int reply(struct lws *wsi, unsigned int status, const char *type, const v
 	p += len;
 	int n = lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_FINAL);
 	free(buf);
-	if (n < 0)
+	return n < 0 ? -1 : 0;
+}
+
+/* Answers and ends the transaction; returns what the lws callback should return. */
+static int reply(struct lws *wsi, unsigned int status, const char *type, const void *body,
+	size_t len)
+{
+	if (write_response(wsi, status, type, body, len))
 		return -1;
 	return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
-static int reply_error(struct lws *wsi, unsigned int status, const char *code, const char *msg)
+static char *error_json(const char *code, const char *msg)
 {
 	json_t *j = json_pack("{s:s,s:s}", "error", msg, "code", code);
 	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
+	return text;
+}
+
+static int reply_error(struct lws *wsi, unsigned int status, const char *code, const char *msg)
+{
+	char *text = error_json(code, msg);
 	if (!text)
 		return -1;
 	int r = reply(wsi, status, "application/json", text, strlen(text));
@@ -137,8 +149,11 @@ static int on_confirm_upgrade(struct lws *wsi)
 	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) > 0 &&
 		!strcmp(uri, "/ws/stream"))
 		return 0;
-	reply_error(wsi, HTTP_STATUS_NOT_FOUND, "not_found",
-		"WebSockets are served at /ws/stream only");
+	/* lws ends the transaction itself when this callback returns non-zero */
+	char *text = error_json("not_found", "WebSockets are served at /ws/stream only");
+	if (text)
+		write_response(wsi, HTTP_STATUS_NOT_FOUND, "application/json", text, strlen(text));
+	free(text);
 	return 1;
 }
 

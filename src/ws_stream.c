@@ -181,7 +181,7 @@ static int send_fragment(struct session *s)
 	if (n > WS_STREAM_FRAGMENT)
 		n = WS_STREAM_FRAGMENT;
 	unsigned char *p = f->data + s->off;
-	unsigned char saved[LWS_PRE];
+	unsigned char saved[LWS_PRE] = { 0 };
 	int flags = lws_write_ws_flags(LWS_WRITE_BINARY, s->off == 0, s->off + n == f->len);
 
 	if (s->off)

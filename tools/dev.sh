@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# The two README commands:
+#   tools/dev.sh run    install what is missing, build, serve the demo on http://127.0.0.1:8000
+#   tools/dev.sh test   install test dependencies, build (plain and ASan+UBSan), run every test
+# Debian 12 packages only; apt runs only when something is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BUILD_PKGS="meson ninja-build pkg-config gcc libwebsockets-dev libavformat-dev libavcodec-dev
+  libswscale-dev libavutil-dev libturbojpeg0-dev liburiparser-dev libjansson-dev"
+TEST_PKGS="ffmpeg python3 python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-rtsp-server-1.0
+  gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+  gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad gstreamer1.0-libav python3-websocket
+  python3-pil chromium nodejs npm"
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+install_missing() {
+  local missing=()
+  for p in $*; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+      missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "== installing: ${missing[*]}"
+    as_root apt-get update -q
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+      "${missing[@]}"
+  fi
+}
+
+build() { # build DIR [meson options...]
+  local dir=$1; shift
+  if [ -f "$dir/build.ninja" ]; then
+    [ $# -eq 0 ] || meson configure "$dir" "$@"
+  else
+    meson setup "$dir" "$@"
+  fi
+  ninja -C "$dir"
+}
+
+case "${1:-}" in
+run)
+  install_missing "$BUILD_PKGS"
+  build build
+  echo "== open http://127.0.0.1:${CAMSTREAM_PORT:-8000}/ and press Connect to see the demo source"
+  exec ./build/src/camstream --host "${CAMSTREAM_HOST:-127.0.0.1}" --port "${CAMSTREAM_PORT:-8000}"
+  ;;
+test)
+  install_missing "$BUILD_PKGS $TEST_PKGS"
+  if [ ! -d tests/browser/node_modules/playwright-core ]; then
+    npm ci --prefix tests/browser --no-audit --no-fund
+  fi
+  # a build that fails is reported in CI's terms too
+  trap 'echo "tests: 0 passed, 1 failed"' ERR
+  build build -Dwerror=true
+  build build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dwerror=true
+  trap - ERR
+  status=0
+  meson test -C build --print-errorlogs || status=1
+  # LSan must see every leak; UBSan findings fail the test instead of scrolling by
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp \
+    meson test -C build-asan --print-errorlogs --timeout-multiplier 3 || status=1
+  python3 tools/count_tests.py build/meson-logs/testlog.json build-asan/meson-logs/testlog.json
+  exit $status
+  ;;
+*)
+  echo "usage: $0 run|test" >&2
+  exit 2
+  ;;
+esac
