@@ -2,6 +2,8 @@
  * The switches have no default so that -Wswitch flags a code added to the enum but not here. */
 #include "error.h"
 
+#include <jansson.h>
+
 const char *cs_err_code(enum cs_err e)
 {
 	switch (e) {
@@ -57,4 +59,12 @@ int cs_err_http_status(enum cs_err e)
 	case CS_SERVER_BUSY: return 503;
 	}
 	return 500;
+}
+
+char *cs_err_json(enum cs_err e, const char *msg)
+{
+	json_t *j = json_pack("{s:s,s:s}", "error", msg, "code", cs_err_code(e));
+	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	return text;
 }

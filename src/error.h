@@ -22,6 +22,10 @@ const char *cs_err_code(enum cs_err e);
  * CS_SOURCE_ENDED is 1000 when @clean, 1011 otherwise. */
 int cs_err_ws_close(enum cs_err e, int clean);
 
+/* The JSON every client is given: {"error":"<msg>","code":"<code>"}. Caller frees; NULL if
+ * out of memory. */
+char *cs_err_json(enum cs_err e, const char *msg);
+
 /* HTTP status for an error: 400, 403, 404, 502, 503, 504. */
 int cs_err_http_status(enum cs_err e);
 

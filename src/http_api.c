@@ -4,8 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
 #include "error.h"
 #include "log.h"
 #include "server.h"
@@ -52,17 +50,10 @@ static int reply(struct lws *wsi, unsigned int status, const char *type, const v
 	return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
-static char *error_json(const char *code, const char *msg)
+static int reply_error(struct lws *wsi, unsigned int status, enum cs_err code,
+	const char *msg)
 {
-	json_t *j = json_pack("{s:s,s:s}", "error", msg, "code", code);
-	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-	json_decref(j);
-	return text;
-}
-
-static int reply_error(struct lws *wsi, unsigned int status, const char *code, const char *msg)
-{
-	char *text = error_json(code, msg);
+	char *text = cs_err_json(code, msg);
 	if (!text)
 		return -1;
 	int r = reply(wsi, status, "application/json", text, strlen(text));
@@ -109,7 +100,7 @@ static int serve_page(struct lws *wsi)
 	FILE *f = fopen(path, "rb");
 	if (!f) {
 		log_warn("cannot open %s", path);
-		return reply_error(wsi, HTTP_STATUS_NOT_FOUND, "not_found",
+		return reply_error(wsi, HTTP_STATUS_NOT_FOUND, CS_NOT_FOUND,
 			"the viewer page is not installed (see --web-root)");
 	}
 	char *body = malloc(PAGE_MAX);
@@ -125,7 +116,7 @@ static int serve_page(struct lws *wsi)
 static int on_http(struct lws *wsi, const char *path)
 {
 	if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0)
-		return reply_error(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, "bad_request",
+		return reply_error(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, CS_BAD_REQUEST,
 			"only GET is supported here");
 	if (!strcmp(path, "/"))
 		return prefers_html(wsi) ? serve_page(wsi)
@@ -137,9 +128,9 @@ static int on_http(struct lws *wsi, const char *path)
 	if (!strcmp(path, "/index.html"))
 		return serve_page(wsi);
 	if (!strcmp(path, "/ws/stream"))
-		return reply_error(wsi, HTTP_STATUS_BAD_REQUEST, "bad_request",
+		return reply_error(wsi, HTTP_STATUS_BAD_REQUEST, CS_BAD_REQUEST,
 			"/ws/stream is a WebSocket endpoint: connect with ws:// or wss://");
-	return reply_error(wsi, HTTP_STATUS_NOT_FOUND, "not_found", "no such path");
+	return reply_error(wsi, HTTP_STATUS_NOT_FOUND, CS_NOT_FOUND, "no such path");
 }
 
 /* Only /ws/stream takes WebSockets; any other path is answered before the upgrade. */
@@ -150,7 +141,7 @@ static int on_confirm_upgrade(struct lws *wsi)
 		!strcmp(uri, "/ws/stream"))
 		return 0;
 	/* lws ends the transaction itself when this callback returns non-zero */
-	char *text = error_json("not_found", "WebSockets are served at /ws/stream only");
+	char *text = cs_err_json(CS_NOT_FOUND, "WebSockets are served at /ws/stream only");
 	if (text)
 		write_response(wsi, HTTP_STATUS_NOT_FOUND, "application/json", text, strlen(text));
 	free(text);

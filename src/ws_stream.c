@@ -4,8 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
 #include "error.h"
 #include "frame.h"
 #include "hub.h"
@@ -206,9 +204,7 @@ static int send_fragment(struct session *s)
 static int send_error_text(struct session *s)
 {
 	unsigned char buf[LWS_PRE + 640];
-	json_t *j = json_pack("{s:s,s:s}", "error", s->errmsg, "code", cs_err_code(s->err));
-	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-	json_decref(j);
+	char *text = cs_err_json(s->err, s->errmsg);
 	if (!text)
 		return -1;
 	size_t len = strlen(text);
