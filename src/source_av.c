@@ -1,0 +1,392 @@
+/* source_av: the FFmpeg half of the pull worker. Opens the URL with every wait bounded by an
+ * AVIOInterruptCB deadline (and stop), decodes its first video stream and hands pictures to
+ * source_deliver(). Worker thread only; every object here is the worker's. */
+#include "source_worker.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <libavutil/avstring.h>
+
+#include "log.h"
+
+/* Used when a caller leaves a timeout at 0: nothing may block forever. */
+#define DEFAULT_TIMEOUT_US (10 * 1000000LL)
+/* Bound on the RTSP TEARDOWN and friends when closing after a failure. */
+#define CLOSE_TIMEOUT_US 1000000LL
+
+/* Runs on the worker thread inside FFmpeg's blocking calls: must stay cheap. */
+static int interrupt_cb(void *opaque)
+{
+	struct worker *w = opaque;
+
+	if (atomic_load(&w->s->stop))
+		return 1;
+	if (w->deadline && clock_mono_us() > w->deadline) {
+		w->deadline_hit = true;
+		return 1;
+	}
+	return 0;
+}
+
+static void arm(struct worker *w, int64_t timeout_us)
+{
+	w->deadline_hit = false;
+	w->deadline = clock_mono_us() + timeout_us;
+}
+
+static int64_t open_timeout(const struct source *s)
+{
+	return s->p.open_timeout_us > 0 ? s->p.open_timeout_us : DEFAULT_TIMEOUT_US;
+}
+
+static int64_t read_timeout(const struct source *s)
+{
+	return s->p.read_timeout_us > 0 ? s->p.read_timeout_us : DEFAULT_TIMEOUT_US;
+}
+
+/* The URL's scheme in lowercase; false if it has none, or one FFmpeg must never be handed
+ * here whatever the policy upstream said: protocols that read local files or compose other
+ * URLs. The scheme also goes into protocol_whitelist, so only [a-z0-9+.-] passes. */
+static bool url_scheme(const char *url, char *out, size_t outlen)
+{
+	static const char *const local[] = { "file", "pipe", "fd", "data", "unix", "concat",
+		"concatf", "subfile", "cache", "crypto", "async", "md5", "hls", "ipfs", "ipns",
+		"android_content", "tee" };
+	size_t i = 0;
+
+	for (; url[i] && url[i] != ':'; i++) {
+		char c = url[i];
+		c = (char)(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+		if (i + 1 >= outlen || !((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+			(i > 0 && (c == '+' || c == '-' || c == '.'))))
+			return false;
+		out[i] = c;
+	}
+	out[i] = '\0';
+	if (url[i] != ':' || i == 0)
+		return false;
+	for (size_t k = 0; k < sizeof(local) / sizeof(local[0]); k++)
+		if (!strcmp(out, local[k]))
+			return false;
+	return true;
+}
+
+/* The demuxer options for @scheme; @ifmt gets the demuxer to force, or NULL to probe.
+ * The protocol whitelist is what keeps a URL away from local files whatever the scheme
+ * policy upstream said. */
+static int build_options(const struct source *s, const char *scheme, AVDictionary **o,
+	const AVInputFormat **ifmt)
+{
+	char wl[64];
+	int rc = 0;
+
+	*ifmt = NULL;
+	if (!strcmp(scheme, "rtsp") || !strcmp(scheme, "rtsps")) {
+		*ifmt = av_find_input_format("rtsp");
+		/* The RTSP demuxer is not a protocol: it opens tcp (control, interleaved RTP),
+		 * udp and rtp (RTP over UDP) and tls for rtsps. */
+		snprintf(wl, sizeof(wl), "tcp,udp,rtp%s", scheme[4] == 's' ? ",tls" : "");
+		/* Auto: every transport stays allowed but TCP is tried first at SETUP, and UDP is
+		 * used only by a camera that refuses interleaved TCP. TCP crosses NAT and firewalls
+		 * and loses nothing; FFmpeg's own order would try UDP first. */
+		if (s->p.transport == TRANSPORT_TCP)
+			rc |= av_dict_set(o, "rtsp_transport", "tcp", 0);
+		else if (s->p.transport == TRANSPORT_UDP)
+			rc |= av_dict_set(o, "rtsp_transport", "udp", 0);
+		else
+			rc |= av_dict_set(o, "rtsp_flags", "prefer_tcp", 0);
+		/* Socket timeout in µs (5.1 has no stimeout). Only a backstop, set past both of
+		 * our deadlines: when it fires first during the handshake, 5.1 reports a silent
+		 * server as AVERROR_INVALIDDATA, not as a timeout (seen with a server that accepts
+		 * and never answers). Our deadline fires first and is reported as CS_TIMEOUT. */
+		int64_t t = open_timeout(s) > read_timeout(s) ? open_timeout(s) : read_timeout(s);
+		rc |= av_dict_set_int(o, "timeout", t + 1000000, 0);
+	} else if (!strcmp(scheme, "rtmp") || !strcmp(scheme, "rtmps")) {
+		*ifmt = av_find_input_format("flv");
+		snprintf(wl, sizeof(wl), "%s,%stcp", scheme, scheme[4] == 's' ? "tls," : "");
+		/* Not "timeout": for rtmp that is the listen timeout and implies listen mode. */
+		rc |= av_dict_set_int(o, "rw_timeout", read_timeout(s), 0);
+	} else {
+		if (!strcmp(scheme, "http"))
+			snprintf(wl, sizeof(wl), "http,tcp");
+		else if (!strcmp(scheme, "https"))
+			snprintf(wl, sizeof(wl), "https,http,tls,tcp");
+		else
+			snprintf(wl, sizeof(wl), "%s,tcp,udp", scheme);
+		rc |= av_dict_set_int(o, "rw_timeout", read_timeout(s), 0);
+	}
+	rc |= av_dict_set(o, "protocol_whitelist", wl, 0);
+	/* A small probe: live cameras send parameter sets up front, and every byte probed is
+	 * start-up latency. */
+	rc |= av_dict_set_int(o, "probesize", 512 * 1024, 0);
+	rc |= av_dict_set_int(o, "analyzeduration", 1000000, 0);
+	rc |= av_dict_set_int(o, "fpsprobesize", 4, 0);
+	return rc < 0 ? -1 : 0;
+}
+
+/* Publishes why opening failed. @ret is FFmpeg's error. */
+static void fail_open(struct worker *w, int ret, const char *what)
+{
+	struct source *s = w->s;
+	char e[AV_ERROR_MAX_STRING_SIZE];
+
+	if (w->deadline_hit || ret == AVERROR_EXIT || ret == AVERROR(ETIMEDOUT)) {
+		source_finish(s, CS_TIMEOUT, 0, "no answer from %s within %.0f s", s->display_url,
+			(double)open_timeout(s) / 1e6);
+	} else if (ret == AVERROR_HTTP_NOT_FOUND || ret == AVERROR_STREAM_NOT_FOUND) {
+		source_finish(s, CS_NOT_FOUND, 0, "cannot open %s: not found", s->display_url);
+	} else if (ret == AVERROR_HTTP_UNAUTHORIZED || ret == AVERROR_HTTP_FORBIDDEN) {
+		source_finish(s, CS_UNAUTHORIZED, 0, "cannot open %s: access denied (%s)",
+			s->display_url, ret == AVERROR_HTTP_FORBIDDEN ? "403 Forbidden" :
+			"401 Unauthorized, check the user name and password");
+	} else if (w->is_rtsp && ret == -1) {
+		/* What the RTSP demuxer returns when PLAY gets no usable answer (seen when the
+		 * server died mid-handshake); av_strerror would say "Operation not permitted". */
+		source_finish(s, CS_OPEN_FAILED, 0, "cannot %s %s: the server did not start the "
+			"stream", what, s->display_url);
+	} else {
+		av_strerror(ret, e, sizeof(e));
+		source_finish(s, CS_OPEN_FAILED, 0, "cannot %s %s: %s", what, s->display_url, e);
+	}
+}
+
+/* Opens the URL, probes it and opens a decoder for its first video stream. On failure
+ * publishes the error (unless stopping) and returns false; the caller frees. */
+static bool open_input(struct worker *w)
+{
+	struct source *s = w->s;
+	AVDictionary *opts = NULL;
+	const AVInputFormat *ifmt;
+	const AVCodec *codec = NULL;
+	char scheme[16];
+	int ret;
+
+	if (!url_scheme(s->url, scheme, sizeof(scheme))) {
+		source_finish(s, CS_SCHEME_NOT_ALLOWED, 0, "%s: this kind of URL is not allowed",
+			s->display_url);
+		return false;
+	}
+	w->is_rtsp = !strcmp(scheme, "rtsp") || !strcmp(scheme, "rtsps");
+	w->fmt = avformat_alloc_context();
+	if (!w->fmt || build_options(s, scheme, &opts, &ifmt) < 0) {
+		av_dict_free(&opts);
+		source_finish(s, CS_OPEN_FAILED, 0, "cannot open %s: out of memory", s->display_url);
+		return false;
+	}
+	/* Before avformat_open_input: it is what bounds the connect and handshake. */
+	w->fmt->interrupt_callback.callback = interrupt_cb;
+	w->fmt->interrupt_callback.opaque = w;
+
+	/* FFmpeg matches schemes case-sensitively ("Rtsp://" fails in the RTSP demuxer). */
+	char *url = av_asprintf("%s%s", scheme, s->url + strlen(scheme));
+	arm(w, open_timeout(s));
+	ret = url ? avformat_open_input(&w->fmt, url, ifmt, &opts) : AVERROR(ENOMEM);
+	av_free(url); /* avformat_open_input frees fmt on failure */
+	/* On success opts holds what nobody recognised (say, an option renamed in this FFmpeg
+	 * version); on failure it is untouched. */
+	const AVDictionaryEntry *left = NULL;
+	while (ret >= 0 && (left = av_dict_get(opts, "", left, AV_DICT_IGNORE_SUFFIX)))
+		log_debug("source %s: FFmpeg did not use option %s=%s", s->display_url, left->key,
+			left->value);
+	av_dict_free(&opts);
+	if (ret < 0) {
+		log_debug("source %s: avformat_open_input: %d", s->display_url, ret);
+		if (!atomic_load(&s->stop))
+			fail_open(w, ret, "open");
+		return false;
+	}
+
+	/* The open deadline covers the probe too. */
+	ret = avformat_find_stream_info(w->fmt, NULL);
+	if (atomic_load(&s->stop))
+		return false;
+	if (ret < 0 || w->deadline_hit) {
+		log_debug("source %s: avformat_find_stream_info: %d", s->display_url, ret);
+		fail_open(w, ret < 0 ? ret : AVERROR_EXIT, "read from");
+		return false;
+	}
+
+	ret = av_find_best_stream(w->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0);
+	if (ret < 0 || !codec) {
+		source_finish(s, CS_UNSUPPORTED_CODEC, 0, ret == AVERROR_STREAM_NOT_FOUND ?
+			"%s has no video stream" : "%s: no decoder for its video codec",
+			s->display_url);
+		return false;
+	}
+	w->vidx = ret;
+	AVStream *st = w->fmt->streams[w->vidx];
+	w->dec = avcodec_alloc_context3(codec);
+	if (!w->dec || avcodec_parameters_to_context(w->dec, st->codecpar) < 0) {
+		source_finish(s, CS_OPEN_FAILED, 0, "cannot open %s: out of memory", s->display_url);
+		return false;
+	}
+	/* Frame threads add a frame of delay each; slice threads add none. */
+	w->dec->thread_type = FF_THREAD_SLICE;
+	w->dec->thread_count = 2;
+	w->dec->flags |= AV_CODEC_FLAG_LOW_DELAY;
+	if ((ret = avcodec_open2(w->dec, codec, NULL)) < 0) {
+		char e[AV_ERROR_MAX_STRING_SIZE];
+		av_strerror(ret, e, sizeof(e));
+		source_finish(s, CS_UNSUPPORTED_CODEC, 0, "%s: cannot decode %s: %s", s->display_url,
+			avcodec_get_name(st->codecpar->codec_id), e);
+		return false;
+	}
+
+	AVRational r = st->avg_frame_rate.num > 0 && st->avg_frame_rate.den > 0 ?
+		st->avg_frame_rate : st->r_frame_rate;
+	double fps = r.num > 0 && r.den > 0 ? av_q2d(r) : 0;
+	/* Guessed rates of 1000 fps and more are timebase artefacts, not frame rates. */
+	w->nominal_fps = fps > 0 && fps < 1000;
+	source_set_playing(s, avcodec_get_name(st->codecpar->codec_id), st->codecpar->width,
+		st->codecpar->height, w->nominal_fps ? fps : 0);
+	log_info("source %s: playing %s %dx%d", s->display_url,
+		avcodec_get_name(st->codecpar->codec_id), st->codecpar->width,
+		st->codecpar->height);
+	return true;
+}
+
+static void got_picture(struct worker *w, const AVFrame *pic)
+{
+	struct source *s = w->s;
+	int64_t wall = clock_wall_us(), now = clock_mono_us();
+
+	if (!w->measured_frames++)
+		w->first_frame_us = now;
+	pthread_mutex_lock(&s->lock);
+	s->stats.frames_decoded++;
+	s->stats.width = pic->width;
+	s->stats.height = pic->height;
+	s->stats.last_frame_wall_us = wall;
+	if (!w->nominal_fps && now - w->first_frame_us >= 1000000)
+		s->stats.fps = (double)(w->measured_frames - 1) * 1e6 /
+			(double)(now - w->first_frame_us);
+	pthread_mutex_unlock(&s->lock);
+	source_deliver(w, pic, wall);
+}
+
+/* Hands every picture the decoder has ready to got_picture. */
+static void drain_decoder(struct worker *w)
+{
+	for (;;) {
+		int ret = avcodec_receive_frame(w->dec, w->pic);
+		if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
+			return;
+		if (ret < 0) {
+			w->decode_errors++;
+			return;
+		}
+		got_picture(w, w->pic);
+		av_frame_unref(w->pic);
+	}
+}
+
+/* Decodes @pkt (NULL flushes). A damaged packet is counted, never fatal. */
+static void decode_packet(struct worker *w, const AVPacket *pkt)
+{
+	int ret = avcodec_send_packet(w->dec, pkt);
+
+	if (ret == AVERROR(EAGAIN)) {
+		/* The decoder is full: take its pictures, then it accepts the packet. */
+		drain_decoder(w);
+		ret = avcodec_send_packet(w->dec, pkt);
+	}
+	if (ret < 0 && ret != AVERROR_EOF) {
+		if (!w->decode_errors)
+			log_debug("source %s: decode error %d", w->s->display_url, ret);
+		w->decode_errors++;
+	}
+	drain_decoder(w);
+}
+
+/* FFmpeg 5.1 reports both the end of an RTSP stream (RTCP BYE from the server) and a control
+ * connection the server dropped (killed, rebooted, unplugged) as AVERROR_EOF. Only a server
+ * that is still there answers a PAUSE: 0 after a BYE, -1 on a dead connection (seen with
+ * gst-rtsp-server). A server that is there but refuses the PAUSE counts as lost. */
+static bool rtsp_still_there(struct worker *w)
+{
+	arm(w, CLOSE_TIMEOUT_US);
+	return av_read_pause(w->fmt) == 0 && !w->deadline_hit;
+}
+
+/* Reads and decodes until stop, the end of the stream or an error. */
+static void read_loop(struct worker *w)
+{
+	struct source *s = w->s;
+	bool rearm = true;
+	int ret;
+
+	while (!atomic_load(&s->stop)) {
+		/* After the deadline fired a packet can still come out: FFmpeg flushes its parsers
+		 * when a read fails and reports the failure on the next call. The expired deadline
+		 * is kept so that call fails at once. */
+		if (rearm && !w->deadline_hit)
+			arm(w, read_timeout(s));
+		rearm = true;
+		ret = av_read_frame(w->fmt, w->pkt);
+		if (ret == AVERROR(EAGAIN)) {
+			/* Nothing yet from a non-blocking demuxer: poll, the deadline keeps running. */
+			if (clock_mono_us() <= w->deadline) {
+				struct timespec ts = { 0, 5 * 1000000L };
+				nanosleep(&ts, NULL);
+				rearm = false;
+				continue;
+			}
+			w->deadline_hit = true;
+		}
+		if (ret < 0) {
+			char e[AV_ERROR_MAX_STRING_SIZE];
+			if (atomic_load(&s->stop))
+				return;
+			log_debug("source %s: av_read_frame: %d", s->display_url, ret);
+			av_strerror(ret, e, sizeof(e));
+			if (ret == AVERROR_EOF && (!w->is_rtsp || rtsp_still_there(w))) {
+				decode_packet(w, NULL);
+				source_finish(s, CS_SOURCE_ENDED, 1, "%s ended", s->display_url);
+			} else if (w->deadline_hit || ret == AVERROR_EXIT ||
+				ret == AVERROR(ETIMEDOUT)) {
+				source_finish(s, CS_TIMEOUT, 0, "no data from %s for %.0f s",
+					s->display_url, (double)read_timeout(s) / 1e6);
+			} else {
+				source_finish(s, CS_SOURCE_ENDED, 0, "lost the connection to %s (%s)",
+					s->display_url, ret == AVERROR_EOF ? "closed by the server" : e);
+			}
+			return;
+		}
+		if (w->pkt->stream_index == w->vidx) {
+			pthread_mutex_lock(&s->lock);
+			s->stats.packets_received++;
+			s->stats.bytes_received += (uint64_t)w->pkt->size;
+			pthread_mutex_unlock(&s->lock);
+			decode_packet(w, w->pkt);
+		}
+		av_packet_unref(w->pkt);
+	}
+}
+
+void source_av_run(struct worker *w)
+{
+	w->pkt = av_packet_alloc();
+	w->pic = av_frame_alloc();
+	if (!w->pkt || !w->pic) {
+		source_finish(w->s, CS_OPEN_FAILED, 0, "cannot open %s: out of memory",
+			w->s->display_url);
+		goto out;
+	}
+	if (!open_input(w))
+		goto out;
+	read_loop(w);
+	if (w->decode_errors)
+		log_debug("source %s: %llu packets failed to decode", w->s->display_url,
+			(unsigned long long)w->decode_errors);
+out:
+	avcodec_free_context(&w->dec);
+	/* Closing an RTSP session sends TEARDOWN: bound it (stop cuts it short anyway). */
+	arm(w, CLOSE_TIMEOUT_US);
+	avformat_close_input(&w->fmt); /* also frees a context that was never opened */
+	av_frame_free(&w->pic);
+	av_packet_free(&w->pkt);
+}
+
