@@ -11,7 +11,7 @@ BUILD_PKGS="meson ninja-build pkg-config gcc libwebsockets-dev libavformat-dev l
 TEST_PKGS="ffmpeg python3 python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-rtsp-server-1.0
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad gstreamer1.0-libav python3-websocket
-  python3-pil chromium nodejs npm"
+  python3-pil chromium"
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -48,6 +48,8 @@ run)
   ;;
 test)
   install_missing "$BUILD_PKGS $TEST_PKGS"
+  # node may come from elsewhere (with its own npm); Debian's packages only when it is absent
+  command -v npm >/dev/null || install_missing "nodejs npm"
   if [ ! -d tests/browser/node_modules/playwright-core ]; then
     npm ci --prefix tests/browser --no-audit --no-fund
   fi
