@@ -23,7 +23,7 @@
 #define ECHO_MAX 40
 #define ENCODE_HINT "if it belongs to the camera URL, percent-encode rtsp_url (encodeURIComponent)"
 
-enum opt_id { OPT_SRC, OPT_FPS, OPT_WIDTH, OPT_HEIGHT, OPT_QUALITY, OPT_TRANSPORT, OPT_COUNT };
+enum opt_id { OPT_SRC, OPT_NAME, OPT_FPS, OPT_WIDTH, OPT_HEIGHT, OPT_QUALITY, OPT_TRANSPORT, OPT_COUNT };
 
 static const struct {
 	const char *name;
@@ -31,7 +31,7 @@ static const struct {
 } opt_names[] = {
 	{ "rtsp_url", OPT_SRC }, { "cam_url", OPT_SRC }, { "fps", OPT_FPS },
 	{ "width", OPT_WIDTH }, { "height", OPT_HEIGHT }, { "quality", OPT_QUALITY },
-	{ "transport", OPT_TRANSPORT },
+	{ "transport", OPT_TRANSPORT }, { "name", OPT_NAME },
 };
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
@@ -131,6 +131,17 @@ static enum cs_err apply(struct stream_opts *o, enum opt_id id, const char *name
 		}
 		o->src = strdup(val);
 		if (!o->src) {
+			set_err(err, errlen, "out of memory");
+			return CS_BAD_REQUEST;
+		}
+		return CS_OK;
+	case OPT_NAME:
+		if (!*val) {
+			set_err(err, errlen, "name is empty");
+			return CS_BAD_REQUEST;
+		}
+		o->name = strdup(val);
+		if (!o->name) {
 			set_err(err, errlen, "out of memory");
 			return CS_BAD_REQUEST;
 		}
@@ -254,6 +265,11 @@ enum cs_err opts_parse(struct stream_opts *o, const char *const *args, size_t n,
 		if (rc != CS_OK)
 			goto fail;
 	}
+	if (o->src && o->name) {
+		rc = CS_BAD_REQUEST;
+		set_err(err, errlen, "give either a camera URL (rtsp_url) or a stream name, not both");
+		goto fail;
+	}
 	return CS_OK;
 
 fail:
@@ -267,6 +283,8 @@ void opts_free(struct stream_opts *o)
 		return;
 	free(o->src);
 	o->src = NULL;
+	free(o->name);
+	o->name = NULL;
 }
 
 const char *opts_transport_name(enum transport t)

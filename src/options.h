@@ -11,6 +11,7 @@ enum transport { TRANSPORT_TCP = 0, TRANSPORT_UDP, TRANSPORT_AUTO };
 
 struct stream_opts {
 	char *src;       /* rtsp_url (or its alias cam_url) as given; NULL if absent (owned) */
+	char *name;      /* a named stream instead of a URL; NULL if absent (owned) */
 	double fps;      /* maximum output rate; 0 = the source's rate */
 	int width;       /* output size; 0 = from the source (one alone keeps the aspect) */
 	int height;

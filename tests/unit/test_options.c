@@ -367,6 +367,32 @@ static void test_transport_names(void)
 	CHECK_STR(opts_transport_name(TRANSPORT_AUTO), "auto");
 }
 
+static void test_name_selects_a_named_stream(void)
+{
+	const char *args[] = { "name=camera_1", "fps=5" };
+	struct stream_opts o;
+	char err[256];
+
+	CHECK(opts_parse(&o, args, N(args), err, sizeof(err)) == CS_OK);
+	CHECK_STR(o.name, "camera_1");
+	CHECK(o.src == NULL);
+	CHECK(o.fps == 5);
+	opts_free(&o);
+	CHECK(o.name == NULL);
+}
+
+static void test_name_and_url_together_are_refused(void)
+{
+	const char *args[] = { "name=camera_1", "rtsp_url=rtsp://h/x" };
+	const char *empty[] = { "name=" };
+	struct stream_opts o;
+	char err[256];
+
+	CHECK(opts_parse(&o, args, N(args), err, sizeof(err)) == CS_BAD_REQUEST);
+	CHECK(strstr(err, "not both") != NULL);
+	CHECK(opts_parse(&o, empty, N(empty), err, sizeof(err)) == CS_BAD_REQUEST);
+}
+
 int main(void)
 {
 	RUN(test_defaults_without_arguments);
@@ -389,6 +415,8 @@ int main(void)
 	RUN(test_echoed_value_is_capped_and_printable);
 	RUN(test_unknown_name_is_named_with_encoding_hint);
 	RUN(test_names_are_case_sensitive);
+	RUN(test_name_selects_a_named_stream);
+	RUN(test_name_and_url_together_are_refused);
 	RUN(test_unknown_name_after_rtsp_url_is_not_echoed);
 	RUN(test_unknown_name_that_is_not_a_plain_word_is_not_echoed);
 	RUN(test_rtsp_url_value_is_never_echoed);
