@@ -13,7 +13,7 @@
 
 struct frame {
 	atomic_int refs;
-	uint64_t seq;          /* the source's frame number: strictly increasing per source */
+	uint64_t seq;          /* strictly increasing per source output, from 1 */
 	int width, height;
 	int64_t t_capture_us;  /* wall clock (CLOCK_REALTIME, µs) when the source delivered it */
 	int64_t t_encoded_us;  /* wall clock when the JPEG was finished */

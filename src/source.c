@@ -2,9 +2,11 @@
  * source_av.c).
  *
  * One thread per source. It owns every FFmpeg and TurboJPEG object (struct worker, on its
- * stack) and shares only struct source's mailbox with the service thread: the newest frame,
- * the error and the stats under source->lock, plus the atomic flags. Every publication sets
- * `news` and then calls notify() outside the lock. */
+ * stack) and shares only struct source's mailbox with the service thread: the outputs list
+ * and each output's newest frame, the error and the stats under source->lock, plus the
+ * atomic flags. Every publication sets `news` and then calls notify() outside the lock.
+ * Outputs are refcounted so the service thread may remove one mid-encode: see
+ * struct source_output in source_worker.h. */
 #include "source.h"
 
 #include <pthread.h>
@@ -36,20 +38,19 @@ static void announce(struct source *s)
 		s->notify(s->arg);
 }
 
-static void publish_frame(struct source *s, struct frame *f, int64_t t_capture_us,
-	int64_t encode_us)
+/* Copies @src into @dst (@n > 0 bytes), cut short if need be at a UTF-8 character boundary:
+ * the message ends up in JSON, which must not get half a character. */
+static void copy_msg(char *dst, size_t n, const char *src)
 {
-	pthread_mutex_lock(&s->lock);
-	f->seq = ++s->seq;
-	f->t_capture_us = t_capture_us;
-	f->t_encoded_us = clock_wall_us();
-	struct frame *old = s->latest;
-	s->latest = f;
-	s->stats.frames_encoded++;
-	s->stats.encode_us_total += (uint64_t)(encode_us > 0 ? encode_us : 0);
-	pthread_mutex_unlock(&s->lock);
-	frame_unref(old);
-	announce(s);
+	size_t len = strnlen(src, n);
+
+	if (len == n) {
+		len = n - 1;
+		while (len > 0 && ((unsigned char)src[len] & 0xc0) == 0x80)
+			len--;
+	}
+	memcpy(dst, src, len);
+	dst[len] = '\0';
 }
 
 void source_finish(struct source *s, enum cs_err err, int clean, const char *fmt, ...)
@@ -63,6 +64,9 @@ void source_finish(struct source *s, enum cs_err err, int clean, const char *fmt
 	s->err = err;
 	s->clean = clean;
 	s->stats.state = err == CS_SOURCE_ENDED ? SOURCE_ENDED : SOURCE_FAILED;
+	s->stats.opened_wall_us = 0;
+	s->stats.last_error = err;
+	copy_msg(s->stats.last_error_msg, sizeof(s->stats.last_error_msg), s->msg);
 	pthread_mutex_unlock(&s->lock);
 	/* Only this thread writes msg: reading it unlocked is safe. */
 	if (err == CS_SOURCE_ENDED && clean)
@@ -72,59 +76,31 @@ void source_finish(struct source *s, enum cs_err err, int clean, const char *fmt
 	announce(s);
 }
 
-void source_set_playing(struct source *s, const char *codec, int w, int h, double fps)
+void source_set_playing(struct worker *w, const char *codec, int width, int height, double fps)
 {
+	struct source *s = w->s;
+	bool again = w->failures > 0;
+
 	pthread_mutex_lock(&s->lock);
 	s->stats.state = SOURCE_PLAYING;
 	snprintf(s->stats.codec, sizeof(s->stats.codec), "%s", codec);
-	s->stats.width = w;
-	s->stats.height = h;
+	s->stats.width = width;
+	s->stats.height = height;
 	s->stats.fps = fps;
+	s->stats.opened_wall_us = clock_wall_us();
+	if (again)
+		s->stats.reconnects++;
 	pthread_mutex_unlock(&s->lock);
-}
-
-/* ---- encoding a picture ----------------------------------------------------------- */
-
-/* The fps cap. A frame is due when the clock has reached next_due, less a quarter interval
- * of slack so that a camera running at exactly the cap is not halved by jitter; next_due
- * advances by whole intervals, so the long-run rate never exceeds the cap. */
-static bool frame_due(struct worker *w)
-{
-	double fps = w->s->p.fps_max;
-	if (fps <= 0)
-		return true;
-	int64_t iv = (int64_t)(1e6 / fps), now = clock_mono_us();
-	if (now < w->next_due - iv / 4)
-		return false;
-	if (now - w->next_due > iv)
-		w->next_due = now + iv;
-	else
-		w->next_due += iv;
-	return true;
-}
-
-void source_deliver(struct worker *w, const AVFrame *pic, int64_t t_capture_us)
-{
-	struct source *s = w->s;
-	const char *err = "unknown error";
-
-	if (!atomic_load(&s->wanted) || !frame_due(w))
-		return;
-	int64_t t0 = clock_mono_us();
-	struct frame *f = encoder_encode(w->enc, pic, s->p.width, s->p.height, s->p.quality,
-		&err);
-	if (!f) {
-		if (!w->enc_warned)
-			log_warn("source %s: %s (%dx%d %s)", s->display_url, err, pic->width,
-				pic->height, av_get_pix_fmt_name(pic->format) ?
-				av_get_pix_fmt_name(pic->format) : "?");
-		w->enc_warned = true;
-		return;
+	if (again) {
+		log_info("source %s: playing again after %llu failed attempt%s", s->display_url,
+			(unsigned long long)w->failures, w->failures == 1 ? "" : "s");
+		announce(s);
 	}
-	publish_frame(s, f, t_capture_us, clock_mono_us() - t0);
+	/* The next failure is news again, whatever it is. */
+	w->failures = 0;
+	w->logged_err = CS_OK;
+	w->logged_msg[0] = '\0';
 }
-
-/* ---- the demo source -------------------------------------------------------------- */
 
 /* Sleeps until @deadline_us on clock_mono_us()'s clock (CLOCK_MONOTONIC), in steps of at
  * most 50 ms so that stop is noticed. */
@@ -139,6 +115,178 @@ static void sleep_until(struct source *s, int64_t deadline_us)
 	}
 }
 
+/* ---- reconnect mode --------------------------------------------------------------- */
+
+#define RECONNECT_MIN_US 500000LL
+#define RECONNECT_MAX_US (30 * 1000000LL)
+/* A session that played this long was healthy: the next failure starts the backoff over. */
+#define RECONNECT_HEALTHY_US (10 * 1000000LL)
+
+/* A factor in [0.8, 1.2): ±20% jitter, so that cameras lost together do not retry in step. */
+static double jitter(struct worker *w)
+{
+	if (!w->rng) {
+		w->rng = ((uint64_t)clock_mono_us() * 2654435761u) ^ (uint64_t)(uintptr_t)w;
+		w->rng |= 1;
+	}
+	w->rng ^= w->rng << 13;
+	w->rng ^= w->rng >> 7;
+	w->rng ^= w->rng << 17;
+	return 0.8 + 0.4 * (double)(w->rng >> 11) / (double)(1ULL << 53);
+}
+
+bool source_retry_wait(struct worker *w, int64_t played_us)
+{
+	struct source *s = w->s;
+	int64_t min = s->p.reconnect_min_us > 0 ? s->p.reconnect_min_us : RECONNECT_MIN_US;
+	int64_t max = s->p.reconnect_max_us > 0 ? s->p.reconnect_max_us : RECONNECT_MAX_US;
+
+	if (max < min)
+		max = min;
+	if (!w->backoff_us || played_us > RECONNECT_HEALTHY_US)
+		w->backoff_us = min;
+	w->failures++;
+
+	pthread_mutex_lock(&s->lock);
+	s->stats.state = SOURCE_RECONNECTING;
+	s->stats.opened_wall_us = 0;
+	s->stats.last_error = w->err;
+	copy_msg(s->stats.last_error_msg, sizeof(s->stats.last_error_msg), w->msg);
+	pthread_mutex_unlock(&s->lock);
+	/* A dead camera is logged once per change of error, not once per retry. */
+	if (w->err != w->logged_err || strcmp(w->msg, w->logged_msg) != 0) {
+		log_msg(w->err == CS_SOURCE_ENDED && w->clean ? LOG_INFO : LOG_WARN,
+			"source %s: %s; retrying until it plays again", s->display_url, w->msg);
+		w->logged_err = w->err;
+		snprintf(w->logged_msg, sizeof(w->logged_msg), "%s", w->msg);
+	} else {
+		log_debug("source %s: attempt %llu failed", s->display_url,
+			(unsigned long long)w->failures);
+	}
+	announce(s);
+
+	int64_t wait = (int64_t)((double)w->backoff_us * jitter(w));
+	w->backoff_us = w->backoff_us > max / 2 ? max : w->backoff_us * 2;
+	sleep_until(s, clock_mono_us() + wait);
+	return !atomic_load(&s->stop);
+}
+
+/* ---- outputs ---------------------------------------------------------------------- */
+
+static void output_unref(struct source_output *o)
+{
+	/* acq_rel: the thread that frees sees every write made under the other references. */
+	if (atomic_fetch_sub_explicit(&o->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	frame_unref(o->latest);
+	free(o);
+}
+
+/* The fps cap. A frame is due when the clock has reached next_due, less a quarter interval
+ * of slack so that a camera running at exactly the cap is not halved by jitter; next_due
+ * advances by whole intervals, so the long-run rate never exceeds the cap. */
+static bool frame_due(struct source_output *o, int64_t now)
+{
+	double fps = o->p.fps_max;
+	if (fps <= 0)
+		return true;
+	int64_t iv = (int64_t)(1e6 / fps);
+	if (now < o->next_due - iv / 4)
+		return false;
+	if (now - o->next_due > iv)
+		o->next_due = now + iv;
+	else
+		o->next_due += iv;
+	return true;
+}
+
+/* Makes room for @n picked outputs. Under s->lock: the list cannot shrink meanwhile. */
+static bool grow_picked(struct worker *w, size_t n)
+{
+	if (n <= w->cap_picked)
+		return true;
+	size_t cap = w->cap_picked ? w->cap_picked : 4;
+	while (cap < n)
+		cap *= 2;
+	struct source_output **p = realloc(w->picked, cap * sizeof(*p));
+	if (!p)
+		return false;
+	w->picked = p;
+	w->cap_picked = cap;
+	return true;
+}
+
+size_t source_pick(struct worker *w)
+{
+	struct source *s = w->s;
+	int64_t now = clock_mono_us();
+	size_t n = 0;
+
+	pthread_mutex_lock(&s->lock);
+	for (struct source_output *o = s->outputs; o; o = o->next)
+		n++;
+	if (!grow_picked(w, n) && !w->pick_warned) {
+		log_warn("source %s: out of memory, some outputs are skipped", s->display_url);
+		w->pick_warned = true;
+	}
+	w->n_picked = 0;
+	for (struct source_output *o = s->outputs; o && w->n_picked < w->cap_picked; o = o->next) {
+		/* An output nobody can take a frame for costs no encode. */
+		if (!atomic_load(&o->wanted) || !frame_due(o, now))
+			continue;
+		atomic_fetch_add_explicit(&o->refs, 1, memory_order_relaxed);
+		w->picked[w->n_picked++] = o;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return w->n_picked;
+}
+
+void source_deliver(struct worker *w, const AVFrame *pic, int64_t t_capture_us)
+{
+	struct source *s = w->s;
+	bool published = false;
+
+	for (size_t i = 0; i < w->n_picked; i++) {
+		struct source_output *o = w->picked[i];
+		const char *err = "unknown error";
+		int64_t t0 = clock_mono_us();
+		struct frame *f = encoder_encode(w->enc, pic, o->p.width, o->p.height, o->p.quality,
+			&err);
+		int64_t took = clock_mono_us() - t0;
+
+		if (!f) {
+			if (!o->enc_warned)
+				log_warn("source %s: %s (%dx%d %s)", s->display_url, err, pic->width,
+					pic->height, av_get_pix_fmt_name(pic->format) ?
+					av_get_pix_fmt_name(pic->format) : "?");
+			o->enc_warned = true;
+			continue;
+		}
+		f->t_capture_us = t_capture_us;
+		f->t_encoded_us = clock_wall_us();
+		struct frame *old = f;  /* dropped below: the replaced frame, or f if not taken */
+		pthread_mutex_lock(&s->lock);
+		if (!o->removed) {
+			f->seq = ++o->seq;
+			old = o->latest;
+			o->latest = f;
+			published = true;
+		}
+		s->stats.frames_encoded++;
+		s->stats.encode_us_total += (uint64_t)(took > 0 ? took : 0);
+		pthread_mutex_unlock(&s->lock);
+		frame_unref(old);
+	}
+	for (size_t i = 0; i < w->n_picked; i++)
+		output_unref(w->picked[i]);
+	w->n_picked = 0;
+	/* One wake-up for all outputs of this picture: the service thread looks at each. */
+	if (published)
+		announce(s);
+}
+
+/* ---- the demo source -------------------------------------------------------------- */
+
 static void run_demo(struct worker *w)
 {
 	struct source *s = w->s;
@@ -149,7 +297,7 @@ static void run_demo(struct worker *w)
 		source_finish(s, CS_OPEN_FAILED, 0, "cannot start the demo source");
 		return;
 	}
-	source_set_playing(s, "demo", DEMO_W, DEMO_H, DEMO_FPS);
+	source_set_playing(w, "demo", DEMO_W, DEMO_H, DEMO_FPS);
 	log_info("source %s: playing demo %dx%d at %d fps", s->display_url, DEMO_W, DEMO_H,
 		DEMO_FPS);
 	int64_t next = clock_mono_us();
@@ -160,8 +308,8 @@ static void run_demo(struct worker *w)
 		s->stats.frames_decoded++;
 		s->stats.last_frame_wall_us = wall;
 		pthread_mutex_unlock(&s->lock);
-		/* Drawing costs well under a millisecond; source_deliver decides on the encode. */
-		if (atomic_load(&s->wanted))
+		/* Drawing costs well under a millisecond, but nothing is drawn for no output. */
+		if (source_pick(w))
 			source_deliver(w, demo_draw(d, n, wall), wall);
 
 		/* Absolute deadlines keep the rate exact; after a stall, restart from now rather
@@ -207,6 +355,7 @@ static void *worker_main(void *arg)
 	else
 		source_av_run(&w);
 	encoder_destroy(w.enc);
+	free(w.picked); /* every picked output was unpinned by source_deliver */
 
 	/* source_destroy joins before freeing, so s stays valid until we return. */
 	atomic_store(&s->exited, true);
@@ -231,7 +380,6 @@ struct source *source_start(const struct source_params *p, source_notify_fn noti
 	s->notify = notify;
 	s->arg = arg;
 	atomic_init(&s->stop, false);
-	atomic_init(&s->wanted, true);
 	atomic_init(&s->exited, false);
 	atomic_init(&s->news, false);
 	if (pthread_mutex_init(&s->lock, NULL) != 0)
@@ -274,7 +422,12 @@ void source_destroy(struct source *s)
 		return;
 	source_stop(s);
 	pthread_join(s->thread, NULL);
-	frame_unref(s->latest);
+	/* The worker is gone, and with it every reference but the list's. */
+	while (s->outputs) {
+		struct source_output *o = s->outputs;
+		s->outputs = o->next;
+		output_unref(o);
+	}
 	pthread_mutex_destroy(&s->lock);
 	free(s->display_url);
 	free(s->url);
@@ -284,17 +437,6 @@ void source_destroy(struct source *s)
 bool source_take_news(struct source *s)
 {
 	return atomic_exchange(&s->news, false);
-}
-
-struct frame *source_latest(struct source *s, uint64_t after_seq)
-{
-	struct frame *f = NULL;
-
-	pthread_mutex_lock(&s->lock);
-	if (s->latest && s->latest->seq > after_seq)
-		f = frame_ref(s->latest);
-	pthread_mutex_unlock(&s->lock);
-	return f;
 }
 
 enum cs_err source_error(struct source *s, char *msg, size_t msglen, int *clean)
@@ -309,14 +451,60 @@ enum cs_err source_error(struct source *s, char *msg, size_t msglen, int *clean)
 	return err;
 }
 
-void source_set_wanted(struct source *s, bool wanted)
-{
-	atomic_store(&s->wanted, wanted);
-}
-
 void source_get_stats(struct source *s, struct source_stats *out)
 {
 	pthread_mutex_lock(&s->lock);
 	*out = s->stats;
 	pthread_mutex_unlock(&s->lock);
+}
+
+struct source_output *source_output_add(struct source *s, const struct output_params *p)
+{
+	struct source_output *o = calloc(1, sizeof(*o));
+
+	if (!o)
+		return NULL;
+	o->s = s;
+	o->p = *p;
+	atomic_init(&o->refs, 1); /* the list's */
+	atomic_init(&o->wanted, true);
+	pthread_mutex_lock(&s->lock);
+	o->next = s->outputs;
+	s->outputs = o;
+	pthread_mutex_unlock(&s->lock);
+	return o;
+}
+
+void source_output_remove(struct source *s, struct source_output *o)
+{
+	if (!o)
+		return;
+	pthread_mutex_lock(&s->lock);
+	for (struct source_output **pp = &s->outputs; *pp; pp = &(*pp)->next) {
+		if (*pp == o) {
+			*pp = o->next;
+			break;
+		}
+	}
+	o->removed = true;
+	o->next = NULL;
+	pthread_mutex_unlock(&s->lock);
+	/* The list's reference; the worker may still hold one for the picture in hand. */
+	output_unref(o);
+}
+
+struct frame *source_output_latest(struct source_output *o, uint64_t after_seq)
+{
+	struct frame *f = NULL;
+
+	pthread_mutex_lock(&o->s->lock);
+	if (o->latest && o->seq > after_seq)
+		f = frame_ref(o->latest);
+	pthread_mutex_unlock(&o->s->lock);
+	return f;
+}
+
+void source_output_set_wanted(struct source_output *o, bool wanted)
+{
+	atomic_store(&o->wanted, wanted);
 }

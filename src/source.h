@@ -2,9 +2,11 @@
  * decodes, encodes and publishes the newest JPEG to its mailbox. It never touches lws: it
  * calls the notify function (which does lws_cancel_service()) after publishing news.
  *
- * Threads: source_start/destroy, source_take_news, source_latest, source_error,
- * source_set_wanted and source_get_stats are for the service thread; the worker owns every
- * FFmpeg and TurboJPEG object. They share only the mailbox (under its mutex) and atomics. */
+ * Threads: every function here is for the service thread, except source_stop (any); the
+ * worker owns every FFmpeg and TurboJPEG object. They share only the mailbox (under its
+ * mutex: the outputs list, each output's newest frame, the error and the stats) and atomics.
+ *
+ * One source is one camera session: it decodes once and encodes once per output. */
 #ifndef CAMSTREAM_SOURCE_H
 #define CAMSTREAM_SOURCE_H
 
@@ -29,16 +31,30 @@ struct source_params {
 	enum transport transport;
 	int64_t open_timeout_us;  /* bound on connect + DESCRIBE/SETUP/PLAY + first probe */
 	int64_t read_timeout_us;  /* bound on silence once playing */
-	double fps_max;           /* 0 = source rate */
-	int width, height;        /* requested output size, 0 = source's */
+	/* Named streams: on failure or end, retry with exponential backoff and jitter
+	 * (reconnect_min_us doubling up to reconnect_max_us; also when the first open fails)
+	 * instead of finishing. Ad-hoc viewers keep seed 002's contract: error and close. */
+	bool reconnect;
+	int64_t reconnect_min_us; /* default 500 ms when 0 */
+	int64_t reconnect_max_us; /* default 30 s when 0 */
+};
+
+/* One encoded rendition of the source's pictures. Every output is encoded from the same
+ * decode; viewers with the same output settings share one output (and so one encode). */
+struct output_params {
+	double fps_max;           /* 0 = every decoded frame */
+	int width, height;        /* requested size, 0 = source's (one alone keeps aspect) */
 	int quality;              /* 1..100 */
 };
+
+struct source_output;         /* owned by its source; see source_output_add/remove */
 
 enum source_state {
 	SOURCE_OPENING = 0,
 	SOURCE_PLAYING,
-	SOURCE_FAILED,   /* error set; worker exits */
-	SOURCE_ENDED,    /* end of stream; worker exits */
+	SOURCE_RECONNECTING,      /* reconnect mode: waiting before the next attempt */
+	SOURCE_FAILED,            /* error set; worker exits */
+	SOURCE_ENDED,             /* end of stream; worker exits */
 };
 
 struct source_stats {
@@ -46,12 +62,16 @@ struct source_stats {
 	uint64_t packets_received;
 	uint64_t bytes_received;
 	uint64_t frames_decoded;
-	uint64_t frames_encoded;
-	uint64_t encode_us_total;   /* time spent encoding, µs */
+	uint64_t frames_encoded;    /* over all outputs */
+	uint64_t encode_us_total;   /* time spent encoding, µs, over all outputs */
+	uint64_t reconnects;        /* successful re-opens after a failure (reconnect mode) */
 	int width, height;          /* decoded picture size, 0 before the first */
 	char codec[16];             /* "h264", "hevc", "mjpeg", "demo", "" before open */
 	double fps;                 /* stream's nominal rate if known, else measured */
 	int64_t last_frame_wall_us; /* 0 before the first frame */
+	int64_t opened_wall_us;     /* when the current session started playing, 0 if not */
+	enum cs_err last_error;     /* the most recent failure, also while reconnecting */
+	char last_error_msg[160];   /* its message (no credentials), "" if none */
 };
 
 /* Starts the worker. Returns NULL if the thread cannot be created. */
@@ -64,23 +84,32 @@ void source_stop(struct source *s);
 /* True once the worker thread has returned (source_destroy will not block). */
 bool source_exited(struct source *s);
 
-/* Stops, joins and frees. NULL is fine. The frames it published live on in their holders. */
+/* Stops, joins and frees, outputs included. NULL is fine. Published frames live on in
+ * their holders. */
 void source_destroy(struct source *s);
 
 /* True if anything was published since the last call (and clears the flag). */
 bool source_take_news(struct source *s);
 
-/* A new reference to the newest frame if its seq is greater than @after_seq, else NULL. */
-struct frame *source_latest(struct source *s, uint64_t after_seq);
-
-/* CS_OK while healthy or opening. Otherwise the error, its message for a person (credentials
- * never included) in @msg, and in *@clean whether a CS_SOURCE_ENDED was a clean end. */
+/* CS_OK while healthy, opening or reconnecting. Otherwise the final error, its message for a
+ * person (credentials never included) in @msg, and in *@clean whether a CS_SOURCE_ENDED was
+ * a clean end. */
 enum cs_err source_error(struct source *s, char *msg, size_t msglen, int *clean);
 
-/* Tells the worker whether any viewer could take a frame now; when none can, it decodes
- * (to keep the reference pictures) but skips the JPEG encode. Default true. */
-void source_set_wanted(struct source *s, bool wanted);
-
 void source_get_stats(struct source *s, struct source_stats *out);
+
+/* Adds an output; the worker encodes for it from the next decoded picture on. NULL if out
+ * of memory. The handle stays valid until source_output_remove() or source_destroy(). */
+struct source_output *source_output_add(struct source *s, const struct output_params *p);
+/* Removes an output; the caller must not use the handle afterwards. */
+void source_output_remove(struct source *s, struct source_output *o);
+
+/* A new reference to the output's newest frame if its seq is greater than @after_seq,
+ * else NULL. seq counts per output, from 1. */
+struct frame *source_output_latest(struct source_output *o, uint64_t after_seq);
+
+/* Whether any viewer of this output could take a frame now; when none can, the worker
+ * skips this output's encode. Default true. */
+void source_output_set_wanted(struct source_output *o, bool wanted);
 
 #endif

@@ -1,9 +1,11 @@
 /* source_av: the FFmpeg half of the pull worker. Opens the URL with every wait bounded by an
  * AVIOInterruptCB deadline (and stop), decodes its first video stream and hands pictures to
- * source_deliver(). Worker thread only; every object here is the worker's. */
+ * source_deliver(). In reconnect mode a failed or ended session is torn down completely and
+ * opened again after a backoff. Worker thread only; every object here is the worker's. */
 #include "source_worker.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -45,6 +47,19 @@ static int64_t open_timeout(const struct source *s)
 static int64_t read_timeout(const struct source *s)
 {
 	return s->p.read_timeout_us > 0 ? s->p.read_timeout_us : DEFAULT_TIMEOUT_US;
+}
+
+/* Records why the current session failed or ended; source_av_run finishes or retries. */
+__attribute__((format(printf, 4, 5)))
+static void session_fail(struct worker *w, enum cs_err err, int clean, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(w->msg, sizeof(w->msg), fmt, ap);
+	va_end(ap);
+	w->err = err;
+	w->clean = clean;
 }
 
 /* The URL's scheme in lowercase; false if it has none, or one FFmpeg must never be handed
@@ -127,34 +142,34 @@ static int build_options(const struct source *s, const char *scheme, AVDictionar
 	return rc < 0 ? -1 : 0;
 }
 
-/* Publishes why opening failed. @ret is FFmpeg's error. */
+/* Records why opening failed. @ret is FFmpeg's error. */
 static void fail_open(struct worker *w, int ret, const char *what)
 {
 	struct source *s = w->s;
 	char e[AV_ERROR_MAX_STRING_SIZE];
 
 	if (w->deadline_hit || ret == AVERROR_EXIT || ret == AVERROR(ETIMEDOUT)) {
-		source_finish(s, CS_TIMEOUT, 0, "no answer from %s within %.0f s", s->display_url,
+		session_fail(w, CS_TIMEOUT, 0, "no answer from %s within %.0f s", s->display_url,
 			(double)open_timeout(s) / 1e6);
 	} else if (ret == AVERROR_HTTP_NOT_FOUND || ret == AVERROR_STREAM_NOT_FOUND) {
-		source_finish(s, CS_NOT_FOUND, 0, "cannot open %s: not found", s->display_url);
+		session_fail(w, CS_NOT_FOUND, 0, "cannot open %s: not found", s->display_url);
 	} else if (ret == AVERROR_HTTP_UNAUTHORIZED || ret == AVERROR_HTTP_FORBIDDEN) {
-		source_finish(s, CS_UNAUTHORIZED, 0, "cannot open %s: access denied (%s)",
+		session_fail(w, CS_UNAUTHORIZED, 0, "cannot open %s: access denied (%s)",
 			s->display_url, ret == AVERROR_HTTP_FORBIDDEN ? "403 Forbidden" :
 			"401 Unauthorized, check the user name and password");
 	} else if (w->is_rtsp && ret == -1) {
 		/* What the RTSP demuxer returns when PLAY gets no usable answer (seen when the
 		 * server died mid-handshake); av_strerror would say "Operation not permitted". */
-		source_finish(s, CS_OPEN_FAILED, 0, "cannot %s %s: the server did not start the "
+		session_fail(w, CS_OPEN_FAILED, 0, "cannot %s %s: the server did not start the "
 			"stream", what, s->display_url);
 	} else {
 		av_strerror(ret, e, sizeof(e));
-		source_finish(s, CS_OPEN_FAILED, 0, "cannot %s %s: %s", what, s->display_url, e);
+		session_fail(w, CS_OPEN_FAILED, 0, "cannot %s %s: %s", what, s->display_url, e);
 	}
 }
 
 /* Opens the URL, probes it and opens a decoder for its first video stream. On failure
- * publishes the error (unless stopping) and returns false; the caller frees. */
+ * records the error (unless stopping) and returns false; the caller frees. */
 static bool open_input(struct worker *w)
 {
 	struct source *s = w->s;
@@ -165,7 +180,7 @@ static bool open_input(struct worker *w)
 	int ret;
 
 	if (!url_scheme(s->url, scheme, sizeof(scheme))) {
-		source_finish(s, CS_SCHEME_NOT_ALLOWED, 0, "%s: this kind of URL is not allowed",
+		session_fail(w, CS_SCHEME_NOT_ALLOWED, 0, "%s: this kind of URL is not allowed",
 			s->display_url);
 		return false;
 	}
@@ -173,7 +188,7 @@ static bool open_input(struct worker *w)
 	w->fmt = avformat_alloc_context();
 	if (!w->fmt || build_options(s, scheme, &opts, &ifmt) < 0) {
 		av_dict_free(&opts);
-		source_finish(s, CS_OPEN_FAILED, 0, "cannot open %s: out of memory", s->display_url);
+		session_fail(w, CS_OPEN_FAILED, 0, "cannot open %s: out of memory", s->display_url);
 		return false;
 	}
 	/* Before avformat_open_input: it is what bounds the connect and handshake. */
@@ -211,7 +226,7 @@ static bool open_input(struct worker *w)
 
 	ret = av_find_best_stream(w->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0);
 	if (ret < 0 || !codec) {
-		source_finish(s, CS_UNSUPPORTED_CODEC, 0, ret == AVERROR_STREAM_NOT_FOUND ?
+		session_fail(w, CS_UNSUPPORTED_CODEC, 0, ret == AVERROR_STREAM_NOT_FOUND ?
 			"%s has no video stream" : "%s: no decoder for its video codec",
 			s->display_url);
 		return false;
@@ -220,7 +235,7 @@ static bool open_input(struct worker *w)
 	AVStream *st = w->fmt->streams[w->vidx];
 	w->dec = avcodec_alloc_context3(codec);
 	if (!w->dec || avcodec_parameters_to_context(w->dec, st->codecpar) < 0) {
-		source_finish(s, CS_OPEN_FAILED, 0, "cannot open %s: out of memory", s->display_url);
+		session_fail(w, CS_OPEN_FAILED, 0, "cannot open %s: out of memory", s->display_url);
 		return false;
 	}
 	/* Frame threads add a frame of delay each; slice threads add none. */
@@ -230,7 +245,7 @@ static bool open_input(struct worker *w)
 	if ((ret = avcodec_open2(w->dec, codec, NULL)) < 0) {
 		char e[AV_ERROR_MAX_STRING_SIZE];
 		av_strerror(ret, e, sizeof(e));
-		source_finish(s, CS_UNSUPPORTED_CODEC, 0, "%s: cannot decode %s: %s", s->display_url,
+		session_fail(w, CS_UNSUPPORTED_CODEC, 0, "%s: cannot decode %s: %s", s->display_url,
 			avcodec_get_name(st->codecpar->codec_id), e);
 		return false;
 	}
@@ -240,7 +255,7 @@ static bool open_input(struct worker *w)
 	double fps = r.num > 0 && r.den > 0 ? av_q2d(r) : 0;
 	/* Guessed rates of 1000 fps and more are timebase artefacts, not frame rates. */
 	w->nominal_fps = fps > 0 && fps < 1000;
-	source_set_playing(s, avcodec_get_name(st->codecpar->codec_id), st->codecpar->width,
+	source_set_playing(w, avcodec_get_name(st->codecpar->codec_id), st->codecpar->width,
 		st->codecpar->height, w->nominal_fps ? fps : 0);
 	log_info("source %s: playing %s %dx%d", s->display_url,
 		avcodec_get_name(st->codecpar->codec_id), st->codecpar->width,
@@ -264,7 +279,8 @@ static void got_picture(struct worker *w, const AVFrame *pic)
 		s->stats.fps = (double)(w->measured_frames - 1) * 1e6 /
 			(double)(now - w->first_frame_us);
 	pthread_mutex_unlock(&s->lock);
-	source_deliver(w, pic, wall);
+	if (source_pick(w))
+		source_deliver(w, pic, wall);
 }
 
 /* Hands every picture the decoder has ready to got_picture. */
@@ -344,13 +360,13 @@ static void read_loop(struct worker *w)
 			av_strerror(ret, e, sizeof(e));
 			if (ret == AVERROR_EOF && (!w->is_rtsp || rtsp_still_there(w))) {
 				decode_packet(w, NULL);
-				source_finish(s, CS_SOURCE_ENDED, 1, "%s ended", s->display_url);
+				session_fail(w, CS_SOURCE_ENDED, 1, "%s ended", s->display_url);
 			} else if (w->deadline_hit || ret == AVERROR_EXIT ||
 				ret == AVERROR(ETIMEDOUT)) {
-				source_finish(s, CS_TIMEOUT, 0, "no data from %s for %.0f s",
+				session_fail(w, CS_TIMEOUT, 0, "no data from %s for %.0f s",
 					s->display_url, (double)read_timeout(s) / 1e6);
 			} else {
-				source_finish(s, CS_SOURCE_ENDED, 0, "lost the connection to %s (%s)",
+				session_fail(w, CS_SOURCE_ENDED, 0, "lost the connection to %s (%s)",
 					s->display_url, ret == AVERROR_EOF ? "closed by the server" : e);
 			}
 			return;
@@ -366,18 +382,33 @@ static void read_loop(struct worker *w)
 	}
 }
 
-void source_av_run(struct worker *w)
+/* One attempt: open, read until stop, the end or an error, and tear every FFmpeg object
+ * down. Returns how long it played (0 if it never did); w->err says why it stopped. */
+static int64_t run_session(struct worker *w)
 {
+	int64_t played = 0;
+
+	w->deadline = 0;
+	w->deadline_hit = false;
+	w->vidx = -1;
+	w->decode_errors = 0;
+	w->nominal_fps = false;
+	w->measured_frames = 0;
+	w->err = CS_OK;
+	w->clean = 0;
+	w->msg[0] = '\0';
 	w->pkt = av_packet_alloc();
 	w->pic = av_frame_alloc();
 	if (!w->pkt || !w->pic) {
-		source_finish(w->s, CS_OPEN_FAILED, 0, "cannot open %s: out of memory",
+		session_fail(w, CS_OPEN_FAILED, 0, "cannot open %s: out of memory",
 			w->s->display_url);
 		goto out;
 	}
 	if (!open_input(w))
 		goto out;
+	int64_t t0 = clock_mono_us();
 	read_loop(w);
+	played = clock_mono_us() - t0;
 	if (w->decode_errors)
 		log_debug("source %s: %llu packets failed to decode", w->s->display_url,
 			(unsigned long long)w->decode_errors);
@@ -388,5 +419,25 @@ out:
 	avformat_close_input(&w->fmt); /* also frees a context that was never opened */
 	av_frame_free(&w->pic);
 	av_packet_free(&w->pkt);
+	return played;
 }
 
+void source_av_run(struct worker *w)
+{
+	struct source *s = w->s;
+
+	for (;;) {
+		int64_t played = run_session(w);
+
+		if (atomic_load(&s->stop))
+			return;
+		if (w->err == CS_OK) /* not reached: a session ends with stop or a reason */
+			session_fail(w, CS_SOURCE_ENDED, 0, "%s stopped", s->display_url);
+		if (!s->p.reconnect) {
+			source_finish(s, w->err, w->clean, "%s", w->msg);
+			return;
+		}
+		if (!source_retry_wait(w, played))
+			return;
+	}
+}

@@ -1,0 +1,390 @@
+/* source: the real worker thread, driven through source.h with the demo: source (25 fps,
+ * 1280x720) and with a TCP port nobody listens on. Every wait is bounded. */
+#include "source.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libavutil/log.h>
+
+#include "check.h"
+#include "log.h"
+
+/* The notify function's other end: counts wake-ups and signals waiters. */
+struct waiter {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;   /* on CLOCK_MONOTONIC */
+	uint64_t wakes;        /* notify calls so far, under lock */
+};
+
+static void notify(void *arg)
+{
+	struct waiter *wt = arg;
+
+	pthread_mutex_lock(&wt->lock);
+	wt->wakes++;
+	pthread_cond_broadcast(&wt->cond);
+	pthread_mutex_unlock(&wt->lock);
+}
+
+static void waiter_init(struct waiter *wt)
+{
+	pthread_condattr_t a;
+
+	pthread_condattr_init(&a);
+	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	pthread_cond_init(&wt->cond, &a);
+	pthread_condattr_destroy(&a);
+	pthread_mutex_init(&wt->lock, NULL);
+	wt->wakes = 0;
+}
+
+static void waiter_fini(struct waiter *wt)
+{
+	pthread_cond_destroy(&wt->cond);
+	pthread_mutex_destroy(&wt->lock);
+}
+
+static uint64_t wakes(struct waiter *wt)
+{
+	pthread_mutex_lock(&wt->lock);
+	uint64_t n = wt->wakes;
+	pthread_mutex_unlock(&wt->lock);
+	return n;
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec t = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	nanosleep(&t, NULL);
+}
+
+/* Waits until @pred(@arg) holds, re-checking on every notify and at least every 50 ms;
+ * false after @timeout_ms. */
+static bool wait_for(struct waiter *wt, bool (*pred)(void *), void *arg, int timeout_ms)
+{
+	int64_t deadline = clock_mono_us() + (int64_t)timeout_ms * 1000;
+
+	for (;;) {
+		if (pred(arg))
+			return true;
+		int64_t now = clock_mono_us();
+		if (now >= deadline)
+			return false;
+		int64_t until = deadline - now > 50000 ? now + 50000 : deadline;
+		struct timespec t = { until / 1000000, (long)(until % 1000000) * 1000 };
+		pthread_mutex_lock(&wt->lock);
+		pthread_cond_timedwait(&wt->cond, &wt->lock, &t);
+		pthread_mutex_unlock(&wt->lock);
+	}
+}
+
+static struct source *start(struct waiter *wt, const char *url, bool demo, bool reconnect,
+	int64_t min_us, int64_t max_us)
+{
+	struct source_params p = {
+		.url = url,
+		.display_url = url,
+		.is_demo = demo,
+		.transport = TRANSPORT_TCP,
+		.open_timeout_us = 2000000,
+		.read_timeout_us = 2000000,
+		.reconnect = reconnect,
+		.reconnect_min_us = min_us,
+		.reconnect_max_us = max_us,
+	};
+	waiter_init(wt);
+	return source_start(&p, notify, wt);
+}
+
+static void finish(struct source *s, struct waiter *wt)
+{
+	source_destroy(s);
+	waiter_fini(wt);
+}
+
+static struct source_output *add(struct source *s, double fps, int w, int h)
+{
+	struct output_params p = { .fps_max = fps, .width = w, .height = h, .quality = 70 };
+	return source_output_add(s, &p);
+}
+
+/* The seq of the output's newest frame, 0 before the first. */
+static uint64_t seq_of(struct source_output *o)
+{
+	struct frame *f = source_output_latest(o, 0);
+	uint64_t seq = f ? f->seq : 0;
+	frame_unref(f);
+	return seq;
+}
+
+static bool has_frame(void *arg)
+{
+	return seq_of(arg) > 0;
+}
+
+struct state_wait {
+	struct source *s;
+	enum source_state state;
+};
+
+static bool in_state(void *arg)
+{
+	struct state_wait *sw = arg;
+	struct source_stats st;
+
+	source_get_stats(sw->s, &st);
+	return st.state == sw->state;
+}
+
+struct wake_count {
+	struct waiter *wt;
+	uint64_t n;
+};
+
+static bool woken(void *arg)
+{
+	struct wake_count *wc = arg;
+	return wakes(wc->wt) >= wc->n;
+}
+
+/* An address on 127.0.0.1 that refuses connections: a port bound, then closed. */
+static int closed_port(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = 0 };
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port = 0;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+		getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+		port = ntohs(a.sin_port);
+	if (fd >= 0)
+		close(fd);
+	return port;
+}
+
+static void two_outputs_get_frames_of_their_own_sizes(void)
+{
+	struct waiter wt;
+	struct source *s = start(&wt, "demo:", true, false, 0, 0);
+	CHECK(s);
+	if (!s)
+		return;
+	struct source_output *small = add(s, 0, 320, 0), *big = add(s, 0, 640, 360);
+	CHECK(small && big);
+	CHECK(wait_for(&wt, has_frame, small, 5000));
+	CHECK(wait_for(&wt, has_frame, big, 5000));
+
+	struct frame *a = source_output_latest(small, 0), *b = source_output_latest(big, 0);
+	CHECK(a && a->width == 320 && a->height == 180);
+	CHECK(b && b->width == 640 && b->height == 360);
+	CHECK(a && a->len > 2 && a->data[0] == 0xff && a->data[1] == 0xd8);
+	CHECK(b && b->len > 2 && b->data[0] == 0xff && b->data[1] == 0xd8);
+	/* Nothing newer than what one holds yet: latest frame wins, per output. */
+	if (a)
+		CHECK(!source_output_latest(small, a->seq + 1000));
+	frame_unref(a);
+	frame_unref(b);
+
+	struct source_stats st;
+	source_get_stats(s, &st);
+	CHECK(st.state == SOURCE_PLAYING);
+	CHECK(st.frames_encoded >= 2);
+	CHECK(st.width == 1280 && st.height == 720);
+	finish(s, &wt);
+}
+
+static void each_output_keeps_its_own_fps_cap(void)
+{
+	struct waiter wt;
+	struct source *s = start(&wt, "demo:", true, false, 0, 0);
+	CHECK(s);
+	if (!s)
+		return;
+	struct source_output *slow = add(s, 5, 160, 90), *fast = add(s, 0, 160, 90);
+	CHECK(wait_for(&wt, has_frame, slow, 5000));
+	CHECK(wait_for(&wt, has_frame, fast, 5000));
+
+	uint64_t s0 = seq_of(slow), f0 = seq_of(fast);
+	int64_t t0 = clock_mono_us();
+	sleep_ms(2000);
+	double secs = (double)(clock_mono_us() - t0) / 1e6;
+	double slow_fps = (double)(seq_of(slow) - s0) / secs;
+	double fast_fps = (double)(seq_of(fast) - f0) / secs;
+	printf("# slow %.1f fps, fast %.1f fps\n", slow_fps, fast_fps);
+	CHECK(slow_fps >= 3.5 && slow_fps <= 6.5);
+	CHECK(fast_fps >= 15 && fast_fps <= 30);
+	finish(s, &wt);
+}
+
+static void unwanted_output_costs_no_encodes(void)
+{
+	struct waiter wt;
+	struct source *s = start(&wt, "demo:", true, false, 0, 0);
+	CHECK(s);
+	if (!s)
+		return;
+	struct source_output *idle = add(s, 0, 160, 90), *busy = add(s, 0, 160, 90);
+	CHECK(wait_for(&wt, has_frame, idle, 5000));
+	CHECK(wait_for(&wt, has_frame, busy, 5000));
+
+	source_output_set_wanted(idle, false);
+	sleep_ms(100); /* an encode already under way may still land */
+	struct source_stats st0, st1;
+	uint64_t i0 = seq_of(idle), b0 = seq_of(busy);
+	source_get_stats(s, &st0);
+	sleep_ms(500);
+	source_get_stats(s, &st1);
+	uint64_t i1 = seq_of(idle), b1 = seq_of(busy);
+	CHECK(i1 == i0);
+	CHECK(b1 >= b0 + 5);
+	/* Only the wanted output is encoded: the total grows as it does (give or take the
+	 * frame that may land between reading the stats and reading the seq). */
+	uint64_t enc = st1.frames_encoded - st0.frames_encoded;
+	CHECK(enc + 2 >= b1 - b0 && enc <= b1 - b0 + 2);
+	CHECK(st1.frames_decoded > st0.frames_decoded);
+
+	source_output_set_wanted(idle, true);
+	struct frame *f = source_output_latest(idle, 0);
+	CHECK(f);
+	frame_unref(f);
+	sleep_ms(300);
+	CHECK(seq_of(idle) > i1);
+	finish(s, &wt);
+}
+
+static void outputs_come_and_go_while_the_worker_runs(void)
+{
+	struct waiter wt;
+	struct source *s = start(&wt, "demo:", true, false, 0, 0);
+	CHECK(s);
+	if (!s)
+		return;
+	struct source_output *keep = add(s, 0, 160, 90);
+	struct source_output *live[8] = { 0 };
+	unsigned r = 12345;
+	CHECK(wait_for(&wt, has_frame, keep, 5000));
+
+	/* Up to 8 outputs alive at once, full size so the worker is nearly always mid-encode
+	 * for one of them when another is removed. */
+	for (int i = 0; i < 200; i++) {
+		int k = (int)(r % 8);
+		r = r * 1103515245u + 12345u;
+		source_output_remove(s, live[k]);
+		live[k] = add(s, (r >> 8) % 3 ? 0 : 10, (r >> 4) % 2 ? 0 : 320, 0);
+		CHECK(live[k]);
+		frame_unref(source_output_latest(live[k], 0));
+		if (i % 4 == 0)
+			sleep_ms((int)((r >> 16) % 5));
+	}
+	for (int k = 0; k < 8; k += 2)
+		source_output_remove(s, live[k]);
+	uint64_t k0 = seq_of(keep);
+	sleep_ms(300);
+	CHECK(seq_of(keep) > k0);
+	/* The odd ones are still there at destroy, which frees them. */
+	finish(s, &wt);
+}
+
+static void reconnect_mode_retries_a_refused_open(void)
+{
+	char url[64];
+	struct waiter wt;
+	int port = closed_port();
+	CHECK(port > 0);
+	snprintf(url, sizeof(url), "rtsp://127.0.0.1:%d/cam", port);
+	struct source *s = start(&wt, url, false, true, 20000, 100000);
+	CHECK(s);
+	if (!s)
+		return;
+	struct state_wait sw = { s, SOURCE_RECONNECTING };
+	CHECK(wait_for(&wt, in_state, &sw, 5000));
+
+	/* Every failed attempt is announced; with 20..100 ms waits, 6 come within a second. */
+	struct wake_count wc = { &wt, 6 };
+	int64_t t0 = clock_mono_us();
+	CHECK(wait_for(&wt, woken, &wc, 5000));
+	printf("# %llu failed attempts in %.2f s\n", (unsigned long long)wakes(&wt),
+		(double)(clock_mono_us() - t0) / 1e6);
+
+	char msg[256] = "x";
+	int clean = -1;
+	CHECK(source_error(s, msg, sizeof(msg), &clean) == CS_OK);
+	CHECK_STR(msg, "");
+	struct source_stats st;
+	source_get_stats(s, &st);
+	CHECK(st.state == SOURCE_RECONNECTING || st.state == SOURCE_OPENING);
+	CHECK(st.last_error == CS_OPEN_FAILED);
+	CHECK(st.last_error_msg[0] != '\0');
+	CHECK(st.reconnects == 0);
+	CHECK(st.opened_wall_us == 0);
+	CHECK(!source_exited(s));
+	printf("# last_error_msg: %s\n", st.last_error_msg);
+	finish(s, &wt);
+}
+
+static void without_reconnect_a_refused_open_finishes(void)
+{
+	char url[64];
+	struct waiter wt;
+	snprintf(url, sizeof(url), "rtsp://127.0.0.1:%d/cam", closed_port());
+	struct source *s = start(&wt, url, false, false, 0, 0);
+	CHECK(s);
+	if (!s)
+		return;
+	struct state_wait sw = { s, SOURCE_FAILED };
+	CHECK(wait_for(&wt, in_state, &sw, 5000));
+
+	char msg[256] = "";
+	CHECK(source_error(s, msg, sizeof(msg), NULL) == CS_OPEN_FAILED);
+	CHECK(msg[0] != '\0');
+	struct source_stats st;
+	source_get_stats(s, &st);
+	CHECK(st.last_error == CS_OPEN_FAILED);
+	CHECK_STR(st.last_error_msg, msg);
+	finish(s, &wt);
+}
+
+static void stop_during_the_reconnect_wait_is_prompt(void)
+{
+	char url[64];
+	struct waiter wt;
+	snprintf(url, sizeof(url), "rtsp://127.0.0.1:%d/cam", closed_port());
+	struct source *s = start(&wt, url, false, true, 5000000, 10000000);
+	CHECK(s);
+	if (!s)
+		return;
+	struct state_wait sw = { s, SOURCE_RECONNECTING };
+	CHECK(wait_for(&wt, in_state, &sw, 5000));
+	sleep_ms(100); /* well into the 4..6 s wait */
+
+	int64_t t0 = clock_mono_us();
+	source_stop(s);
+	finish(s, &wt);
+	int64_t took = clock_mono_us() - t0;
+	printf("# stop + destroy took %.1f ms\n", (double)took / 1e3);
+	CHECK(took < 300000);
+}
+
+int main(void)
+{
+	log_set_level(LOG_ERROR);
+	av_log_set_level(AV_LOG_QUIET); /* FFmpeg's own line per refused connect */
+	RUN(two_outputs_get_frames_of_their_own_sizes);
+	RUN(each_output_keeps_its_own_fps_cap);
+	RUN(unwanted_output_costs_no_encodes);
+	RUN(outputs_come_and_go_while_the_worker_runs);
+	RUN(reconnect_mode_retries_a_refused_open);
+	RUN(without_reconnect_a_refused_open_finishes);
+	RUN(stop_during_the_reconnect_wait_is_prompt);
+	return CHECK_DONE();
+}
