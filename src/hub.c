@@ -7,24 +7,43 @@
 
 #include "log.h"
 
-/* One running (or stopping) source and the viewers attached to it. Service thread only. */
-struct hub_entry {
-	struct hub_entry *next;  /* in hub->entries */
-	char *key;               /* sharing key; holds the full URL, so never logged (owned) */
-	char *display_url;       /* redacted URL for log lines (owned) */
-	struct source *src;      /* owned: destroyed when reaped */
-	struct hub_sub *subs;    /* not owned: each lives in its viewer's state */
+/* One encode setting inside a source, and the viewers that take its frames.
+ * Service thread only. */
+struct hub_output {
+	struct hub_output *next;     /* in entry->outputs */
+	struct hub_entry *entry;
+	struct output_params params;
+	struct source_output *so;    /* owned by entry->src; removed together with this */
+	struct hub_sub *subs;        /* not owned: each lives in its viewer's state */
 	int n_subs;
-	int n_busy;              /* subscribers in the middle of sending a frame */
-	bool detached;           /* failed, ended or stopping: no new subscriber may join */
+	int n_busy;                  /* subscribers in the middle of sending a frame */
+	bool internal;               /* an always-on stream's capture output: needs no viewer */
+};
+
+/* One camera session (a running or stopping source). Service thread only. */
+struct hub_entry {
+	struct hub_entry *next;      /* in hub->entries */
+	char *key;                   /* sharing key; holds the full URL, so never logged (owned) */
+	char *name;                  /* named stream, NULL for an ad-hoc URL (owned) */
+	char *display_url;           /* redacted URL for log lines and metrics (owned) */
+	struct source *src;          /* owned: destroyed when reaped */
+	struct hub_output *outputs;  /* owned */
+	int n_subs;                  /* over all outputs */
+	bool detached;               /* failed, ended or stopping: no new subscriber may join */
+	bool always_on;              /* a named stream capturing with no viewer */
+	bool stopped;                /* stopped through the API: subscribers get stop_msg */
+	char stop_msg[160];
+	int64_t warm_until_us;       /* monotonic: with no subscriber, keep running until then */
+	uint64_t frames_dropped;
+	uint64_t bytes_sent;
 };
 
 struct hub {
 	struct hub_config cfg;
 	source_notify_fn wake;
 	void *wake_arg;
-	struct hub_entry *entries;
-	uint64_t isolate_serial;  /* makes every key unique under --isolate */
+	struct hub_entry *entries;   /* owned */
+	uint64_t isolate_serial;     /* makes every key unique under --isolate */
 };
 
 struct hub *hub_create(const struct hub_config *cfg, source_notify_fn wake, void *wake_arg)
@@ -40,8 +59,17 @@ struct hub *hub_create(const struct hub_config *cfg, source_notify_fn wake, void
 
 static void entry_free(struct hub_entry *e)
 {
+	/* source_destroy frees the source_outputs the hub_outputs point at */
 	source_destroy(e->src);
+	while (e->outputs) {
+		struct hub_output *o = e->outputs;
+		e->outputs = o->next;
+		for (struct hub_sub *s = o->subs; s; s = s->next)
+			s->out = NULL; /* viewers closed later find themselves detached */
+		free(o);
+	}
 	free(e->key);
+	free(e->name);
 	free(e->display_url);
 	free(e);
 }
@@ -55,151 +83,363 @@ void hub_destroy(struct hub *h)
 		struct hub_entry *e = h->entries;
 		h->entries = e->next;
 		if (e->n_subs)
-			log_warn("hub: %d viewer(s) of %s still attached at exit", e->n_subs,
-				e->display_url);
-		/* viewers closed later by lws must find themselves unsubscribed */
-		for (struct hub_sub *s = e->subs; s; s = s->next)
-			s->entry = NULL;
+			log_debug("source %s: %d viewer(s) still attached at exit", e->display_url,
+				e->n_subs);
 		entry_free(e);
 	}
 	free(h);
 }
 
-/* The sharing key: everything that makes two viewers' JPEGs identical. */
-static char *make_key(struct hub *h, const struct cam_url *url, const struct stream_opts *o)
+static void stop_entry(struct hub_entry *e, const char *why)
 {
-	char prefix[160];
-	int n = snprintf(prefix, sizeof(prefix), "%s|fps=%.3f|w=%d|h=%d|q=%d|iso=%" PRIu64 "|",
-		opts_transport_name(o->transport), o->fps, o->width, o->height, o->quality,
-		h->cfg.isolate ? ++h->isolate_serial : 0);
-	size_t ulen = strlen(url->text);
-	char *key = malloc((size_t)n + ulen + 1);
-	if (!key)
+	if (e->detached && !e->always_on)
+		return;
+	e->detached = true;
+	e->always_on = false;
+	source_stop(e->src);
+	/* the worker exits within ~100 ms; hub_poll reaps it when its exit is news */
+	log_info("source %s: %s", e->display_url, why);
+}
+
+static struct hub_entry *find_entry(struct hub *h, const char *key)
+{
+	for (struct hub_entry *e = h->entries; e; e = e->next)
+		if (!e->detached && !strcmp(e->key, key))
+			return e;
+	return NULL;
+}
+
+static struct hub_entry *start_entry(struct hub *h, const char *key, const char *name,
+	const struct source_params *p, char *err, size_t errlen)
+{
+	if (h->cfg.max_sources && hub_source_count(h) >= h->cfg.max_sources) {
+		snprintf(err, errlen, "the server is running its maximum of %d sources",
+			h->cfg.max_sources);
 		return NULL;
-	memcpy(key, prefix, (size_t)n);
-	memcpy(key + n, url->text, ulen + 1);
-	return key;
-}
-
-static void update_wanted(struct hub_entry *e)
-{
-	source_set_wanted(e->src, e->n_busy < e->n_subs);
-}
-
-static struct hub_entry *start_entry(struct hub *h, char *key, const struct cam_url *url,
-	const struct stream_opts *o, char *err, size_t errlen)
-{
+	}
 	struct hub_entry *e = calloc(1, sizeof(*e));
 	if (!e)
 		goto fail;
-	e->display_url = strdup(url->redacted);
-	if (!e->display_url)
+	e->key = strdup(key);
+	e->display_url = strdup(p->display_url);
+	e->name = name ? strdup(name) : NULL;
+	if (!e->key || !e->display_url || (name && !e->name))
 		goto fail_entry;
-	struct source_params p = {
-		.url = url->text,
-		.display_url = url->redacted,
-		.is_demo = url->is_demo,
-		.transport = o->transport,
-		.open_timeout_us = h->cfg.open_timeout_us,
-		.read_timeout_us = h->cfg.read_timeout_us,
-		.fps_max = o->fps,
-		.width = o->width,
-		.height = o->height,
-		.quality = o->quality,
-	};
-	e->src = source_start(&p, h->wake, h->wake_arg);
+	e->src = source_start(p, h->wake, h->wake_arg);
 	if (!e->src)
-		goto fail_url;
-	e->key = key;
+		goto fail_entry;
 	e->next = h->entries;
 	h->entries = e;
 	log_info("source %s started (%d running)", e->display_url, hub_source_count(h));
 	return e;
 
-fail_url:
-	free(e->display_url);
 fail_entry:
+	free(e->key);
+	free(e->name);
+	free(e->display_url);
 	free(e);
 fail:
-	free(key);
 	snprintf(err, errlen, "the server could not start a worker for this source");
 	return NULL;
 }
 
-enum cs_err hub_subscribe(struct hub *h, struct hub_sub *sub, const struct cam_url *url,
+static void update_wanted(struct hub_output *o)
+{
+	source_output_set_wanted(o->so, o->internal || o->n_busy < o->n_subs);
+}
+
+static bool same_params(const struct output_params *a, const struct output_params *b)
+{
+	return a->fps_max == b->fps_max && a->width == b->width && a->height == b->height &&
+		a->quality == b->quality;
+}
+
+/* The entry's output with @p, created if needed. */
+static struct hub_output *get_output(struct hub_entry *e, const struct output_params *p)
+{
+	for (struct hub_output *o = e->outputs; o; o = o->next)
+		if (same_params(&o->params, p))
+			return o;
+	struct hub_output *o = calloc(1, sizeof(*o));
+	if (!o)
+		return NULL;
+	o->so = source_output_add(e->src, p);
+	if (!o->so) {
+		free(o);
+		return NULL;
+	}
+	o->entry = e;
+	o->params = *p;
+	o->next = e->outputs;
+	e->outputs = o;
+	return o;
+}
+
+static void remove_output(struct hub_entry *e, struct hub_output *o)
+{
+	for (struct hub_output **pp = &e->outputs; *pp; pp = &(*pp)->next) {
+		if (*pp == o) {
+			*pp = o->next;
+			break;
+		}
+	}
+	source_output_remove(e->src, o->so);
+	free(o);
+}
+
+static enum cs_err attach(struct hub_entry *e, struct hub_sub *sub,
 	const struct stream_opts *opts, char *err, size_t errlen)
 {
-	char *key = make_key(h, url, opts);
+	struct output_params p = {
+		.fps_max = opts->fps,
+		.width = opts->width,
+		.height = opts->height,
+		.quality = opts->quality,
+	};
+	struct hub_output *o = get_output(e, &p);
+	if (!o) {
+		snprintf(err, errlen, "out of memory");
+		if (e->n_subs == 0 && !e->always_on)
+			stop_entry(e, "could not add a viewer");
+		return CS_SERVER_BUSY;
+	}
+	sub->out = o;
+	sub->busy = false;
+	sub->last_seq = 0;
+	sub->next = o->subs;
+	o->subs = sub;
+	o->n_subs++;
+	e->n_subs++;
+	update_wanted(o);
+	return CS_OK;
+}
+
+enum cs_err hub_subscribe_url(struct hub *h, struct hub_sub *sub, const struct cam_url *url,
+	const struct stream_opts *opts, char *err, size_t errlen)
+{
+	char prefix[64];
+	int n = snprintf(prefix, sizeof(prefix), "url|%s|%" PRIu64 "|",
+		opts_transport_name(opts->transport), h->cfg.isolate ? ++h->isolate_serial : 0);
+	size_t ulen = strlen(url->text);
+	char *key = malloc((size_t)n + ulen + 1);
 	if (!key) {
 		snprintf(err, errlen, "out of memory");
 		return CS_SERVER_BUSY;
 	}
-	struct hub_entry *e = h->entries;
-	while (e && (e->detached || strcmp(e->key, key) != 0))
-		e = e->next;
-	if (e) {
-		free(key);
-	} else {
-		if (h->cfg.max_sources && hub_source_count(h) >= h->cfg.max_sources) {
-			free(key);
-			snprintf(err, errlen, "the server is running its maximum of %d sources",
-				h->cfg.max_sources);
-			return CS_SERVER_BUSY;
-		}
-		e = start_entry(h, key, url, opts, err, errlen);
-		if (!e)
-			return CS_SERVER_BUSY;
+	memcpy(key, prefix, (size_t)n);
+	memcpy(key + n, url->text, ulen + 1);
+
+	struct hub_entry *e = find_entry(h, key);
+	if (!e) {
+		struct source_params p = {
+			.url = url->text,
+			.display_url = url->redacted,
+			.is_demo = url->is_demo,
+			.transport = opts->transport,
+			.open_timeout_us = h->cfg.open_timeout_us,
+			.read_timeout_us = h->cfg.read_timeout_us,
+		};
+		e = start_entry(h, key, NULL, &p, err, errlen);
 	}
-	sub->entry = e;
-	sub->busy = false;
-	sub->next = e->subs;
-	e->subs = sub;
-	e->n_subs++;
-	update_wanted(e);
-	return CS_OK;
+	free(key);
+	return e ? attach(e, sub, opts, err, errlen) : CS_SERVER_BUSY;
+}
+
+static struct hub_entry *stream_entry(struct hub *h, const struct hub_stream_def *def,
+	char *err, size_t errlen)
+{
+	char key[160];
+	snprintf(key, sizeof(key), "name|%s", def->name);
+	struct hub_entry *e = find_entry(h, key);
+	if (e)
+		return e;
+	struct source_params p = {
+		.url = def->url,
+		.display_url = def->display_url,
+		.is_demo = def->is_demo,
+		.transport = def->transport,
+		.open_timeout_us = h->cfg.open_timeout_us,
+		.read_timeout_us = h->cfg.read_timeout_us,
+		.reconnect = true,
+	};
+	return start_entry(h, key, def->name, &p, err, errlen);
+}
+
+enum cs_err hub_subscribe_stream(struct hub *h, struct hub_sub *sub,
+	const struct hub_stream_def *def, const struct stream_opts *opts, char *err,
+	size_t errlen)
+{
+	struct hub_entry *e = stream_entry(h, def, err, errlen);
+	return e ? attach(e, sub, opts, err, errlen) : CS_SERVER_BUSY;
 }
 
 void hub_unsubscribe(struct hub *h, struct hub_sub *sub)
 {
 	(void)h;
-	struct hub_entry *e = sub->entry;
-	if (!e)
+	struct hub_output *o = sub->out;
+	if (!o)
 		return;
-	for (struct hub_sub **pp = &e->subs; *pp; pp = &(*pp)->next) {
+	struct hub_entry *e = o->entry;
+	for (struct hub_sub **pp = &o->subs; *pp; pp = &(*pp)->next) {
 		if (*pp == sub) {
 			*pp = sub->next;
 			break;
 		}
 	}
 	if (sub->busy)
-		e->n_busy--;
+		o->n_busy--;
+	o->n_subs--;
 	e->n_subs--;
-	sub->entry = NULL;
+	sub->out = NULL;
 	sub->next = NULL;
 	sub->busy = false;
-	if (e->n_subs == 0) {
-		/* the worker exits within ~100 ms; hub_poll reaps it when it says so */
-		e->detached = true;
-		source_stop(e->src);
-		log_info("source %s: last viewer left, stopping", e->display_url);
-	} else {
-		update_wanted(e);
-	}
+	if (o->n_subs == 0 && !o->internal)
+		remove_output(e, o);
+	else
+		update_wanted(o);
+	if (e->n_subs == 0 && !e->always_on && e->warm_until_us <= clock_mono_us())
+		stop_entry(e, "last viewer left, stopping");
 }
 
-struct source *hub_sub_source(const struct hub_sub *sub)
+struct frame *hub_sub_latest(struct hub_sub *sub)
 {
-	return sub->entry ? sub->entry->src : NULL;
+	if (!sub->out)
+		return NULL;
+	struct frame *f = source_output_latest(sub->out->so, sub->last_seq);
+	if (f) {
+		if (sub->last_seq && f->seq > sub->last_seq + 1)
+			sub->out->entry->frames_dropped += f->seq - sub->last_seq - 1;
+		sub->last_seq = f->seq;
+	}
+	return f;
+}
+
+struct frame *hub_sub_newest(struct hub_sub *sub)
+{
+	return sub->out ? source_output_latest(sub->out->so, 0) : NULL;
+}
+
+enum cs_err hub_sub_error(struct hub_sub *sub, char *msg, size_t msglen, int *clean)
+{
+	if (!sub->out) {
+		snprintf(msg, msglen, "the source is gone");
+		*clean = 0;
+		return CS_SOURCE_ENDED;
+	}
+	struct hub_entry *e = sub->out->entry;
+	if (e->stopped) {
+		snprintf(msg, msglen, "%s", e->stop_msg);
+		*clean = 1;
+		return CS_SOURCE_ENDED;
+	}
+	return source_error(e->src, msg, msglen, clean);
 }
 
 void hub_sub_set_busy(struct hub_sub *sub, bool busy)
 {
-	struct hub_entry *e = sub->entry;
-	if (!e || sub->busy == busy)
+	struct hub_output *o = sub->out;
+	if (!o || sub->busy == busy)
 		return;
 	sub->busy = busy;
-	e->n_busy += busy ? 1 : -1;
-	update_wanted(e);
+	o->n_busy += busy ? 1 : -1;
+	update_wanted(o);
+}
+
+void hub_sub_count_sent(struct hub_sub *sub, size_t bytes)
+{
+	if (sub->out)
+		sub->out->entry->bytes_sent += bytes;
+}
+
+void hub_sub_keep_warm(struct hub_sub *sub, double seconds)
+{
+	if (!sub->out || seconds <= 0)
+		return;
+	struct hub_entry *e = sub->out->entry;
+	int64_t until = clock_mono_us() + (int64_t)(seconds * 1e6);
+	if (until > e->warm_until_us)
+		e->warm_until_us = until;
+}
+
+bool hub_sub_stats(struct hub_sub *sub, struct source_stats *out)
+{
+	if (!sub->out)
+		return false;
+	source_get_stats(sub->out->entry->src, out);
+	return true;
+}
+
+enum cs_err hub_stream_start(struct hub *h, const struct hub_stream_def *def, char *err,
+	size_t errlen)
+{
+	struct hub_entry *e = stream_entry(h, def, err, errlen);
+	if (!e)
+		return CS_SERVER_BUSY;
+	if (e->always_on)
+		return CS_OK;
+	struct output_params p = { .fps_max = def->idle_fps, .quality = 80 };
+	struct hub_output *o = get_output(e, &p);
+	if (!o) {
+		snprintf(err, errlen, "out of memory");
+		if (e->n_subs == 0)
+			stop_entry(e, "could not start capturing");
+		return CS_SERVER_BUSY;
+	}
+	o->internal = true;
+	update_wanted(o);
+	e->always_on = true;
+	return CS_OK;
+}
+
+void hub_stream_stop(struct hub *h, const char *name, const char *why)
+{
+	for (struct hub_entry *e = h->entries; e; e = e->next) {
+		if (e->detached || !e->name || strcmp(e->name, name))
+			continue;
+		e->stopped = true;
+		snprintf(e->stop_msg, sizeof(e->stop_msg), "%s", why);
+		stop_entry(e, why);
+		for (struct hub_output *o = e->outputs; o; o = o->next)
+			for (struct hub_sub *s = o->subs; s; s = s->next)
+				s->on_news(s);
+	}
+}
+
+static void fill_info(struct hub_entry *e, struct hub_source_info *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->name = e->name;
+	out->display_url = e->display_url;
+	out->viewers = e->n_subs;
+	for (struct hub_output *o = e->outputs; o; o = o->next)
+		out->outputs++;
+	out->always_on = e->always_on;
+	out->frames_dropped = e->frames_dropped;
+	out->bytes_sent = e->bytes_sent;
+	source_get_stats(e->src, &out->stats);
+}
+
+bool hub_stream_info(struct hub *h, const char *name, struct hub_source_info *out)
+{
+	for (struct hub_entry *e = h->entries; e; e = e->next) {
+		if (!e->detached && e->name && !strcmp(e->name, name)) {
+			fill_info(e, out);
+			return true;
+		}
+	}
+	return false;
+}
+
+void hub_foreach(struct hub *h, void (*fn)(const struct hub_source_info *info, void *arg),
+	void *arg)
+{
+	struct hub_source_info info;
+	for (struct hub_entry *e = h->entries; e; e = e->next) {
+		if (source_exited(e->src) && e->n_subs == 0)
+			continue;
+		fill_info(e, &info);
+		fn(&info, arg);
+	}
 }
 
 void hub_poll(struct hub *h)
@@ -210,13 +450,16 @@ void hub_poll(struct hub *h)
 		if (source_take_news(e->src)) {
 			int clean;
 			char msg[8];
-			if (!e->detached && source_error(e->src, msg, sizeof(msg), &clean) != CS_OK)
+			if (!e->detached && source_error(e->src, msg, sizeof(msg), &clean) != CS_OK) {
 				e->detached = true; /* a new viewer of this URL gets a fresh worker */
-			/* on_news only asks for a writable callback: the list cannot change under us */
-			for (struct hub_sub *s = e->subs; s; s = s->next)
-				s->on_news(s);
+				e->always_on = false;
+			}
+			/* on_news only asks for a writable callback: the lists cannot change here */
+			for (struct hub_output *o = e->outputs; o; o = o->next)
+				for (struct hub_sub *s = o->subs; s; s = s->next)
+					s->on_news(s);
 		}
-		if (e->n_subs == 0 && source_exited(e->src)) {
+		if (e->n_subs == 0 && e->detached && source_exited(e->src)) {
 			*pp = e->next;
 			log_debug("source %s reaped", e->display_url);
 			entry_free(e);
@@ -226,17 +469,28 @@ void hub_poll(struct hub *h)
 	}
 }
 
+void hub_tick(struct hub *h)
+{
+	int64_t now = clock_mono_us();
+	for (struct hub_entry *e = h->entries; e; e = e->next) {
+		if (!e->detached && !e->always_on && e->n_subs == 0 && e->warm_until_us <= now)
+			stop_entry(e, "kept warm long enough, stopping");
+	}
+}
+
 void hub_notify_all(struct hub *h)
 {
 	for (struct hub_entry *e = h->entries; e; e = e->next)
-		for (struct hub_sub *s = e->subs; s; s = s->next)
-			s->on_news(s);
+		for (struct hub_output *o = e->outputs; o; o = o->next)
+			for (struct hub_sub *s = o->subs; s; s = s->next)
+				s->on_news(s);
 }
 
 void hub_stop_all(struct hub *h)
 {
 	for (struct hub_entry *e = h->entries; e; e = e->next) {
 		e->detached = true;
+		e->always_on = false;
 		source_stop(e->src);
 	}
 }
@@ -245,7 +499,7 @@ int hub_source_count(const struct hub *h)
 {
 	int n = 0;
 	for (const struct hub_entry *e = h->entries; e; e = e->next)
-		n += e->n_subs > 0 || !source_exited(e->src);
+		n += !e->detached || !source_exited(e->src);
 	return n;
 }
 

@@ -1,7 +1,9 @@
-/* hub: the registry of live sources on the service thread. Maps a sharing key (URL plus
- * output settings) to one running source, counts its subscribers, starts the worker with the
- * first and stops it with the last, dispatches worker news to subscribers, and reaps exited
- * workers. Service thread only, except hub_wake (the notify function given to workers). */
+/* hub: the registry of live sources on the service thread. A source is one camera session
+ * (URL + transport, or a named stream); inside it, an output is one encode setting (size,
+ * quality, fps cap). Viewers subscribe to an output: the first viewer starts the worker, the
+ * last one stops it (unless kept warm or always on). The hub dispatches worker news to
+ * subscribers and reaps exited workers.
+ * Service thread only, except the wake function handed to workers. */
 #ifndef CAMSTREAM_HUB_H
 #define CAMSTREAM_HUB_H
 
@@ -10,53 +12,109 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "frame.h"
 #include "options.h"
 #include "source.h"
 #include "url.h"
 
 struct hub;
 struct hub_entry;
+struct hub_output;
 struct hub_sub;
 
-/* Called on the service thread when the subscriber's source published something
- * (a frame, an error, its end) or the hub is shutting down. */
+/* Called on the service thread when the subscriber's source published something (a frame,
+ * an error, its end) or the hub is shutting down. It may only ask for a writable callback:
+ * subscribing or unsubscribing from inside it is not allowed. */
 typedef void (*hub_news_fn)(struct hub_sub *sub);
 
 /* Embedded in a viewer's per-connection state; the hub links it but never frees it. */
 struct hub_sub {
-	struct hub_sub *next;     /* hub-owned: the entry's subscriber list */
-	struct hub_entry *entry;  /* hub-owned: NULL when not subscribed */
+	struct hub_sub *next;     /* hub-owned: the output's subscriber list */
+	struct hub_output *out;   /* hub-owned: NULL when not subscribed */
 	hub_news_fn on_news;      /* set by the viewer before subscribing */
-	bool busy;                /* viewer-owned: true while a frame is being sent */
+	bool busy;                /* hub-owned: see hub_sub_set_busy */
+	uint64_t last_seq;        /* hub-owned: seq of the last frame hub_sub_latest returned */
 };
 
 struct hub_config {
 	int64_t open_timeout_us;
 	int64_t read_timeout_us;
-	bool isolate;        /* every subscriber gets its own worker */
-	int max_sources;     /* 0 = no limit */
+	bool isolate;             /* every ad-hoc subscriber gets its own worker */
+	int max_sources;          /* 0 = no limit */
 };
 
-/* @wake is called from worker threads after they publish news; it must end in
- * lws_cancel_service() so that the service thread calls hub_poll(). */
+/* A named stream as the hub needs it to run one (the streams room owns the definitions). */
+struct hub_stream_def {
+	const char *name;
+	const char *url;          /* full URL, credentials included */
+	const char *display_url;  /* redacted */
+	bool is_demo;
+	enum transport transport;
+	double idle_fps;          /* always-on capture rate with no viewer; 0 = source rate */
+};
+
 struct hub *hub_create(const struct hub_config *cfg, source_notify_fn wake, void *wake_arg);
-/* Stops every worker, joins them and frees. Subscribers must be gone. NULL is fine. */
+/* Stops every worker, joins them and frees. Remaining subscribers are detached (their
+ * hub_sub.out becomes NULL). NULL is fine. */
 void hub_destroy(struct hub *h);
 
-/* Attaches @sub to the running source for (@url, @opts), starting one if needed.
- * CS_OK, or CS_SERVER_BUSY / CS_OPEN_FAILED with a message in @err. */
-enum cs_err hub_subscribe(struct hub *h, struct hub_sub *sub, const struct cam_url *url,
+/* Attaches @sub to the output @opts of the ad-hoc source @url, starting it if needed.
+ * CS_OK, or CS_SERVER_BUSY with a message in @err. */
+enum cs_err hub_subscribe_url(struct hub *h, struct hub_sub *sub, const struct cam_url *url,
 	const struct stream_opts *opts, char *err, size_t errlen);
-/* Detaches @sub; the last subscriber stops the worker. Idempotent. */
+/* The same for a named stream: its worker reconnects instead of failing. Starts it on demand
+ * with @def if it is not running. */
+enum cs_err hub_subscribe_stream(struct hub *h, struct hub_sub *sub,
+	const struct hub_stream_def *def, const struct stream_opts *opts, char *err,
+	size_t errlen);
+/* Detaches @sub; the last subscriber of a source stops it unless it is always on or kept
+ * warm. Idempotent. */
 void hub_unsubscribe(struct hub *h, struct hub_sub *sub);
 
-/* The source @sub is attached to, or NULL. */
-struct source *hub_sub_source(const struct hub_sub *sub);
-/* Tells the hub the viewer's busy flag changed, so the worker knows whether to encode. */
+/* A new reference to the newest frame of @sub's output not yet returned to @sub, or NULL.
+ * Counts the frames @sub never saw as dropped (latest frame wins). */
+struct frame *hub_sub_latest(struct hub_sub *sub);
+/* The newest frame of @sub's output, even one @sub already had (snapshots). */
+struct frame *hub_sub_newest(struct hub_sub *sub);
+/* CS_OK while the source is healthy, opening or reconnecting; else its final error. */
+enum cs_err hub_sub_error(struct hub_sub *sub, char *msg, size_t msglen, int *clean);
+/* Whether @sub is in the middle of sending a frame: a source whose viewers are all busy
+ * skips encoding. */
 void hub_sub_set_busy(struct hub_sub *sub, bool busy);
+/* Adds @bytes to the bytes sent for @sub's source (metrics). */
+void hub_sub_count_sent(struct hub_sub *sub, size_t bytes);
+/* Keeps @sub's source running for @seconds after its last subscriber leaves (snapshots). */
+void hub_sub_keep_warm(struct hub_sub *sub, double seconds);
+/* Stats of @sub's source; false if not subscribed. */
+bool hub_sub_stats(struct hub_sub *sub, struct source_stats *out);
+
+/* Named streams kept running with no viewer ("always on"): starts the worker and an output at
+ * def->idle_fps (default size and quality) if not running. */
+enum cs_err hub_stream_start(struct hub *h, const struct hub_stream_def *def, char *err,
+	size_t errlen);
+/* Stops a named stream: its subscribers get @why as CS_SOURCE_ENDED (clean, close 1000). */
+void hub_stream_stop(struct hub *h, const char *name, const char *why);
+
+struct hub_source_info {
+	const char *name;         /* named stream, or NULL for ad-hoc */
+	const char *display_url;  /* redacted */
+	int viewers;
+	int outputs;
+	bool always_on;
+	uint64_t frames_dropped;  /* frames some viewer skipped (latest frame wins) */
+	uint64_t bytes_sent;
+	struct source_stats stats;
+};
+/* Information about a named stream's source; false if it is not running. */
+bool hub_stream_info(struct hub *h, const char *name, struct hub_source_info *out);
+/* Calls @fn for every running source (metrics, status). */
+void hub_foreach(struct hub *h, void (*fn)(const struct hub_source_info *info, void *arg),
+	void *arg);
 
 /* The wake-up: dispatch news from every source to its subscribers, reap exited workers. */
 void hub_poll(struct hub *h);
+/* Periodic (every ~100 ms): stops sources whose warm time ran out. */
+void hub_tick(struct hub *h);
 /* Calls on_news for every subscriber (used at shutdown). */
 void hub_notify_all(struct hub *h);
 /* Asks every worker to stop without waiting (shutdown). */

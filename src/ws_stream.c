@@ -6,13 +6,13 @@
 
 #include "error.h"
 #include "frame.h"
+#include "http_reply.h"
 #include "hub.h"
 #include "log.h"
 #include "options.h"
 #include "server.h"
+#include "streams.h"
 #include "url.h"
-
-#define MAX_ARGS 32
 
 enum phase {
 	PHASE_STREAM = 0,  /* sending frames */
@@ -29,7 +29,6 @@ struct session {
 	struct stream_opts opts;  /* owned */
 	struct frame *cur;        /* reference held while its fragments go out */
 	size_t off;               /* bytes of cur already written */
-	uint64_t last_seq;        /* newest frame seq taken from the source */
 	enum phase phase;
 	enum cs_err err;
 	int close_code;
@@ -70,34 +69,6 @@ static void fail(struct session *s, enum cs_err err, int clean, const char *msg)
 	lws_callback_on_writable(s->wsi);
 }
 
-/* Copies every "name=value" query fragment (already percent-decoded by lws) into @store. */
-static int read_args(struct lws *wsi, char **store, const char **args)
-{
-	int total = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS);
-	if (total <= 0)
-		return 0;
-	size_t cap = (size_t)total + MAX_ARGS + 1;
-	char *buf = malloc(cap);
-	if (!buf)
-		return -1;
-	size_t off = 0;
-	int n = 0;
-	for (int i = 0; off < cap; i++) {
-		int len = lws_hdr_copy_fragment(wsi, buf + off, (int)(cap - off),
-			WSI_TOKEN_HTTP_URI_ARGS, i);
-		if (len < 0)
-			break;
-		if (n == MAX_ARGS) {
-			free(buf);
-			return -2;
-		}
-		args[n++] = buf + off;
-		off += (size_t)len + 1;
-	}
-	*store = buf;
-	return n;
-}
-
 static void start(struct session *s, struct lws *wsi)
 {
 	struct server_state *st = server_get(wsi);
@@ -119,9 +90,9 @@ static void start(struct session *s, struct lws *wsi)
 		return;
 	}
 
-	const char *args[MAX_ARGS];
+	const char *args[HTTP_MAX_ARGS];
 	char *store = NULL;
-	int n = read_args(wsi, &store, args);
+	int n = http_query_args(wsi, &store, args);
 	if (n < 0) {
 		fail(s, CS_BAD_REQUEST, 0, n == -2 ? "too many query parameters" : "out of memory");
 		return;
@@ -132,17 +103,28 @@ static void start(struct session *s, struct lws *wsi)
 		fail(s, e, 0, err);
 		return;
 	}
+	if (s->opts.name) {
+		struct hub_stream_def def;
+		e = streams_resolve(st->streams, s->opts.name, &def, err, sizeof(err));
+		if (e == CS_OK)
+			e = hub_subscribe_stream(st->hub, &s->sub, &def, &s->opts, err, sizeof(err));
+		if (e != CS_OK) {
+			fail(s, e, 1, err);
+			if (e == CS_NOT_FOUND)
+				s->close_code = LWS_CLOSE_STATUS_POLICY_VIOLATION; /* asking again won't help */
+			return;
+		}
+		log_info("viewer connected to stream %s (%d viewers)", s->opts.name, st->clients);
+		return;
+	}
 	if (!s->opts.src) {
 		fail(s, CS_BAD_REQUEST, 0, "rtsp_url is required: /ws/stream?rtsp_url=<camera URL, "
-			"percent-encoded>");
+			"percent-encoded> (or name=<stream name>)");
 		return;
 	}
 	e = url_parse(s->opts.src, &st->cfg->policy, &s->url, err, sizeof(err));
-	if (e != CS_OK) {
-		fail(s, e, 0, err);
-		return;
-	}
-	e = hub_subscribe(st->hub, &s->sub, &s->url, &s->opts, err, sizeof(err));
+	if (e == CS_OK)
+		e = hub_subscribe_url(st->hub, &s->sub, &s->url, &s->opts, err, sizeof(err));
 	if (e != CS_OK) {
 		fail(s, e, 0, err);
 		return;
@@ -192,6 +174,7 @@ static int send_fragment(struct session *s)
 
 	s->off += n;
 	if (s->off == f->len) {
+		hub_sub_count_sent(&s->sub, f->len);
 		frame_unref(f);
 		s->cur = NULL;
 		hub_sub_set_busy(&s->sub, false);
@@ -241,20 +224,18 @@ static int writeable(struct session *s, struct lws *wsi)
 	if (s->phase == PHASE_ERROR)
 		return send_error_text(s);
 
-	struct source *src = hub_sub_source(&s->sub);
-	if (!src)
+	if (!s->sub.out)
 		return 0;
-	struct frame *f = source_latest(src, s->last_seq);
+	struct frame *f = hub_sub_latest(&s->sub);
 	if (f) {
 		s->cur = f;
 		s->off = 0;
-		s->last_seq = f->seq;
 		hub_sub_set_busy(&s->sub, true);
 		return send_fragment(s);
 	}
 	int clean = 0;
 	char msg[256];
-	enum cs_err e = source_error(src, msg, sizeof(msg), &clean);
+	enum cs_err e = hub_sub_error(&s->sub, msg, sizeof(msg), &clean);
 	if (e != CS_OK) {
 		fail(s, e, clean, msg);
 		return send_error_text(s);

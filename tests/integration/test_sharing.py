@@ -1,11 +1,12 @@
-"""Viewers of the same source with the same options share one RTSP session; different options or
---isolate get their own; the session ends with the last viewer; a slow viewer slows nobody."""
+"""Viewers of the same source share one RTSP session, each getting the size and rate it asked
+for; --isolate gives each its own; the session ends with the last viewer; a slow viewer slows
+nobody."""
 
 import os
 import socket
 import time
 
-from camtest import (CamTestCase, measure_rate, stream_path, tcp_send_queue,
+from camtest import (CamTestCase, jpeg_size, measure_rate, stream_path, tcp_send_queue,
                      wait_until)
 
 FPS = 25
@@ -67,21 +68,34 @@ class Sharing(SharingTestCase):
         self.assertEqual(self.new_sessions(), 1, "same options in another order: sessions %s"
                          % self.rtsp.stats())
 
-    def test_different_width_uses_a_separate_session(self):
+    def test_different_width_shares_the_session_with_its_own_size(self):
         cam = self.start_camstream()
         url = self.rtsp.url("h264")
-        self.start_viewers(cam, stream_path(url), 1)
-        self.start_viewers(cam, stream_path(url, width=160), 1)
+        full, small = (self.start_viewers(cam, stream_path(url), 1)[0],
+                       self.start_viewers(cam, stream_path(url, width=160), 1)[0])
         stats = self.rtsp.stats()
-        self.assertEqual(stats["sessions"], 2, "full size and width=160: sessions %s" % stats)
+        self.assertEqual(stats["sessions"], 1, "full size and width=160: sessions %s" % stats)
+        full.wait_frames(len(full.frame_times) + 2, timeout=5)
+        small.wait_frames(len(small.frame_times) + 2, timeout=5)
+        self.assertEqual(jpeg_size(full.last_frames[-1]), (320, 240), "full-size viewer")
+        self.assertEqual(jpeg_size(small.last_frames[-1]), (160, 120), "width=160 viewer")
 
-    def test_different_fps_cap_uses_a_separate_session(self):
+    def test_different_fps_cap_shares_the_session_at_its_own_rate(self):
         cam = self.start_camstream()
         url = self.rtsp.url("h264")
-        self.start_viewers(cam, stream_path(url), 1)
-        self.start_viewers(cam, stream_path(url, fps=5), 1)
+        full = self.start_viewers(cam, stream_path(url), 1)[0]
+        capped = self.start_viewers(cam, stream_path(url, fps=5), 1)[0]
         stats = self.rtsp.stats()
-        self.assertEqual(stats["sessions"], 2, "fps unset and fps=5: sessions %s" % stats)
+        self.assertEqual(stats["sessions"], 1, "fps unset and fps=5: sessions %s" % stats)
+        t0 = time.monotonic()
+        full.wait_frames(len(full.frame_times) + 3 * FPS, timeout=4.0)
+        t1 = time.monotonic()
+        rate_full = full.count_between(t0, t1) / (t1 - t0)
+        rate_capped = capped.count_between(t0, t1) / (t1 - t0)
+        self.note("full %.1f frames/s, fps=5 %.1f frames/s" % (rate_full, rate_capped))
+        self.assertGreaterEqual(rate_full, 0.9 * FPS, "uncapped viewer's rate")
+        self.assertLessEqual(rate_capped, 6.5, "fps=5 viewer's rate")
+        self.assertGreaterEqual(rate_capped, 3.5, "fps=5 viewer's rate")
 
     def test_isolate_gives_each_viewer_its_own_session(self):
         cam = self.start_camstream("--isolate")
