@@ -1,5 +1,6 @@
-/* url: the camera URL a client asked for. Validation with uriparser, the scheme policy,
- * credential redaction. Pure functions, no mutable statics: safe on any thread.
+/* url: the camera URL a client asked for. Validation with uriparser and the scheme policy;
+ * credential redaction is in url_redact.c, and url_internal.h holds what the two share.
+ * Pure functions, no mutable statics: safe on any thread.
  *
  * How a URL is cut. FFmpeg opens @text as given, so we cut it the way FFmpeg 5.1 does
  * (av_url_split, checked with ffprobe against a fake RTSP server): the authority ends at the
@@ -25,7 +26,7 @@
 
 #include <uriparser/Uri.h>
 
-#define N_ELEM(a) (sizeof(a) / sizeof((a)[0]))
+#include "url_internal.h"
 
 /* The sources that are always allowed. */
 static const char *const builtin_schemes[] = { "rtsp", "rtsps", "rtmp", "rtmps" };
@@ -46,16 +47,6 @@ static const char *const never_schemes[] = {
 	"android_content", "ipfs", "ipns",
 };
 
-/* Query (and path) parameter names whose values are hidden. A name also counts when it ends
- * in "_word", "-word" or ".word" (access_token, X-Amz-Signature) or contains one of
- * secret_parts (camPassword). Hiding a harmless value costs little; showing a secret does. */
-static const char *const secret_words[] = {
-	"user", "username", "password", "pass", "pwd", "passwd", "passphrase", "token", "auth",
-	"key", "secret", "signature", "sig",
-};
-static const char *const secret_parts[] = {
-	"password", "passwd", "passphrase", "secret", "token", "apikey",
-};
 
 static const struct {
 	const char *scheme;
@@ -65,19 +56,6 @@ static const struct {
 	{ "http", 80 }, { "https", 443 },
 };
 
-/* ASCII only, independent of the locale. */
-static bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-static bool is_digit(char c) { return c >= '0' && c <= '9'; }
-static bool is_alnum(char c) { return is_alpha(c) || is_digit(c); }
-static char to_lower(char c) { return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c; }
-
-static int hex_val(char c)
-{
-	if (is_digit(c))
-		return c - '0';
-	c = to_lower(c);
-	return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
-}
 
 static bool eq_nocase(const char *a, size_t alen, const char *b)
 {
@@ -111,7 +89,7 @@ static bool is_never(const char *s, size_t n)
 {
 	return in_list(s, n, never_schemes, N_ELEM(never_schemes));
 }
-static bool is_known(const char *s, size_t n)
+bool url_scheme_is_known(const char *s, size_t n)
 {
 	return is_builtin(s, n) || is_allowable(s, n) || is_never(s, n) || eq_nocase(s, n, "demo");
 }
@@ -139,139 +117,8 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* A bounded writer. @len counts every byte offered, so a pass with cap 0 measures. */
-struct sbuf {
-	char *p;
-	size_t cap;
-	size_t len;
-};
-
-static void sb_putn(struct sbuf *b, const char *s, size_t n)
-{
-	if (b->cap && b->len < b->cap - 1) {
-		size_t room = b->cap - 1 - b->len;
-
-		memcpy(b->p + b->len, s, n < room ? n : room);
-	}
-	b->len += n;
-}
-
-static void sb_puts(struct sbuf *b, const char *s) { sb_putn(b, s, strlen(s)); }
-static void sb_putc(struct sbuf *b, char c) { sb_putn(b, &c, 1); }
-
-static void sb_end(struct sbuf *b)
-{
-	if (b->cap)
-		b->p[b->len < b->cap - 1 ? b->len : b->cap - 1] = '\0';
-}
-
-static bool is_secret_name(const char *name, size_t n)
-{
-	char low[64];
-	size_t i, j = 0, k, wl;
-
-	for (i = 0; i < n; i++) {
-		char c = name[i];
-
-		/* Decoded, so that "pass%77ord" is still a password. */
-		if (c == '%' && i + 2 < n && hex_val(name[i + 1]) >= 0 && hex_val(name[i + 2]) >= 0) {
-			c = (char)(hex_val(name[i + 1]) * 16 + hex_val(name[i + 2]));
-			i += 2;
-		}
-		if (j + 1 >= sizeof(low))
-			return true; /* too long to judge: hide the value */
-		low[j++] = to_lower(c);
-	}
-	low[j] = '\0';
-	for (k = 0; k < N_ELEM(secret_words); k++) {
-		wl = strlen(secret_words[k]);
-		if (j == wl && memcmp(low, secret_words[k], wl) == 0)
-			return true;
-		if (j > wl && memcmp(low + j - wl, secret_words[k], wl) == 0 &&
-				strchr("_-.", low[j - wl - 1]))
-			return true;
-	}
-	for (k = 0; k < N_ELEM(secret_parts); k++)
-		if (strstr(low, secret_parts[k]))
-			return true;
-	return false;
-}
-
-/* Calls @fn for each "name=value" (or bare) piece of the path, query and fragment in @rest,
- * with the byte that ends it: pieces end at '/', '&', '?' and '#' in the path, at '&' and '#'
- * in the query, at '&' in the fragment. Pairs in the path count too: some DVRs take
- * "rtsp://ip/user=admin&password=x&channel=1". */
-typedef void piece_fn(void *ctx, const char *s, size_t n, char end);
-
-static void for_each_piece(const char *rest, piece_fn *fn, void *ctx)
-{
-	const char *delims = "/&?#";
-	size_t n;
-
-	for (;;) {
-		n = strcspn(rest, delims);
-		fn(ctx, rest, n, rest[n]);
-		if (!rest[n])
-			return;
-		if (rest[n] == '?' && delims[0] == '/')
-			delims = "&#";
-		else if (rest[n] == '#')
-			delims = "&";
-		rest += n + 1;
-	}
-}
-
-/* Where the value of a secret-named pair starts in @s, or NULL. */
-static const char *secret_value(const char *s, size_t n)
-{
-	const char *eq = memchr(s, '=', n);
-
-	return eq && is_secret_name(s, (size_t)(eq - s)) ? eq + 1 : NULL;
-}
-
-static void find_at_piece(void *ctx, const char *s, size_t n, char end)
-{
-	const char **at = ctx, *v = secret_value(s, n), *q;
-
-	(void)end;
-	for (q = s; q < (v ? v : s + n); q++)
-		if (*q == '@')
-			*at = q;
-}
-
-static void redact_piece(void *ctx, const char *s, size_t n, char end)
-{
-	struct sbuf *b = ctx;
-	const char *v = secret_value(s, n);
-
-	if (v && v < s + n) {
-		sb_putn(b, s, (size_t)(v - s));
-		sb_puts(b, "***");
-	} else {
-		sb_putn(b, s, n);
-	}
-	if (end)
-		sb_putc(b, end);
-}
-
-/* A URL cut the way FFmpeg cuts it (see the top of the file). Pointers into the text. */
-struct parts {
-	const char *scheme;
-	size_t scheme_len;
-	bool has_authority;       /* "//" follows "scheme:" */
-	const char *userinfo;     /* NULL when there is no '@' */
-	size_t userinfo_len;
-	bool at_past_authority;   /* the userinfo's '@' lies past the first "/?#" */
-	const char *hostport;
-	size_t hostport_len;
-	const char *rest;         /* path, query and fragment, to the end of the text */
-};
-
-/* false when @text does not start with "scheme:". The userinfo ends at the last '@' of the
- * URL, except one in the value of a secret-named pair ("password=Admin@123" is hidden by
- * redaction anyway). When that '@' lies past the authority, FFmpeg would cut the URL
- * elsewhere: url_parse refuses it, redaction still hides everything before it. */
-static bool split_url(const char *text, struct parts *p)
+/* See url_internal.h. */
+bool url_split(const char *text, struct parts *p)
 {
 	const char *s = text, *auth, *auth_end, *at = NULL, *q;
 
@@ -294,7 +141,7 @@ static bool split_url(const char *text, struct parts *p)
 	for (q = auth; q < auth_end; q++)
 		if (*q == '@')
 			at = q;
-	for_each_piece(auth_end, find_at_piece, &at);
+	url_redact_last_at(auth_end, &at);
 	if (at) {
 		p->userinfo = auth;
 		p->userinfo_len = (size_t)(at - auth);
@@ -306,18 +153,6 @@ static bool split_url(const char *text, struct parts *p)
 	p->hostport_len = strcspn(p->hostport, "/?#");
 	p->rest = p->hostport + p->hostport_len;
 	return true;
-}
-
-static void redact_parts(struct sbuf *b, const struct parts *p)
-{
-	sb_putn(b, p->scheme, p->scheme_len);
-	sb_puts(b, "://");
-	if (p->userinfo_len)
-		sb_puts(b, "***@");
-	else if (p->userinfo)
-		sb_putc(b, '@'); /* "udp://@239.0.0.1:1234" names no one */
-	sb_putn(b, p->hostport, p->hostport_len);
-	for_each_piece(p->rest, redact_piece, b);
 }
 
 /* Appends @n bytes of @s, percent-encoding what RFC 3986 does not allow there: bytes other
@@ -385,28 +220,6 @@ static char *make_parse_copy(const struct parts *p, size_t *host_off)
 	return copy;
 }
 
-static char *make_redacted(const struct parts *p)
-{
-	struct sbuf b = { NULL, 0, 0 };
-	char *out;
-
-	redact_parts(&b, p);
-	out = malloc(b.len + 1);
-	if (!out)
-		return NULL;
-	b = (struct sbuf){ out, b.len + 1, 0 };
-	redact_parts(&b, p);
-	sb_end(&b);
-	return out;
-}
-
-static bool has_control(const char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return true;
-	return false;
-}
 
 /* Stops at the NUL of either string. */
 static bool starts_nocase(const char *s, const char *prefix)
@@ -419,33 +232,11 @@ static bool starts_nocase(const char *s, const char *prefix)
 
 /* "demo:" and "demo://" in any case. Anything after them is refused rather than ignored, so
  * that "demo:foo" cannot look as if it picked something. */
-static bool is_demo(const char *text)
+bool url_is_demo(const char *text)
 {
 	return eq_nocase(text, strlen(text), "demo:") || eq_nocase(text, strlen(text), "demo://");
 }
 
-void url_redact(const char *text, char *out, size_t outlen)
-{
-	struct sbuf b = { out, outlen, 0 };
-	struct parts p;
-
-	if (!out || !outlen)
-		return;
-	if (!text || !split_url(text, &p))
-		sb_puts(&b, "***");
-	else if (is_demo(text))
-		sb_puts(&b, text);
-	else if (p.has_authority && !has_control(text))
-		redact_parts(&b, &p);
-	else if (p.has_authority || is_known(p.scheme, p.scheme_len)) {
-		/* A scheme followed by "//", or one we know, cannot be a user name. */
-		sb_putn(&b, p.scheme, p.scheme_len);
-		sb_puts(&b, "://***");
-	} else {
-		sb_puts(&b, "***");
-	}
-	sb_end(&b);
-}
 
 bool url_policy_allows(const struct url_policy *p, const char *scheme)
 {
@@ -632,7 +423,7 @@ static enum cs_err take_host_port(const UriUriA *uri, struct cam_url *out, char 
 static enum cs_err parse_demo(const char *text, struct cam_url *out, char *err,
 	size_t errlen)
 {
-	if (!is_demo(text)) {
+	if (!url_is_demo(text)) {
 		set_err(err, errlen, "the demo source is written \"demo:\" with nothing after it");
 		return CS_BAD_REQUEST;
 	}
@@ -671,7 +462,7 @@ enum cs_err url_parse(const char *text, const struct url_policy *policy, struct 
 		return rc;
 	if (starts_nocase(text, "demo:"))
 		return parse_demo(text, out, err, errlen);
-	if (!split_url(text, &p)) {
+	if (!url_split(text, &p)) {
 		set_err(err, errlen, "the camera URL must start with a scheme, e.g. rtsp://host/path");
 		return CS_BAD_REQUEST;
 	}
@@ -719,7 +510,7 @@ enum cs_err url_parse(const char *text, const struct url_policy *policy, struct 
 	out->text = strdup(text);
 	if (!out->text)
 		goto oom;
-	out->redacted = make_redacted(&p);
+	out->redacted = url_redact_parts(&p);
 	if (!out->redacted)
 		goto oom;
 	out->has_credentials = p.userinfo_len > 0;
