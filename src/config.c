@@ -22,6 +22,9 @@ enum opt_id {
 	OPT_ISOLATE,
 	OPT_MAX_CLIENTS,
 	OPT_LOG_LEVEL,
+	OPT_CONFIG,
+	OPT_CONFIG_WRITE,
+	OPT_KEEP_WARM,
 };
 
 struct opt_desc {
@@ -44,6 +47,11 @@ static const struct opt_desc opts[] = {
 	{ "isolate", 0, OPT_ISOLATE, NULL, "one pull worker per connection, no sharing" },
 	{ "max-clients", 1, OPT_MAX_CLIENTS, "N", "most viewers at once (default 100; 0 = no limit)" },
 	{ "log-level", 1, OPT_LOG_LEVEL, "LEVEL", "error, warn, info (default) or debug" },
+	{ "config", 1, OPT_CONFIG, "FILE", "named streams and settings (JSON)" },
+	{ "config-write", 0, OPT_CONFIG_WRITE, NULL,
+		"save stream changes made through the API to the config file" },
+	{ "keep-warm", 1, OPT_KEEP_WARM, "SECONDS",
+		"keep a source a snapshot started running this long (default 10)" },
 	{ "version", 0, OPT_VERSION, NULL, "print the version and exit" },
 	{ "help", 0, OPT_HELP, NULL, "print this help and exit" },
 };
@@ -69,6 +77,18 @@ static bool parse_seconds_ms(const char *s, int *out_ms)
 		return false;
 	*out_ms = (int)lround(v * 1000.0);
 	return *out_ms > 0;
+}
+
+/* 0 allowed: "do not keep warm" */
+static bool parse_seconds(const char *s, double *out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || *end || !isfinite(v) || v < 0 || v > 3600)
+		return false;
+	*out = v;
+	return true;
 }
 
 static bool parse_bool(const char *s, bool *out)
@@ -143,6 +163,15 @@ static bool apply(struct config *c, int id, const char *val, const char *origin)
 	case OPT_LOG_LEVEL:
 		ok = log_parse_level(val, &c->log_level);
 		break;
+	case OPT_CONFIG:
+		ok = copy_str(c->config_file, sizeof(c->config_file), val);
+		break;
+	case OPT_CONFIG_WRITE:
+		ok = val ? parse_bool(val, &c->config_write) : (c->config_write = true);
+		break;
+	case OPT_KEEP_WARM:
+		ok = parse_seconds(val, &c->keep_warm_s);
+		break;
 	default:
 		ok = false;
 	}
@@ -193,6 +222,7 @@ enum config_result config_load(struct config *c, int argc, char **argv, FILE *ou
 	c->read_timeout_ms = 5000;
 	c->max_clients = 100;
 	c->log_level = LOG_INFO;
+	c->keep_warm_s = 10;
 
 	if (!load_env(c))
 		return CONFIG_ERROR;

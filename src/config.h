@@ -18,6 +18,9 @@ struct config {
 	int read_timeout_ms;    /* default 5000 */
 	bool isolate;           /* one worker per connection */
 	int max_clients;        /* default 100; 0 = no limit */
+	char config_file[4096]; /* named streams (seed 001's JSON); "" = none */
+	bool config_write;      /* save API changes back to config_file */
+	double keep_warm_s;     /* a source started by a snapshot idles this long; default 10 */
 	enum log_level log_level;
 };
 

@@ -17,6 +17,8 @@ const char *cs_err_code(enum cs_err e)
 	case CS_UNSUPPORTED_CODEC: return "unsupported_codec";
 	case CS_SOURCE_ENDED: return "source_ended";
 	case CS_SERVER_BUSY: return "server_busy";
+	case CS_ALREADY_EXISTS: return "already_exists";
+	case CS_INTERNAL: return "internal_error";
 	}
 	return "unknown"; /* only for a value outside the enum */
 }
@@ -37,6 +39,8 @@ int cs_err_ws_close(enum cs_err e, int clean)
 	case CS_UNAUTHORIZED:
 	case CS_TIMEOUT:
 	case CS_UNSUPPORTED_CODEC:
+	case CS_ALREADY_EXISTS:
+	case CS_INTERNAL:
 		break;
 	}
 	return 1011;
@@ -57,6 +61,8 @@ int cs_err_http_status(enum cs_err e)
 	case CS_SOURCE_ENDED: return 502;
 	case CS_TIMEOUT: return 504;
 	case CS_SERVER_BUSY: return 503;
+	case CS_ALREADY_EXISTS: return 409;
+	case CS_INTERNAL: return 500;
 	}
 	return 500;
 }

@@ -13,6 +13,8 @@ enum cs_err {
 	CS_UNSUPPORTED_CODEC,   /* no video stream, or none we can decode */
 	CS_SOURCE_ENDED,        /* the stream stopped: cleanly, or the connection was lost */
 	CS_SERVER_BUSY,         /* a server limit was reached */
+	CS_ALREADY_EXISTS,      /* REST: a stream of that name exists (409) */
+	CS_INTERNAL,            /* REST: the server failed, e.g. saving the config (500) */
 };
 
 /* The code as it appears in JSON, e.g. "open_failed". Never NULL. */

@@ -5,60 +5,34 @@
 #include <string.h>
 
 #include "error.h"
+#include "http_media.h"
+#include "http_reply.h"
+#include "http_streams.h"
+#include "metrics.h"
 #include "log.h"
 #include "server.h"
 
 #define HEALTH_JSON "{\"status\":\"ok\",\"message\":\"Video Streaming Server is running.\"}"
 #define PAGE_MAX (4 * 1024 * 1024)
 
+/* Per-transaction data: which room took the request, and that room's state.
+ * lws allocates it zeroed for each HTTP transaction and frees it after. */
+enum http_kind { KIND_NONE = 0, KIND_MEDIA, KIND_STREAMS };
+struct http_session {
+	enum http_kind kind;
+	struct media_req media;
+	struct api_req api;
+};
+
 size_t http_api_session_size(void)
 {
-	return 0;
+	return sizeof(struct http_session);
 }
 
-/* Writes a complete small response: headers and body in one write. -1 on failure. */
-static int write_response(struct lws *wsi, unsigned int status, const char *type,
-	const void *body, size_t len)
+static bool has_prefix(const char *path, const char *prefix)
 {
-	size_t cap = LWS_PRE + 1024 + len;
-	unsigned char *buf = malloc(cap);
-	if (!buf)
-		return -1;
-	unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + cap - len;
-	if (lws_add_http_common_headers(wsi, status, type, len, &p, end) ||
-		lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
-			(const unsigned char *)"no-store", 8, &p, end) ||
-		lws_add_http_header_by_name(wsi, (const unsigned char *)"access-control-allow-origin:",
-			(const unsigned char *)"*", 1, &p, end) ||
-		lws_finalize_http_header(wsi, &p, end)) {
-		free(buf);
-		return -1;
-	}
-	memcpy(p, body, len);
-	p += len;
-	int n = lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_FINAL);
-	free(buf);
-	return n < 0 ? -1 : 0;
-}
-
-/* Answers and ends the transaction; returns what the lws callback should return. */
-static int reply(struct lws *wsi, unsigned int status, const char *type, const void *body,
-	size_t len)
-{
-	if (write_response(wsi, status, type, body, len))
-		return -1;
-	return lws_http_transaction_completed(wsi) ? -1 : 0;
-}
-
-static int reply_error(struct lws *wsi, unsigned int status, enum cs_err code,
-	const char *msg)
-{
-	char *text = cs_err_json(code, msg);
-	if (!text)
-		return -1;
-	int r = reply(wsi, status, "application/json", text, strlen(text));
-	free(text);
-	return r;
+	size_t n = strlen(prefix);
+	return !strncmp(path, prefix, n) && (path[n] == '\0' || path[n] == '/');
 }
 
 /* The q value given to @type in an Accept header: 0 when absent, 1 by default. */
@@ -100,7 +74,7 @@ static int serve_page(struct lws *wsi)
 	FILE *f = fopen(path, "rb");
 	if (!f) {
 		log_warn("cannot open %s", path);
-		return reply_error(wsi, HTTP_STATUS_NOT_FOUND, CS_NOT_FOUND,
+		return http_reply_error(wsi, HTTP_STATUS_NOT_FOUND, CS_NOT_FOUND,
 			"the viewer page is not installed (see --web-root)");
 	}
 	char *body = malloc(PAGE_MAX);
@@ -108,29 +82,59 @@ static int serve_page(struct lws *wsi)
 	fclose(f);
 	if (!body)
 		return -1;
-	int r = reply(wsi, HTTP_STATUS_OK, "text/html; charset=utf-8", body, len);
+	int r = http_reply(wsi, HTTP_STATUS_OK, "text/html; charset=utf-8", body, len);
 	free(body);
 	return r;
 }
 
-static int on_http(struct lws *wsi, const char *path)
+/* /api/streams/{name}/snapshot is a picture: it is served like /snapshot. */
+static bool named_snapshot(const char *path, char *name, size_t cap)
 {
+	const char *prefix = "/api/streams/", *suffix = "/snapshot";
+	size_t plen = strlen(prefix), slen = strlen(suffix), len = strlen(path);
+	if (len <= plen + slen || strncmp(path, prefix, plen) || strcmp(path + len - slen, suffix))
+		return false;
+	size_t nlen = len - plen - slen;
+	if (nlen >= cap || memchr(path + plen, '/', nlen))
+		return false;
+	memcpy(name, path + plen, nlen);
+	name[nlen] = '\0';
+	return true;
+}
+
+static int on_http(struct lws *wsi, struct http_session *hs, const char *path)
+{
+	hs->kind = KIND_NONE; /* a kept-alive connection may have served another request */
+	if (has_prefix(path, "/api/streams") || has_prefix(path, "/api/config")) {
+		char name[128];
+		if (named_snapshot(path, name, sizeof(name)) &&
+			lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0) {
+			hs->kind = KIND_MEDIA;
+			return http_media_snapshot_named(wsi, &hs->media, name);
+		}
+		hs->kind = KIND_STREAMS;
+		return http_streams_request(wsi, &hs->api, path);
+	}
+	if (!strcmp(path, "/snapshot") || !strcmp(path, "/mjpeg")) {
+		hs->kind = KIND_MEDIA;
+		return http_media_request(wsi, &hs->media, path);
+	}
 	if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0)
-		return reply_error(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, CS_BAD_REQUEST,
+		return http_reply_error(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, CS_BAD_REQUEST,
 			"only GET is supported here");
 	if (!strcmp(path, "/"))
 		return prefers_html(wsi) ? serve_page(wsi)
-			: reply(wsi, HTTP_STATUS_OK, "application/json", HEALTH_JSON,
-				strlen(HEALTH_JSON));
+			: http_reply_json(wsi, HTTP_STATUS_OK, HEALTH_JSON);
 	if (!strcmp(path, "/api/health"))
-		return reply(wsi, HTTP_STATUS_OK, "application/json", HEALTH_JSON,
-			strlen(HEALTH_JSON));
+		return http_reply_json(wsi, HTTP_STATUS_OK, HEALTH_JSON);
+	if (!strcmp(path, "/metrics"))
+		return metrics_reply(wsi);
 	if (!strcmp(path, "/index.html"))
 		return serve_page(wsi);
 	if (!strcmp(path, "/ws/stream"))
-		return reply_error(wsi, HTTP_STATUS_BAD_REQUEST, CS_BAD_REQUEST,
+		return http_reply_error(wsi, HTTP_STATUS_BAD_REQUEST, CS_BAD_REQUEST,
 			"/ws/stream is a WebSocket endpoint: connect with ws:// or wss://");
-	return reply_error(wsi, HTTP_STATUS_NOT_FOUND, CS_NOT_FOUND, "no such path");
+	return http_reply_error(wsi, HTTP_STATUS_NOT_FOUND, CS_NOT_FOUND, "no such path");
 }
 
 /* Only /ws/stream takes WebSockets; any other path is answered before the upgrade. */
@@ -143,7 +147,8 @@ static int on_confirm_upgrade(struct lws *wsi)
 	/* lws ends the transaction itself when this callback returns non-zero */
 	char *text = cs_err_json(CS_NOT_FOUND, "WebSockets are served at /ws/stream only");
 	if (text)
-		write_response(wsi, HTTP_STATUS_NOT_FOUND, "application/json", text, strlen(text));
+		http_write_response(wsi, HTTP_STATUS_NOT_FOUND, "application/json", text,
+			strlen(text), NULL, 0);
 	free(text);
 	return 1;
 }
@@ -151,9 +156,16 @@ static int on_confirm_upgrade(struct lws *wsi)
 int http_api_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 	size_t len)
 {
+	struct http_session *hs = user;
+
+	if (reason == LWS_CALLBACK_HTTP && hs)
+		return on_http(wsi, hs, in ? (const char *)in : "/");
+	if (hs && hs->kind == KIND_MEDIA)
+		return http_media_callback(wsi, reason, &hs->media, in, len);
+	if (hs && hs->kind == KIND_STREAMS)
+		return http_streams_callback(wsi, reason, &hs->api, in, len);
+
 	switch (reason) {
-	case LWS_CALLBACK_HTTP:
-		return on_http(wsi, in ? (const char *)in : "/");
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
 		return on_confirm_upgrade(wsi);
 	default:

@@ -11,6 +11,7 @@
 #include "http_api.h"
 #include "hub.h"
 #include "log.h"
+#include "streams.h"
 #include "ws_stream.h"
 
 _Static_assert(FRAME_HEADROOM >= LWS_PRE, "frames need LWS_PRE bytes of headroom");
@@ -50,7 +51,7 @@ static int callback_main(struct lws *wsi, enum lws_callback_reasons reason, void
 }
 
 static struct lws_protocols protocols[] = {
-	{ "http", callback_main, 0, 0, 0, NULL, 0 },
+	{ "http", callback_main, 0, 0, 0, NULL, WS_STREAM_FRAGMENT + 64 },
 	{ WS_STREAM_PROTOCOL, ws_stream_callback, 0, 4096, 0, NULL, WS_STREAM_FRAGMENT + 64 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 },
 };
@@ -98,6 +99,8 @@ static void raise_fd_limit(void)
 static void on_tick(lws_sorted_usec_list_t *sul)
 {
 	struct server *s = lws_container_of(sul, struct server, tick);
+	if (s->st.hub && !s->st.shutting_down)
+		hub_tick(s->st.hub);
 	lws_sul_schedule(s->ctx, 0, &s->tick, on_tick, 100 * LWS_US_PER_MS);
 }
 
@@ -169,10 +172,20 @@ int server_run(const struct config *cfg, volatile sig_atomic_t *stop)
 		.isolate = cfg->isolate,
 	};
 	s.st.hub = hub_create(&hc, wake, s.ctx);
-	if (!s.st.hub) {
+	s.st.streams = s.st.hub ? streams_create(s.st.hub, &cfg->policy) : NULL;
+	if (!s.st.streams) {
 		log_error("out of memory");
-		goto out_ctx;
+		goto out_hub;
 	}
+	if (cfg->config_file[0]) {
+		char err[512];
+		if (!streams_load_file(s.st.streams, cfg->config_file, cfg->config_write, err,
+			sizeof(err))) {
+			log_error("%s", err);
+			goto out_hub;
+		}
+	}
+	s.st.started_wall_us = clock_wall_us();
 
 	struct lws_vhost *vh = lws_get_vhost_by_name(s.ctx, "default");
 	announce(cfg, vh ? lws_get_vhost_listen_port(vh) : cfg->port);
@@ -186,10 +199,12 @@ int server_run(const struct config *cfg, volatile sig_atomic_t *stop)
 	drain_viewers(&s);
 	ret = 0;
 
+out_hub:
+	streams_destroy(s.st.streams);
+	s.st.streams = NULL;
 	/* workers call lws_cancel_service(ctx): join them all before the context goes */
 	hub_destroy(s.st.hub);
 	s.st.hub = NULL;
-out_ctx:
 	lws_sul_cancel(&s.tick);
 	lws_context_destroy(s.ctx);
 	av_log_set_callback(av_log_default_callback);

@@ -3,6 +3,7 @@
 #define CAMSTREAM_SERVER_H
 
 #include <signal.h>
+#include <stdint.h>
 
 #include "config.h"
 
@@ -16,9 +17,12 @@ int server_run(const struct config *cfg, volatile sig_atomic_t *stop);
 /* What the protocol handlers share, reached with server_get(wsi). Service thread only. */
 struct hub;
 struct lws;
+struct streams;
 struct server_state {
 	const struct config *cfg;
 	struct hub *hub;
+	struct streams *streams; /* named streams; never NULL while serving */
+	int64_t started_wall_us; /* for uptime in metrics */
 	int clients;          /* open viewers, for --max-clients */
 	int shutting_down;    /* set once the stop signal arrived */
 };
