@@ -1,0 +1,420 @@
+#include "metrics.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "frame.h"
+#include "http_reply.h"
+#include "hub.h"
+#include "log.h"
+#include "server.h"
+
+#ifndef CAMSTREAM_VERSION   /* meson defines it; a bare syntax check may not */
+#define CAMSTREAM_VERSION "unknown"
+#endif
+
+#define CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
+/* ---- a growing text buffer ------------------------------------------------------------- */
+
+/* Owned by one metrics_reply call. After an allocation failure it stays failed and every
+ * append is a no-op, so the builders need not check each call. */
+struct buf {
+	char *p;
+	size_t len, cap;
+	bool failed;
+};
+
+static bool buf_reserve(struct buf *b, size_t more)
+{
+	if (b->failed)
+		return false;
+	if (b->len + more + 1 <= b->cap)
+		return true;
+	size_t cap = b->cap ? b->cap : 4096;
+	while (cap < b->len + more + 1)
+		cap *= 2;
+	char *p = realloc(b->p, cap);
+	if (!p) {
+		b->failed = true;
+		return false;
+	}
+	b->p = p;
+	b->cap = cap;
+	return true;
+}
+
+static void buf_add(struct buf *b, const char *s, size_t n)
+{
+	if (!buf_reserve(b, n))
+		return;
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+static void buf_str(struct buf *b, const char *s)
+{
+	buf_add(b, s, strlen(s));
+}
+
+__attribute__((format(printf, 2, 3)))
+static void buf_printf(struct buf *b, const char *fmt, ...)
+{
+	char small[128];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(small, sizeof(small), fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		b->failed = true;
+		return;
+	}
+	if ((size_t)n < sizeof(small)) {
+		buf_add(b, small, (size_t)n);
+		return;
+	}
+	if (!buf_reserve(b, (size_t)n))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+}
+
+/* A label value: backslash, double quote and line feed escaped, as the format requires. */
+static void buf_label_value(struct buf *b, const char *v)
+{
+	for (; *v; v++) {
+		switch (*v) {
+		case '\\': buf_add(b, "\\\\", 2); break;
+		case '"': buf_add(b, "\\\"", 2); break;
+		case '\n': buf_add(b, "\\n", 2); break;
+		default: buf_add(b, v, 1); break;
+		}
+	}
+}
+
+/* A sample value. camstream never calls setlocale(), so the decimal point is '.'. */
+static void buf_double(struct buf *b, double v)
+{
+	if (isnan(v))
+		buf_str(b, "NaN");
+	else if (isinf(v))
+		buf_str(b, v > 0 ? "+Inf" : "-Inf");
+	else if (fabs(v) < 1e15 && v == (double)(int64_t)v)
+		buf_printf(b, "%" PRId64, (int64_t)v);
+	else
+		buf_printf(b, "%.6f", v);
+}
+
+static void family(struct buf *b, const char *name, const char *type, const char *help)
+{
+	buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* ---- per source ------------------------------------------------------------------------ */
+
+/* One label set: every running worker of the same (redacted URL, stream name) is summed into
+ * one series, so two workers of one camera (--isolate, other output settings, a failed
+ * worker still draining its viewers) never give duplicate series. */
+struct src_row {
+	char *source;             /* redacted URL, scrubbed once more (owned) */
+	char *name;               /* named stream or "" (owned) */
+	uint64_t frames_decoded, frames_encoded, encode_us, bytes_in, bytes_out, packets;
+	uint64_t dropped, reconnects;
+	int64_t viewers;
+	int64_t last_frame_wall_us; /* newest over the workers, 0 = no frame yet */
+	bool up;                  /* any worker playing */
+	int width, height;        /* of the newest picture */
+	int rtsp_sessions;        /* rtsp/rtsps workers in SOURCE_PLAYING */
+};
+
+struct collect {
+	struct src_row *rows;
+	size_t n, cap;
+	bool failed;
+};
+
+static bool is_rtsp(const char *url)
+{
+	return !strncasecmp(url, "rtsp://", 7) || !strncasecmp(url, "rtsps://", 8);
+}
+
+static struct src_row *row_for(struct collect *c, const char *source, const char *name)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (!strcmp(c->rows[i].source, source) && !strcmp(c->rows[i].name, name))
+			return &c->rows[i];
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? 2 * c->cap : 16;
+		struct src_row *rows = realloc(c->rows, cap * sizeof(*rows));
+		if (!rows)
+			return NULL;
+		c->rows = rows;
+		c->cap = cap;
+	}
+	struct src_row *r = &c->rows[c->n];
+	memset(r, 0, sizeof(*r));
+	r->source = strdup(source);
+	r->name = strdup(name);
+	if (!r->source || !r->name) {
+		free(r->source);
+		free(r->name);
+		return NULL;
+	}
+	c->n++;
+	return r;
+}
+
+/* hub_foreach callback: the info's strings live only during the call, so they are copied. */
+static void collect_one(const struct hub_source_info *info, void *arg)
+{
+	struct collect *c = arg;
+	if (c->failed)
+		return;
+	/* display_url is redacted by the url room; scrubbing again costs nothing and keeps a
+	 * credential out of the labels even if a caller ever passed a raw URL. */
+	char *source = strdup(info->display_url ? info->display_url : "");
+	if (!source) {
+		c->failed = true;
+		return;
+	}
+	log_scrub(source);
+	struct src_row *r = row_for(c, source, info->name ? info->name : "");
+	free(source);
+	if (!r) {
+		c->failed = true;
+		return;
+	}
+	const struct source_stats *s = &info->stats;
+	r->frames_decoded += s->frames_decoded;
+	r->frames_encoded += s->frames_encoded;
+	r->encode_us += s->encode_us_total;
+	r->bytes_in += s->bytes_received;
+	r->bytes_out += info->bytes_sent;
+	r->packets += s->packets_received;
+	r->dropped += info->frames_dropped;
+	r->reconnects += s->reconnects;
+	r->viewers += info->viewers;
+	if (s->state == SOURCE_PLAYING) {
+		r->up = true;
+		if (info->display_url && is_rtsp(info->display_url))
+			r->rtsp_sessions++;
+	}
+	if (s->last_frame_wall_us > r->last_frame_wall_us) {
+		r->last_frame_wall_us = s->last_frame_wall_us;
+		if (s->width > 0 && s->height > 0) {
+			r->width = s->width;
+			r->height = s->height;
+		}
+	} else if (r->width == 0 && s->width > 0 && s->height > 0) {
+		r->width = s->width;
+		r->height = s->height;
+	}
+}
+
+static void collect_free(struct collect *c)
+{
+	for (size_t i = 0; i < c->n; i++) {
+		free(c->rows[i].source);
+		free(c->rows[i].name);
+	}
+	free(c->rows);
+}
+
+enum kind { K_U64, K_DOUBLE };
+
+/* One per-source family. get() returns false when the row has no sample for it. */
+struct src_family {
+	const char *name, *type, *help;
+	bool (*get)(const struct src_row *r, int64_t now_us, double *d, uint64_t *u);
+	enum kind kind;
+};
+
+#define GET_U64(fn, expr) \
+	static bool fn(const struct src_row *r, int64_t now_us, double *d, uint64_t *u) \
+	{ (void)now_us; (void)d; *u = (expr); return true; }
+
+GET_U64(get_decoded, r->frames_decoded)
+GET_U64(get_encoded, r->frames_encoded)
+GET_U64(get_bytes_in, r->bytes_in)
+GET_U64(get_bytes_out, r->bytes_out)
+GET_U64(get_packets, r->packets)
+GET_U64(get_dropped, r->dropped)
+GET_U64(get_reconnects, r->reconnects)
+GET_U64(get_viewers, (uint64_t)(r->viewers > 0 ? r->viewers : 0))
+GET_U64(get_up, r->up ? 1u : 0u)
+
+static bool get_encode_s(const struct src_row *r, int64_t now_us, double *d, uint64_t *u)
+{
+	(void)now_us;
+	(void)u;
+	*d = (double)r->encode_us / 1e6;
+	return true;
+}
+
+/* Absent until the first frame: there is no age to report, and an absent series cannot be
+ * mistaken for a fresh one. */
+static bool get_age(const struct src_row *r, int64_t now_us, double *d, uint64_t *u)
+{
+	(void)u;
+	if (r->last_frame_wall_us <= 0)
+		return false;
+	int64_t age = now_us - r->last_frame_wall_us;
+	*d = age > 0 ? (double)age / 1e6 : 0.0;
+	return true;
+}
+
+static bool get_width(const struct src_row *r, int64_t now_us, double *d, uint64_t *u)
+{
+	(void)now_us;
+	(void)d;
+	*u = (uint64_t)r->width;
+	return r->width > 0;
+}
+
+static bool get_height(const struct src_row *r, int64_t now_us, double *d, uint64_t *u)
+{
+	(void)now_us;
+	(void)d;
+	*u = (uint64_t)r->height;
+	return r->height > 0;
+}
+
+static const struct src_family src_families[] = {
+	{ "camstream_source_up", "gauge",
+	  "1 while a worker of the source is playing, 0 while it opens, reconnects or failed",
+	  get_up, K_U64 },
+	{ "camstream_viewers", "gauge", "Subscribers of the source (WebSocket, MJPEG, snapshot)",
+	  get_viewers, K_U64 },
+	{ "camstream_packets_received_total", "counter", "Packets read from the source",
+	  get_packets, K_U64 },
+	{ "camstream_bytes_received_total", "counter", "Bytes read from the source",
+	  get_bytes_in, K_U64 },
+	{ "camstream_frames_decoded_total", "counter", "Pictures decoded from the source",
+	  get_decoded, K_U64 },
+	{ "camstream_frames_encoded_total", "counter", "JPEG frames encoded, over all outputs",
+	  get_encoded, K_U64 },
+	{ "camstream_encode_seconds_total", "counter", "Time spent encoding JPEG frames",
+	  get_encode_s, K_DOUBLE },
+	{ "camstream_bytes_sent_total", "counter", "JPEG bytes sent to the source's viewers",
+	  get_bytes_out, K_U64 },
+	{ "camstream_frames_dropped_total", "counter",
+	  "Frames a viewer skipped because a newer one replaced them (latest frame wins)",
+	  get_dropped, K_U64 },
+	{ "camstream_reconnects_total", "counter",
+	  "Successful re-opens of the source after a failure (named streams)",
+	  get_reconnects, K_U64 },
+	{ "camstream_seconds_since_last_frame", "gauge",
+	  "Age of the newest decoded picture; absent before the first one",
+	  get_age, K_DOUBLE },
+	{ "camstream_frame_width", "gauge", "Width of the decoded picture; absent before the first",
+	  get_width, K_U64 },
+	{ "camstream_frame_height", "gauge",
+	  "Height of the decoded picture; absent before the first", get_height, K_U64 },
+};
+
+static void source_labels(struct buf *b, const struct src_row *r)
+{
+	buf_str(b, "{source=\"");
+	buf_label_value(b, r->source);
+	buf_str(b, "\",name=\"");
+	buf_label_value(b, r->name);
+	buf_str(b, "\"}");
+}
+
+static void write_sources(struct buf *b, const struct collect *c, int64_t now_us)
+{
+	for (size_t f = 0; f < sizeof(src_families) / sizeof(src_families[0]); f++) {
+		const struct src_family *fam = &src_families[f];
+		family(b, fam->name, fam->type, fam->help);
+		for (size_t i = 0; i < c->n; i++) {
+			double d = 0;
+			uint64_t u = 0;
+			if (!fam->get(&c->rows[i], now_us, &d, &u))
+				continue;
+			buf_str(b, fam->name);
+			source_labels(b, &c->rows[i]);
+			buf_str(b, " ");
+			if (fam->kind == K_U64)
+				buf_printf(b, "%" PRIu64, u);
+			else
+				buf_double(b, d);
+			buf_str(b, "\n");
+		}
+	}
+}
+
+/* ---- the process ----------------------------------------------------------------------- */
+
+static void write_process(struct buf *b, const struct server_state *st,
+	const struct collect *c, int64_t now_us)
+{
+	int rtsp = 0;
+	for (size_t i = 0; i < c->n; i++)
+		rtsp += c->rows[i].rtsp_sessions;
+
+	family(b, "camstream_build_info", "gauge", "Always 1; the version is in the label");
+	buf_str(b, "camstream_build_info{version=\"");
+	buf_label_value(b, CAMSTREAM_VERSION);
+	buf_str(b, "\"} 1\n");
+
+	family(b, "camstream_start_time_seconds", "gauge", "When the server started (Unix time)");
+	buf_str(b, "camstream_start_time_seconds ");
+	buf_double(b, (double)st->started_wall_us / 1e6);
+	buf_str(b, "\n");
+
+	family(b, "camstream_uptime_seconds", "gauge", "Seconds since the server started");
+	buf_str(b, "camstream_uptime_seconds ");
+	buf_double(b, st->started_wall_us > 0 && now_us > st->started_wall_us
+		? (double)(now_us - st->started_wall_us) / 1e6 : 0.0);
+	buf_str(b, "\n");
+
+	family(b, "camstream_clients", "gauge",
+		"Open viewer connections of every kind (WebSocket and MJPEG)");
+	buf_printf(b, "camstream_clients %d\n", st->clients > 0 ? st->clients : 0);
+
+	family(b, "camstream_subscribers", "gauge",
+		"Subscriptions to sources (viewers plus snapshot requests in flight)");
+	buf_printf(b, "camstream_subscribers %d\n", st->hub ? hub_sub_count(st->hub) : 0);
+
+	family(b, "camstream_sources", "gauge", "Running source workers");
+	buf_printf(b, "camstream_sources %d\n", st->hub ? hub_source_count(st->hub) : 0);
+
+	family(b, "camstream_rtsp_sessions", "gauge",
+		"Sources with a playing RTSP session to a camera (rtsp:// and rtsps:// workers)");
+	buf_printf(b, "camstream_rtsp_sessions %d\n", rtsp);
+}
+
+int metrics_reply(struct lws *wsi)
+{
+	struct server_state *st = server_get(wsi);
+	struct collect c = { 0 };
+	struct buf b = { 0 };
+	int64_t now_us = clock_wall_us();
+
+	if (st->hub)
+		hub_foreach(st->hub, collect_one, &c);
+	if (!c.failed) {
+		write_sources(&b, &c, now_us);
+		write_process(&b, st, &c, now_us);
+	}
+	collect_free(&c);
+	if (c.failed || b.failed) {
+		free(b.p);
+		log_warn("metrics: out of memory");
+		return http_reply_error(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, CS_SERVER_BUSY,
+			"out of memory");
+	}
+	int r = http_reply(wsi, HTTP_STATUS_OK, CONTENT_TYPE, b.p ? b.p : "", b.len);
+	free(b.p);
+	return r;
+}
