@@ -11,7 +11,7 @@ BUILD_PKGS="meson ninja-build pkg-config gcc libwebsockets-dev libavformat-dev l
 TEST_PKGS="ffmpeg python3 python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-rtsp-server-1.0
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad gstreamer1.0-libav python3-websocket
-  python3-pil chromium"
+  python3-pil chromium nginx libnginx-mod-rtmp"
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
