@@ -9,6 +9,8 @@
  *   converts to full-range yuv420p, doing the range expansion itself. */
 #include "encoder.h"
 
+#include <inttypes.h>
+
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -336,14 +338,31 @@ struct frame *encoder_encode(struct encoder *e, const AVFrame *pic, int req_w, i
 		return NULL;
 	}
 
-	struct frame *f = frame_create(size);
+	/* SOI, then our timing comment, then the rest of TurboJPEG's output */
+	const size_t com = 4 + ENCODER_STAMP_TEXT_LEN;
+	struct frame *f = frame_create(size + com);
 	if (!f) {
 		*err = "out of memory";
 		return NULL;
 	}
-	memcpy(f->data, e->jpeg, size);
-	f->len = size;
+	memcpy(f->data, e->jpeg, 2);
+	f->data[2] = 0xff;
+	f->data[3] = 0xfe;
+	f->data[4] = (unsigned char)((com - 2) >> 8);
+	f->data[5] = (unsigned char)((com - 2) & 0xff);
+	memset(f->data + 6, ' ', ENCODER_STAMP_TEXT_LEN);
+	memcpy(f->data + 2 + com, e->jpeg + 2, size - 2);
+	f->len = size + com;
 	f->width = w;
 	f->height = h;
 	return f;
+}
+
+void encoder_stamp(struct frame *f)
+{
+	char text[ENCODER_STAMP_TEXT_LEN + 1];
+	uint64_t t = f->t_capture_us > 0 ? (uint64_t)f->t_capture_us : 0;
+	snprintf(text, sizeof(text), "camstream t=%016" PRIu64 " seq=%010" PRIu64,
+		(uint64_t)(t % 10000000000000000ULL), (uint64_t)(f->seq % 10000000000ULL));
+	memcpy(f->data + 6, text, ENCODER_STAMP_TEXT_LEN);
 }

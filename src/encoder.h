@@ -20,6 +20,16 @@ void encoder_destroy(struct encoder *e); /* NULL is fine */
  * (0 = not given; one alone keeps the aspect ratio). Results are even and at least 2. */
 void encoder_out_size(int src_w, int src_h, int req_w, int req_h, int *out_w, int *out_h);
 
+/* Every JPEG carries, right after its SOI marker, a comment (COM, FF FE) segment of fixed
+ * size with its timing, so a page can show how old a picture is without a side channel:
+ *   "camstream t=<capture time, 16-digit µs since the epoch> seq=<10-digit frame number>"
+ * Decoders ignore COM segments. encoder_stamp() fills it in once seq and t_capture_us are
+ * known. */
+#define ENCODER_STAMP_TEXT_LEN 43
+
+/* Writes f->t_capture_us and f->seq into the frame's timing comment. */
+void encoder_stamp(struct frame *f);
+
 /* Encodes @pic (any planar or packed video format FFmpeg decodes to) at the size chosen by
  * encoder_out_size(@req_w, @req_h) with JPEG @quality (1..100). Returns a new frame with one
  * reference (seq and timestamps left 0 for the caller), or NULL with a static message in

@@ -268,6 +268,7 @@ void source_deliver(struct worker *w, const AVFrame *pic, int64_t t_capture_us)
 		pthread_mutex_lock(&s->lock);
 		if (!o->removed) {
 			f->seq = ++o->seq;
+			encoder_stamp(f); /* before it is published: frames are immutable after */
 			old = o->latest;
 			o->latest = f;
 			published = true;

@@ -448,6 +448,37 @@ static void test_empty_picture_is_an_error(void)
 	encoder_destroy(NULL);
 }
 
+static void test_every_jpeg_carries_its_timing_comment(void)
+{
+	struct encoder *e = encoder_create();
+	AVFrame *pic = make_yuv420(64, 48, AV_PIX_FMT_YUV420P, AVCOL_RANGE_MPEG);
+	const char *err = NULL;
+	struct frame *f = encoder_encode(e, pic, 0, 0, 80, &err);
+	CHECK(f != NULL);
+	if (f) {
+		f->t_capture_us = 1795295491836700;
+		f->seq = 42;
+		encoder_stamp(f);
+		CHECK(f->data[0] == 0xff && f->data[1] == 0xd8);
+		CHECK(f->data[2] == 0xff && f->data[3] == 0xfe);
+		CHECK(f->data[4] * 256 + f->data[5] == 2 + ENCODER_STAMP_TEXT_LEN);
+		CHECK(!memcmp(f->data + 6, "camstream t=1795295491836700 seq=0000000042",
+			ENCODER_STAMP_TEXT_LEN));
+		/* the comment does not disturb decoding */
+		tjhandle d = tjInitDecompress();
+		int w = 0, h = 0, ss = 0, cs = 0;
+		CHECK(tjDecompressHeader3(d, f->data, f->len, &w, &h, &ss, &cs) == 0);
+		CHECK(w == 64 && h == 48);
+		unsigned char *rgb = malloc((size_t)w * h * 3);
+		CHECK(tjDecompress2(d, f->data, f->len, rgb, w, 0, h, TJPF_RGB, 0) == 0);
+		free(rgb);
+		tjDestroy(d);
+	}
+	frame_unref(f);
+	av_frame_free(&pic);
+	encoder_destroy(e);
+}
+
 int main(void)
 {
 	RUN(test_limited_range_420_expands_to_full_range);
@@ -462,5 +493,6 @@ int main(void)
 	RUN(test_resolution_and_format_change_between_calls);
 	RUN(test_quality_is_clamped);
 	RUN(test_empty_picture_is_an_error);
+	RUN(test_every_jpeg_carries_its_timing_comment);
 	return CHECK_DONE();
 }
