@@ -25,6 +25,15 @@ enum opt_id {
 	OPT_CONFIG,
 	OPT_CONFIG_WRITE,
 	OPT_KEEP_WARM,
+	OPT_TOKEN,
+	OPT_TOKEN_FILE,
+	OPT_ALLOW_ORIGIN,
+	OPT_ALLOW_HOSTS,
+	OPT_NAMED_ONLY,
+	OPT_MAX_SESSIONS_PER_HOST,
+	OPT_MAX_SOURCES,
+	OPT_TLS_CERT,
+	OPT_TLS_KEY,
 };
 
 struct opt_desc {
@@ -52,6 +61,18 @@ static const struct opt_desc opts[] = {
 		"save stream changes made through the API to the config file" },
 	{ "keep-warm", 1, OPT_KEEP_WARM, "SECONDS",
 		"keep a source a snapshot started running this long (default 10)" },
+	{ "token", 1, OPT_TOKEN, "TOKEN", "require this access token (Bearer or ?token=)" },
+	{ "token-file", 1, OPT_TOKEN_FILE, "PATH", "read the access token from a file" },
+	{ "allow-origin", 1, OPT_ALLOW_ORIGIN, "LIST",
+		"origins whose pages may open WebSockets (exact; null = file://)" },
+	{ "allow-hosts", 1, OPT_ALLOW_HOSTS, "LIST",
+		"camera hosts ad-hoc URLs may reach: names, *.suffix, CIDRs" },
+	{ "named-only", 0, OPT_NAMED_ONLY, NULL, "refuse ad-hoc camera URLs; named streams only" },
+	{ "max-sessions-per-host", 1, OPT_MAX_SESSIONS_PER_HOST, "N",
+		"most camera sessions per camera host:port (0 = no limit)" },
+	{ "max-sources", 1, OPT_MAX_SOURCES, "N", "most sources running at once (0 = no limit)" },
+	{ "tls-cert", 1, OPT_TLS_CERT, "PEM", "serve https and wss with this certificate" },
+	{ "tls-key", 1, OPT_TLS_KEY, "PEM", "the certificate's private key" },
 	{ "version", 0, OPT_VERSION, NULL, "print the version and exit" },
 	{ "help", 0, OPT_HELP, NULL, "print this help and exit" },
 };
@@ -132,6 +153,27 @@ static bool allow_schemes(struct config *c, const char *list, const char *origin
 	return true;
 }
 
+/* The first line of @path, so the token never shows in `ps`. */
+static bool read_token_file(struct config *c, const char *path, const char *origin)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		fprintf(stderr, "camstream: %s: cannot read %s\n", origin, path);
+		return false;
+	}
+	char line[sizeof(c->token) + 2];
+	bool ok = fgets(line, sizeof(line), f) != NULL;
+	fclose(f);
+	if (ok) {
+		line[strcspn(line, "\r\n")] = '\0';
+		ok = copy_str(c->token, sizeof(c->token), line);
+	}
+	if (!ok)
+		fprintf(stderr, "camstream: %s: %s holds no usable token on its first line\n",
+			origin, path);
+	return ok;
+}
+
 /* Applies one option's value; @origin names where it came from for the error message. */
 static bool apply(struct config *c, int id, const char *val, const char *origin)
 {
@@ -171,6 +213,37 @@ static bool apply(struct config *c, int id, const char *val, const char *origin)
 		break;
 	case OPT_KEEP_WARM:
 		ok = parse_seconds(val, &c->keep_warm_s);
+		break;
+	case OPT_TOKEN:
+		ok = copy_str(c->token, sizeof(c->token), val);
+		break;
+	case OPT_TOKEN_FILE:
+		return read_token_file(c, val, origin);
+	case OPT_ALLOW_ORIGIN:
+		ok = copy_str(c->allow_origin, sizeof(c->allow_origin), val);
+		break;
+	case OPT_ALLOW_HOSTS: {
+		char err[160];
+		if (!net_policy_add_list(&c->hosts, val, err, sizeof(err))) {
+			fprintf(stderr, "camstream: %s: %s\n", origin, err);
+			return false;
+		}
+		break;
+	}
+	case OPT_NAMED_ONLY:
+		ok = val ? parse_bool(val, &c->named_only) : (c->named_only = true);
+		break;
+	case OPT_MAX_SESSIONS_PER_HOST:
+		ok = parse_int(val, 0, 1000000, &c->max_sessions_per_host);
+		break;
+	case OPT_MAX_SOURCES:
+		ok = parse_int(val, 0, 1000000, &c->max_sources);
+		break;
+	case OPT_TLS_CERT:
+		ok = copy_str(c->tls_cert, sizeof(c->tls_cert), val);
+		break;
+	case OPT_TLS_KEY:
+		ok = copy_str(c->tls_key, sizeof(c->tls_key), val);
 		break;
 	default:
 		ok = false;
@@ -255,6 +328,10 @@ enum config_result config_load(struct config *c, int argc, char **argv, FILE *ou
 				snprintf(origin, sizeof(origin), "--%s", opts[i].name);
 		if (!apply(c, id, optarg, origin))
 			return CONFIG_ERROR;
+	}
+	if (!c->tls_cert[0] != !c->tls_key[0]) {
+		fprintf(stderr, "camstream: --tls-cert and --tls-key go together\n");
+		return CONFIG_ERROR;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "camstream: unexpected argument \"%.64s\" (try --help)\n", argv[optind]);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "log.h"
+#include "netpolicy.h"
 #include "url.h"
 
 struct config {
@@ -21,6 +22,15 @@ struct config {
 	char config_file[4096]; /* named streams (seed 001's JSON); "" = none */
 	bool config_write;      /* save API changes back to config_file */
 	double keep_warm_s;     /* a source started by a snapshot idles this long; default 10 */
+	char token[256];        /* "" = no access token required */
+	char allow_origin[1024];/* comma-separated exact origins ("null" = file:// pages); ""
+	                           = the default: same host, null, or no Origin header */
+	struct net_policy hosts;/* --allow-hosts: cameras ad-hoc URLs may reach */
+	bool named_only;        /* refuse ad-hoc camera URLs */
+	int max_sessions_per_host; /* camera sessions per host:port; 0 = no limit */
+	int max_sources;        /* running sources; 0 = no limit */
+	char tls_cert[4096];    /* "" = plain http/ws */
+	char tls_key[4096];
 	enum log_level log_level;
 };
 

@@ -15,6 +15,11 @@ enum cs_err {
 	CS_SERVER_BUSY,         /* a server limit was reached */
 	CS_ALREADY_EXISTS,      /* REST: a stream of that name exists (409) */
 	CS_INTERNAL,            /* REST: the server failed, e.g. saving the config (500) */
+	CS_INVALID_TOKEN,       /* --token is set and the request has no valid one (401) */
+	CS_ORIGIN_NOT_ALLOWED,  /* a WebSocket from a page of an origin not allowed (403) */
+	CS_HOST_NOT_ALLOWED,    /* --allow-hosts refuses the camera's host (403, close 1008) */
+	CS_NAMED_ONLY,          /* --named-only refuses ad-hoc camera URLs (403, close 1008) */
+	CS_URI_TOO_LONG,        /* the request line is over the limit (414) */
 };
 
 /* The code as it appears in JSON, e.g. "open_failed". Never NULL. */

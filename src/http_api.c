@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "access.h"
 #include "error.h"
 #include "http_media.h"
 #include "http_reply.h"
@@ -14,6 +15,8 @@
 
 #define HEALTH_JSON "{\"status\":\"ok\",\"message\":\"Video Streaming Server is running.\"}"
 #define PAGE_MAX (4 * 1024 * 1024)
+/* an 8 KB camera URL plus the other options, as lws decoded them */
+#define URI_MAX (8192 + 1024)
 
 /* Per-transaction data: which room took the request, and that room's state.
  * lws allocates it zeroed for each HTTP transaction and frees it after. */
@@ -102,9 +105,60 @@ static bool named_snapshot(const char *path, char *name, size_t cap)
 	return true;
 }
 
+/* Refusals every protected request shares: 414 for a request line over the limit, 401
+ * without the access token. Returns the reason, or CS_OK. */
+static enum cs_err gate(struct lws *wsi, const struct server_state *st)
+{
+	int len = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS);
+	if (len > URI_MAX)
+		return CS_URI_TOO_LONG;
+	if (!access_token_ok(wsi, st->cfg))
+		return CS_INVALID_TOKEN;
+	return CS_OK;
+}
+
+static int refuse(struct lws *wsi, enum cs_err e, bool complete)
+{
+	const char *msg = e == CS_URI_TOO_LONG ? "the request is too long (camera URLs up to 8 KB)"
+		: e == CS_INVALID_TOKEN ? "a valid access token is required: Authorization: Bearer "
+			"<token>, or ?token=<token>"
+		: e == CS_ORIGIN_NOT_ALLOWED ? "WebSockets from this page's origin are not allowed "
+			"(see --allow-origin)"
+		: "WebSockets are served at /ws/stream only";
+	if (complete)
+		return http_reply_error(wsi, 0, e, msg);
+	/* lws ends the transaction itself when CONFIRM_UPGRADE returns non-zero */
+	char *text = cs_err_json(e, msg);
+	struct http_header bearer = { "www-authenticate:", "Bearer" };
+	if (text)
+		http_write_response(wsi, (unsigned int)cs_err_http_status(e), "application/json",
+			text, strlen(text), &bearer, e == CS_INVALID_TOKEN);
+	free(text);
+	return 1;
+}
+
+static bool is_protected(const char *path)
+{
+	return has_prefix(path, "/api/streams") || has_prefix(path, "/api/config") ||
+		!strcmp(path, "/snapshot") || !strcmp(path, "/mjpeg") || !strcmp(path, "/metrics");
+}
+
 static int on_http(struct lws *wsi, struct http_session *hs, const char *path)
 {
 	hs->kind = KIND_NONE; /* a kept-alive connection may have served another request */
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI) > 0 ||
+		lws_hdr_total_length(wsi, WSI_TOKEN_OPTIONS_URI) > 0) {
+		/* a HEAD reply must carry no body: answer and close rather than confuse the
+		 * connection's next response */
+		http_write_response(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, "application/json", "", 0,
+			NULL, 0);
+		return -1;
+	}
+	if (is_protected(path)) {
+		enum cs_err e = gate(wsi, server_get(wsi));
+		if (e != CS_OK)
+			return refuse(wsi, e, true);
+	}
 	if (has_prefix(path, "/api/streams") || has_prefix(path, "/api/config")) {
 		char name[128];
 		if (named_snapshot(path, name, sizeof(name)) &&
@@ -137,20 +191,19 @@ static int on_http(struct lws *wsi, struct http_session *hs, const char *path)
 	return http_reply_error(wsi, HTTP_STATUS_NOT_FOUND, CS_NOT_FOUND, "no such path");
 }
 
-/* Only /ws/stream takes WebSockets; any other path is answered before the upgrade. */
-static int on_confirm_upgrade(struct lws *wsi)
+/* Only /ws/stream takes WebSockets, and only from allowed pages with the token: anything
+ * else is answered with an HTTP status before the upgrade, so no source is ever opened. */
+int http_api_confirm_upgrade(struct lws *wsi)
 {
+	struct server_state *st = server_get(wsi);
 	char uri[64];
-	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) > 0 &&
-		!strcmp(uri, "/ws/stream"))
-		return 0;
-	/* lws ends the transaction itself when this callback returns non-zero */
-	char *text = cs_err_json(CS_NOT_FOUND, "WebSockets are served at /ws/stream only");
-	if (text)
-		http_write_response(wsi, HTTP_STATUS_NOT_FOUND, "application/json", text,
-			strlen(text), NULL, 0);
-	free(text);
-	return 1;
+	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0 ||
+		strcmp(uri, "/ws/stream"))
+		return refuse(wsi, CS_NOT_FOUND, false);
+	enum cs_err e = gate(wsi, st);
+	if (e == CS_OK && !access_origin_ok(wsi, st->cfg))
+		e = CS_ORIGIN_NOT_ALLOWED;
+	return e == CS_OK ? 0 : refuse(wsi, e, false);
 }
 
 int http_api_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -167,7 +220,7 @@ int http_api_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
 
 	switch (reason) {
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
-		return on_confirm_upgrade(wsi);
+		return http_api_confirm_upgrade(wsi);
 	default:
 		return lws_callback_http_dummy(wsi, reason, user, in, len);
 	}

@@ -9,4 +9,9 @@ int http_api_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
 	size_t len);
 size_t http_api_session_size(void);
 
+/* LWS_CALLBACK_HTTP_CONFIRM_UPGRADE, whichever protocol lws delivers it to (with the
+ * WebSocket protocol as the vhost's default, it is that one): 0 lets the upgrade go ahead;
+ * otherwise the HTTP refusal (404 path, 414, 401 token, 403 origin) has been written. */
+int http_api_confirm_upgrade(struct lws *wsi);
+
 #endif

@@ -37,7 +37,7 @@
 #include "http_reply.h"
 #include "log.h"
 #include "server.h"
-#include "streams.h"
+#include "viewer.h"
 
 #define CHUNK_MAX (64 * 1024)      /* most JPEG bytes per HTTP_WRITEABLE */
 #define LWS_SEND_DEFAULT 4096      /* lws' send cap when the protocol sets none */
@@ -197,27 +197,8 @@ static enum cs_err parse_request(struct lws *wsi, struct media_req *r, const cha
 			r->kind == KIND_MJPEG ? "/mjpeg" : "/snapshot");
 		return CS_BAD_REQUEST;
 	}
-	if (r->opts.name) {
-		r->named = true;
-		return CS_OK;
-	}
-	return url_parse(r->opts.src, &server_get(wsi)->cfg->policy, &r->url, err, errlen);
-}
-
-static enum cs_err subscribe(struct server_state *st, struct media_req *r, char *err,
-	size_t errlen)
-{
-	if (!r->named)
-		return hub_subscribe_url(st->hub, &r->sub, &r->url, &r->opts, err, errlen);
-	if (!st->streams) {
-		snprintf(err, errlen, "no stream is named %s", r->opts.name);
-		return CS_NOT_FOUND;
-	}
-	struct hub_stream_def def;
-	enum cs_err e = streams_resolve(st->streams, r->opts.name, &def, err, errlen);
-	if (e != CS_OK)
-		return e;
-	return hub_subscribe_stream(st->hub, &r->sub, &def, &r->opts, err, errlen);
+	r->named = r->opts.name != NULL;
+	return CS_OK;
 }
 
 static int begin(struct lws *wsi, struct media_req *r, enum kind kind, const char *path_name)
@@ -238,18 +219,17 @@ static int begin(struct lws *wsi, struct media_req *r, enum kind kind, const cha
 			"only GET is supported here");
 	if (st->shutting_down)
 		return reply_error(wsi, r, 0, CS_SERVER_BUSY, "the server is shutting down");
-	if (kind == KIND_MJPEG) {
-		if (st->cfg->max_clients && st->clients >= st->cfg->max_clients) {
-			snprintf(err, sizeof(err), "the server is serving its maximum of %d viewers",
-				st->cfg->max_clients);
-			return reply_error(wsi, r, 0, CS_SERVER_BUSY, err);
-		}
-		r->counted = true;
-		st->clients++;
+	/* MJPEG viewers and snapshots in flight are clients like WebSocket viewers */
+	if (st->cfg->max_clients && st->clients >= st->cfg->max_clients) {
+		snprintf(err, sizeof(err), "the server is serving its maximum of %d viewers",
+			st->cfg->max_clients);
+		return reply_error(wsi, r, 0, CS_SERVER_BUSY, err);
 	}
+	r->counted = true;
+	st->clients++;
 	enum cs_err e = parse_request(wsi, r, path_name, err, sizeof(err));
 	if (e == CS_OK)
-		e = subscribe(st, r, err, sizeof(err));
+		e = viewer_subscribe(st, &r->sub, &r->opts, &r->url, err, sizeof(err));
 	if (e != CS_OK)
 		return reply_error(wsi, r, 0, e, err);
 
@@ -621,6 +601,9 @@ int http_media_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
 		finish(r, wsi);
 		return 0;
+	case LWS_CALLBACK_HTTP_BODY:
+	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+		return 0; /* a GET with a body: ignored; the dummy would end the transaction */
 	default:
 		return lws_callback_http_dummy(wsi, reason, lws_wsi_user(wsi), in, len);
 	}

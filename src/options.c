@@ -23,7 +23,7 @@
 #define ECHO_MAX 40
 #define ENCODE_HINT "if it belongs to the camera URL, percent-encode rtsp_url (encodeURIComponent)"
 
-enum opt_id { OPT_SRC, OPT_NAME, OPT_FPS, OPT_WIDTH, OPT_HEIGHT, OPT_QUALITY, OPT_TRANSPORT, OPT_COUNT };
+enum opt_id { OPT_SRC, OPT_NAME, OPT_TOKEN, OPT_FPS, OPT_WIDTH, OPT_HEIGHT, OPT_QUALITY, OPT_TRANSPORT, OPT_COUNT };
 
 static const struct {
 	const char *name;
@@ -31,7 +31,7 @@ static const struct {
 } opt_names[] = {
 	{ "rtsp_url", OPT_SRC }, { "cam_url", OPT_SRC }, { "fps", OPT_FPS },
 	{ "width", OPT_WIDTH }, { "height", OPT_HEIGHT }, { "quality", OPT_QUALITY },
-	{ "transport", OPT_TRANSPORT }, { "name", OPT_NAME },
+	{ "transport", OPT_TRANSPORT }, { "name", OPT_NAME }, { "token", OPT_TOKEN },
 };
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
@@ -135,6 +135,8 @@ static enum cs_err apply(struct stream_opts *o, enum opt_id id, const char *name
 			return CS_BAD_REQUEST;
 		}
 		return CS_OK;
+	case OPT_TOKEN:
+		return CS_OK; /* the access token: checked before the options are */
 	case OPT_NAME:
 		if (!*val) {
 			set_err(err, errlen, "name is empty");

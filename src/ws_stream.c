@@ -11,8 +11,8 @@
 #include "log.h"
 #include "options.h"
 #include "server.h"
-#include "streams.h"
 #include "url.h"
+#include "viewer.h"
 
 enum phase {
 	PHASE_STREAM = 0,  /* sending frames */
@@ -103,30 +103,20 @@ static void start(struct session *s, struct lws *wsi)
 		fail(s, e, 0, err);
 		return;
 	}
-	if (s->opts.name) {
-		struct hub_stream_def def;
-		e = streams_resolve(st->streams, s->opts.name, &def, err, sizeof(err));
-		if (e == CS_OK)
-			e = hub_subscribe_stream(st->hub, &s->sub, &def, &s->opts, err, sizeof(err));
-		if (e != CS_OK) {
-			fail(s, e, 1, err);
-			if (e == CS_NOT_FOUND)
-				s->close_code = LWS_CLOSE_STATUS_POLICY_VIOLATION; /* asking again won't help */
-			return;
-		}
-		log_info("viewer connected to stream %s (%d viewers)", s->opts.name, st->clients);
-		return;
-	}
-	if (!s->opts.src) {
+	if (!s->opts.src && !s->opts.name) {
 		fail(s, CS_BAD_REQUEST, 0, "rtsp_url is required: /ws/stream?rtsp_url=<camera URL, "
 			"percent-encoded> (or name=<stream name>)");
 		return;
 	}
-	e = url_parse(s->opts.src, &st->cfg->policy, &s->url, err, sizeof(err));
-	if (e == CS_OK)
-		e = hub_subscribe_url(st->hub, &s->sub, &s->url, &s->opts, err, sizeof(err));
+	e = viewer_subscribe(st, &s->sub, &s->opts, &s->url, err, sizeof(err));
 	if (e != CS_OK) {
-		fail(s, e, 0, err);
+		fail(s, e, 1, err);
+		if (e == CS_NOT_FOUND && s->opts.name)
+			s->close_code = LWS_CLOSE_STATUS_POLICY_VIOLATION; /* asking again won't help */
+		return;
+	}
+	if (s->opts.name) {
+		log_info("viewer connected to stream %s (%d viewers)", s->opts.name, st->clients);
 		return;
 	}
 	log_info("viewer connected: %s (%d viewers)", s->url.redacted, st->clients);
@@ -184,12 +174,19 @@ static int send_fragment(struct session *s)
 	return 0;
 }
 
+static int close_with(struct lws *wsi, int code, const char *reason)
+{
+	lws_close_reason(wsi, (enum lws_close_status)code, (unsigned char *)(uintptr_t)reason,
+		strlen(reason));
+	return -1;
+}
+
 static int send_error_text(struct session *s)
 {
 	unsigned char buf[LWS_PRE + 640];
 	char *text = cs_err_json(s->err, s->errmsg);
-	if (!text)
-		return -1;
+	if (!text) /* out of memory: at least the close code says what happened */
+		return close_with(s->wsi, s->close_code, cs_err_code(s->err));
 	size_t len = strlen(text);
 	if (len > sizeof(buf) - LWS_PRE)
 		len = sizeof(buf) - LWS_PRE; /* errmsg is bounded: cannot happen */
@@ -203,12 +200,6 @@ static int send_error_text(struct session *s)
 	return 0;
 }
 
-static int close_with(struct lws *wsi, int code, const char *reason)
-{
-	lws_close_reason(wsi, (enum lws_close_status)code, (unsigned char *)(uintptr_t)reason,
-		strlen(reason));
-	return -1;
-}
 
 static int writeable(struct session *s, struct lws *wsi)
 {
@@ -257,7 +248,11 @@ int ws_stream_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 			return 0;
 		return writeable(s, wsi);
 	case LWS_CALLBACK_RECEIVE:
-		return 0; /* viewers have nothing to say; what they send is ignored */
+		/* viewers send nothing but control frames (lws answers those itself) */
+		log_info("viewer %s sent a data message: closing it",
+			s && s->url.redacted ? s->url.redacted : "-");
+		return close_with(wsi, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE,
+			"viewers send nothing");
 	case LWS_CALLBACK_CLOSED:
 		if (s)
 			finish(s, wsi);
