@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 
@@ -26,11 +27,13 @@ struct hub_entry {
 	char *key;                   /* sharing key; holds the full URL, so never logged (owned) */
 	char *name;                  /* named stream, NULL for an ad-hoc URL (owned) */
 	char *display_url;           /* redacted URL for log lines and metrics (owned) */
+	char *hostport;              /* "host:port" of the camera, "" for demo: (owned) */
 	struct source *src;          /* owned: destroyed when reaped */
 	struct hub_output *outputs;  /* owned */
 	int n_subs;                  /* over all outputs */
 	bool detached;               /* failed, ended or stopping: no new subscriber may join */
 	bool always_on;              /* a named stream capturing with no viewer */
+	bool isolated;               /* --isolate: nobody else can ever join it */
 	bool stopped;                /* stopped through the API: subscribers get stop_msg */
 	char stop_msg[160];
 	int64_t warm_until_us;       /* monotonic: with no subscriber, keep running until then */
@@ -59,7 +62,7 @@ struct hub *hub_create(const struct hub_config *cfg, source_notify_fn wake, void
 
 static void entry_free(struct hub_entry *e)
 {
-	/* source_destroy frees the source_outputs the hub_outputs point at */
+	/* source_destroy frees the source_outputs the hub_outputs point at (NULL: abandoned) */
 	source_destroy(e->src);
 	while (e->outputs) {
 		struct hub_output *o = e->outputs;
@@ -71,20 +74,39 @@ static void entry_free(struct hub_entry *e)
 	free(e->key);
 	free(e->name);
 	free(e->display_url);
+	free(e->hostport);
 	free(e);
 }
 
-void hub_destroy(struct hub *h)
+static bool all_exited(const struct hub *h)
+{
+	for (const struct hub_entry *e = h->entries; e; e = e->next)
+		if (!source_exited(e->src))
+			return false;
+	return true;
+}
+
+void hub_destroy(struct hub *h, int64_t grace_us)
 {
 	if (!h)
 		return;
 	hub_stop_all(h);
+	int64_t deadline = clock_mono_us() + grace_us;
+	while (!all_exited(h) && clock_mono_us() < deadline) {
+		struct timespec step = { 0, 10 * 1000 * 1000 };
+		nanosleep(&step, NULL);
+	}
 	while (h->entries) {
 		struct hub_entry *e = h->entries;
 		h->entries = e->next;
 		if (e->n_subs)
 			log_debug("source %s: %d viewer(s) still attached at exit", e->display_url,
 				e->n_subs);
+		if (!source_exited(e->src)) {
+			log_warn("source %s did not stop in time: leaving it behind", e->display_url);
+			source_abandon(e->src);
+			e->src = NULL; /* its memory stays with the abandoned worker */
+		}
 		entry_free(e);
 	}
 	free(h);
@@ -109,12 +131,29 @@ static struct hub_entry *find_entry(struct hub *h, const char *key)
 	return NULL;
 }
 
-static struct hub_entry *start_entry(struct hub *h, const char *key, const char *name,
-	const struct source_params *p, char *err, size_t errlen)
+static int sessions_at(const struct hub *h, const char *hostport)
 {
+	int n = 0;
+	for (const struct hub_entry *e = h->entries; e; e = e->next)
+		n += !e->detached && !strcmp(e->hostport, hostport);
+	return n;
+}
+
+static struct hub_entry *start_entry(struct hub *h, const char *key, const char *name,
+	const struct source_params *p, int port, char *err, size_t errlen)
+{
+	char hostport[300] = "";
+	if (p->host && p->host[0])
+		snprintf(hostport, sizeof(hostport), "%s:%d", p->host, port);
 	if (h->cfg.max_sources && hub_source_count(h) >= h->cfg.max_sources) {
 		snprintf(err, errlen, "the server is running its maximum of %d sources",
 			h->cfg.max_sources);
+		return NULL;
+	}
+	if (h->cfg.max_sessions_per_host && hostport[0] &&
+		sessions_at(h, hostport) >= h->cfg.max_sessions_per_host) {
+		snprintf(err, errlen, "this camera already has the %d session(s) this server may "
+			"open to it (--max-sessions-per-host)", h->cfg.max_sessions_per_host);
 		return NULL;
 	}
 	struct hub_entry *e = calloc(1, sizeof(*e));
@@ -122,8 +161,9 @@ static struct hub_entry *start_entry(struct hub *h, const char *key, const char 
 		goto fail;
 	e->key = strdup(key);
 	e->display_url = strdup(p->display_url);
+	e->hostport = strdup(hostport);
 	e->name = name ? strdup(name) : NULL;
-	if (!e->key || !e->display_url || (name && !e->name))
+	if (!e->key || !e->display_url || !e->hostport || (name && !e->name))
 		goto fail_entry;
 	e->src = source_start(p, h->wake, h->wake_arg);
 	if (!e->src)
@@ -137,6 +177,7 @@ fail_entry:
 	free(e->key);
 	free(e->name);
 	free(e->display_url);
+	free(e->hostport);
 	free(e);
 fail:
 	snprintf(err, errlen, "the server could not start a worker for this source");
@@ -235,11 +276,15 @@ enum cs_err hub_subscribe_url(struct hub *h, struct hub_sub *sub, const struct c
 			.url = url->text,
 			.display_url = url->redacted,
 			.is_demo = url->is_demo,
+			.host = url->host,
+			.hosts = h->cfg.hosts,
 			.transport = opts->transport,
 			.open_timeout_us = h->cfg.open_timeout_us,
 			.read_timeout_us = h->cfg.read_timeout_us,
 		};
-		e = start_entry(h, key, NULL, &p, err, errlen);
+		e = start_entry(h, key, NULL, &p, url->port, err, errlen);
+		if (e)
+			e->isolated = h->cfg.isolate;
 	}
 	free(key);
 	return e ? attach(e, sub, opts, err, errlen) : CS_SERVER_BUSY;
@@ -257,12 +302,13 @@ static struct hub_entry *stream_entry(struct hub *h, const struct hub_stream_def
 		.url = def->url,
 		.display_url = def->display_url,
 		.is_demo = def->is_demo,
+		.host = def->host,
 		.transport = def->transport,
 		.open_timeout_us = h->cfg.open_timeout_us,
 		.read_timeout_us = h->cfg.read_timeout_us,
 		.reconnect = true,
 	};
-	return start_entry(h, key, def->name, &p, err, errlen);
+	return start_entry(h, key, def->name, &p, def->port, err, errlen);
 }
 
 enum cs_err hub_subscribe_stream(struct hub *h, struct hub_sub *sub,
@@ -353,8 +399,8 @@ void hub_sub_count_sent(struct hub_sub *sub, size_t bytes)
 
 void hub_sub_keep_warm(struct hub_sub *sub, double seconds)
 {
-	if (!sub->out || seconds <= 0)
-		return;
+	if (!sub->out || seconds <= 0 || sub->out->entry->isolated)
+		return; /* an isolated source could never be reused: keeping it only costs */
 	struct hub_entry *e = sub->out->entry;
 	int64_t until = clock_mono_us() + (int64_t)(seconds * 1e6);
 	if (until > e->warm_until_us)
@@ -442,23 +488,12 @@ void hub_foreach(struct hub *h, void (*fn)(const struct hub_source_info *info, v
 	}
 }
 
-void hub_poll(struct hub *h)
+/* Frees entries whose worker has exited and that nobody uses any more. */
+static void reap(struct hub *h)
 {
 	struct hub_entry **pp = &h->entries;
 	while (*pp) {
 		struct hub_entry *e = *pp;
-		if (source_take_news(e->src)) {
-			int clean;
-			char msg[8];
-			if (!e->detached && source_error(e->src, msg, sizeof(msg), &clean) != CS_OK) {
-				e->detached = true; /* a new viewer of this URL gets a fresh worker */
-				e->always_on = false;
-			}
-			/* on_news only asks for a writable callback: the lists cannot change here */
-			for (struct hub_output *o = e->outputs; o; o = o->next)
-				for (struct hub_sub *s = o->subs; s; s = s->next)
-					s->on_news(s);
-		}
 		if (e->n_subs == 0 && e->detached && source_exited(e->src)) {
 			*pp = e->next;
 			log_debug("source %s reaped", e->display_url);
@@ -469,6 +504,25 @@ void hub_poll(struct hub *h)
 	}
 }
 
+void hub_poll(struct hub *h)
+{
+	for (struct hub_entry *e = h->entries; e; e = e->next) {
+		if (!source_take_news(e->src))
+			continue;
+		int clean;
+		char msg[8];
+		if (!e->detached && source_error(e->src, msg, sizeof(msg), &clean) != CS_OK) {
+			e->detached = true; /* a new viewer of this URL gets a fresh worker */
+			e->always_on = false;
+		}
+		/* on_news only asks for a writable callback: the lists cannot change here */
+		for (struct hub_output *o = e->outputs; o; o = o->next)
+			for (struct hub_sub *s = o->subs; s; s = s->next)
+				s->on_news(s);
+	}
+	reap(h);
+}
+
 void hub_tick(struct hub *h)
 {
 	int64_t now = clock_mono_us();
@@ -476,6 +530,8 @@ void hub_tick(struct hub *h)
 		if (!e->detached && !e->always_on && e->n_subs == 0 && e->warm_until_us <= now)
 			stop_entry(e, "kept warm long enough, stopping");
 	}
+	/* a worker whose exit was news before its last viewer left is freed here */
+	reap(h);
 }
 
 void hub_notify_all(struct hub *h)

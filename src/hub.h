@@ -41,6 +41,8 @@ struct hub_config {
 	int64_t read_timeout_us;
 	bool isolate;             /* every ad-hoc subscriber gets its own worker */
 	int max_sources;          /* 0 = no limit */
+	int max_sessions_per_host;/* camera sessions per host:port; 0 = no limit */
+	const struct net_policy *hosts; /* --allow-hosts for ad-hoc URLs (not owned), or NULL */
 };
 
 /* A named stream as the hub needs it to run one (the streams room owns the definitions). */
@@ -48,6 +50,8 @@ struct hub_stream_def {
 	const char *name;
 	const char *url;          /* full URL, credentials included */
 	const char *display_url;  /* redacted */
+	const char *host;         /* the camera's host and port, for --max-sessions-per-host */
+	int port;
 	bool is_demo;
 	enum transport transport;
 	double idle_fps;          /* always-on capture rate with no viewer; 0 = source rate */
@@ -55,8 +59,9 @@ struct hub_stream_def {
 
 struct hub *hub_create(const struct hub_config *cfg, source_notify_fn wake, void *wake_arg);
 /* Stops every worker, joins them and frees. Remaining subscribers are detached (their
- * hub_sub.out becomes NULL). NULL is fine. */
-void hub_destroy(struct hub *h);
+ * hub_sub.out becomes NULL). A worker still running after @grace_us is abandoned
+ * (source_abandon) so that shutdown cannot hang. NULL is fine. */
+void hub_destroy(struct hub *h, int64_t grace_us);
 
 /* Attaches @sub to the output @opts of the ad-hoc source @url, starting it if needed.
  * CS_OK, or CS_SERVER_BUSY with a message in @err. */

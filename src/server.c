@@ -1,5 +1,6 @@
 #include "server.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -31,10 +32,26 @@ struct server_state *server_get(struct lws *wsi)
 	return &s->st;
 }
 
-/* Called by workers after publishing: the one lws call allowed off the service thread. */
+/* Called by workers after publishing: the one lws call allowed off the service thread.
+ * It goes through this process-wide latch so that a worker abandoned at shutdown (see
+ * hub_destroy) can never reach a destroyed context. */
+static pthread_mutex_t waker_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct lws_context *waker_ctx; /* under waker_lock */
+
 static void wake(void *arg)
 {
-	lws_cancel_service(arg);
+	(void)arg;
+	pthread_mutex_lock(&waker_lock);
+	if (waker_ctx)
+		lws_cancel_service(waker_ctx);
+	pthread_mutex_unlock(&waker_lock);
+}
+
+static void waker_set(struct lws_context *ctx)
+{
+	pthread_mutex_lock(&waker_lock);
+	waker_ctx = ctx;
+	pthread_mutex_unlock(&waker_lock);
 }
 
 /* protocols[0]: plain HTTP, plus the wake-up from workers. */
@@ -50,9 +67,18 @@ static int callback_main(struct lws *wsi, enum lws_callback_reasons reason, void
 	return http_api_callback(wsi, reason, user, in, len);
 }
 
+/* The WebSocket protocol: lws asks it, as the default protocol, to confirm upgrades. */
+static int callback_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+	size_t len)
+{
+	if (reason == LWS_CALLBACK_HTTP_CONFIRM_UPGRADE)
+		return http_api_confirm_upgrade(wsi);
+	return ws_stream_callback(wsi, reason, user, in, len);
+}
+
 static struct lws_protocols protocols[] = {
 	{ "http", callback_main, 0, 0, 0, NULL, WS_STREAM_FRAGMENT + 64 },
-	{ WS_STREAM_PROTOCOL, ws_stream_callback, 0, 4096, 0, NULL, WS_STREAM_FRAGMENT + 64 },
+	{ WS_STREAM_PROTOCOL, callback_ws, 0, 4096, 0, NULL, WS_STREAM_FRAGMENT + 64 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 },
 };
 
@@ -112,20 +138,21 @@ static bool is_wildcard(const char *host)
 static void announce(const struct config *cfg, int port)
 {
 	bool v6 = strchr(cfg->host, ':') != NULL;
-	printf("camstream listening on http://%s%s%s:%d\n", v6 ? "[" : "", cfg->host, v6 ? "]" : "",
-		port);
+	const char *scheme = cfg->tls_cert[0] ? "https" : "http";
+	printf("camstream listening on %s://%s%s%s:%d\n", scheme, v6 ? "[" : "", cfg->host,
+		v6 ? "]" : "", port);
 	fflush(stdout);
 	if (is_wildcard(cfg->host))
-		log_info("open http://127.0.0.1:%d/ in a browser", port);
+		log_info("open %s://127.0.0.1:%d/ in a browser", scheme, port);
 }
 
-/* Sends close 1001 to every viewer and services the loop until they are gone (1.5 s most). */
+/* Sends close 1001 to every viewer and services the loop until they are gone (1.2 s most). */
 static void drain_viewers(struct server *s)
 {
 	s->st.shutting_down = 1;
 	hub_stop_all(s->st.hub);
 	hub_notify_all(s->st.hub);
-	int64_t deadline = clock_mono_us() + 1500000;
+	int64_t deadline = clock_mono_us() + 1200000;
 	while (s->st.clients > 0 && clock_mono_us() < deadline)
 		lws_service(s->ctx, 0);
 	if (s->st.clients > 0)
@@ -153,25 +180,38 @@ int server_run(const struct config *cfg, volatile sig_atomic_t *stop)
 	info.protocols = protocols;
 	info.pvo = &pvo;
 	info.user = &s;
-	/* room for an 8 KB camera URL plus a browser's other headers */
-	info.max_http_header_data = 16384;
+	/* room for an 8 KB camera URL, percent-encoded, plus a browser's other headers; a longer
+	 * request still reaches us and is answered 414 (lws would drop it without a word) */
+	info.max_http_header_data = 49152;
 	info.retry_and_idle_policy = &idle_policy;
 	info.options = 0;
 	if (strchr(cfg->host, '.'))
 		info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+	if (cfg->tls_cert[0]) {
+		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+		info.ssl_cert_filepath = cfg->tls_cert;
+		info.ssl_private_key_filepath = cfg->tls_key;
+		/* WebSockets stay on HTTP/1.1: over HTTP/2 a 64 KB fragment exceeds the 16 KB frame
+		 * browsers accept, and they drop the connection */
+		info.alpn = "http/1.1";
+	}
 
 	s.ctx = lws_create_context(&info);
 	if (!s.ctx) {
-		log_error("cannot listen on %s:%d (address in use, or not ours?)", cfg->host,
-			cfg->port);
+		log_error("cannot listen on %s:%d (address in use, not ours, or a TLS certificate or "
+			"key that cannot be read?)", cfg->host, cfg->port);
 		return -1;
 	}
 	struct hub_config hc = {
 		.open_timeout_us = (int64_t)cfg->open_timeout_ms * 1000,
 		.read_timeout_us = (int64_t)cfg->read_timeout_ms * 1000,
 		.isolate = cfg->isolate,
+		.max_sources = cfg->max_sources,
+		.max_sessions_per_host = cfg->max_sessions_per_host,
+		.hosts = cfg->hosts.n ? &cfg->hosts : NULL,
 	};
-	s.st.hub = hub_create(&hc, wake, s.ctx);
+	waker_set(s.ctx);
+	s.st.hub = hub_create(&hc, wake, NULL);
 	s.st.streams = s.st.hub ? streams_create(s.st.hub, &cfg->policy) : NULL;
 	if (!s.st.streams) {
 		log_error("out of memory");
@@ -202,9 +242,11 @@ int server_run(const struct config *cfg, volatile sig_atomic_t *stop)
 out_hub:
 	streams_destroy(s.st.streams);
 	s.st.streams = NULL;
-	/* workers call lws_cancel_service(ctx): join them all before the context goes */
-	hub_destroy(s.st.hub);
+	/* workers call lws_cancel_service(ctx): join them (or give up on stuck ones, within the
+	 * 2 s a shutdown may take) and disarm the wake-up before the context goes */
+	hub_destroy(s.st.hub, 400 * 1000);
 	s.st.hub = NULL;
+	waker_set(NULL);
 	lws_sul_cancel(&s.tick);
 	lws_context_destroy(s.ctx);
 	av_log_set_callback(av_log_default_callback);

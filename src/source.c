@@ -373,11 +373,13 @@ struct source *source_start(const struct source_params *p, source_notify_fn noti
 		return NULL;
 	s->url = strdup(p->url ? p->url : "");
 	s->display_url = strdup(p->display_url ? p->display_url : "(source)");
-	if (!s->url || !s->display_url)
+	s->host = strdup(p->host ? p->host : "");
+	if (!s->url || !s->display_url || !s->host)
 		goto fail_strings;
 	s->p = *p;
 	s->p.url = s->url;
 	s->p.display_url = s->display_url;
+	s->p.host = s->host;
 	s->notify = notify;
 	s->arg = arg;
 	atomic_init(&s->stop, false);
@@ -401,6 +403,7 @@ fail_mutex:
 	pthread_mutex_destroy(&s->lock);
 fail_strings:
 	free(s->display_url);
+	free(s->host);
 	free(s->url);
 	free(s);
 	return NULL;
@@ -417,6 +420,12 @@ bool source_exited(struct source *s)
 	return atomic_load(&s->exited);
 }
 
+void source_abandon(struct source *s)
+{
+	source_stop(s);
+	pthread_detach(s->thread);
+}
+
 void source_destroy(struct source *s)
 {
 	if (!s)
@@ -431,6 +440,7 @@ void source_destroy(struct source *s)
 	}
 	pthread_mutex_destroy(&s->lock);
 	free(s->display_url);
+	free(s->host);
 	free(s->url);
 	free(s);
 }

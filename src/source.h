@@ -16,6 +16,7 @@
 
 #include "error.h"
 #include "frame.h"
+#include "netpolicy.h"
 #include "options.h"
 
 struct source;
@@ -28,6 +29,12 @@ struct source_params {
 	const char *url;          /* full URL with credentials, given to FFmpeg only (copied) */
 	const char *display_url;  /* redacted, for logs and messages (copied) */
 	bool is_demo;             /* url is the built-in demo source */
+	const char *host;         /* the URL's host as parsed (copied); for the host policy */
+	/* --allow-hosts for ad-hoc URLs, NULL for none. A name it does not list is resolved by
+	 * the worker and every address checked; the worker then connects to the address it
+	 * checked (plain schemes), so a second lookup cannot lead elsewhere. Not owned: it lives
+	 * in the configuration, which outlives every source. */
+	const struct net_policy *hosts;
 	enum transport transport;
 	int64_t open_timeout_us;  /* bound on connect + DESCRIBE/SETUP/PLAY + first probe */
 	int64_t read_timeout_us;  /* bound on silence once playing */
@@ -83,6 +90,11 @@ void source_stop(struct source *s);
 
 /* True once the worker thread has returned (source_destroy will not block). */
 bool source_exited(struct source *s);
+
+/* For shutdown only: gives up on a worker that did not stop in time (stuck in a call nothing
+ * can interrupt, such as a resolver FFmpeg runs itself): detaches its thread and leaves the
+ * source allocated for it. The notify function must no longer reach freed state. */
+void source_abandon(struct source *s);
 
 /* Stops, joins and frees, outputs included. NULL is fine. Published frames live on in
  * their holders. */

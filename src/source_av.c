@@ -4,10 +4,14 @@
  * opened again after a backoff. Worker thread only; every object here is the worker's. */
 #include "source_worker.h"
 
+#include <arpa/inet.h>
+#include <stdlib.h>
 #include <errno.h>
+#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <libavutil/avstring.h>
@@ -168,6 +172,122 @@ static void fail_open(struct worker *w, int ret, const char *what)
 	}
 }
 
+/* Resolves s->p.host with getaddrinfo_a, waiting in 50 ms steps so that stop and the open
+ * deadline are honoured (a plain getaddrinfo can block for many seconds, beyond any FFmpeg
+ * option or interrupt callback). The request lives on the heap: glibc's resolver thread may
+ * still hold it after a cancel it could not honour, and then it is deliberately left to it.
+ * Returns the addresses (freeaddrinfo), or NULL with the failure recorded (none on stop). */
+static struct addrinfo *resolve(struct worker *w)
+{
+	struct source *s = w->s;
+	struct lookup {
+		struct gaicb cb;
+		struct addrinfo hints;
+	} *l = calloc(1, sizeof(*l));
+	if (!l) {
+		session_fail(w, CS_OPEN_FAILED, 0, "cannot open %s: out of memory", s->display_url);
+		return NULL;
+	}
+	l->hints.ai_family = AF_UNSPEC;
+	l->hints.ai_socktype = SOCK_STREAM;
+	l->cb.ar_name = s->p.host;  /* lives as long as the source, which outlives the worker */
+	l->cb.ar_request = &l->hints;
+	struct gaicb *list[1] = { &l->cb };
+	int rc = getaddrinfo_a(GAI_NOWAIT, list, 1, NULL);
+	if (rc == 0)
+		rc = gai_error(&l->cb);
+	for (; rc == EAI_INPROGRESS; rc = gai_error(&l->cb)) {
+		if (interrupt_cb(w)) {
+			int c = gai_cancel(&l->cb);
+			if (c == EAI_NOTCANCELED)
+				l = NULL; /* still the resolver's: not ours to free */
+			else if (c == EAI_ALLDONE && gai_error(&l->cb) == 0)
+				freeaddrinfo(l->cb.ar_result); /* finished just now: not wanted */
+			break;
+		}
+		struct timespec step = { 0, 50 * 1000 * 1000 };
+		gai_suspend((const struct gaicb *const *)list, 1, &step);
+	}
+	struct addrinfo *res = rc == 0 && l ? l->cb.ar_result : NULL;
+	free(l);
+	if (res || atomic_load(&s->stop))
+		return res;
+	if (w->deadline_hit)
+		session_fail(w, CS_TIMEOUT, 0, "cannot open %s: the host name did not resolve within "
+			"%.0f s", s->display_url, (double)open_timeout(s) / 1e6);
+	else
+		session_fail(w, CS_OPEN_FAILED, 0, "cannot open %s: the host name does not resolve",
+			s->display_url);
+	return NULL;
+}
+
+/* For a URL whose host is a name: resolves it here, bounded (see resolve), and applies
+ * --allow-hosts to every address unless the policy lists the name itself. For plain rtsp and
+ * http the URL is then rewritten to the address found, so FFmpeg neither waits on the
+ * resolver again nor can a second lookup lead elsewhere (DNS rebinding). TLS schemes keep the
+ * name for the certificate check, and rtmp for servers that pick a vhost by it: FFmpeg
+ * resolves those again. Returns the URL to open (*@alloc, if set, to av_free), or NULL with
+ * the failure recorded. */
+static const char *resolved_url(struct worker *w, const char *scheme, char **alloc)
+{
+	struct source *s = w->s;
+	unsigned char bin[16];
+	*alloc = NULL;
+	if (s->p.is_demo || !s->p.host[0] || inet_pton(AF_INET, s->p.host, bin) == 1 ||
+		inet_pton(AF_INET6, s->p.host, bin) == 1)
+		return s->url; /* an address: judged from the URL alone before the worker started */
+
+	struct addrinfo *res = resolve(w);
+	if (!res)
+		return NULL;
+	bool ok = true;
+	if (s->p.hosts && net_policy_check_host(s->p.hosts, s->p.host) == NET_RESOLVE)
+		for (struct addrinfo *a = res; a && ok; a = a->ai_next)
+			ok = net_policy_allows_addr(s->p.hosts, a->ai_addr);
+	/* one address to connect to: the first IPv4 one if any (cameras are IPv4 first; a name
+	 * like localhost lists ::1 first, where a camera may not listen) */
+	const struct addrinfo *pick = res;
+	for (const struct addrinfo *a = res; a; a = a->ai_next) {
+		if (a->ai_family == AF_INET) {
+			pick = a;
+			break;
+		}
+	}
+	char ip[INET6_ADDRSTRLEN] = "";
+	const void *addr = pick->ai_family == AF_INET
+		? (const void *)&((struct sockaddr_in *)(void *)pick->ai_addr)->sin_addr
+		: (const void *)&((struct sockaddr_in6 *)(void *)pick->ai_addr)->sin6_addr;
+	inet_ntop(pick->ai_family, addr, ip, sizeof(ip));
+	int v6 = pick->ai_family == AF_INET6;
+	freeaddrinfo(res);
+	if (!ok) {
+		session_fail(w, CS_HOST_NOT_ALLOWED, 0, "%s resolves to an address this server may "
+			"not connect to (see --allow-hosts)", s->display_url);
+		return NULL;
+	}
+	if (strcmp(scheme, "rtsp") && strcmp(scheme, "http"))
+		return s->url;
+
+	/* the host starts after "://" and any userinfo (up to the authority's last '@') */
+	const char *auth = strstr(s->url, "://");
+	if (!auth)
+		return s->url;
+	auth += 3;
+	size_t alen = strcspn(auth, "/?#");
+	const char *host = auth;
+	for (size_t i = 0; i < alen; i++)
+		if (auth[i] == '@')
+			host = auth + i + 1;
+	size_t hlen = strlen(s->p.host);
+	if (strncasecmp(host, s->p.host, hlen))
+		return s->url; /* cannot happen for a URL url_parse accepted */
+	*alloc = av_asprintf("%.*s%s%s%s%s", (int)(host - s->url), s->url, v6 ? "[" : "", ip,
+		v6 ? "]" : "", host + hlen);
+	if (!*alloc)
+		session_fail(w, CS_OPEN_FAILED, 0, "cannot open %s: out of memory", s->display_url);
+	return *alloc;
+}
+
 /* Opens the URL, probes it and opens a decoder for its first video stream. On failure
  * records the error (unless stopping) and returns false; the caller frees. */
 static bool open_input(struct worker *w)
@@ -195,9 +315,16 @@ static bool open_input(struct worker *w)
 	w->fmt->interrupt_callback.callback = interrupt_cb;
 	w->fmt->interrupt_callback.opaque = w;
 
+	arm(w, open_timeout(s)); /* the lookup and the open share one deadline */
+	char *checked;
+	const char *target = resolved_url(w, scheme, &checked);
+	if (!target) {
+		av_dict_free(&opts);
+		return false;
+	}
 	/* FFmpeg matches schemes case-sensitively ("Rtsp://" fails in the RTSP demuxer). */
-	char *url = av_asprintf("%s%s", scheme, s->url + strlen(scheme));
-	arm(w, open_timeout(s));
+	char *url = av_asprintf("%s%s", scheme, target + strlen(scheme));
+	av_free(checked);
 	ret = url ? avformat_open_input(&w->fmt, url, ifmt, &opts) : AVERROR(ENOMEM);
 	av_free(url); /* avformat_open_input frees fmt on failure */
 	/* On success opts holds what nobody recognised (say, an option renamed in this FFmpeg

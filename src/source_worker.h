@@ -46,7 +46,8 @@ struct source {
 	/* Set by source_start, read-only afterwards (both threads). */
 	char *url;                 /* given to FFmpeg only, never logged (owned) */
 	char *display_url;         /* redacted (owned) */
-	struct source_params p;    /* p.url / p.display_url point at the copies above */
+	char *host;                /* the URL's host for the host policy (owned) */
+	struct source_params p;    /* p.url / p.display_url / p.host point at the copies above */
 	source_notify_fn notify;
 	void *arg;
 	pthread_t thread;

@@ -77,6 +77,8 @@ static void fill_def(const struct stream *st, struct hub_stream_def *def)
 		.name = st->name,
 		.url = st->url.text,
 		.display_url = st->url.redacted,
+		.host = st->url.host,
+		.port = st->url.port,
 		.is_demo = st->url.is_demo,
 		.transport = st->transport,
 		.idle_fps = st->idle_fps,

@@ -525,7 +525,7 @@ int main(void)
 	RUN(test_loading_several_adds_replaces_and_keeps_the_same);
 	RUN(test_loading_several_with_one_invalid_changes_nothing);
 
-	hub_destroy(hub);
+	hub_destroy(hub, 1000 * 1000);
 	char cmd[96];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
