@@ -45,7 +45,7 @@ WEB_ROOT = os.environ.get("CAMSTREAM_WEB_ROOT", os.path.join(SOURCE_ROOT, "web")
 
 START_TIMEOUT = 10.0   # the listening line / READY line
 STOP_TIMEOUT = 5.0     # SIGTERM to exit for ordinary teardown
-LISTEN_RE = re.compile(r"^camstream listening on http://(\[[^\]]+\]|[^:/\s]+):(\d+)$")
+LISTEN_RE = re.compile(r"^camstream listening on https?://(\[[^\]]+\]|[^:/\s]+):(\d+)$")
 
 # Logs of every process started in this run. run.py removes the folder when all tests pass.
 LOG_DIR = os.environ.get("CAMTEST_LOG_DIR") or tempfile.mkdtemp(prefix="camtest-")
@@ -219,6 +219,25 @@ class Camstream(_Process):
                     return int(line.split()[1])
         raise AssertionError("no VmRSS in /proc/%d/status" % self.pid)
 
+    def fd_count(self):
+        """Open file descriptors (/proc/PID/fd)."""
+        return len(os.listdir("/proc/%d/fd" % self.pid))
+
+    def thread_count(self):
+        """Threads (/proc/PID/task)."""
+        return len(os.listdir("/proc/%d/task" % self.pid))
+
+    def sanitized(self):
+        """True if this camstream runs with AddressSanitizer (libasan is mapped)."""
+        with open("/proc/%d/maps" % self.pid) as f:
+            return any("libasan" in line or "libclang_rt.asan" in line for line in f)
+
+    def sanitizer_reports(self):
+        """Lines of the log where ASan, LSan or UBSan report a finding."""
+        return [line for line in self.log_text().splitlines()
+                if re.search(r"ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|"
+                             r"SUMMARY: (Address|Leak|UndefinedBehavior)Sanitizer", line)]
+
 
 def run_camstream(*args, env=None, timeout=10.0):
     """Runs camstream to completion (for --help, --version, bad options): (rc, stdout, stderr)."""
@@ -233,14 +252,15 @@ SECURE_PASSWORD = "s3cr3tPass"
 
 
 class RtspServer(_Process):
-    """The gst-rtsp-server fixture (see rtsp_server.py for its mounts)."""
+    """The gst-rtsp-server fixture (see rtsp_server.py for its mounts). @port 0 picks a free
+    one; pass the port of a server that was stopped to bring "the same camera" back."""
 
     label = "rtsp-server"
 
-    def __init__(self, width=320, height=240, fps=25, eos_seconds=3):
+    def __init__(self, width=320, height=240, fps=25, eos_seconds=3, port=0):
         super().__init__()
         self.width, self.height, self.fps = width, height, fps
-        self.argv = [GI_PYTHON, RTSP_SERVER, "--port", "0", "--width", str(width),
+        self.argv = [GI_PYTHON, RTSP_SERVER, "--port", str(port), "--width", str(width),
                      "--height", str(height), "--fps", str(fps), "--eos-seconds", str(eos_seconds)]
         self.port = None
         self.control_port = None
