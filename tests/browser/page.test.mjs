@@ -1,312 +1,104 @@
-// Browser test: web/index.html in Debian's headless Chromium, driven by playwright-core,
-// against a real camstream. Prints TAP for meson.
+// Browser test: the dashboard (web/index.html) in Debian's headless Chromium, driven by
+// playwright-core, against a real camstream with the built-in demo: source only. Prints TAP.
+// The RTSP camera, named streams, memory and the 4-tile screenshot are in dashboard.test.mjs.
 //
-//   CAMSTREAM_BIN        the camstream binary (required)
-//   CAMSTREAM_WEB_ROOT   folder holding index.html (default: ../../web from here)
-//   CAMSTREAM_ARTIFACTS  where screenshots go (default: a new temp dir)
-//   CHROMIUM             the browser (default: /usr/bin/chromium); never downloaded
-//
+// Environment: see helpers.mjs (CAMSTREAM_BIN is required).
 // Run: npm ci --prefix tests/browser && CAMSTREAM_BIN=build/src/camstream node tests/browser/page.test.mjs
 
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
+import {
+  ARTIFACTS, LIVE_TIMEOUT_MS, STATE_TIMEOUT_MS, WEB_ROOT, addTile, assert, assertMovingPicture,
+  assertNoPageErrors, closePage, counters, diag, launchBrowser, newPage, run, sleep,
+  startCamstream, test, tileCount, tileSel, tileStat, tileState, tileStatus, waitTileDrawn,
+  waitTileState,
+} from './helpers.mjs';
 
-let chromium;
-try {
-  ({ chromium } = await import('playwright-core'));
-} catch (err) {
-  console.log('Bail out! playwright-core is missing: run npm ci --prefix tests/browser');
-  process.exit(1);
-}
+const RUN_TIMEOUT_MS = 150000;
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const BIN = process.env.CAMSTREAM_BIN;
-const WEB_ROOT = path.resolve(process.env.CAMSTREAM_WEB_ROOT || path.join(here, '..', '..', 'web'));
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const ARTIFACTS = process.env.CAMSTREAM_ARTIFACTS ||
-  mkdtempSync(path.join(tmpdir(), 'camstream-artifacts-'));
+let server = null;
+const logs = () => (server ? `camstream output (last lines):\n${server.log.slice(-15).join('\n')}` : '');
 
-const START_TIMEOUT_MS = 15000;   // camstream prints its listening line
-const LIVE_TIMEOUT_MS = 15000;    // first picture on the canvas
-const STATE_TIMEOUT_MS = 10000;   // any other change the page shows
-const TEST_TIMEOUT_MS = 60000;    // one test, all included
-const RUN_TIMEOUT_MS = 240000;    // the whole file
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
-
-/* ---------- TAP ---------- */
-
-let count = 0;
-let failures = 0;
-
-function diag(text) {
-  for (const line of String(text).split('\n')) console.log(`# ${line}`);
-}
-
-function withTimeout(promise, ms, what) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: timed out after ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-async function test(name, fn) {
-  count += 1;
-  try {
-    await withTimeout(fn(), TEST_TIMEOUT_MS, name);
-    console.log(`ok ${count} - ${name}`);
-  } catch (err) {
-    failures += 1;
-    console.log(`not ok ${count} - ${name}`);
-    diag(err && err.stack ? err.stack : err);
-    diag(`camstream stderr (last lines):\n${server ? server.log.slice(-15).join('\n') : '-'}`);
-  }
-}
-
-function assert(cond, message) {
-  if (!cond) throw new Error(message);
-}
-
-/* ---------- camstream ---------- */
-
-let server = null; // {proc, port, log, exited}
-
-/** Starts camstream on a free port and resolves once it prints where it listens. */
-function startCamstream() {
-  const proc = spawn(BIN, ['--port', '0', '--host', '127.0.0.1', '--web-root', WEB_ROOT],
-    { stdio: ['ignore', 'pipe', 'pipe'] });
-  const log = [];
-  const keep = (line) => { log.push(line); if (log.length > 200) log.shift(); };
-  const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
-  createInterface({ input: proc.stderr }).on('line', keep);
-  const listening = new Promise((resolve, reject) => {
-    createInterface({ input: proc.stdout }).on('line', (line) => {
-      keep(line);
-      const m = /camstream listening on http:\/\/([^\s/]+):(\d+)/.exec(line);
-      if (m) resolve(Number(m[2]));
-    });
-    proc.on('error', reject);
-    exited.then(({ code, signal }) =>
-      reject(new Error(`camstream exited before listening (code ${code}, signal ${signal})`)));
-  });
-  return withTimeout(listening, START_TIMEOUT_MS, 'camstream start')
-    .then((port) => ({ proc, port, log, exited }));
-}
-
-async function stopCamstream() {
-  if (!server || server.proc.exitCode !== null || server.proc.signalCode !== null) return;
-  server.proc.kill('SIGTERM');
-  try {
-    await withTimeout(server.exited, 10000, 'camstream exit after SIGTERM');
-  } catch (err) {
-    server.proc.kill('SIGKILL');
-    throw err;
-  }
-}
-
-/* ---------- page helpers ---------- */
-
-// Runs in every page before its own script: counts ImageBitmaps and object URLs so a test can
-// see that the page closes every bitmap and leaks no URL.
-function instrumentPage() {
-  const counts = { bitmaps: 0, closed: 0, urls: 0, revoked: 0 };
-  window.__camstreamTest = counts;
-  const create = window.createImageBitmap.bind(window);
-  window.createImageBitmap = async (...args) => {
-    const bitmap = await create(...args);
-    counts.bitmaps += 1;
-    return bitmap;
-  };
-  const close = ImageBitmap.prototype.close;
-  ImageBitmap.prototype.close = function () { counts.closed += 1; return close.call(this); };
-  const createURL = URL.createObjectURL;
-  URL.createObjectURL = function (obj) { counts.urls += 1; return createURL.call(URL, obj); };
-  const revokeURL = URL.revokeObjectURL;
-  URL.revokeObjectURL = function (url) { counts.revoked += 1; return revokeURL.call(URL, url); };
-}
-
-let browser = null;
-
-/** A fresh context and page; uncaught page errors fail the test through page.errors. */
-async function newPage(viewport = { width: 1400, height: 1000 }) {
-  const context = await browser.newContext({ viewport });
-  await context.addInitScript(instrumentPage);
-  const page = await context.newPage();
-  page.errors = [];
-  page.on('pageerror', (err) => page.errors.push(String(err)));
-  page.on('console', (msg) => { if (msg.type() === 'error') page.errors.push(msg.text()); });
+async function openServed(options) {
+  const page = await newPage(options);
+  await page.goto(server.base + '/', { timeout: STATE_TIMEOUT_MS });
   return page;
 }
 
-async function closePage(page) {
-  await page.context().close();
-}
-
-const httpBase = () => `http://127.0.0.1:${server.port}`;
-const wsBase = () => `ws://127.0.0.1:${server.port}`;
-
-async function state(page) {
-  return page.$eval('#status', (el) => el.dataset.state);
-}
-
-async function statusText(page) {
-  return page.$eval('#status', (el) => el.textContent);
-}
-
-/** Waits until #status has one of @states; the page's own status text is in the error. */
-async function waitForState(page, states, timeout = STATE_TIMEOUT_MS) {
-  try {
-    await page.waitForFunction(
-      (wanted) => wanted.includes(document.querySelector('#status').dataset.state),
-      states, { timeout, polling: 50 });
-  } catch (err) {
-    throw new Error(`waiting for state ${states.join('|')}: now "${await state(page)}", ` +
-      `status "${await statusText(page)}"`);
-  }
-}
-
-async function stat(page, name) {
-  return page.$eval(`#stats [data-stat="${name}"]`, (el) => el.textContent);
-}
-
-/** Waits until the page has received at least @n frames. */
-async function waitForFrames(page, n, timeout = STATE_TIMEOUT_MS) {
-  await page.waitForFunction(
-    (want) => Number(document.querySelector('#stats [data-stat="frames"]').textContent) >= want,
-    n, { timeout, polling: 50 });
-}
-
-/** A 64x36 grid of RGB samples of the canvas. */
-async function sampleCanvas(page) {
-  return page.evaluate(() => {
-    const canvas = document.getElementById('canvas');
-    const { width, height } = canvas;
-    const data = canvas.getContext('2d').getImageData(0, 0, width, height).data;
-    const cols = 64;
-    const rows = 36;
-    const pixels = [];
-    for (let y = 0; y < rows; y++) {
-      for (let x = 0; x < cols; x++) {
-        const px = Math.floor(((x + 0.5) * width) / cols);
-        const py = Math.floor(((y + 0.5) * height) / rows);
-        const i = (py * width + px) * 4;
-        pixels.push([data[i], data[i + 1], data[i + 2]]);
-      }
-    }
-    return { width, height, pixels };
-  });
-}
-
-function assertNotBlank(sample, label) {
-  const colours = new Set(sample.pixels.map(([r, g, b]) => `${r >> 4},${g >> 4},${b >> 4}`));
-  const brightest = Math.max(...sample.pixels.map(([r, g, b]) => Math.max(r, g, b)));
-  assert(colours.size >= 8, `${label}: canvas looks blank (${colours.size} distinct colours)`);
-  assert(brightest > 64, `${label}: canvas is nearly black (brightest channel ${brightest})`);
-}
-
-/** The picture moves: two samples ~1 s apart differ in a visible number of places. */
-async function assertMovingPicture(page) {
-  const first = await sampleCanvas(page);
-  assertNotBlank(first, 'first sample');
-  await page.waitForTimeout(1000);
-  const second = await sampleCanvas(page);
-  assertNotBlank(second, 'second sample');
-  let changed = 0;
-  for (let i = 0; i < first.pixels.length; i++) {
-    const a = first.pixels[i];
-    const b = second.pixels[i];
-    if (Math.max(Math.abs(a[0] - b[0]), Math.abs(a[1] - b[1]), Math.abs(a[2] - b[2])) > 24) {
-      changed += 1;
-    }
-  }
-  assert(changed >= 5, `picture did not move in 1 s (${changed} of ${first.pixels.length} samples changed)`);
-  return { first, second, changed };
-}
-
-/** The demo source is a 1280x720 picture; the canvas takes the picture's size. */
-async function assertDemoPicture(page) {
-  const { second } = await assertMovingPicture(page);
+/** The demo source is 1280x720 at 25 fps; the stats under the tile say so. */
+async function assertDemoTile(page, i) {
+  await waitTileState(page, i, ['live'], LIVE_TIMEOUT_MS);
+  await waitTileDrawn(page, i, 5);
+  const { second } = await assertMovingPicture(page, i, { minColours: 8 });
   assert(second.width === 1280 && second.height === 720,
     `canvas is ${second.width}x${second.height}, expected 1280x720`);
-  const resolution = await stat(page, 'resolution');
-  assert(resolution === '1280×720', `stats resolution "${resolution}"`);
-  const fps = Number(await stat(page, 'fps'));
+  const resolution = await tileStat(page, i, 'resolution');
+  assert(resolution === '1280×720', `stats size "${resolution}"`);
+  const fps = Number(await tileStat(page, i, 'fps'));
   assert(fps > 0, `stats fps is ${fps}`);
-  const kbps = Number(await stat(page, 'kbps'));
+  const kbps = Number(await tileStat(page, i, 'kbps'));
   assert(kbps > 0, `stats KB/s is ${kbps}`);
 }
 
-function assertNoPageErrors(page) {
-  assert(page.errors.length === 0, `page errors:\n${page.errors.join('\n')}`);
-}
-
-/* ---------- the tests ---------- */
-
 async function main() {
-  if (!BIN) {
-    console.log('Bail out! CAMSTREAM_BIN is not set (path of the camstream binary)');
-    process.exit(1);
-  }
-  if (!existsSync(CHROMIUM)) {
-    console.log(`Bail out! ${CHROMIUM} not found (apt-get install chromium)`);
-    process.exit(1);
-  }
-  mkdirSync(ARTIFACTS, { recursive: true });
-  diag(`artifacts: ${ARTIFACTS}`);
-
   server = await startCamstream();
   diag(`camstream on port ${server.port}`);
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  await launchBrowser();
 
-  await test('GET / for a browser serves the page, whose controls all have labels', async () => {
+  await test('GET / for a browser serves the dashboard; it starts empty and every control has a label', async () => {
     const page = await newPage();
-    const response = await page.goto(httpBase() + '/', { timeout: STATE_TIMEOUT_MS });
+    const response = await page.goto(server.base + '/', { timeout: STATE_TIMEOUT_MS });
     assert(response.status() === 200, `status ${response.status()}`);
     const type = response.headers()['content-type'] || '';
     assert(type.startsWith('text/html'), `content-type "${type}"`);
-    assert((await state(page)) === 'idle', `initial state "${await state(page)}"`);
-    const server_ = await page.inputValue('#server');
-    assert(server_ === wsBase(), `server field "${server_}", expected its own origin ${wsBase()}`);
-    assert((await page.inputValue('#url')) === 'demo:', 'url field defaults to demo:');
-    const unlabelled = await page.$$eval('input, select',
-      (els) => els.filter((el) => el.labels.length === 0).map((el) => el.id));
+    assert((await tileCount(page)) === 0, 'a fresh browser has tiles');
+    assert(await page.isVisible('#empty'), 'no "no cameras yet" hint');
+    const serverField = await page.inputValue('#server');
+    assert(serverField === server.ws, `server field "${serverField}", expected its own origin ${server.ws}`);
+    await addTile(page, 'demo:');
+    await page.click(`${tileSel(0)} [data-action="embed"]`);
+    await page.click(`${tileSel(0)} [data-action="settings"]`);
+    const unlabelled = await page.$$eval('input, select, textarea',
+      (els) => els.filter((el) => el.labels.length === 0).map((el) => el.outerHTML.slice(0, 80)));
     assert(unlabelled.length === 0, `controls without a label: ${unlabelled.join(', ')}`);
+    const unnamed = await page.$$eval('button', (els) => els
+      .filter((b) => !(b.getAttribute('aria-label') || b.textContent.trim())).map((b) => b.outerHTML.slice(0, 80)));
+    assert(unnamed.length === 0, `buttons without a name: ${unnamed.join(', ')}`);
+    const live = await page.$$eval('#grid .tile [role="status"]', (els) => els.length);
+    assert(live === 1, `the tile has ${live} status (aria-live) regions`);
     assertNoPageErrors(page);
     await closePage(page);
-  });
+  }, logs);
 
-  await test('page served by camstream shows the demo: source as a moving picture', async () => {
-    const page = await newPage();
-    await page.goto(httpBase() + '/', { timeout: STATE_TIMEOUT_MS });
-    await page.click('#connect');
-    await waitForState(page, ['live'], LIVE_TIMEOUT_MS);
-    await assertDemoPicture(page);
+  await test('served page: adding demo: (Enter in the URL field) shows a moving 1280x720 picture with fps, size and KB/s', async () => {
+    const page = await openServed();
+    await page.fill('#url', 'demo:');
+    await page.press('#url', 'Enter');
+    await assertDemoTile(page, 0);
     assertNoPageErrors(page);
     await closePage(page);
-  });
+  }, logs);
 
-  await test('page opened from file:// shows the demo: source with the server field set', async () => {
+  await test('page opened from file:// defaults to ws://127.0.0.1:8000 and shows demo: once the server is set', async () => {
     const page = await newPage();
-    await page.goto(pathToFileURL(path.join(WEB_ROOT, 'index.html')).href,
-      { timeout: STATE_TIMEOUT_MS });
+    await page.goto(pathToFileURL(path.join(WEB_ROOT, 'index.html')).href, { timeout: STATE_TIMEOUT_MS });
     const preset = await page.inputValue('#server');
     assert(preset === 'ws://127.0.0.1:8000', `file:// default server "${preset}"`);
-    await page.fill('#server', wsBase());
-    await page.press('#url', 'Enter'); // Enter in the URL box connects
-    await waitForState(page, ['live'], LIVE_TIMEOUT_MS);
-    await assertDemoPicture(page);
-    assertNoPageErrors(page);
+    await page.fill('#server', `127.0.0.1:${server.port}`); // a bare host:port is accepted
+    await page.press('#server', 'Tab');                     // "change" fires on leaving the field
+    assert((await page.inputValue('#server')) === server.ws, 'the server field was not normalised');
+    await addTile(page, 'demo:');
+    await assertDemoTile(page, 0);
+    // This server has no named streams: the picker stays hidden, URLs still work.
+    assert(await page.isHidden('#named-field'), 'the named-stream picker shows for a server without streams');
+    // Before the server was set, the page asked ws://127.0.0.1:8000 for its named streams.
+    assertNoPageErrors(page, [/Failed to load resource: net::ERR_CONNECTION_REFUSED/]);
     await closePage(page);
-  });
+  }, logs);
 
-  await test('a refused URL shows the server error text, scheme_not_allowed and close 1008', async () => {
-    const page = await newPage();
-    await page.goto(httpBase() + '/', { timeout: STATE_TIMEOUT_MS });
+  await test('a refused URL (file:/etc/passwd) shows the server error text and code in the tile and is not retried (1008)', async () => {
+    const page = await openServed();
     const badUrl = 'file:/etc/passwd';
     // What the server itself says, read with a bare WebSocket in the same browser.
     const wire = await page.evaluate(({ base, url }) => new Promise((resolve) => {
@@ -315,117 +107,278 @@ async function main() {
       ws.onmessage = (e) => { if (typeof e.data === 'string') texts.push(e.data); };
       ws.onclose = (e) => resolve({ texts, code: e.code });
       setTimeout(() => resolve({ texts, code: 'no close within 8 s' }), 8000);
-    }), { base: wsBase(), url: badUrl });
+    }), { base: server.ws, url: badUrl });
     assert(wire.code === 1008, `server closed with ${wire.code}, expected 1008`);
-    assert(wire.texts.length === 1, `server sent ${wire.texts.length} text messages`);
     const message = JSON.parse(wire.texts[0]);
     assert(message.code === 'scheme_not_allowed', `server code "${message.code}"`);
-    assert(typeof message.error === 'string' && message.error.length > 0, 'server error text');
 
-    await page.fill('#url', badUrl);
-    await page.click('#connect');
-    await waitForState(page, ['error', 'closed']);
-    await page.waitForFunction(() => /closed \(1008/.test(document.querySelector('#status').textContent),
-      null, { timeout: STATE_TIMEOUT_MS });
-    const text = await statusText(page);
-    assert(text.includes(message.error), `#status "${text}" lacks the server's text "${message.error}"`);
-    assert(text.includes('scheme_not_allowed'), `#status "${text}" lacks the code`);
-    assert((await state(page)) === 'error', `state "${await state(page)}" after a server error`);
-    assert((await page.isDisabled('#disconnect')), 'Disconnect stays enabled after the close');
+    const before = (await counters(page)).sockets.length;
+    await addTile(page, badUrl);
+    await waitTileState(page, 0, ['error']);
+    const text = await tileStatus(page, 0);
+    assert(text.includes(message.error), `status "${text}" lacks the server's text "${message.error}"`);
+    assert(text.includes('scheme_not_allowed'), `status "${text}" lacks the code`);
+    assert(text.includes('1008'), `status "${text}" lacks the close code`);
+    await sleep(3000);
+    const sockets = (await counters(page)).sockets.length - before;
+    assert(sockets === 1, `the tile opened ${sockets} sockets in 3 s; a 1008 must not be retried`);
+    assert((await tileState(page, 0)) === 'error', `state "${await tileState(page, 0)}" 3 s later`);
+    assert(await page.isVisible(`${tileSel(0)} [data-action="retry"]`), 'no Retry button');
+    await page.click(`${tileSel(0)} [data-action="retry"]`); // the person may try again
+    await page.waitForFunction((n) => window.__camstreamTest.sockets.length > n, before + 1,
+      { timeout: STATE_TIMEOUT_MS });
     assertNoPageErrors(page);
     await closePage(page);
-  });
+  }, logs);
 
-  await test('Disconnect stops the stream and every ImageBitmap is closed', async () => {
-    const page = await newPage();
-    await page.goto(httpBase() + '/', { timeout: STATE_TIMEOUT_MS });
-    await page.focus('#connect');
+  await test('frame age from the JPEG timing comment is shown for demo: and is under 1 s', async () => {
+    const page = await openServed();
+    await addTile(page, 'demo:', { width: 640 });
+    await waitTileState(page, 0, ['live'], LIVE_TIMEOUT_MS);
+    await waitTileDrawn(page, 0, 25);
+    await page.waitForTimeout(600); // the stats refresh twice a second
+    const age = await tileStat(page, 0, 'age');
+    const m = /^(\d+(?:\.\d+)?) (ms|s)$/.exec(age);
+    assert(m, `age shows "${age}"`);
+    const ms = Number(m[1]) * (m[2] === 's' ? 1000 : 1);
+    assert(ms < 1000, `frame age ${ms} ms`);
+    diag(`frame age ${age}`);
+    assertNoPageErrors(page);
+    await closePage(page);
+  }, logs);
+
+  await test('the snapshot button downloads the newest JPEG, timing comment included', async () => {
+    const page = await openServed();
+    await addTile(page, 'demo:', { width: 320 });
+    await waitTileState(page, 0, ['live'], LIVE_TIMEOUT_MS);
+    const [download] = await Promise.all([
+      page.waitForEvent('download', { timeout: STATE_TIMEOUT_MS }),
+      page.click(`${tileSel(0)} [data-action="snapshot"]`),
+    ]);
+    const name = download.suggestedFilename();
+    assert(/^demo_-\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d\.jpg$/.test(name), `file name "${name}"`);
+    const file = path.join(ARTIFACTS, 'snapshot.jpg');
+    await download.saveAs(file);
+    const bytes = readFileSync(file);
+    assert(bytes[0] === 0xff && bytes[1] === 0xd8, 'not a JPEG');
+    assert(bytes.subarray(6, 18).toString('latin1') === 'camstream t=', 'no timing comment');
+    await page.waitForFunction(() => window.__camstreamTest.revoked === window.__camstreamTest.urls,
+      null, { timeout: 5000 });
+    assertNoPageErrors(page);
+    await closePage(page);
+  }, logs);
+
+  await test('the fullscreen button shows one tile fullscreen and a second press leaves it', async () => {
+    const page = await openServed();
+    await addTile(page, 'demo:', { width: 320 });
+    await addTile(page, 'demo:', { width: 320, fps: 5 });
+    const button = `${tileSel(1)} [data-action="fullscreen"]`;
+    await page.click(button);
+    await page.waitForFunction((sel) => document.fullscreenElement === document.querySelector(sel),
+      tileSel(1), { timeout: STATE_TIMEOUT_MS });
+    assert((await page.getAttribute(button, 'aria-pressed')) === 'true', 'aria-pressed not set');
+    await page.click(button);
+    await page.waitForFunction(() => document.fullscreenElement === null, null, { timeout: STATE_TIMEOUT_MS });
+    assertNoPageErrors(page);
+    await closePage(page);
+  }, logs);
+
+  await test('embed panel: the <img> and WebSocket snippets show the camera in another page; passwords are placeholders', async () => {
+    const page = await openServed();
+    await addTile(page, 'demo:', { width: 320, fps: 10 });
+    await waitTileState(page, 0, ['live'], LIVE_TIMEOUT_MS);
+    await page.click(`${tileSel(0)} [data-action="embed"]`);
+    const img = await page.inputValue(`${tileSel(0)} [data-snippet="img"]`);
+    const script = await page.inputValue(`${tileSel(0)} [data-snippet="ws"]`);
+    assert(img.includes(`${server.base}/mjpeg?rtsp_url=demo%3A&amp;fps=10&amp;width=320`), `img snippet: ${img}`);
+
+    const other = await newPage();
+    await other.setContent(`<!DOCTYPE html><body>${img}\n${script}</body>`);
+    await other.waitForFunction(() => {
+      const im = document.querySelector('img');
+      const canvas = document.querySelector('canvas');
+      return im.naturalWidth === 320 && canvas.width === 320;
+    }, null, { timeout: LIVE_TIMEOUT_MS });
+    assertNoPageErrors(other);
+    await closePage(other);
+
+    // A URL with a password holding "@" and "&" and a secret query value.
+    const camera = 'rtsp://admin:p@ss&word@127.0.0.1:9/cam?token=abc&channel=1';
+    await addTile(page, camera);
+    await page.click(`${tileSel(1)} [data-action="embed"]`);
+    const decoded = async () => {
+      const text = await page.inputValue(`${tileSel(1)} [data-snippet="img"]`);
+      const src = await page.evaluate((html) =>
+        new DOMParser().parseFromString(html, 'text/html').querySelector('img').getAttribute('src'), text);
+      return { text, url: new URL(src).searchParams.get('rtsp_url') };
+    };
+    const hidden = await decoded();
+    assert(hidden.url === 'rtsp://USER:PASSWORD@127.0.0.1:9/cam?token=SECRET&channel=1', `placeholder URL ${hidden.url}`);
+    const ws = await page.inputValue(`${tileSel(1)} [data-snippet="ws"]`);
+    assert(!ws.includes('p@ss') && !ws.includes('abc'), 'a secret is in the WebSocket snippet');
+    await page.check(`${tileSel(1)} [data-role="embed-secret"]`);
+    const shown = await decoded();
+    assert(shown.url === camera, `with the password the snippet's camera URL is ${shown.url}`);
+    assertNoPageErrors(page);
+    await closePage(page);
+  }, logs);
+
+  await test('removing a tile closes its socket and every ImageBitmap it made', async () => {
+    const page = await openServed();
+    await addTile(page, 'demo:', { width: 640 });
+    await waitTileDrawn(page, 0, 10);
+    await page.focus(`${tileSel(0)} [data-action="close"]`);
     await page.keyboard.press('Enter'); // the buttons work from the keyboard
-    await waitForState(page, ['live'], LIVE_TIMEOUT_MS);
-    await waitForFrames(page, 10);
-    await page.focus('#disconnect');
-    await page.keyboard.press('Space');
-    await waitForState(page, ['closed']);
-    const frames = await stat(page, 'frames');
+    await page.waitForFunction(() => document.querySelectorAll('#grid > .tile').length === 0, null,
+      { timeout: STATE_TIMEOUT_MS });
     await page.waitForFunction(() => {
       const c = window.__camstreamTest;
       return c.bitmaps > 0 && c.bitmaps === c.closed;
     }, null, { timeout: STATE_TIMEOUT_MS, polling: 50 }).catch(async () => {
-      const c = await page.evaluate(() => window.__camstreamTest);
+      const c = await counters(page);
       throw new Error(`ImageBitmaps created ${c.bitmaps}, closed ${c.closed}`);
     });
-    await page.waitForTimeout(500);
-    assert((await stat(page, 'frames')) === frames, 'frames still counted after Disconnect');
-    const c = await page.evaluate(() => window.__camstreamTest);
+    const c = await counters(page);
     assert(c.urls === c.revoked, `object URLs created ${c.urls}, revoked ${c.revoked}`);
+    assert(await page.isVisible('#empty'), 'the empty hint is back');
+    assert((await page.evaluate(() => document.activeElement.id)) === 'url', 'focus was lost');
     assertNoPageErrors(page);
     await closePage(page);
-  });
+  }, logs);
 
-  await test('page fits a phone-width screen while live', async () => {
-    const page = await newPage({ width: 360, height: 740 });
-    await page.goto(httpBase() + '/', { timeout: STATE_TIMEOUT_MS });
-    await page.click('#connect');
-    await waitForState(page, ['live'], LIVE_TIMEOUT_MS);
+  await test('a hidden tab stops drawing at once, closes its sockets later, and resumes when shown', async () => {
+    const page = await openServed({ tuning: { hiddenCloseMs: 1500 } });
+    await addTile(page, 'demo:', { width: 320 });
+    await waitTileDrawn(page, 0, 10);
+    const setVisibility = (state) => page.evaluate((s) => {
+      Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => s });
+      Object.defineProperty(document, 'hidden', { configurable: true, get: () => s === 'hidden' });
+      document.dispatchEvent(new Event('visibilitychange'));
+    }, state);
+    await setVisibility('hidden');
+    await sleep(200);
+    const read = () => page.$eval(tileSel(0), (el) => ({ frames: Number(el.dataset.frames), drawn: Number(el.dataset.drawn) }));
+    const a = await read();
+    await sleep(700);
+    const b = await read();
+    assert(b.frames > a.frames, 'no frames arrived while hidden (the socket should stay open at first)');
+    assert(b.drawn - a.drawn <= 1, `drew ${b.drawn - a.drawn} pictures while hidden`);
+    await waitTileState(page, 0, ['paused'], 5000);
+    await setVisibility('visible');
+    await waitTileState(page, 0, ['live'], LIVE_TIMEOUT_MS);
+    await waitTileDrawn(page, 0, b.drawn + 5);
+    assertNoPageErrors(page);
+    await closePage(page);
+  }, logs);
+
+  await test('the layout (tiles, options, server) survives a reload', async () => {
+    const page = await openServed();
+    await addTile(page, 'demo:', { width: 320, fps: 5, quality: 50 });
+    await addTile(page, 'demo:', { width: 480 });
+    await page.click(`${tileSel(0)} [data-action="settings"]`);
+    await page.fill(`${tileSel(0)} .settings-panel [data-option="fps"]`, '8');
+    await page.click(`${tileSel(0)} .settings-panel button[type="submit"]`);
+    await page.reload({ timeout: STATE_TIMEOUT_MS });
+    assert((await tileCount(page)) === 2, `${await tileCount(page)} tiles after the reload`);
+    await waitTileState(page, 0, ['live'], LIVE_TIMEOUT_MS);
+    await waitTileState(page, 1, ['live'], LIVE_TIMEOUT_MS);
+    const urls = (await counters(page)).sockets.map((s) => s.url);
+    assert(urls[0].endsWith('/ws/stream?rtsp_url=demo%3A&fps=8&width=320&quality=50'), `first tile asked ${urls[0]}`);
+    assert(urls[1].endsWith('/ws/stream?rtsp_url=demo%3A&width=480'), `second tile asked ${urls[1]}`);
+    const sub = await page.textContent(`${tileSel(0)} .tile-sub`);
+    assert(sub.includes('8 fps') && sub.includes('320 px'), `tile options "${sub}"`);
+    assertNoPageErrors(page);
+    await closePage(page);
+  }, logs);
+
+  await test('a share link opens the same layout in another browser, without the passwords', async () => {
+    const page = await openServed();
+    await addTile(page, 'demo:', { width: 320 });
+    await addTile(page, 'rtsp://viewer:s3cr3tPass@127.0.0.1:9/secure?channel=2');
+    await page.click('#share');
+    const link = await page.inputValue('#share-link');
+    assert(/#layout=[A-Za-z0-9_-]+$/.test(link), `share link ${link}`);
+    const json = Buffer.from(link.split('#layout=')[1], 'base64url').toString('utf8');
+    assert(!json.includes('s3cr3tPass') && !json.includes('viewer'), `the link holds a credential: ${json}`);
+
+    const other = await newPage();
+    await other.goto(link, { timeout: STATE_TIMEOUT_MS });
+    assert((await tileCount(other)) === 2, `${await tileCount(other)} tiles from the link`);
+    await waitTileState(other, 0, ['live'], LIVE_TIMEOUT_MS);
+    await waitTileState(other, 1, ['credentials']);
+    const title = await other.textContent(`${tileSel(1)} .tile-title`);
+    assert(title === '127.0.0.1:9/secure?channel=2', `second tile title "${title}"`);
+    assert(!(await other.evaluate(() => location.hash)), 'the hash stays after the layout was taken');
+    assertNoPageErrors(other);
+    await closePage(other);
+    await closePage(page);
+  }, logs);
+
+  await test('keyboard only: Tab reaches the add form, the tile buttons and the embed snippets', async () => {
+    const page = await openServed();
+    await addTile(page, 'demo:', { width: 320 });
+    await page.click(`${tileSel(0)} [data-action="embed"]`);
+    await page.focus('#server');
+    const seen = new Set();
+    for (let k = 0; k < 40; k++) {
+      await page.keyboard.press('Tab');
+      const id = await page.evaluate(() => {
+        const a = document.activeElement;
+        return a.id || a.dataset.action || a.dataset.copy || a.dataset.snippet || a.tagName;
+      });
+      seen.add(id);
+    }
+    for (const want of ['remember', 'share', 'url', 'add-url', 'snapshot', 'fullscreen', 'embed', 'settings', 'close', 'img', 'ws']) {
+      assert(seen.has(want), `Tab never reached ${want} (reached ${[...seen].join(', ')})`);
+    }
+    assertNoPageErrors(page);
+    await closePage(page);
+  }, logs);
+
+  await test('phone width (360 px): no sideways scrolling with two tiles, a long URL and an open embed panel', async () => {
+    const page = await openServed({ viewport: { width: 360, height: 740 } });
+    await addTile(page, 'demo:', { width: 320 });
+    await addTile(page, 'rtsp://admin:secret@camera-in-the-far-corridor.example.internal:554/cam/realmonitor?channel=1&subtype=0');
+    await page.click(`${tileSel(0)} [data-action="embed"]`);
+    await waitTileDrawn(page, 0, 5);
     const layout = await page.evaluate(() => ({
       scroll: document.documentElement.scrollWidth,
       inner: window.innerWidth,
-      canvas: document.getElementById('canvas').getBoundingClientRect().width,
+      widest: Math.max(...[...document.querySelectorAll('body *')].map((e) => e.getBoundingClientRect().right)),
     }));
     assert(layout.scroll <= layout.inner, `page scrolls sideways (${layout.scroll} > ${layout.inner})`);
-    assert(layout.canvas <= layout.inner, `canvas is ${layout.canvas}px wide on a ${layout.inner}px screen`);
-    await waitForFrames(page, 5);
+    assert(layout.widest <= layout.inner + 0.5, `an element reaches x=${layout.widest}`);
     await page.screenshot({ path: path.join(ARTIFACTS, 'page-phone.png'), fullPage: true });
     assertNoPageErrors(page);
     await closePage(page);
-  });
+  }, logs);
 
-  let livePage = null; // kept open for the shutdown test
-  await test('screenshot of the page with live demo video is saved as page-demo.png', async () => {
-    const page = await newPage({ width: 1400, height: 1000 });
-    livePage = page;
-    await page.goto(httpBase() + '/', { timeout: STATE_TIMEOUT_MS });
-    await page.click('#connect');
-    await waitForState(page, ['live'], LIVE_TIMEOUT_MS);
-    await waitForFrames(page, 30); // a second or so, so the stats have settled
-    const file = path.join(ARTIFACTS, 'page-demo.png');
-    await page.screenshot({ path: file, fullPage: true });
-    assert(statSync(file).size > 20000, `${file} is only ${statSync(file).size} bytes`);
-    diag(`screenshot: ${file}`);
-    assertNoPageErrors(page);
-  });
-
-  await test('server shutdown (SIGTERM) shows closed (1001) and camstream exits 0', async () => {
-    assert(livePage && (await state(livePage)) === 'live', 'no live page left from the test before');
-    server.proc.kill('SIGTERM');
-    await waitForState(livePage, ['closed']);
-    const text = await statusText(livePage);
-    assert(text.includes('closed (1001'), `#status "${text}"`);
-    const { code, signal } = await withTimeout(server.exited, 10000, 'camstream exit');
+  let livePage = null; // kept open for the restart
+  await test('server shutdown (1001) makes the tile say it reconnects, with a countdown; camstream exits 0', async () => {
+    livePage = await openServed({ tuning: { backoffFirstMs: 1000, backoffMaxMs: 2000 } });
+    await addTile(livePage, 'demo:', { width: 320 });
+    await waitTileState(livePage, 0, ['live'], LIVE_TIMEOUT_MS);
+    const { code, signal } = await server.stop('SIGTERM');
     assert(code === 0, `camstream exited with code ${code}, signal ${signal}`);
+    await waitTileState(livePage, 0, ['reconnecting']);
+    const text = await tileStatus(livePage, 0);
+    assert(/\(close 1001\)/.test(text) || /Cannot reach/.test(text), `status "${text}"`);
+    assert(/Reconnecting in \d+ s/.test(text) || /Reconnecting now/.test(text), `no countdown in "${text}"`);
+    assertNoPageErrors(livePage);
+  }, logs);
+
+  await test('a camstream restarted on the same port brings the picture back by itself', async () => {
+    assert(livePage, 'no page left from the test before');
+    server = await startCamstream([], server.port);
+    await waitTileState(livePage, 0, ['live'], LIVE_TIMEOUT_MS);
+    await assertMovingPicture(livePage, 0);
+    // The failed attempts while it was down ("connection refused") are logged by Chromium.
+    assertNoPageErrors(livePage, [/WebSocket connection to .* failed/]);
     await closePage(livePage);
-  });
+  }, logs);
 
-  console.log(`1..${count}`);
+  const phone = path.join(ARTIFACTS, 'page-phone.png');
+  diag(`phone screenshot: ${phone} (${statSync(phone, { throwIfNoEntry: false })?.size || 0} bytes)`);
 }
 
-const watchdog = setTimeout(() => {
-  console.log(`Bail out! the browser test ran for more than ${RUN_TIMEOUT_MS / 1000} s`);
-  if (server) server.proc.kill('SIGKILL');
-  process.exit(1);
-}, RUN_TIMEOUT_MS);
-
-let exitCode = 0;
-try {
-  await main();
-} catch (err) {
-  console.log(`Bail out! ${String(err && err.message ? err.message : err).split('\n')[0]}`);
-  diag(err && err.stack ? err.stack : err);
-  if (server) diag(`camstream output:\n${server.log.slice(-20).join('\n')}`);
-  exitCode = 1;
-} finally {
-  if (browser) await browser.close().catch(() => {});
-  await stopCamstream().catch((err) => { diag(err.message); exitCode = 1; });
-  clearTimeout(watchdog);
-}
-process.exit(failures > 0 ? 1 : exitCode);
+await run(main, RUN_TIMEOUT_MS);
