@@ -40,8 +40,9 @@ char *log_scrub(char *s)
 	char *p = s;
 	while ((p = strstr(p, "://")) != NULL) {
 		char *auth = p + 3;
-		/* the authority ends at the first '/', '?', '#' or blank; userinfo at its last '@' */
-		size_t alen = strcspn(auth, "/?# \t\r\n\"'");
+		/* the authority ends at the first '/', '?', '#' or blank; userinfo at its last '@'.
+		 * Quotes do not end it: a password may hold them (and over-scrubbing is harmless) */
+		size_t alen = strcspn(auth, "/?# \t\r\n");
 		char *at = NULL;
 		for (size_t i = 0; i < alen; i++)
 			if (auth[i] == '@')

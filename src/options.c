@@ -117,12 +117,17 @@ static bool parse_int(const char *s, int lo, int hi, int *out)
 	return true;
 }
 
+/* @after_src: a camera URL came earlier, so @val may be the tail of its password cut off by an
+ * unencoded '&': it is then not repeated in the message. */
 static enum cs_err apply(struct stream_opts *o, enum opt_id id, const char *name,
-	const char *val, char *err, size_t errlen)
+	const char *val, bool after_src, char *err, size_t errlen)
 {
 	char shown[ECHO_MAX + 4];
 
-	echo(shown, val, strlen(val));
+	if (after_src)
+		snprintf(shown, sizeof(shown), "(not shown)");
+	else
+		echo(shown, val, strlen(val));
 	switch (id) {
 	case OPT_SRC:
 		if (!*val) {
@@ -263,7 +268,7 @@ enum cs_err opts_parse(struct stream_opts *o, const char *const *args, size_t n,
 			goto fail;
 		}
 		seen[id] = name;
-		rc = apply(o, id, name, eq + 1, err, errlen);
+		rc = apply(o, id, name, eq + 1, seen[OPT_SRC] != NULL && id != OPT_SRC, err, errlen);
 		if (rc != CS_OK)
 			goto fail;
 	}

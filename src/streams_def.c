@@ -128,6 +128,9 @@ static bool get_opt_string(const json_t *j, const char *key, const char **out, c
 		return true;
 	if (!json_is_string(v))
 		return streams_fail(e, CS_BAD_REQUEST, 400, "%s\"%s\" must be a string", ctx, key);
+	if (json_string_length(v) != strlen(json_string_value(v)))
+		return streams_fail(e, CS_BAD_REQUEST, 400, "%s\"%s\" holds a NUL character", ctx,
+			key);
 	if (json_string_length(v))
 		*out = json_string_value(v);
 	return true;
@@ -282,6 +285,10 @@ struct stream *streams_def_from_json(struct streams *s, const json_t *j, const c
 	}
 	if (!json_is_string(ju)) {
 		streams_fail(e, CS_BAD_REQUEST, 400, "%s\"rtsp_url\" must be a string", ctx);
+		return NULL;
+	}
+	if (json_string_length(ju) != strlen(json_string_value(ju))) {
+		streams_fail(e, CS_BAD_REQUEST, 400, "%s\"rtsp_url\" holds a NUL character", ctx);
 		return NULL;
 	}
 
