@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The two README commands:
 #   tools/dev.sh run    install what is missing, build, serve the demo on http://127.0.0.1:8000
-#   tools/dev.sh test   install test dependencies, build (plain and ASan+UBSan), run every test
+#   tools/dev.sh test   install test dependencies, build (plain, ASan+UBSan, clang libFuzzer),
+#                       run every test and a short fuzzing run (docs/FUZZING.md)
 # Debian 12 packages only; apt runs only when something is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +12,7 @@ BUILD_PKGS="meson ninja-build pkg-config gcc libwebsockets-dev libavformat-dev l
 TEST_PKGS="ffmpeg python3 python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-rtsp-server-1.0
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad gstreamer1.0-libav python3-websocket
-  python3-pil chromium nginx libnginx-mod-rtmp"
+  python3-pil chromium nginx libnginx-mod-rtmp clang libclang-rt-14-dev llvm"
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -57,6 +58,8 @@ test)
   trap 'echo "tests: 0 passed, 1 failed"' ERR
   build build -Dwerror=true
   build build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dwerror=true
+  CC=clang build build-fuzz -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false \
+    -Dwerror=true
   trap - ERR
   status=0
   meson test -C build --print-errorlogs || status=1
@@ -64,7 +67,11 @@ test)
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp \
     meson test -C build-asan --print-errorlogs --timeout-multiplier 3 || status=1
-  python3 tools/count_tests.py build/meson-logs/testlog.json build-asan/meson-logs/testlog.json
+  # libFuzzer: each target for CAMSTREAM_FUZZ_SECONDS (20) from its seeds; the rest of this
+  # build is the same as build-asan, so only the fuzz suite runs here
+  meson test -C build-fuzz --suite fuzz --print-errorlogs || status=1
+  python3 tools/count_tests.py build/meson-logs/testlog.json build-asan/meson-logs/testlog.json \
+    build-fuzz/meson-logs/testlog.json
   exit $status
   ;;
 *)
