@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """A real RTSP server for camstream's integration tests (gst-rtsp-server through python3-gi).
 
-Mounts on the main port (all live, shared media: one pipeline per mount however many clients):
+Mounts on the main port (all live; each RTSP session gets its own pipeline):
   /h264   moving ball, H.264 (x264, zerolatency, a key frame every second)
   /h265   moving ball, H.265 (x265)
   /mjpeg  moving ball, RTP/JPEG
@@ -131,7 +131,9 @@ class Counters:
 def make_factory(launch, counters):
     factory = GstRtspServer.RTSPMediaFactory()
     factory.set_launch(f"( {launch} )")
-    factory.set_shared(True)
+    # one pipeline per session: with shared media, two sessions starting at once can trip an
+    # assertion in gst-rtsp-server 1.22 (gst_rtsp_media_get_rates) and abort the fixture
+    factory.set_shared(False)
     factory.connect("media-constructed", counters.media_constructed)
     return factory
 
