@@ -574,8 +574,14 @@ static int mjpeg_writeable(struct media_req *r, struct lws *wsi)
 	default:
 		break;
 	}
+	if (server_send_backlogged(wsi, r->last_len)) {
+		/* more than a picture still waits in the kernel: a newer one later, not a queue */
+		lws_set_timer_usecs(wsi, 10 * 1000);
+		return 0;
+	}
 	struct frame *f = hub_sub_latest(&r->sub);
 	if (f) {
+		r->last_len = f->len;
 		part_begin(r, wsi, f);
 		return r->advance ? part_body(r, wsi) : part_head(r, wsi);
 	}
@@ -600,6 +606,10 @@ int http_media_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	case LWS_CALLBACK_CLOSED_HTTP:
 	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
 		finish(r, wsi);
+		return 0;
+	case LWS_CALLBACK_TIMER:
+		if (r->wsi && !r->finished)
+			lws_callback_on_writable(wsi);
 		return 0;
 	case LWS_CALLBACK_HTTP_BODY:
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:

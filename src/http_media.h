@@ -24,6 +24,7 @@ struct media_req {
 	struct stream_opts opts;   /* owned */
 	struct frame *cur;         /* reference held while it is being sent */
 	size_t off;                /* bytes of the current part already written */
+	size_t last_len;           /* MJPEG: bytes of the last picture: the send-queue allowance */
 	int64_t deadline_us;       /* snapshot: monotonic time to give up waiting */
 	lws_sorted_usec_list_t sul;/* snapshot: wakes the request at its deadline */
 	bool counted;              /* included in server_state.clients */

@@ -3,7 +3,10 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
+
+#include <linux/sockios.h>
 
 #include <libavutil/log.h>
 #include <libwebsockets.h>
@@ -30,6 +33,15 @@ struct server_state *server_get(struct lws *wsi)
 {
 	struct server *s = lws_context_user(lws_get_context(wsi));
 	return &s->st;
+}
+
+bool server_send_backlogged(struct lws *wsi, size_t allowed)
+{
+	int fd = lws_get_socket_fd(wsi);
+	int queued = 0;
+	if (fd < 0 || ioctl(fd, SIOCOUTQ, &queued) < 0)
+		return false;
+	return queued > 0 && (size_t)queued > allowed;
 }
 
 /* Called by workers after publishing: the one lws call allowed off the service thread.

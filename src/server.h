@@ -3,6 +3,8 @@
 #define CAMSTREAM_SERVER_H
 
 #include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -28,4 +30,9 @@ struct server_state {
 };
 
 struct server_state *server_get(struct lws *wsi);
+
+/* True when more than @allowed bytes the kernel took from us still wait in the connection's
+ * send queue. Latest frame wins only if a slow viewer's frames cannot pile up there either:
+ * a viewer starts a new frame only once the queue holds at most about one frame. */
+bool server_send_backlogged(struct lws *wsi, size_t allowed);
 #endif

@@ -33,6 +33,7 @@ struct session {
 	enum cs_err err;
 	int close_code;
 	char errmsg[320];
+	size_t last_len;          /* bytes of the last frame sent: the send-queue allowance */
 	bool counted;             /* included in server_state.clients */
 	bool finished;            /* CLOSED handled */
 };
@@ -217,10 +218,17 @@ static int writeable(struct session *s, struct lws *wsi)
 
 	if (!s->sub.out)
 		return 0;
+	if (server_send_backlogged(wsi, s->last_len)) {
+		/* the kernel still holds more than a frame for this viewer: look again shortly
+		 * rather than queue a stale frame behind it */
+		lws_set_timer_usecs(wsi, 10 * 1000);
+		return 0;
+	}
 	struct frame *f = hub_sub_latest(&s->sub);
 	if (f) {
 		s->cur = f;
 		s->off = 0;
+		s->last_len = f->len;
 		hub_sub_set_busy(&s->sub, true);
 		return send_fragment(s);
 	}
@@ -247,6 +255,10 @@ int ws_stream_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 		if (!s || s->finished)
 			return 0;
 		return writeable(s, wsi);
+	case LWS_CALLBACK_TIMER:
+		if (s && !s->finished)
+			lws_callback_on_writable(wsi);
+		return 0;
 	case LWS_CALLBACK_RECEIVE:
 		/* viewers send nothing but control frames (lws answers those itself) */
 		log_info("viewer %s sent a data message: closing it",

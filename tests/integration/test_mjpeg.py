@@ -344,7 +344,7 @@ class SlowReader(MjpegCase):
         return c   # never read from
 
     def assertBackedUp(self, cam, slow):
-        queued = wait_until(lambda: (tcp_send_queue(cam.port, slow.local_port) or 0) > 64 * 1024,
+        queued = wait_until(lambda: (tcp_send_queue(cam.port, slow.local_port) or 0) > 8 * 1024,
                             10)
         self.assertTrue(queued, "the slow reader is not backed up: camstream's send queue to it "
                         "holds %s bytes" % tcp_send_queue(cam.port, slow.local_port))

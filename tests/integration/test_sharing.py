@@ -172,9 +172,25 @@ class SlowViewer(SharingTestCase):
     def assertBackedUp(self, cam, slow):
         """The test means something only if camstream has data it cannot send to @slow."""
         port = slow.ws.sock.getsockname()[1]
-        queued = wait_until(lambda: (tcp_send_queue(cam.port, port) or 0) > 64 * 1024, 5)
+        queued = wait_until(lambda: (tcp_send_queue(cam.port, port) or 0) > 8 * 1024, 5)
         self.assertTrue(queued, "the slow viewer is not backed up: camstream's send queue to "
                         "it holds %s bytes" % tcp_send_queue(cam.port, port))
+
+    def test_frames_do_not_pile_up_in_the_kernel_for_a_slow_viewer(self):
+        # latest frame wins all the way: camstream starts a frame only when at most about
+        # one frame still waits in the socket, so the backlog stays near one frame
+        cam = self.start_camstream()
+        path = stream_path(self.SOURCE)
+        slow = self.slow_viewer(cam, path)
+        self.assertBackedUp(cam, slow)
+        port = slow.ws.sock.getsockname()[1]
+        peak = 0
+        t_end = time.monotonic() + 3.0
+        while time.monotonic() < t_end:
+            peak = max(peak, tcp_send_queue(cam.port, port) or 0)
+            time.sleep(0.05)  # sampling, not synchronisation
+        self.note("peak send queue %d bytes" % peak)
+        self.assertLess(peak, 200 * 1024, "camstream's send queue to a viewer that never reads")
 
     def test_slow_viewer_does_not_slow_a_normal_viewer(self):
         cam = self.start_camstream()
