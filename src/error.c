@@ -2,7 +2,9 @@
  * The switches have no default so that -Wswitch flags a code added to the enum but not here. */
 #include "error.h"
 
+#include <stdarg.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -121,4 +123,15 @@ char *cs_err_json(enum cs_err e, const char *msg)
 	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
 	return text;
+}
+
+void cs_err_set(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
 }

@@ -2,6 +2,8 @@
 #ifndef CAMSTREAM_ERROR_H
 #define CAMSTREAM_ERROR_H
 
+#include <stddef.h>
+
 enum cs_err {
 	CS_OK = 0,
 	CS_BAD_REQUEST,         /* malformed request or option */
@@ -28,6 +30,11 @@ const char *cs_err_code(enum cs_err e);
 /* WebSocket close status for an error: 1008 bad request, 1013 busy, 1011 source failure.
  * CS_SOURCE_ENDED is 1000 when @clean, 1011 otherwise. */
 int cs_err_ws_close(enum cs_err e, int clean);
+
+/* Formats a message for a person into @err (nothing if @err is NULL or @errlen 0): the one way
+ * rooms fill the err buffers of their interfaces. */
+void cs_err_set(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* The JSON every client is given: {"error":"<msg>","code":"<code>"}. Caller frees; NULL if
  * out of memory. */

@@ -34,19 +34,6 @@ static const struct {
 	{ "transport", OPT_TRANSPORT }, { "name", OPT_NAME }, { "token", OPT_TOKEN },
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* A printable, bounded copy of user input for a message: at most ECHO_MAX bytes (then "..."),
  * with control bytes, quotes and backslashes shown as '?'. */
 static void echo(char out[ECHO_MAX + 4], const char *s, size_t n)
@@ -131,12 +118,12 @@ static enum cs_err apply(struct stream_opts *o, enum opt_id id, const char *name
 	switch (id) {
 	case OPT_SRC:
 		if (!*val) {
-			set_err(err, errlen, "%s is empty", name);
+			cs_err_set(err, errlen, "%s is empty", name);
 			return CS_BAD_REQUEST;
 		}
 		o->src = strdup(val);
 		if (!o->src) {
-			set_err(err, errlen, "out of memory");
+			cs_err_set(err, errlen, "out of memory");
 			return CS_BAD_REQUEST;
 		}
 		return CS_OK;
@@ -144,32 +131,32 @@ static enum cs_err apply(struct stream_opts *o, enum opt_id id, const char *name
 		return CS_OK; /* the access token: checked before the options are */
 	case OPT_NAME:
 		if (!*val) {
-			set_err(err, errlen, "name is empty");
+			cs_err_set(err, errlen, "name is empty");
 			return CS_BAD_REQUEST;
 		}
 		o->name = strdup(val);
 		if (!o->name) {
-			set_err(err, errlen, "out of memory");
+			cs_err_set(err, errlen, "out of memory");
 			return CS_BAD_REQUEST;
 		}
 		return CS_OK;
 	case OPT_FPS:
 		if (parse_fps(val, &o->fps))
 			return CS_OK;
-		set_err(err, errlen, "fps must be a number greater than 0 and at most %g (got \"%s\")",
+		cs_err_set(err, errlen, "fps must be a number greater than 0 and at most %g (got \"%s\")",
 			OPTS_MAX_FPS, shown);
 		return CS_BAD_REQUEST;
 	case OPT_WIDTH:
 	case OPT_HEIGHT:
 		if (parse_int(val, 1, OPTS_MAX_DIM, id == OPT_WIDTH ? &o->width : &o->height))
 			return CS_OK;
-		set_err(err, errlen, "%s must be an integer from 1 to %d (got \"%s\")", name,
+		cs_err_set(err, errlen, "%s must be an integer from 1 to %d (got \"%s\")", name,
 			OPTS_MAX_DIM, shown);
 		return CS_BAD_REQUEST;
 	case OPT_QUALITY:
 		if (parse_int(val, 1, 100, &o->quality))
 			return CS_OK;
-		set_err(err, errlen, "quality must be an integer from 1 to 100 (got \"%s\")", shown);
+		cs_err_set(err, errlen, "quality must be an integer from 1 to 100 (got \"%s\")", shown);
 		return CS_BAD_REQUEST;
 	case OPT_TRANSPORT:
 		if (strcmp(val, "tcp") == 0)
@@ -179,14 +166,14 @@ static enum cs_err apply(struct stream_opts *o, enum opt_id id, const char *name
 		else if (strcmp(val, "auto") == 0)
 			o->transport = TRANSPORT_AUTO;
 		else {
-			set_err(err, errlen, "transport must be tcp, udp or auto (got \"%s\")", shown);
+			cs_err_set(err, errlen, "transport must be tcp, udp or auto (got \"%s\")", shown);
 			return CS_BAD_REQUEST;
 		}
 		return CS_OK;
 	case OPT_COUNT:
 		break;
 	}
-	set_err(err, errlen, "internal error: option %d", (int)id);
+	cs_err_set(err, errlen, "internal error: option %d", (int)id);
 	return CS_BAD_REQUEST;
 }
 
@@ -203,14 +190,14 @@ static enum cs_err unknown(const char *frag, size_t name_len, bool has_eq, bool 
 		plain = (frag[i] >= 'a' && frag[i] <= 'z') || (frag[i] >= 'A' && frag[i] <= 'Z') ||
 			(frag[i] >= '0' && frag[i] <= '9') || frag[i] == '_' || frag[i] == '-';
 	if (after_src || !plain) {
-		set_err(err, errlen, "unknown query parameter; " ENCODE_HINT);
+		cs_err_set(err, errlen, "unknown query parameter; " ENCODE_HINT);
 		return CS_BAD_REQUEST;
 	}
 	echo(shown, frag, name_len);
 	if (has_eq)
-		set_err(err, errlen, "unknown query parameter \"%s\"; " ENCODE_HINT, shown);
+		cs_err_set(err, errlen, "unknown query parameter \"%s\"; " ENCODE_HINT, shown);
 	else
-		set_err(err, errlen, "query parameter \"%s\" has no value (name=value); "
+		cs_err_set(err, errlen, "query parameter \"%s\" has no value (name=value); "
 			ENCODE_HINT, shown);
 	return CS_BAD_REQUEST;
 }
@@ -235,9 +222,9 @@ enum cs_err opts_parse(struct stream_opts *o, const char *const *args, size_t n,
 	enum opt_id id;
 	int k;
 
-	set_err(err, errlen, "%s", "");
+	cs_err_set(err, errlen, "%s", "");
 	if (!o) {
-		set_err(err, errlen, "no place for the options");
+		cs_err_set(err, errlen, "no place for the options");
 		return CS_BAD_REQUEST;
 	}
 	*o = (struct stream_opts){ .quality = 80, .transport = TRANSPORT_TCP };
@@ -256,15 +243,15 @@ enum cs_err opts_parse(struct stream_opts *o, const char *const *args, size_t n,
 		id = opt_names[k].id;
 		rc = CS_BAD_REQUEST;
 		if (!eq) {
-			set_err(err, errlen, "%s has no value (%s=...)", name, name);
+			cs_err_set(err, errlen, "%s has no value (%s=...)", name, name);
 			goto fail;
 		}
 		if (seen[id] && strcmp(seen[id], name) != 0) {
-			set_err(err, errlen, "give either rtsp_url or cam_url, not both");
+			cs_err_set(err, errlen, "give either rtsp_url or cam_url, not both");
 			goto fail;
 		}
 		if (seen[id]) {
-			set_err(err, errlen, "%s is given more than once", name);
+			cs_err_set(err, errlen, "%s is given more than once", name);
 			goto fail;
 		}
 		seen[id] = name;
@@ -274,7 +261,7 @@ enum cs_err opts_parse(struct stream_opts *o, const char *const *args, size_t n,
 	}
 	if (o->src && o->name) {
 		rc = CS_BAD_REQUEST;
-		set_err(err, errlen, "give either a camera URL (rtsp_url) or a stream name, not both");
+		cs_err_set(err, errlen, "give either a camera URL (rtsp_url) or a stream name, not both");
 		goto fail;
 	}
 	return CS_OK;

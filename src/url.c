@@ -104,19 +104,6 @@ static bool is_scheme_name(const char *s)
 	return true;
 }
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* See url_internal.h. */
 bool url_split(const char *text, struct parts *p)
 {
@@ -265,21 +252,21 @@ bool url_policy_allow(struct url_policy *p, const char *scheme, char *err, size_
 	size_t n, i;
 
 	if (!p || !scheme || !*scheme) {
-		set_err(err, errlen, "empty scheme name");
+		cs_err_set(err, errlen, "empty scheme name");
 		return false;
 	}
 	n = strlen(scheme);
 	if (!is_scheme_name(scheme)) {
-		set_err(err, errlen, "\"%.24s\" is not a scheme name", scheme);
+		cs_err_set(err, errlen, "\"%.24s\" is not a scheme name", scheme);
 		return false;
 	}
 	if (eq_nocase(scheme, n, "hls")) {
-		set_err(err, errlen, "scheme \"hls\" can never be allowed: it wraps another URL; "
+		cs_err_set(err, errlen, "scheme \"hls\" can never be allowed: it wraps another URL; "
 			"allow http or https to play HLS playlists (.m3u8)");
 		return false;
 	}
 	if (is_never(scheme, n)) {
-		set_err(err, errlen, "scheme \"%.24s\" can never be allowed: it reads local files "
+		cs_err_set(err, errlen, "scheme \"%.24s\" can never be allowed: it reads local files "
 			"or wraps another URL", scheme);
 		return false;
 	}
@@ -291,12 +278,12 @@ bool url_policy_allow(struct url_policy *p, const char *scheme, char *err, size_
 			sb_puts(&b, allowable_schemes[i]);
 		}
 		sb_end(&b);
-		set_err(err, errlen, "unknown scheme \"%.24s\": schemes that can be allowed are %s",
+		cs_err_set(err, errlen, "unknown scheme \"%.24s\": schemes that can be allowed are %s",
 			scheme, list);
 		return false;
 	}
 	if (p->n_extra < 0 || p->n_extra >= (int)N_ELEM(p->extra)) {
-		set_err(err, errlen, "too many allowed schemes (at most %zu)", N_ELEM(p->extra));
+		cs_err_set(err, errlen, "too many allowed schemes (at most %zu)", N_ELEM(p->extra));
 		return false;
 	}
 	/* Allowable names are short, so they fit extra[] (checked by the loop bound). */
@@ -312,23 +299,23 @@ static enum cs_err check_text(const char *text, char *err, size_t errlen)
 	size_t len, i;
 
 	if (!text || !*text) {
-		set_err(err, errlen, "the camera URL is empty");
+		cs_err_set(err, errlen, "the camera URL is empty");
 		return CS_BAD_REQUEST;
 	}
 	len = strnlen(text, URL_MAX_LEN + 1);
 	if (len > URL_MAX_LEN) {
-		set_err(err, errlen, "the camera URL is longer than %d bytes", URL_MAX_LEN);
+		cs_err_set(err, errlen, "the camera URL is longer than %d bytes", URL_MAX_LEN);
 		return CS_BAD_REQUEST;
 	}
 	for (i = 0; i < len; i++) {
 		if (text[i] == ' ') {
 			/* The usual cause: lws turns an unencoded '+' of the query into a space. */
-			set_err(err, errlen, "the camera URL contains a space (an unencoded '+' becomes "
+			cs_err_set(err, errlen, "the camera URL contains a space (an unencoded '+' becomes "
 				"a space): percent-encode the camera URL (encodeURIComponent)");
 			return CS_BAD_REQUEST;
 		}
 		if ((unsigned char)text[i] < 0x20 || text[i] == 0x7f) {
-			set_err(err, errlen, "the camera URL contains a control character");
+			cs_err_set(err, errlen, "the camera URL contains a control character");
 			return CS_BAD_REQUEST;
 		}
 	}
@@ -341,21 +328,21 @@ static enum cs_err check_scheme(const struct parts *p, const char *scheme,
 	const struct url_policy *policy, char *err, size_t errlen)
 {
 	if (is_never(scheme, p->scheme_len)) {
-		set_err(err, errlen, "scheme \"%s\" can never be allowed", scheme);
+		cs_err_set(err, errlen, "scheme \"%s\" can never be allowed", scheme);
 		return CS_SCHEME_NOT_ALLOWED;
 	}
 	if (url_policy_allows(policy, scheme))
 		return CS_OK;
 	if (is_allowable(scheme, p->scheme_len)) {
-		set_err(err, errlen, "scheme \"%s\" is not allowed; start camstream with "
+		cs_err_set(err, errlen, "scheme \"%s\" is not allowed; start camstream with "
 			"--allow-schemes=%s to allow it", scheme, scheme);
 		return CS_SCHEME_NOT_ALLOWED;
 	}
 	if (!p->has_authority) {
-		set_err(err, errlen, "the camera URL must start with a scheme, e.g. rtsp://host/path");
+		cs_err_set(err, errlen, "the camera URL must start with a scheme, e.g. rtsp://host/path");
 		return CS_BAD_REQUEST;
 	}
-	set_err(err, errlen, "unknown scheme \"%.24s\": use rtsp, rtsps, rtmp or rtmps "
+	cs_err_set(err, errlen, "unknown scheme \"%.24s\": use rtsp, rtsps, rtmp or rtmps "
 		"(or see --allow-schemes)", scheme);
 	return CS_SCHEME_NOT_ALLOWED;
 }
@@ -366,17 +353,17 @@ static enum cs_err syntax_error(const struct parts *p, size_t host_off, size_t a
 	const char *colon = memchr(p->hostport, ':', p->hostport_len);
 
 	if (at < host_off || at > host_off + p->hostport_len) {
-		set_err(err, errlen, "the camera URL is not a valid URL");
+		cs_err_set(err, errlen, "the camera URL is not a valid URL");
 	} else if (colon && memchr(colon + 1, ':', p->hostport_len - (size_t)(colon + 1 -
 			p->hostport)) && p->hostport[0] != '[') {
-		set_err(err, errlen, "the host of the camera URL is not valid: write an IPv6 "
+		cs_err_set(err, errlen, "the host of the camera URL is not valid: write an IPv6 "
 			"address in brackets, e.g. rtsp://[fe80::1]:554/path");
 	} else if (!p->userinfo && colon) {
 		/* Maybe "user:pass" cut at a '/', '?' or '#' in the password. */
-		set_err(err, errlen, "the host or port of the camera URL is not valid (a '/', '?' "
+		cs_err_set(err, errlen, "the host or port of the camera URL is not valid (a '/', '?' "
 			"or '#' in a password must be percent-encoded)");
 	} else {
-		set_err(err, errlen, "the host or port of the camera URL is not valid");
+		cs_err_set(err, errlen, "the host or port of the camera URL is not valid");
 	}
 	return CS_BAD_REQUEST;
 }
@@ -391,16 +378,16 @@ static enum cs_err take_host_port(const UriUriA *uri, struct cam_url *out, char 
 	size_t i;
 
 	if (uri->hostData.ipFuture.first) {
-		set_err(err, errlen, "the host of the camera URL is not an address camstream knows");
+		cs_err_set(err, errlen, "the host of the camera URL is not an address camstream knows");
 		return CS_BAD_REQUEST;
 	}
 	if (!hlen) {
-		set_err(err, errlen, "the camera URL has no host");
+		cs_err_set(err, errlen, "the camera URL has no host");
 		return CS_BAD_REQUEST;
 	}
 	out->host = strndup(h, hlen);
 	if (!out->host) {
-		set_err(err, errlen, "out of memory");
+		cs_err_set(err, errlen, "out of memory");
 		return CS_BAD_REQUEST;
 	}
 	for (i = 0; i < N_ELEM(default_ports); i++)
@@ -412,7 +399,7 @@ static enum cs_err take_host_port(const UriUriA *uri, struct cam_url *out, char 
 			port = port * 10 + (*q - '0'); /* uriparser allows digits only */
 		if (port < 1 || port > 65535) {
 			/* Not echoed: "rtsp://admin:123456/x@host" puts a password here. */
-			set_err(err, errlen, "the port of the camera URL must be from 1 to 65535");
+			cs_err_set(err, errlen, "the port of the camera URL must be from 1 to 65535");
 			return CS_BAD_REQUEST;
 		}
 		out->port = (int)port;
@@ -424,7 +411,7 @@ static enum cs_err parse_demo(const char *text, struct cam_url *out, char *err,
 	size_t errlen)
 {
 	if (!url_is_demo(text)) {
-		set_err(err, errlen, "the demo source is written \"demo:\" with nothing after it");
+		cs_err_set(err, errlen, "the demo source is written \"demo:\" with nothing after it");
 		return CS_BAD_REQUEST;
 	}
 	out->text = strdup(text);
@@ -433,7 +420,7 @@ static enum cs_err parse_demo(const char *text, struct cam_url *out, char *err,
 	out->host = strdup("");
 	if (!out->text || !out->redacted || !out->scheme || !out->host) {
 		url_free(out);
-		set_err(err, errlen, "out of memory");
+		cs_err_set(err, errlen, "out of memory");
 		return CS_BAD_REQUEST;
 	}
 	out->is_demo = true;
@@ -451,9 +438,9 @@ enum cs_err url_parse(const char *text, const struct url_policy *policy, struct 
 	enum cs_err rc;
 	int urc;
 
-	set_err(err, errlen, "%s", "");
+	cs_err_set(err, errlen, "%s", "");
 	if (!out) {
-		set_err(err, errlen, "no place for the parsed URL");
+		cs_err_set(err, errlen, "no place for the parsed URL");
 		return CS_BAD_REQUEST;
 	}
 	memset(out, 0, sizeof(*out));
@@ -463,7 +450,7 @@ enum cs_err url_parse(const char *text, const struct url_policy *policy, struct 
 	if (starts_nocase(text, "demo:"))
 		return parse_demo(text, out, err, errlen);
 	if (!url_split(text, &p)) {
-		set_err(err, errlen, "the camera URL must start with a scheme, e.g. rtsp://host/path");
+		cs_err_set(err, errlen, "the camera URL must start with a scheme, e.g. rtsp://host/path");
 		return CS_BAD_REQUEST;
 	}
 
@@ -476,12 +463,12 @@ enum cs_err url_parse(const char *text, const struct url_policy *policy, struct 
 	if (rc != CS_OK)
 		goto fail;
 	if (!p.has_authority) {
-		set_err(err, errlen, "the camera URL needs a host: %s://host/path", out->scheme);
+		cs_err_set(err, errlen, "the camera URL needs a host: %s://host/path", out->scheme);
 		rc = CS_BAD_REQUEST;
 		goto fail;
 	}
 	if (p.at_past_authority) {
-		set_err(err, errlen, "the camera URL has an '@' after the host: percent-encode '/', "
+		cs_err_set(err, errlen, "the camera URL has an '@' after the host: percent-encode '/', "
 			"'?' and '#' in a user name or password (%%2F, %%3F, %%23), and '@' elsewhere "
 			"(%%40)");
 		rc = CS_BAD_REQUEST;
@@ -517,7 +504,7 @@ enum cs_err url_parse(const char *text, const struct url_policy *policy, struct 
 	return CS_OK;
 
 oom:
-	set_err(err, errlen, "out of memory");
+	cs_err_set(err, errlen, "out of memory");
 	rc = CS_BAD_REQUEST;
 fail:
 	url_free(out);
