@@ -23,7 +23,10 @@
 #define ECHO_MAX 40
 #define ENCODE_HINT "if it belongs to the camera URL, percent-encode rtsp_url (encodeURIComponent)"
 
-enum opt_id { OPT_SRC, OPT_NAME, OPT_TOKEN, OPT_FPS, OPT_WIDTH, OPT_HEIGHT, OPT_QUALITY, OPT_TRANSPORT, OPT_COUNT };
+enum opt_id {
+	OPT_SRC, OPT_NAME, OPT_TOKEN, OPT_FPS, OPT_WIDTH, OPT_HEIGHT, OPT_QUALITY, OPT_TRANSPORT,
+	OPT_COUNT
+};
 
 static const struct {
 	const char *name;
