@@ -745,6 +745,19 @@ class CamTestCase(unittest.TestCase):
         cam.stopped_by_test = True
         return cam.stop(sig, timeout)
 
+    def assertCleanExit(self, cam, timeout=30.0):
+        """Stops @cam with SIGTERM within the test: it must exit 0 and, in a sanitizer build,
+        without a report (LeakSanitizer prints at exit). The report is shown on failure."""
+        rc, _ = self.stop_camstream(cam, timeout=timeout)
+        reports = cam.sanitizer_reports()
+        if reports:
+            lines = cam.log_text().splitlines()
+            first = next(i for i, line in enumerate(lines) if line in reports)
+            self.fail("sanitizer report at exit (log %s):\n%s"
+                      % (cam.log_path, "\n".join(lines[max(0, first - 2):first + 40])))
+        self.assertEqual(rc, 0, "exit code after SIGTERM (None = killed); log %s"
+                         % cam.log_path)
+
     def _stop_camstream(self, cam, check_exit):
         if cam.proc is None or getattr(cam, "stopped_by_test", False):
             cam.close_pipes()

@@ -10,6 +10,8 @@ Mounts on the main port (all live; each RTSP session gets its own pipeline):
   /smpte  SMPTE colour bars scrolling sideways, H.264
   /eos    moving ball, H.264, ends after --eos-seconds (the source ends cleanly)
   /audio  audio only (PCMU): a source without video
+  /resize moving ball, H.264, switching between WxH and W/2xH/2 every --resize-seconds (new
+          parameter sets in band, as a camera whose resolution is changed mid-stream)
 A second port serves /secure (moving ball, H.264) only with the Basic credentials
 viewer:s3cr3tPass and answers 401 with a challenge otherwise. Both ports share one session pool.
 
@@ -64,6 +66,10 @@ def mount_launches(width, height, fps, eos_seconds):
                    f"! {_h264(key)}"),
         "/eos": (f"videotestsrc is-live=true pattern=ball num-buffers={max(1, eos_seconds * fps)} "
                  f"! {caps} ! {_h264(key)}"),
+        "/resize": (f"videotestsrc is-live=true pattern=ball "
+                    f"! video/x-raw,format=I420,framerate={fps}/1 ! videoscale "
+                    f"! capsfilter name=size caps=video/x-raw,width={width},height={height} "
+                    f"! {_h264(key)}"),
         "/audio": ("audiotestsrc is-live=true ! audioconvert ! audioresample "
                    "! audio/x-raw,rate=8000,channels=1 ! mulawenc ! rtppcmupay name=pay0 pt=0"),
     }
@@ -138,6 +144,34 @@ def make_factory(launch, counters):
     return factory
 
 
+def resize_periodically(factory, sizes, seconds):
+    """Every @seconds, sets the next of @sizes ((w, h) pairs) on the capsfilter named "size" of
+    each media @factory constructs, while that media is prepared (GLib main thread only)."""
+    def constructed(_factory, media):
+        state = {"timer": None, "next": 1}
+
+        def step():
+            w, h = sizes[state["next"] % len(sizes)]
+            state["next"] += 1
+            size = media.get_element().get_by_name("size")
+            if size is not None:
+                size.set_property("caps", Gst.Caps.from_string(
+                    f"video/x-raw,width={w},height={h}"))
+            return True
+
+        def prepared(_media):
+            if state["timer"] is None:
+                state["timer"] = GLib.timeout_add(int(seconds * 1000), step)
+
+        def unprepared(_media):
+            if state["timer"] is not None:
+                GLib.source_remove(state["timer"])
+                state["timer"] = None
+        media.connect("prepared", prepared)
+        media.connect("unprepared", unprepared)
+    factory.connect("media-constructed", constructed)
+
+
 def make_server(port, pool, counters):
     server = GstRtspServer.RTSPServer()
     server.set_address("127.0.0.1")
@@ -193,6 +227,8 @@ def main():
     ap.add_argument("--height", type=int, default=240)
     ap.add_argument("--fps", type=int, default=25)
     ap.add_argument("--eos-seconds", type=int, default=3, help="length of the /eos stream")
+    ap.add_argument("--resize-seconds", type=float, default=2.0,
+                    help="how long /resize keeps each size")
     args = ap.parse_args()
 
     Gst.init(None)
@@ -204,7 +240,12 @@ def main():
     mounts = server.get_mount_points()
     for path, launch in mount_launches(args.width, args.height, args.fps,
                                        args.eos_seconds).items():
-        mounts.add_factory(path, make_factory(launch, counters))
+        factory = make_factory(launch, counters)
+        if path == "/resize":
+            resize_periodically(factory, [(args.width, args.height),
+                                          (args.width // 2 // 2 * 2, args.height // 2 // 2 * 2)],
+                                args.resize_seconds)
+        mounts.add_factory(path, factory)
 
     secure = make_server(0, pool, counters)
     secure_factory = make_factory(mount_launches(args.width, args.height, args.fps,
