@@ -66,28 +66,6 @@ void streams_def_free(struct stream *st)
 
 /* ---- credentials ---- */
 
-/* @s percent-encoded except RFC 3986's unreserved characters; NULL if out of memory. */
-static char *pct_encode(const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	char *out = malloc(strlen(s) * 3 + 1), *o = out;
-	if (!out)
-		return NULL;
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-			c == '-' || c == '.' || c == '_' || c == '~') {
-			*o++ = (char)c;
-		} else {
-			*o++ = '%';
-			*o++ = hex[c >> 4];
-			*o++ = hex[c & 15];
-		}
-	}
-	*o = '\0';
-	return out;
-}
-
 /* Whether the authority of @url (validated, with "://") has a userinfo, even an empty one. */
 static bool has_userinfo(const char *url)
 {
@@ -103,7 +81,8 @@ static bool has_userinfo(const char *url)
 static char *with_credentials(const char *url, const char *user, const char *pass)
 {
 	const char *rest = strstr(url, "://") + 3;
-	char *u = pct_encode(user), *p = pass ? pct_encode(pass) : NULL, *out = NULL;
+	char *u = url_percent_encode(user), *p = pass ? url_percent_encode(pass) : NULL;
+	char *out = NULL;
 	if (u && (p || !pass)) {
 		size_t len = strlen(url) + strlen(u) + (p ? strlen(p) + 1 : 0) + 2;
 		out = malloc(len);

@@ -42,6 +42,10 @@ enum cs_err url_parse(const char *text, const struct url_policy *policy, struct 
 	char *err, size_t errlen);
 void url_free(struct cam_url *u);
 
+/* @s with every byte but RFC 3986's unreserved ones percent-encoded, as a user name or
+ * password must be to go into a URL's userinfo. Caller frees; NULL if out of memory. */
+char *url_percent_encode(const char *s);
+
 /* Redacts any URL-looking text into @out (always NUL-terminated). Never fails: text that
  * does not parse is reduced to its scheme and "***". */
 void url_redact(const char *text, char *out, size_t outlen);

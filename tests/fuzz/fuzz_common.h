@@ -99,31 +99,6 @@ static inline bool fuzz_leaked(const char *out, const char *out2, const char *se
 		!fuzz_contains(out2, secret, n);
 }
 
-/* @s percent-encoded except RFC 3986's unreserved bytes, as streams_def puts a username or
- * password into a URL (caller frees; NULL if out of memory). */
-static inline char *fuzz_pct_encode(const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	char *out = malloc(strlen(s) * 3 + 1), *o = out;
-
-	if (!out)
-		return NULL;
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-				c == '-' || c == '.' || c == '_' || c == '~') {
-			*o++ = (char)c;
-		} else {
-			*o++ = '%';
-			*o++ = hex[c >> 4];
-			*o++ = hex[c & 15];
-		}
-	}
-	*o = '\0';
-	return out;
-}
-
 /* The next JSON string value of a "password" key in raw (maybe invalid) JSON text, from
  * @*pos on: its content at *@off, *@n bytes (up to a quote or backslash: escapes are not
  * followed). false when there is none. For messages about text that may not parse. */

@@ -20,6 +20,7 @@
 #include <jansson.h>
 
 #include "fuzz_common.h"
+#include "url.h"
 #include "log.h"
 #include "streams_internal.h"
 
@@ -97,7 +98,7 @@ static void check_password(json_t *doc, size_t i, const char *err)
 
 	if (!pw || strlen(pw) < FUZZ_MIN_SECRET || !fuzz_rotatable(pw, strlen(pw)))
 		return;
-	pct = fuzz_pct_encode(pw);
+	pct = url_percent_encode(pw);
 	if (!pct || (!fuzz_contains(err, pw, strlen(pw)) && !fuzz_contains(err, pct, strlen(pct))))
 		goto out;
 	rotated = strdup(pw);

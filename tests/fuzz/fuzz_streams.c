@@ -18,6 +18,7 @@
 #include <jansson.h>
 
 #include "fuzz_common.h"
+#include "url.h"
 #include "streams_internal.h"
 
 static struct url_policy policy;
@@ -162,7 +163,7 @@ static void check_password(json_t *doc, const struct result *r, size_t i)
 	if (!pw || strlen(pw) < FUZZ_MIN_SECRET || !fuzz_rotatable(pw, strlen(pw)))
 		return;
 	out = shown(r);
-	pct = fuzz_pct_encode(pw);
+	pct = url_percent_encode(pw);
 	rotated = strdup(pw);
 	doc2 = json_deep_copy(doc);
 	if (!out || !pct || !rotated || !doc2 ||
