@@ -819,6 +819,29 @@ class CamTestCase(unittest.TestCase):
                                 % (what, rate, minimum))
 
 
+class SessionCountingCase(CamTestCase):
+    """Tests that count the RTSP sessions camstream opens: one RTSP server for the class, and
+    each test starts only once the sessions of earlier tests are gone."""
+
+    SESSION_END_TIMEOUT = 5.0
+    RTSP_FPS = 25
+
+    @classmethod
+    def setUpClass(cls):
+        cls.start_class_rtsp(fps=cls.RTSP_FPS)
+
+    def setUp(self):
+        # Sessions of an earlier test must be gone, or the counts below mean nothing.
+        stats = self.rtsp.wait_sessions(lambda s: s["sessions"] == 0, self.SESSION_END_TIMEOUT)
+        self.assertEqual(stats["sessions"], 0, "RTSP sessions left over from an earlier test: %s"
+                         % stats)
+        self.sessions_before = stats["sessions_total"]
+
+    def new_sessions(self):
+        """RTSP sessions opened since the test began."""
+        return self.rtsp.stats()["sessions_total"] - self.sessions_before
+
+
 def b64_credentials(user, password):
     return base64.b64encode(("%s:%s" % (user, password)).encode()).decode()
 

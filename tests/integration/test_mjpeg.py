@@ -11,8 +11,8 @@ import socket
 import time
 import urllib.parse
 
-from camtest import (CamTestCase, jpeg_problem, jpeg_size, stream_path, tcp_send_queue,
-                     wait_until)
+from camtest import (SessionCountingCase, jpeg_problem, jpeg_size, stream_path,
+                     tcp_send_queue, wait_until)
 
 FPS = 25
 OPEN_TIMEOUT = 3.0
@@ -191,19 +191,8 @@ class MjpegClient:
             self.status, len(self.parts), self.received, self.eof, self.headers)
 
 
-class MjpegCase(CamTestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.start_class_rtsp(fps=FPS)
-
-    def setUp(self):
-        stats = self.rtsp.wait_sessions(lambda s: s["sessions"] == 0, SESSION_END_TIMEOUT)
-        self.assertEqual(stats["sessions"], 0, "RTSP sessions left over from an earlier test: %s"
-                         % stats)
-        self.sessions_before = stats["sessions_total"]
-
-    def new_sessions(self):
-        return self.rtsp.stats()["sessions_total"] - self.sessions_before
+class MjpegCase(SessionCountingCase):
+    RTSP_FPS = FPS
 
     def client(self, cam, path, **kw):
         c = MjpegClient(cam.port, path, **kw)

@@ -6,27 +6,15 @@ import os
 import socket
 import time
 
-from camtest import (CamTestCase, jpeg_size, measure_rate, stream_path, tcp_send_queue,
-                     wait_until)
+from camtest import (SessionCountingCase, jpeg_size, measure_rate, stream_path,
+                     tcp_send_queue, wait_until)
 
 FPS = 25
 SESSION_END_TIMEOUT = 5.0
 
 
-class SharingTestCase(CamTestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.start_class_rtsp(fps=FPS)
-
-    def setUp(self):
-        # Sessions of an earlier test must be gone, or the counts below mean nothing.
-        stats = self.rtsp.wait_sessions(lambda s: s["sessions"] == 0, SESSION_END_TIMEOUT)
-        self.assertEqual(stats["sessions"], 0, "RTSP sessions left over from an earlier test: %s"
-                         % stats)
-        self.sessions_before = stats["sessions_total"]
-
-    def new_sessions(self):
-        return self.rtsp.stats()["sessions_total"] - self.sessions_before
+class SharingTestCase(SessionCountingCase):
+    RTSP_FPS = FPS
 
     def start_viewers(self, cam, path, n):
         viewers = [self.viewer(cam, path).start() for _ in range(n)]

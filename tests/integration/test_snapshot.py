@@ -13,7 +13,7 @@ import tempfile
 import threading
 import time
 
-from camtest import CamTestCase, http_get, jpeg_size, stream_path
+from camtest import SessionCountingCase, http_get, jpeg_size, stream_path
 
 FPS = 25
 OPEN_TIMEOUT = 3.0
@@ -26,20 +26,8 @@ def snapshot_path(rtsp_url=None, encode=True, prefix="/snapshot", **opts):
     return prefix + stream_path(rtsp_url, encode, **opts)[len("/ws/stream"):]
 
 
-class SnapshotCase(CamTestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.start_class_rtsp(fps=FPS)
-
-    def setUp(self):
-        # Sessions of an earlier test must be gone, or the counts below mean nothing.
-        stats = self.rtsp.wait_sessions(lambda s: s["sessions"] == 0, SESSION_END_TIMEOUT)
-        self.assertEqual(stats["sessions"], 0, "RTSP sessions left over from an earlier test: %s"
-                         % stats)
-        self.sessions_before = stats["sessions_total"]
-
-    def new_sessions(self):
-        return self.rtsp.stats()["sessions_total"] - self.sessions_before
+class SnapshotCase(SessionCountingCase):
+    RTSP_FPS = FPS
 
     def get(self, cam, path, timeout=20.0):
         """(response, seconds it took)"""
