@@ -9,9 +9,9 @@ times. Every client outcome must be one of the documented ones.
 
 The same load runs first as a warm-up (so allocator arenas, caches and pools have grown); with
 every client gone and every source stopped, the server's open descriptors and threads are the
-baseline. After the soak they must come back to it exactly, VmRSS to within a few MB (more under
-ASan, whose quarantine and caches move it), and an
-AddressSanitizer build must exit without a leak report.
+baseline. After the soak they must come back to it exactly, VmRSS to within a few MB (a few more
+under ASan, whose quarantine moves it), and an AddressSanitizer build must exit without a leak
+report.
 """
 
 import json
