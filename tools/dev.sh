@@ -44,7 +44,7 @@ case "${1:-}" in
 run)
   install_missing "$BUILD_PKGS"
   build build
-  echo "== open http://127.0.0.1:${CAMSTREAM_PORT:-8000}/ and press Connect to see the demo source"
+  echo "== open http://127.0.0.1:${CAMSTREAM_PORT:-8000}/ and press \"Show the demo\""
   exec ./build/src/camstream --host "${CAMSTREAM_HOST:-127.0.0.1}" --port "${CAMSTREAM_PORT:-8000}"
   ;;
 test)

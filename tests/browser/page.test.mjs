@@ -71,6 +71,16 @@ async function main() {
     await closePage(page);
   }, logs);
 
+  await test('a newcomer presses "Show the demo" on the empty page and sees it moving', async () => {
+    const page = await openServed();
+    assert((await tileCount(page)) === 0, 'a fresh browser has tiles');
+    await page.click('#add-demo');
+    await assertDemoTile(page, 0);
+    assert(!(await page.isVisible('#empty')), 'the "no cameras yet" hint stays after adding');
+    assertNoPageErrors(page);
+    await closePage(page);
+  }, logs);
+
   await test('served page: adding demo: (Enter in the URL field) shows a moving 1280x720 picture with fps, size and KB/s', async () => {
     const page = await openServed();
     await page.fill('#url', 'demo:');
