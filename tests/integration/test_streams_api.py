@@ -10,7 +10,8 @@ import stat
 import tempfile
 import time
 
-from camtest import (SECURE_PASSWORD, SECURE_USER, CamTestCase, run_camstream, wait_until)
+from camtest import (SECURE_PASSWORD, SECURE_USER, CamTestCase, HttpResponse, run_camstream,
+                     wait_until)
 
 STATUS_FIELDS = {
     "name", "rtsp_url", "enabled", "always_on", "transport", "idle_fps", "channel", "subtype",
@@ -22,15 +23,8 @@ STATUS_FIELDS = {
 STATES = {"stopped", "idle", "connecting", "playing", "reconnecting", "failed", "ended"}
 
 
-class Reply:
-    def __init__(self, status, headers, body):
-        self.status = status
-        self.headers = headers
-        self.body = body
-
-    @property
-    def content_type(self):
-        return (self.headers.get("content-type") or "").split(";")[0].strip().lower()
+class Reply(HttpResponse):
+    """camtest's HttpResponse, with a clear failure when the body is not JSON."""
 
     def json(self):
         try:
