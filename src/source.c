@@ -241,6 +241,25 @@ size_t source_pick(struct worker *w)
 	return w->n_picked;
 }
 
+int64_t source_min_interval_us(struct worker *w)
+{
+	struct source *s = w->s;
+	int64_t min = INT64_MAX;
+
+	pthread_mutex_lock(&s->lock);
+	for (struct source_output *o = s->outputs; o; o = o->next) {
+		if (o->p.fps_max <= 0) {
+			min = 0;
+			break;
+		}
+		int64_t iv = (int64_t)(1e6 / o->p.fps_max);
+		if (iv < min)
+			min = iv;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return min;
+}
+
 void source_deliver(struct worker *w, const AVFrame *pic, int64_t t_capture_us)
 {
 	struct source *s = w->s;

@@ -341,8 +341,23 @@ static bool open_input(struct worker *w)
 		return false;
 	}
 
+	/* H.264 over RTSP: the SDP already names the codec and usually carries the parameter
+	 * sets, so there is nothing to probe (probing waits for a key frame and then some), and
+	 * the stream is read without the parser: h264_release ends each picture on its last
+	 * slice, not when the next one begins. The flag is read per packet: set before the
+	 * first read, no parser is ever made. Without the probe the open deadline runs on until
+	 * the first packet (read_loop). */
+	w->by_slice = false;
+	if (w->is_rtsp) {
+		ret = av_find_best_stream(w->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
+		if (ret >= 0 && w->fmt->streams[ret]->codecpar->codec_id == AV_CODEC_ID_H264 &&
+			!getenv("CAMSTREAM_NO_SLICE_RELEASE")) {
+			w->by_slice = true;
+			w->fmt->flags |= AVFMT_FLAG_NOPARSE;
+		}
+	}
 	/* The open deadline covers the probe too. */
-	ret = avformat_find_stream_info(w->fmt, NULL);
+	ret = w->by_slice ? 0 : avformat_find_stream_info(w->fmt, NULL);
 	if (atomic_load(&s->stop))
 		return false;
 	if (ret < 0 || w->deadline_hit) {
@@ -384,16 +399,60 @@ static bool open_input(struct worker *w)
 	w->nominal_fps = fps > 0 && fps < 1000;
 	source_set_playing(w, avcodec_get_name(st->codecpar->codec_id), st->codecpar->width,
 		st->codecpar->height, w->nominal_fps ? fps : 0);
-	log_info("source %s: playing %s %dx%d", s->display_url,
-		avcodec_get_name(st->codecpar->codec_id), st->codecpar->width,
-		st->codecpar->height);
+	if (st->codecpar->width > 0)
+		log_info("source %s: playing %s %dx%d", s->display_url,
+			avcodec_get_name(st->codecpar->codec_id), st->codecpar->width,
+			st->codecpar->height);
+	else
+		log_info("source %s: playing %s", s->display_url,
+			avcodec_get_name(st->codecpar->codec_id));
 	return true;
+}
+
+/* Key pictures only, while every output asks for at most one picture a second and the key
+ * pictures come at least that often: skipped pictures cost the decoder next to nothing, and
+ * tiles at fps=1 need no more. Checked before each packet goes to the decoder. */
+static bool keys_suffice(struct worker *w)
+{
+	int64_t need = source_min_interval_us(w);
+
+	return need >= 1000000 && w->gop_us > 0 && w->gop_us <= need + need / 20;
+}
+
+static void choose_pictures(struct worker *w)
+{
+	if (!w->keys_only && keys_suffice(w)) {
+		w->keys_only = true;
+		w->dec->skip_frame = AVDISCARD_NONKEY;
+		log_debug("source %s: decoding key pictures only (one every %.2f s)",
+			w->s->display_url, (double)w->gop_us / 1e6);
+	}
+}
+
+/* Measures the key picture interval, and goes back to every picture once it is needed:
+ * right after a key picture, so the pictures that follow have what they refer to. */
+static void saw_picture(struct worker *w, const AVFrame *pic)
+{
+	if (!pic->key_frame)
+		return;
+	int64_t pts = pic->best_effort_timestamp;
+	if (pts != AV_NOPTS_VALUE && w->last_key_pts != AV_NOPTS_VALUE && pts > w->last_key_pts)
+		w->gop_us = av_rescale_q(pts - w->last_key_pts,
+			w->fmt->streams[w->vidx]->time_base, AV_TIME_BASE_Q);
+	w->last_key_pts = pts;
+	if (w->keys_only && !keys_suffice(w)) {
+		w->keys_only = false;
+		w->dec->skip_frame = AVDISCARD_DEFAULT;
+		log_debug("source %s: decoding every picture again", w->s->display_url);
+	}
 }
 
 static void got_picture(struct worker *w, const AVFrame *pic)
 {
 	struct source *s = w->s;
 	int64_t wall = clock_wall_us(), now = clock_mono_us();
+
+	saw_picture(w, pic);
 
 	if (!w->measured_frames++)
 		w->first_frame_us = now;
@@ -429,6 +488,8 @@ static void drain_decoder(struct worker *w)
 /* Decodes @pkt (NULL flushes). A damaged packet is counted, never fatal. */
 static void decode_packet(struct worker *w, const AVPacket *pkt)
 {
+	if (pkt)
+		choose_pictures(w);
 	int ret = avcodec_send_packet(w->dec, pkt);
 
 	if (ret == AVERROR(EAGAIN)) {
@@ -442,6 +503,29 @@ static void decode_packet(struct worker *w, const AVPacket *pkt)
 		w->decode_errors++;
 	}
 	drain_decoder(w);
+}
+
+/* h264_release's hand-over: whole NAL units, as one packet for the decoder. */
+static int decode_units(void *arg, const uint8_t *data, size_t len, int64_t pts)
+{
+	struct worker *w = arg;
+	int ret = av_new_packet(w->chunk, (int)len);
+
+	if (ret < 0)
+		return ret;
+	memcpy(w->chunk->data, data, len);
+	w->chunk->pts = w->chunk->dts = pts;
+	decode_packet(w, w->chunk);
+	av_packet_unref(w->chunk);
+	return 0;
+}
+
+/* Ends the stream for the decoder: what the slice releaser holds, then the flush. */
+static void decode_end(struct worker *w)
+{
+	if (w->by_slice)
+		h264_release_flush(&w->rel, decode_units, w);
+	decode_packet(w, NULL);
 }
 
 /* FFmpeg 5.1 reports both the end of an RTSP stream (RTCP BYE from the server) and a control
@@ -459,13 +543,16 @@ static void read_loop(struct worker *w)
 {
 	struct source *s = w->s;
 	bool rearm = true;
+	/* A stream that was not probed is still opening until its first picture data: the open
+	 * deadline armed in open_input keeps running, as it did over the probe. */
+	bool opening = w->by_slice;
 	int ret;
 
 	while (!atomic_load(&s->stop)) {
 		/* After the deadline fired a packet can still come out: FFmpeg flushes its parsers
 		 * when a read fails and reports the failure on the next call. The expired deadline
 		 * is kept so that call fails at once. */
-		if (rearm && !w->deadline_hit)
+		if (rearm && !w->deadline_hit && !opening)
 			arm(w, read_timeout(s));
 		rearm = true;
 		ret = av_read_frame(w->fmt, w->pkt);
@@ -485,8 +572,11 @@ static void read_loop(struct worker *w)
 				return;
 			log_debug("source %s: av_read_frame: %d", s->display_url, ret);
 			av_strerror(ret, e, sizeof(e));
-			if (ret == AVERROR_EOF && (!w->is_rtsp || rtsp_still_there(w))) {
-				decode_packet(w, NULL);
+			if (opening && (w->deadline_hit || ret == AVERROR_EXIT ||
+				ret == AVERROR(ETIMEDOUT))) {
+				fail_open(w, ret, "read from");
+			} else if (ret == AVERROR_EOF && (!w->is_rtsp || rtsp_still_there(w))) {
+				decode_end(w);
 				session_fail(w, CS_SOURCE_ENDED, 1, "%s ended", s->display_url);
 			} else if (w->deadline_hit || ret == AVERROR_EXIT ||
 				ret == AVERROR(ETIMEDOUT)) {
@@ -499,11 +589,16 @@ static void read_loop(struct worker *w)
 			return;
 		}
 		if (w->pkt->stream_index == w->vidx) {
+			opening = false;
 			pthread_mutex_lock(&s->lock);
 			s->stats.packets_received++;
 			s->stats.bytes_received += (uint64_t)w->pkt->size;
 			pthread_mutex_unlock(&s->lock);
-			decode_packet(w, w->pkt);
+			if (!w->by_slice)
+				decode_packet(w, w->pkt);
+			else if (h264_release_push(&w->rel, w->pkt->data, (size_t)w->pkt->size,
+				w->pkt->pts, decode_units, w) < 0)
+				w->decode_errors++;
 		}
 		av_packet_unref(w->pkt);
 	}
@@ -521,12 +616,18 @@ static int64_t run_session(struct worker *w)
 	w->decode_errors = 0;
 	w->nominal_fps = false;
 	w->measured_frames = 0;
+	w->last_key_pts = AV_NOPTS_VALUE;
+	w->gop_us = 0;
+	w->keys_only = false;
 	w->err = CS_OK;
 	w->clean = 0;
 	w->msg[0] = '\0';
+	w->by_slice = false;
+	h264_release_init(&w->rel);
 	w->pkt = av_packet_alloc();
+	w->chunk = av_packet_alloc();
 	w->pic = av_frame_alloc();
-	if (!w->pkt || !w->pic) {
+	if (!w->pkt || !w->chunk || !w->pic) {
 		session_fail(w, CS_OPEN_FAILED, 0, "cannot open %s: out of memory",
 			w->s->display_url);
 		goto out;
@@ -539,13 +640,21 @@ static int64_t run_session(struct worker *w)
 	if (w->decode_errors)
 		log_debug("source %s: %llu packets failed to decode", w->s->display_url,
 			(unsigned long long)w->decode_errors);
+	if (w->by_slice)
+		log_debug("source %s: pictures released on their last slice %llu, %s; %llu bytes "
+			"dropped", w->s->display_url, (unsigned long long)w->rel.early_pictures,
+			h264_release_early(&w->rel) ? "on" : w->rel.broken ? "off (the stream "
+			"broke the pattern)" : "off (pattern not seen)",
+			(unsigned long long)w->rel.dropped_bytes);
 out:
 	avcodec_free_context(&w->dec);
 	/* Closing an RTSP session sends TEARDOWN: bound it (stop cuts it short anyway). */
 	arm(w, CLOSE_TIMEOUT_US);
 	avformat_close_input(&w->fmt); /* also frees a context that was never opened */
 	av_frame_free(&w->pic);
+	av_packet_free(&w->chunk);
 	av_packet_free(&w->pkt);
+	h264_release_free(&w->rel);
 	return played;
 }
 

@@ -14,6 +14,7 @@
 #include <libavformat/avformat.h>
 
 #include "encoder.h"
+#include "h264_release.h"
 #include "source.h"
 
 /* One rendition of the source's pictures.
@@ -84,10 +85,16 @@ struct worker {
 	AVFrame *pic;
 	int vidx;
 	bool is_rtsp;              /* the URL is rtsp:// or rtsps:// */
+	bool by_slice;             /* H.264 over RTSP without the parser: rel feeds the decoder */
+	struct h264_release rel;   /* (by_slice) its pending bytes */
+	AVPacket *chunk;           /* (by_slice) what rel hands over, as a packet */
 	uint64_t decode_errors;
 	bool nominal_fps;          /* stats.fps comes from the stream, not from measuring */
 	int64_t first_frame_us;    /* monotonic, for the measured rate */
 	uint64_t measured_frames;
+	int64_t last_key_pts;      /* the last key picture's pts (stream time base), or NOPTS */
+	int64_t gop_us;            /* between the last two key pictures; 0 until measured */
+	bool keys_only;            /* the decoder skips all but key pictures */
 
 	/* Why the current session failed or ended (source_av.c), for finishing or retrying. */
 	enum cs_err err;
@@ -119,6 +126,10 @@ bool source_retry_wait(struct worker *w, int64_t played_us);
 /* Worker thread only. Picks and pins the outputs that take the next picture (wanted and
  * due under their fps cap); returns how many. Call source_deliver next when non-zero. */
 size_t source_pick(struct worker *w);
+
+/* Worker thread only. The shortest frame interval any output asks for (its fps cap), in µs:
+ * 0 if one takes every frame, INT64_MAX if there is no output. */
+int64_t source_min_interval_us(struct worker *w);
 
 /* Worker thread only. Encodes @pic for every picked output, publishes, unpins. */
 void source_deliver(struct worker *w, const AVFrame *pic, int64_t t_capture_us);
