@@ -400,6 +400,49 @@ class Counters(MetricsTestCase):
                            "nothing")
 
 
+class KeyPicturesOnly(MetricsTestCase):
+    """Viewers at fps <= 1 of a camera with a key picture every second (the fixture's GOP is
+    1 s) need only the key pictures: the decoder skips the rest, and goes back to every
+    picture once a viewer needs more. Seen through camstream_frames_decoded_total."""
+
+    def decoded(self, cam, url):
+        return self.scrape(cam).value("camstream_frames_decoded_total", source=url)
+
+    def decode_rate(self, cam, url, v, frames):
+        """Pictures decoded per second while @v receives @frames more frames."""
+        d0, t0 = self.decoded(cam, url), time.monotonic()
+        want = len(v.frame_times) + frames
+        self.assertGreaterEqual(v.wait_frames(want, timeout=frames * 3 + 10), want,
+                                v.describe())
+        return (self.decoded(cam, url) - d0) / (time.monotonic() - t0)
+
+    def test_fps_1_decodes_key_pictures_only_until_a_viewer_wants_more(self):
+        cam = self.start_camstream()
+        url = self.rtsp.url("h264")
+        (tile,) = self.watch(cam, url, frames=3, fps=1)
+        # two key pictures measure the interval; from then on only key pictures
+        rate = self.decode_rate(cam, url, tile, 3)
+        self.note("fps=1 only: %.1f pictures decoded per second" % rate)
+        self.assertLess(rate, 4, "a viewer at fps=1 of a 25 fps camera: %.1f pictures "
+                        "decoded per second" % rate)
+        full = self.viewer(cam, stream_path(url)).start()
+        self.assertGreaterEqual(full.wait_frames(1, timeout=10), 1, full.describe())
+        rate = self.decode_rate(cam, url, full, 2 * FPS)
+        self.note("with a full-rate viewer: %.1f pictures decoded per second" % rate)
+        self.assertGreater(rate, FPS * 0.6, "a full-rate viewer joined: %.1f pictures "
+                           "decoded per second" % rate)
+        self.assertIsNone(tile.closed, tile.describe())
+
+    def test_fps_2_decodes_every_picture(self):
+        cam = self.start_camstream()
+        url = self.rtsp.url("h264")
+        (tile,) = self.watch(cam, url, frames=3, fps=2)
+        rate = self.decode_rate(cam, url, tile, 4)
+        self.note("fps=2: %.1f pictures decoded per second" % rate)
+        self.assertGreater(rate, FPS * 0.6, "key pictures (one a second) are too few for "
+                           "fps=2: %.1f pictures decoded per second" % rate)
+
+
 class Totals(MetricsTestCase):
     def setUp(self):
         stats = self.rtsp.wait_sessions(lambda s: s["sessions"] == 0, 5.0)
