@@ -129,7 +129,7 @@ struct src_row {
 	char *source;             /* redacted URL, scrubbed once more (owned) */
 	char *name;               /* named stream or "" (owned) */
 	uint64_t frames_decoded, frames_encoded, encode_us, bytes_in, bytes_out, packets;
-	uint64_t dropped, reconnects;
+	uint64_t dropped, reconnects, late;
 	int64_t viewers;
 	int64_t last_frame_wall_us; /* newest over the workers, 0 = no frame yet */
 	bool up;                  /* any worker playing */
@@ -203,6 +203,7 @@ static void collect_one(const struct hub_source_info *info, void *arg)
 	r->packets += s->packets_received;
 	r->dropped += info->frames_dropped;
 	r->reconnects += s->reconnects;
+	r->late += s->frames_late;
 	r->viewers += info->viewers;
 	if (s->state == SOURCE_PLAYING) {
 		r->up = true;
@@ -250,6 +251,7 @@ GET_U64(get_bytes_out, r->bytes_out)
 GET_U64(get_packets, r->packets)
 GET_U64(get_dropped, r->dropped)
 GET_U64(get_reconnects, r->reconnects)
+GET_U64(get_late, r->late)
 GET_U64(get_viewers, (uint64_t)(r->viewers > 0 ? r->viewers : 0))
 GET_U64(get_up, r->up ? 1u : 0u)
 
@@ -310,6 +312,9 @@ static const struct src_family src_families[] = {
 	{ "camstream_frames_dropped_total", "counter",
 	  "Frames a viewer skipped because a newer one replaced them (latest frame wins)",
 	  get_dropped, K_U64 },
+	{ "camstream_frames_late_total", "counter",
+	  "Pictures decoded but not encoded because the worker had fallen behind the camera",
+	  get_late, K_U64 },
 	{ "camstream_reconnects_total", "counter",
 	  "Successful re-opens of the source after a failure (named streams)",
 	  get_reconnects, K_U64 },

@@ -70,6 +70,7 @@ struct source_stats {
 	uint64_t bytes_received;
 	uint64_t frames_decoded;
 	uint64_t frames_encoded;    /* over all outputs */
+	uint64_t frames_late;       /* decoded but not encoded: the worker was behind the camera */
 	uint64_t encode_us_total;   /* time spent encoding, µs, over all outputs */
 	uint64_t reconnects;        /* successful re-opens after a failure (reconnect mode) */
 	int width, height;          /* decoded picture size, 0 before the first */

@@ -447,12 +447,49 @@ static void saw_picture(struct worker *w, const AVFrame *pic)
 	}
 }
 
+/* A worker that keeps up with its camera blocks in av_read_frame between pictures, waiting
+ * for the next one; a worker that has fallen behind (a starved CPU, a burst after a stall)
+ * finds the data already there. Then the pictures are still decoded, since the next ones
+ * refer to them, but not encoded, except one every CATCH_UP_SHOW_US so viewers see movement,
+ * until a read has to wait again; and after CATCH_UP_KEYS_US of that the decoder skips ahead
+ * to the next key picture. True if @pic is to be skipped. */
+#define WAITED_US 2000
+#define CATCH_UP_AFTER 3
+#define CATCH_UP_SHOW_US 500000
+#define CATCH_UP_KEYS_US 1000000
+
+static bool behind(struct worker *w, int64_t now)
+{
+	bool waited = w->waited_us >= WAITED_US;
+
+	w->waited_us = 0;
+	if (waited || !w->measured_frames) {
+		w->unwaited = 0;
+		w->behind_since = 0;
+		return false;
+	}
+	if (++w->unwaited < CATCH_UP_AFTER)
+		return false;
+	if (!w->behind_since)
+		w->behind_since = now;
+	if (now - w->behind_since >= CATCH_UP_KEYS_US && !w->keys_only) {
+		/* back to every picture after the next key picture: see saw_picture */
+		w->keys_only = true;
+		w->dec->skip_frame = AVDISCARD_NONKEY;
+		w->behind_since = now;
+		log_debug("source %s: behind the camera, skipping to the next key picture",
+			w->s->display_url);
+	}
+	return now - w->last_sent_us < CATCH_UP_SHOW_US;
+}
+
 static void got_picture(struct worker *w, const AVFrame *pic)
 {
 	struct source *s = w->s;
 	int64_t wall = clock_wall_us(), now = clock_mono_us();
 
 	saw_picture(w, pic);
+	bool late = behind(w, now);
 
 	if (!w->measured_frames++)
 		w->first_frame_us = now;
@@ -464,7 +501,11 @@ static void got_picture(struct worker *w, const AVFrame *pic)
 	if (!w->nominal_fps && now - w->first_frame_us >= 1000000)
 		s->stats.fps = (double)(w->measured_frames - 1) * 1e6 /
 			(double)(now - w->first_frame_us);
+	s->stats.frames_late += late;
 	pthread_mutex_unlock(&s->lock);
+	if (late)
+		return;
+	w->last_sent_us = now;
 	if (source_pick(w))
 		source_deliver(w, pic, wall);
 }
@@ -555,7 +596,9 @@ static void read_loop(struct worker *w)
 		if (rearm && !w->deadline_hit && !opening)
 			arm(w, read_timeout(s));
 		rearm = true;
+		int64_t t0 = clock_mono_us();
 		ret = av_read_frame(w->fmt, w->pkt);
+		w->waited_us += clock_mono_us() - t0;
 		if (ret == AVERROR(EAGAIN)) {
 			/* Nothing yet from a non-blocking demuxer: poll, the deadline keeps running. */
 			if (clock_mono_us() <= w->deadline) {
@@ -619,6 +662,10 @@ static int64_t run_session(struct worker *w)
 	w->last_key_pts = AV_NOPTS_VALUE;
 	w->gop_us = 0;
 	w->keys_only = false;
+	w->waited_us = 0;
+	w->unwaited = 0;
+	w->behind_since = 0;
+	w->last_sent_us = 0;
 	w->err = CS_OK;
 	w->clean = 0;
 	w->msg[0] = '\0';

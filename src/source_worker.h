@@ -95,6 +95,10 @@ struct worker {
 	int64_t last_key_pts;      /* the last key picture's pts (stream time base), or NOPTS */
 	int64_t gop_us;            /* between the last two key pictures; 0 until measured */
 	bool keys_only;            /* the decoder skips all but key pictures */
+	int64_t waited_us;         /* blocked in av_read_frame since the last picture */
+	unsigned unwaited;         /* pictures in a row whose data was already waiting */
+	int64_t behind_since;      /* monotonic µs when that run began; 0 if not behind */
+	int64_t last_sent_us;      /* monotonic µs of the last picture handed to the outputs */
 
 	/* Why the current session failed or ended (source_av.c), for finishing or retrying. */
 	enum cs_err err;

@@ -7,6 +7,7 @@ import math
 import os
 import re
 import shutil
+import signal
 import socket
 import tempfile
 import time
@@ -300,6 +301,7 @@ class Format(MetricsTestCase):
                            ("camstream_bytes_sent_total", "counter"),
                            ("camstream_packets_received_total", "counter"),
                            ("camstream_frames_dropped_total", "counter"),
+                           ("camstream_frames_late_total", "counter"),
                            ("camstream_reconnects_total", "counter"),
                            ("camstream_viewers", "gauge"),
                            ("camstream_seconds_since_last_frame", "gauge"),
@@ -441,6 +443,35 @@ class KeyPicturesOnly(MetricsTestCase):
         self.note("fps=2: %.1f pictures decoded per second" % rate)
         self.assertGreater(rate, FPS * 0.6, "key pictures (one a second) are too few for "
                            "fps=2: %.1f pictures decoded per second" % rate)
+
+
+class CatchingUp(MetricsTestCase):
+    def test_a_worker_that_fell_behind_skips_encoding_until_it_caught_up(self):
+        """camstream stopped for 1.5 s while the camera goes on: the pictures queued meanwhile
+        are decoded but not encoded (counted in camstream_frames_late_total), and then the
+        viewer gets every frame again."""
+        cam = self.start_camstream()
+        url = self.rtsp.url("h264")
+        (v,) = self.watch(cam, url, frames=FPS)
+        self.assertEqual(self.scrape(cam).value("camstream_frames_late_total", source=url), 0,
+                         "late pictures while keeping up")
+        cam.send_signal(signal.SIGSTOP)
+        try:
+            time.sleep(1.5)  # the stall under test, not a wait for an event
+        finally:
+            cam.send_signal(signal.SIGCONT)
+        m = self.wait_metrics(cam, lambda m: m.value("camstream_frames_late_total",
+                                                     source=url) >= 10, timeout=10)
+        late = m.value("camstream_frames_late_total", source=url)
+        self.note("%d of the ~%d pictures queued during the stall were not encoded"
+                  % (late, int(1.5 * FPS)))
+        self.assertGreaterEqual(late, 10, "pictures queued during a 1.5 s stall were all "
+                                "encoded")
+        n = len(v.frame_times)
+        self.assertGreaterEqual(v.wait_frames(n + 2 * FPS, timeout=10), n + 2 * FPS,
+                                v.describe())
+        after = self.scrape(cam).value("camstream_frames_late_total", source=url)
+        self.assertLessEqual(after - late, 5, "still skipping pictures after catching up")
 
 
 class Totals(MetricsTestCase):
