@@ -5,6 +5,7 @@
 #ifndef CAMSTREAM_ENCODER_H
 #define CAMSTREAM_ENCODER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <libavutil/frame.h>
@@ -36,5 +37,11 @@ void encoder_stamp(struct frame *f);
  * *@err. Resolution and pixel format may change from one call to the next. */
 struct frame *encoder_encode(struct encoder *e, const AVFrame *pic, int req_w, int req_h,
 	int quality, const char **err);
+
+/* The range expansion encoder_encode applies to a limited-range picture, for one row of
+ * @n samples (@dst and @src must not overlap): luma 16..235 -> 0..255, or (@chroma)
+ * 16..240 -> 0..255 about 128; rounded to nearest, clipped. Exposed for the unit tests. */
+void encoder_expand_row(const struct encoder *e, unsigned char *dst, const unsigned char *src,
+	int n, bool chroma);
 
 #endif

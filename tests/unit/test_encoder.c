@@ -48,6 +48,13 @@ static int full_y(int v)
 	return n < 0 ? 0 : n > 255 ? 255 : (int)n;
 }
 
+/* The chroma reference: 16..240 -> 0..255 about 128, rounded half away from 128. */
+static int full_c(int v)
+{
+	long n = 128 + lround((v - 128) * 255.0 / 224.0);
+	return n < 0 ? 0 : n > 255 ? 255 : (int)n;
+}
+
 static AVFrame *make_yuv420(int w, int h, enum AVPixelFormat fmt, enum AVColorRange range)
 {
 	AVFrame *f = av_frame_alloc();
@@ -448,6 +455,36 @@ static void test_empty_picture_is_an_error(void)
 	encoder_destroy(NULL);
 }
 
+/* The expansion is exact for all 256 values, at every row length and misalignment (the
+ * vector body, the overlapping last 16 samples and the short rows all agree). */
+static void test_range_expansion_is_exact_for_every_value(void)
+{
+	struct encoder *e = encoder_create();
+	unsigned char src[300], dst[300 + 1];
+	int bad = 0;
+
+	CHECK(e != NULL);
+	for (int off = 0; e && off < 16; off++)
+		for (int n = 0; n + off <= 280; n = n < 40 ? n + 1 : n + 37)
+			for (int chroma = 0; chroma < 2; chroma++) {
+				for (int i = 0; i < 300; i++)
+					src[i] = (unsigned char)(i * 7 + off * 13 + n); /* every value */
+				memset(dst, 0xa5, sizeof(dst));
+				encoder_expand_row(e, dst + off, src + off, n, chroma);
+				for (int i = 0; i < n; i++) {
+					int v = src[off + i];
+					int want = chroma ? full_c(v) : full_y(v);
+					if (dst[off + i] != want && bad++ < 5)
+						printf("#   %s %d -> %d, want %d (n=%d off=%d)\n",
+							chroma ? "chroma" : "luma", v, dst[off + i], want, n, off);
+				}
+				/* nothing written past the row */
+				CHECK(dst[off + n] == 0xa5);
+			}
+	CHECK(bad == 0);
+	encoder_destroy(e);
+}
+
 static void test_every_jpeg_carries_its_timing_comment(void)
 {
 	struct encoder *e = encoder_create();
@@ -494,5 +531,6 @@ int main(void)
 	RUN(test_quality_is_clamped);
 	RUN(test_empty_picture_is_an_error);
 	RUN(test_every_jpeg_carries_its_timing_comment);
+	RUN(test_range_expansion_is_exact_for_every_value);
 	return CHECK_DONE();
 }
