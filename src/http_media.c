@@ -574,14 +574,13 @@ static int mjpeg_writeable(struct media_req *r, struct lws *wsi)
 	default:
 		break;
 	}
-	if (server_send_backlogged(wsi, r->last_len)) {
-		/* more than a picture still waits in the kernel: a newer one later, not a queue */
+	if (server_send_backlogged(wsi, &r->gate)) {
+		/* the last picture has not all left yet: a newer one later, not a queue */
 		lws_set_timer_usecs(wsi, 10 * 1000);
 		return 0;
 	}
 	struct frame *f = hub_sub_latest(&r->sub);
 	if (f) {
-		r->last_len = f->len;
 		part_begin(r, wsi, f);
 		return r->advance ? part_body(r, wsi) : part_head(r, wsi);
 	}

@@ -13,6 +13,7 @@
 #include "frame.h"
 #include "hub.h"
 #include "options.h"
+#include "server.h"
 #include "url.h"
 
 /* Per-request state, embedded in the HTTP per-session data (zeroed by lws). */
@@ -24,7 +25,7 @@ struct media_req {
 	struct stream_opts opts;   /* owned */
 	struct frame *cur;         /* reference held while it is being sent */
 	size_t off;                /* bytes of the current part already written */
-	size_t last_len;           /* MJPEG: bytes of the last picture: the send-queue allowance */
+	struct send_gate gate;     /* MJPEG: when the next picture may start */
 	int64_t deadline_us;       /* snapshot: monotonic time to give up waiting */
 	lws_sorted_usec_list_t sul;/* snapshot: wakes the request at its deadline */
 	bool counted;              /* included in server_state.clients */

@@ -1,6 +1,9 @@
 #include "server.h"
 
+#include <netinet/in.h>
+#include <linux/tcp.h> /* its tcp_info has tcpi_snd_wnd; glibc's does not */
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -35,13 +38,39 @@ struct server_state *server_get(struct lws *wsi)
 	return &s->st;
 }
 
-bool server_send_backlogged(struct lws *wsi, size_t allowed)
+bool server_send_backlogged(struct lws *wsi, struct send_gate *g)
 {
 	int fd = lws_get_socket_fd(wsi);
-	int queued = 0;
-	if (fd < 0 || ioctl(fd, SIOCOUTQ, &queued) < 0)
+	int unsent = 0;
+	if (fd < 0 || ioctl(fd, SIOCOUTQNSD, &unsent) < 0)
 		return false;
-	return queued > 0 && (size_t)queued > allowed;
+	if (unsent > 0)
+		return true;
+	/* The peer's window: it shrinks by what its kernel holds unread. Linux announces a
+	 * reopened window only once it has at least doubled, so "under half the widest seen"
+	 * is what can be told reliably: the reader has fallen a half-buffer behind. */
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 ||
+		len < offsetof(struct tcp_info, tcpi_snd_wnd) + sizeof(ti.tcpi_snd_wnd))
+		return false; /* a kernel older than 5.4 does not say */
+	int64_t now = clock_mono_us();
+	if (ti.tcpi_snd_wnd > g->max_wnd)
+		g->max_wnd = ti.tcpi_snd_wnd;
+	if (ti.tcpi_snd_wnd >= g->max_wnd / 2) {
+		g->held_since = 0;
+		return false;
+	}
+	/* A peer whose stack shrinks its window for another reason, or never announces the
+	 * reopened one, would otherwise wait forever: after a while its window is taken as it
+	 * is. */
+	if (!g->held_since)
+		g->held_since = now;
+	if (now - g->held_since < SEND_GATE_PATIENCE_US)
+		return true;
+	g->max_wnd = ti.tcpi_snd_wnd;
+	g->held_since = 0;
+	return false;
 }
 
 /* Called by workers after publishing: the one lws call allowed off the service thread.

@@ -31,8 +31,20 @@ struct server_state {
 
 struct server_state *server_get(struct lws *wsi);
 
-/* True when more than @allowed bytes the kernel took from us still wait in the connection's
- * send queue. Latest frame wins only if a slow viewer's frames cannot pile up there either:
- * a viewer starts a new frame only once the queue holds at most about one frame. */
-bool server_send_backlogged(struct lws *wsi, size_t allowed);
+/* Per-connection memory of server_send_backlogged. */
+struct send_gate {
+	uint32_t max_wnd;     /* the widest receive window the peer has announced */
+	int64_t held_since;   /* monotonic µs since the window rule alone holds frames back */
+};
+
+#define SEND_GATE_PATIENCE_US 2000000
+
+/* True while the last frame has not all left: bytes the kernel took from us still wait
+ * *unsent* in the connection's send queue (SIOCOUTQNSD), held back by the peer's closed
+ * window (a slow link, a reader that does not keep up) or by congestion; or the peer's
+ * kernel holds more than half its window unread. Bytes sent and not yet acknowledged do not
+ * count: they are in the network, and waiting for them would cap a long link at a frame per
+ * round trip. Latest frame wins only if frames cannot pile up in the kernels either, so a
+ * viewer starts a new frame only once this is false. */
+bool server_send_backlogged(struct lws *wsi, struct send_gate *g);
 #endif

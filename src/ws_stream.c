@@ -29,11 +29,11 @@ struct session {
 	struct stream_opts opts;  /* owned */
 	struct frame *cur;        /* reference held while its fragments go out */
 	size_t off;               /* bytes of cur already written */
+	struct send_gate gate;    /* when the next frame may start */
 	enum phase phase;
 	enum cs_err err;
 	int close_code;
 	char errmsg[320];
-	size_t last_len;          /* bytes of the last frame sent: the send-queue allowance */
 	bool counted;             /* included in server_state.clients */
 	bool finished;            /* CLOSED handled */
 };
@@ -218,9 +218,9 @@ static int writeable(struct session *s, struct lws *wsi)
 
 	if (!s->sub.out)
 		return 0;
-	if (server_send_backlogged(wsi, s->last_len)) {
-		/* the kernel still holds more than a frame for this viewer: look again shortly
-		 * rather than queue a stale frame behind it */
+	if (server_send_backlogged(wsi, &s->gate)) {
+		/* the last frame has not all left yet: look again shortly rather than queue a
+		 * stale frame behind it */
 		lws_set_timer_usecs(wsi, 10 * 1000);
 		return 0;
 	}
@@ -228,7 +228,6 @@ static int writeable(struct session *s, struct lws *wsi)
 	if (f) {
 		s->cur = f;
 		s->off = 0;
-		s->last_len = f->len;
 		hub_sub_set_busy(&s->sub, true);
 		return send_fragment(s);
 	}
