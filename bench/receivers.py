@@ -186,6 +186,7 @@ class SockConn(Conn):
         self.status = None
         self.headers = {}
         self.pending = None       # slow mode: bytes read but not yet taken
+        self.rcvbuf = 0           # SO_RCVBUF to ask for; 0 = the system's autotuning
 
     def resume(self):
         if self.pending:
@@ -200,6 +201,9 @@ class SockConn(Conn):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setblocking(False)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self.rcvbuf:
+            # before connect, so the window it advertises is small from the start
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.rcvbuf)
         try:
             self.sock.connect((self.host, self.port))
         except BlockingIOError:

@@ -402,6 +402,12 @@ def rows_for(name, runs, all_results, args):
             ffget=lambda d: g(d, "all", "lat_max_ms"))
         row("slow viewer: frames/s taken", lambda d: g(d, "slow", "fps_min"),
             ffget=lambda d: g(d, "all", "fps_min"))
+        row("slow link (64 KiB rcvbuf): p50 ms", lambda d: g(d, "slowlink", "lat_p50_ms"),
+            ffget=False)
+        row("slow link (64 KiB rcvbuf): p95 ms", lambda d: g(d, "slowlink", "lat_p95_ms"),
+            ffget=False, target="<= %d (interval + 150)" % lim, limit=lim)
+        row("slow link (64 KiB rcvbuf): frames/s", lambda d: g(d, "slowlink", "fps_min"),
+            ffget=False)
         row("CPU s/s", lambda d: g(d, "cpu_s_per_s"))
     elif name == "tiles":
         full = med([g(r.get("cs"), "cpu_s_per_s") for r in all_results.get("720p25x1", [])])
@@ -439,7 +445,7 @@ def errors_of(runs):
             errs.append(r["error"])
         for side in ("cs", "ff"):
             d = r.get(side) or {}
-            for grp in ("all", "slow"):
+            for grp in ("all", "slow", "slowlink"):
                 errs += g(d, grp, "errors") or []
             errs += g(d, "errors") or []
             errs += g(d, "snapshot", "errors") or []
