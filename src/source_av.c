@@ -416,7 +416,8 @@ static bool keys_suffice(struct worker *w)
 {
 	int64_t need = source_min_interval_us(w);
 
-	return need >= 1000000 && w->gop_us > 0 && w->gop_us <= need + need / 20;
+	/* no output at all (INT64_MAX) takes nothing: key pictures suffice */
+	return need >= 1000000 && w->gop_us > 0 && w->gop_us - need <= need / 20;
 }
 
 static void choose_pictures(struct worker *w)
