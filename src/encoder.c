@@ -1,18 +1,27 @@
-/* encoder: AVFrame -> JPEG with TurboJPEG, straight from the decoder's planes where possible.
+/* encoder: AVFrame -> JPEG with libjpeg(-turbo)'s raw-data API, straight from the decoder's
+ * planes where possible, into the frame that is published.
  *
  * Three paths, chosen per picture (size and format may change between calls):
  * - direct: planar 4:2:0/4:2:2/4:4:4 or gray already in JPEG's full range, at the source size
- *   (or cropped by one pixel to make it even): the AVFrame planes go to TurboJPEG as they are;
- * - range: the same, but limited-range (MPEG) samples are first expanded into scratch planes
- *   the encoder owns (with SSE2, 16 samples at a time, where the build targets it; else
- *   through lookup tables);
- * - scale: another size or a format TurboJPEG cannot take (nv12, rgb, 10-bit, ...): swscale
- *   converts to full-range yuv420p, doing the range expansion itself. */
+ *   (or cropped by one pixel to make it even): libjpeg reads the AVFrame rows as they are;
+ * - range: the same, but limited-range (MPEG) samples are expanded one strip (one iMCU row:
+ *   16 or 8 rows) at a time into a small buffer the encoder owns (with SSE2, 16 samples at
+ *   a time, where the build targets it; else through lookup tables);
+ * - scale: another size or a format we cannot take as planes (nv12, rgb, 10-bit, ...):
+ *   swscale converts to full-range yuv420p, doing the range expansion itself; then as direct.
+ *
+ * The JPEG is the one TurboJPEG's tjCompressFromYUVPlanes() wrote before (same library, same
+ * settings: quality tables with force_baseline, the DCT it picks, standard Huffman tables,
+ * the same edge padding), byte for byte, with our timing comment after SOI. A destination
+ * manager writes it straight into a struct frame sized from the previous JPEG; when that is
+ * exceeded the frame is swapped for a larger one (the only copy). libjpeg errors longjmp back
+ * to compress(); its messages go to the debug log, never to stderr. */
 #include "encoder.h"
 
 #include <inttypes.h>
-
+#include <setjmp.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,30 +29,49 @@
 #include <emmintrin.h>
 #endif
 
+#include <jpeglib.h>
+#include <jerror.h>
 #include <libavutil/opt.h>
 #include <libavutil/pixdesc.h>
 #include <libswscale/swscale.h>
-#include <turbojpeg.h>
+
+#include "log.h"
 
 /* Bounds a derived dimension (e.g. the height of a 2 px wide output of a tall source). */
 #define ENC_MAX_DIM 8192
 
+/* Planes going to libjpeg: 1 (gray) or 3 components, the luma sampling factors (chroma is
+ * always 1x1), and whether the samples need the limited -> full range expansion. */
 struct plane_set {
-	const unsigned char *p[3];
+	unsigned char *p[3];
 	int stride[3];
+	int ncomp;
+	int h_samp, v_samp;
+	bool expand;
+};
+
+struct enc_error {
+	struct jpeg_error_mgr pub;
+	jmp_buf jump;
 };
 
 struct encoder {
-	tjhandle tj;            /* created once in encoder_create; tjDestroy in destroy */
-	unsigned char *jpeg;    /* TurboJPEG's output buffer, grown by it; tjFree */
-	unsigned long jpeg_cap; /* a lower bound of the room at jpeg (TurboJPEG hides its growth) */
+	struct jpeg_compress_struct cinfo; /* created once; client_data points back here */
+	struct enc_error jerr;
+	struct jpeg_destination_mgr dest;
+	struct frame *out;      /* the frame being written (owned until returned) */
+	bool out_oom;           /* growing it failed */
+	size_t last_len;        /* the previous JPEG's length and pixel count: the size guess */
+	size_t last_px;
+
+	/* One strip of padded (and possibly expanded) rows per component (malloc; owned). */
+	unsigned char *strip;
+	size_t strip_size;
 
 	/* Range expansion: limited -> full, 256-entry tables built once: the reference, and
 	 * the whole of it where there is no SSE2. */
 	unsigned char lut_y[256];
 	unsigned char lut_c[256];
-	unsigned char *scratch;  /* Y, Cb, Cr planes back to back (malloc; owned) */
-	size_t scratch_size;
 
 	/* Scale path: the context is rebuilt only when this key changes. */
 	struct SwsContext *sws; /* sws_freeContext */
@@ -57,16 +85,94 @@ static unsigned char clamp_u8(long v)
 	return v < 0 ? 0 : v > 255 ? 255 : (unsigned char)v;
 }
 
+/* libjpeg error manager: never exit(), never print. */
+static void jerr_exit(j_common_ptr c)
+{
+	struct enc_error *err = (struct enc_error *)c->err;
+	(*c->err->output_message)(c);
+	longjmp(err->jump, 1);
+}
+
+static void jerr_output(j_common_ptr c)
+{
+	char msg[JMSG_LENGTH_MAX];
+	if (log_get_level() < LOG_DEBUG)
+		return;
+	(*c->err->format_message)(c, msg);
+	log_debug("encoder: libjpeg: %s", msg);
+}
+
+static void jerr_emit(j_common_ptr c, int level)
+{
+	if (level < 0) { /* a warning; trace messages (level >= 0) are dropped */
+		c->err->num_warnings++;
+		(*c->err->output_message)(c);
+	}
+}
+
+/* Destination manager: straight into e->out, swapped for a larger frame when full. */
+static void dest_init(j_compress_ptr c)
+{
+	struct encoder *e = c->client_data;
+	c->dest->next_output_byte = e->out->data;
+	c->dest->free_in_buffer = e->out->cap;
+}
+
+static boolean dest_grow(j_compress_ptr c)
+{
+	struct encoder *e = c->client_data;
+	struct frame *old = e->out;
+	/* Called when the buffer is full: all of old->cap is JPEG. */
+	size_t used = old->cap, cap = used + used / 2 + 65536;
+	struct frame *f = cap > used ? frame_create(cap) : NULL;
+	if (!f) {
+		e->out_oom = true;
+		ERREXIT1(c, JERR_OUT_OF_MEMORY, 100);
+	}
+	memcpy(f->data, old->data, used);
+	frame_unref(old);
+	e->out = f;
+	c->dest->next_output_byte = f->data + used;
+	c->dest->free_in_buffer = cap - used;
+	return TRUE;
+}
+
+static void dest_term(j_compress_ptr c)
+{
+	struct encoder *e = c->client_data;
+	e->out->len = e->out->cap - c->dest->free_in_buffer;
+}
+
+/* The compressor, once per encoder: our error and destination managers. */
+static bool jpeg_init(struct encoder *e)
+{
+	e->cinfo.err = jpeg_std_error(&e->jerr.pub);
+	e->jerr.pub.error_exit = jerr_exit;
+	e->jerr.pub.output_message = jerr_output;
+	e->jerr.pub.emit_message = jerr_emit;
+	if (setjmp(e->jerr.jump)) {
+		jpeg_destroy_compress(&e->cinfo);
+		return false;
+	}
+	jpeg_create_compress(&e->cinfo);
+	e->cinfo.client_data = e;
+	e->dest.init_destination = dest_init;
+	e->dest.empty_output_buffer = dest_grow;
+	e->dest.term_destination = dest_term;
+	e->cinfo.dest = &e->dest;
+	return true;
+}
+
 struct encoder *encoder_create(void)
 {
 	struct encoder *e = calloc(1, sizeof(*e));
 	if (!e)
 		return NULL;
-	e->tj = tjInitCompress();
-	if (!e->tj) {
+	if (!jpeg_init(e)) {
 		free(e);
 		return NULL;
 	}
+
 	/* Rounded to nearest, clipped: luma 16..235 -> 0..255; chroma 16..240 -> 0..255
 	 * about 128 (16 -> 0, 128 -> 128, 240 -> 255). */
 	for (int v = 0; v < 256; v++) {
@@ -84,9 +190,9 @@ void encoder_destroy(struct encoder *e)
 		return;
 	av_frame_free(&e->scaled);
 	sws_freeContext(e->sws);
-	free(e->scratch);
-	tjFree(e->jpeg);
-	tjDestroy(e->tj);
+	free(e->strip);
+	jpeg_destroy_compress(&e->cinfo);
+	frame_unref(e->out);
 	free(e);
 }
 
@@ -121,31 +227,41 @@ void encoder_out_size(int src_w, int src_h, int req_w, int req_h, int *out_w, in
 	}
 }
 
-/* TurboJPEG subsampling for a format it takes as planes, with *full set for yuvj formats;
- * -1 for formats that need swscale. */
-static int tj_subsamp(enum AVPixelFormat fmt, bool *full)
+/* The planes and sampling of a format libjpeg takes as it is, with *full set for yuvj
+ * formats; false for formats that need swscale. */
+static bool planar_format(enum AVPixelFormat fmt, struct plane_set *ps, bool *full)
 {
 	*full = false;
+	ps->ncomp = 3;
 	switch (fmt) {
 	case AV_PIX_FMT_YUVJ420P:
 		*full = true;
 		/* fall through */
 	case AV_PIX_FMT_YUV420P:
-		return TJSAMP_420;
+		ps->h_samp = 2;
+		ps->v_samp = 2;
+		return true;
 	case AV_PIX_FMT_YUVJ422P:
 		*full = true;
 		/* fall through */
 	case AV_PIX_FMT_YUV422P:
-		return TJSAMP_422;
+		ps->h_samp = 2;
+		ps->v_samp = 1;
+		return true;
 	case AV_PIX_FMT_YUVJ444P:
 		*full = true;
 		/* fall through */
 	case AV_PIX_FMT_YUV444P:
-		return TJSAMP_444;
+		ps->h_samp = 1;
+		ps->v_samp = 1;
+		return true;
 	case AV_PIX_FMT_GRAY8:
-		return TJSAMP_GRAY;
+		ps->ncomp = 1;
+		ps->h_samp = 1;
+		ps->v_samp = 1;
+		return true;
 	default:
-		return -1;
+		return false;
 	}
 }
 
@@ -243,43 +359,6 @@ void encoder_expand_row(const struct encoder *e, unsigned char *dst, const unsig
 		dst[x] = lut[src[x]];
 }
 
-static void expand_plane(const struct encoder *e, unsigned char *dst, int dst_stride,
-	const unsigned char *src, int src_stride, int w, int h, bool chroma)
-{
-	for (int y = 0; y < h; y++)
-		encoder_expand_row(e, dst + (ptrdiff_t)y * dst_stride,
-			src + (ptrdiff_t)y * src_stride, w, chroma);
-}
-
-/* Expands the first @w x @h pixels of @pic into the scratch planes (tightly packed) and
- * points @ps at them. */
-static bool expand_range(struct encoder *e, const AVFrame *pic, int subsamp, int w, int h,
-	struct plane_set *ps)
-{
-	int nplanes = subsamp == TJSAMP_GRAY ? 1 : 3;
-	int cw = tjPlaneWidth(1, w, subsamp), ch = tjPlaneHeight(1, h, subsamp);
-	size_t ysize = (size_t)w * h, csize = nplanes > 1 ? (size_t)cw * ch : 0;
-	size_t need = ysize + 2 * csize;
-
-	if (need > e->scratch_size) {
-		unsigned char *p = realloc(e->scratch, need);
-		if (!p)
-			return false;
-		e->scratch = p;
-		e->scratch_size = need;
-	}
-	expand_plane(e, e->scratch, w, pic->data[0], pic->linesize[0], w, h, false);
-	ps->p[0] = e->scratch;
-	ps->stride[0] = w;
-	for (int i = 1; i < nplanes; i++) {
-		unsigned char *dst = e->scratch + ysize + (size_t)(i - 1) * csize;
-		expand_plane(e, dst, cw, pic->data[i], pic->linesize[i], cw, ch, true);
-		ps->p[i] = dst;
-		ps->stride[i] = cw;
-	}
-	return true;
-}
-
 /* A context converting to full-range yuv420p. Not sws_getCachedContext(): it initialises
  * the context with default (limited) ranges, and at the same size swscale then picks an
  * unscaled converter that ignores a later sws_setColorspaceDetails() range change (seen with
@@ -364,12 +443,150 @@ static bool scale(struct encoder *e, const AVFrame *pic, int dw, int dh, struct 
 		ps->p[i] = e->scaled->data[i];
 		ps->stride[i] = e->scaled->linesize[i];
 	}
+	ps->ncomp = 3;
+	ps->h_samp = 2;
+	ps->v_samp = 2;
+	ps->expand = false;
 	return true;
 }
 
 static bool fits_by_crop(int out, int src)
 {
 	return out == src || (out == src - 1 && (src & 1));
+}
+
+/* Room for the next JPEG: the previous one's bytes per pixel at this size, plus an eighth
+ * and 4 KiB; growing past it costs one copy of what was written (dest_grow). */
+static size_t out_estimate(const struct encoder *e, int w, int h)
+{
+	double px = (double)w * h;
+	double guess = e->last_px ? (double)e->last_len * px / (double)e->last_px : px / 4;
+	return (size_t)(guess + guess / 8) + 4096;
+}
+
+/* Padded (and, for the range path, expanded) rows of one component, given to libjpeg one
+ * iMCU row at a time. As tjCompressFromYUVPlanes() does: a component's @pw samples of
+ * picture become @iw (whole blocks) by repeating the last sample, and rows past its @ph
+ * repeat the last row. Rows that need neither are read from the picture in place. */
+struct comp_rows {
+	int iw, pw, ph, rows; /* rows: of this component per strip (v_samp_factor * DCTSIZE) */
+	bool in_place;
+	unsigned char *buf;   /* rows x iw, in e->strip, unless in_place */
+	JSAMPROW ptr[2 * DCTSIZE];
+};
+
+static struct frame *compress(struct encoder *e, const struct plane_set *ps, int w, int h,
+	int quality, const char **err)
+{
+	struct jpeg_compress_struct *c = &e->cinfo;
+	struct comp_rows cr[3];
+
+	e->out = frame_create(out_estimate(e, w, h));
+	if (!e->out) {
+		*err = "out of memory";
+		return NULL;
+	}
+	e->out_oom = false;
+	if (setjmp(e->jerr.jump)) {
+		jpeg_abort_compress(c);
+		frame_unref(e->out);
+		e->out = NULL;
+		*err = e->out_oom ? "out of memory" : "JPEG encoding failed";
+		return NULL;
+	}
+
+	/* tjCompressFromYUVPlanes()'s settings, flags 0 (libjpeg-turbo 2.1 setCompDefaults):
+	 * baseline quality tables, the fast integer DCT below quality 96, standard Huffman
+	 * tables (no optimize_coding), JFIF 1.01 APP0. */
+	c->image_width = (JDIMENSION)w;
+	c->image_height = (JDIMENSION)h;
+	c->input_components = ps->ncomp;
+	c->in_color_space = ps->ncomp == 1 ? JCS_GRAYSCALE : JCS_YCbCr;
+	jpeg_set_defaults(c);
+	jpeg_set_quality(c, quality, TRUE);
+	c->dct_method = quality >= 96 ? JDCT_ISLOW : JDCT_FASTEST;
+	jpeg_set_colorspace(c, ps->ncomp == 1 ? JCS_GRAYSCALE : JCS_YCbCr);
+	for (int i = 0; i < ps->ncomp; i++) {
+		c->comp_info[i].h_samp_factor = i == 0 ? ps->h_samp : 1;
+		c->comp_info[i].v_samp_factor = i == 0 ? ps->v_samp : 1;
+	}
+	c->raw_data_in = TRUE;
+	/* SOI, then our comment, then the JFIF APP0 libjpeg would have written first. */
+	c->write_JFIF_header = FALSE;
+
+	jpeg_start_compress(c, TRUE); /* writes SOI */
+	unsigned char blank[ENCODER_STAMP_TEXT_LEN];
+	memset(blank, ' ', sizeof(blank));
+	jpeg_write_marker(c, JPEG_COM, blank, ENCODER_STAMP_TEXT_LEN);
+	const unsigned char jfif[14] = { 'J', 'F', 'I', 'F', 0, c->JFIF_major_version,
+		c->JFIF_minor_version, c->density_unit, (unsigned char)(c->X_density >> 8),
+		(unsigned char)(c->X_density & 0xff), (unsigned char)(c->Y_density >> 8),
+		(unsigned char)(c->Y_density & 0xff), 0, 0 };
+	jpeg_write_marker(c, JPEG_APP0, jfif, sizeof(jfif));
+
+	int max_h = c->max_h_samp_factor, max_v = c->max_v_samp_factor;
+	size_t need = 0;
+	for (int i = 0; i < ps->ncomp; i++) {
+		const jpeg_component_info *ci = &c->comp_info[i];
+		struct comp_rows *r = &cr[i];
+		r->iw = (int)ci->width_in_blocks * DCTSIZE;
+		r->pw = (w + max_h - 1) / max_h * max_h * ci->h_samp_factor / max_h;
+		r->ph = (h + max_v - 1) / max_v * max_v * ci->v_samp_factor / max_v;
+		r->rows = ci->v_samp_factor * DCTSIZE;
+		r->in_place = !ps->expand && r->iw == r->pw;
+		if (!r->in_place)
+			need += (size_t)r->iw * r->rows;
+	}
+	if (need > e->strip_size) {
+		unsigned char *p = realloc(e->strip, need);
+		if (!p) {
+			e->out_oom = true;
+			ERREXIT1(c, JERR_OUT_OF_MEMORY, 101);
+		}
+		e->strip = p;
+		e->strip_size = need;
+	}
+	for (int i = 0, off = 0; i < ps->ncomp; i++) {
+		cr[i].buf = e->strip + off;
+		if (!cr[i].in_place)
+			off += cr[i].iw * cr[i].rows;
+	}
+
+	for (int row = 0; row < h; row += max_v * DCTSIZE) {
+		JSAMPARRAY planes[3];
+		for (int i = 0; i < ps->ncomp; i++) {
+			struct comp_rows *r = &cr[i];
+			int crow = row * c->comp_info[i].v_samp_factor / max_v;
+			int n = r->ph - crow < r->rows ? r->ph - crow : r->rows;
+			for (int j = 0; j < n; j++) {
+				unsigned char *src = ps->p[i] + (ptrdiff_t)(crow + j) * ps->stride[i];
+				if (r->in_place) {
+					r->ptr[j] = src;
+					continue;
+				}
+				unsigned char *dst = r->buf + (size_t)j * r->iw;
+				if (ps->expand)
+					encoder_expand_row(e, dst, src, r->pw, i > 0);
+				else
+					memcpy(dst, src, (size_t)r->pw);
+				memset(dst + r->pw, dst[r->pw - 1], (size_t)(r->iw - r->pw));
+				r->ptr[j] = dst;
+			}
+			for (int j = n; j < r->rows; j++)
+				r->ptr[j] = r->ptr[n - 1];
+			planes[i] = r->ptr;
+		}
+		jpeg_write_raw_data(c, planes, (JDIMENSION)(max_v * DCTSIZE));
+	}
+	jpeg_finish_compress(c);
+
+	struct frame *f = e->out;
+	e->out = NULL;
+	e->last_len = f->len;
+	e->last_px = (size_t)w * h;
+	f->width = w;
+	f->height = h;
+	return f;
 }
 
 struct frame *encoder_encode(struct encoder *e, const AVFrame *pic, int req_w, int req_h,
@@ -386,61 +603,21 @@ struct frame *encoder_encode(struct encoder *e, const AVFrame *pic, int req_w, i
 	quality = quality < 1 ? 1 : quality > 100 ? 100 : quality;
 	encoder_out_size(pic->width, pic->height, req_w, req_h, &w, &h);
 
-	int subsamp = tj_subsamp(pic->format, &fmt_full);
+	bool planar = planar_format(pic->format, &ps, &fmt_full);
 	/* An odd source at its even-rounded size is cropped by a pixel, not scaled. */
 	bool same_size = fits_by_crop(w, pic->width) && fits_by_crop(h, pic->height);
 
-	if (subsamp >= 0 && same_size) {
-		if (is_full_range(pic, fmt_full)) {
-			int n = subsamp == TJSAMP_GRAY ? 1 : 3;
-			for (int i = 0; i < n; i++) {
-				ps.p[i] = pic->data[i];
-				ps.stride[i] = pic->linesize[i];
-			}
-		} else if (!expand_range(e, pic, subsamp, w, h, &ps)) {
-			*err = "out of memory";
-			return NULL;
+	if (planar && same_size) {
+		for (int i = 0; i < ps.ncomp; i++) {
+			ps.p[i] = pic->data[i];
+			ps.stride[i] = pic->linesize[i];
 		}
-	} else {
-		if (!scale(e, pic, w, h, &ps)) {
-			*err = "cannot convert the picture for JPEG";
-			return NULL;
-		}
-		subsamp = TJSAMP_420;
-	}
-
-	/* The buffer starts NULL and we always hand back the pointer TurboJPEG returned last:
-	 * it then recognises the buffer as its own and frees it when it grows it (handing it a
-	 * buffer of ours instead would leak that one on growth). It reports only the JPEG
-	 * length, so jpeg_cap is a lower bound of the room it has. */
-	unsigned long size = e->jpeg ? e->jpeg_cap : 0;
-	int rc = tjCompressFromYUVPlanes(e->tj, ps.p, w, ps.stride, h, subsamp, &e->jpeg, &size,
-		quality, 0);
-	if (e->jpeg && size > e->jpeg_cap)
-		e->jpeg_cap = size;
-	if ((rc != 0 && tjGetErrorCode(e->tj) != TJERR_WARNING) || !e->jpeg || size == 0) {
-		*err = "JPEG encoding failed";
+		ps.expand = !is_full_range(pic, fmt_full);
+	} else if (!scale(e, pic, w, h, &ps)) {
+		*err = "cannot convert the picture for JPEG";
 		return NULL;
 	}
-
-	/* SOI, then our timing comment, then the rest of TurboJPEG's output */
-	const size_t com = 4 + ENCODER_STAMP_TEXT_LEN;
-	struct frame *f = frame_create(size + com);
-	if (!f) {
-		*err = "out of memory";
-		return NULL;
-	}
-	memcpy(f->data, e->jpeg, 2);
-	f->data[2] = 0xff;
-	f->data[3] = 0xfe;
-	f->data[4] = (unsigned char)((com - 2) >> 8);
-	f->data[5] = (unsigned char)((com - 2) & 0xff);
-	memset(f->data + 6, ' ', ENCODER_STAMP_TEXT_LEN);
-	memcpy(f->data + 2 + com, e->jpeg + 2, size - 2);
-	f->len = size + com;
-	f->width = w;
-	f->height = h;
-	return f;
+	return compress(e, &ps, w, h, quality, err);
 }
 
 void encoder_stamp(struct frame *f)

@@ -1,7 +1,7 @@
-/* encoder: one decoded picture -> one JPEG frame. TurboJPEG straight from the YUV planes;
- * limited-range (MPEG) luma/chroma are expanded to JPEG's full range on the way; swscale only
- * to resize or to convert pixel formats TurboJPEG cannot take. One encoder per worker:
- * worker thread only. */
+/* encoder: one decoded picture -> one JPEG frame. libjpeg(-turbo)'s raw-data API straight
+ * from the YUV planes into the frame; limited-range (MPEG) luma/chroma are expanded to JPEG's
+ * full range on the way, a strip at a time; swscale only to resize or to convert pixel
+ * formats taken not as planes. One encoder per worker: worker thread only. */
 #ifndef CAMSTREAM_ENCODER_H
 #define CAMSTREAM_ENCODER_H
 

@@ -1,7 +1,7 @@
 /* source: the pull worker's mailbox, its thread and the demo loop (the FFmpeg half is in
  * source_av.c).
  *
- * One thread per source. It owns every FFmpeg and TurboJPEG object (struct worker, on its
+ * One thread per source. It owns every FFmpeg and libjpeg object (struct worker, on its
  * stack) and shares only struct source's mailbox with the service thread: the outputs list
  * and each output's newest frame, the error and the stats under source->lock, plus the
  * atomic flags. Every publication sets `news` and then calls notify() outside the lock.

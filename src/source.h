@@ -3,7 +3,7 @@
  * calls the notify function (which does lws_cancel_service()) after publishing news.
  *
  * Threads: every function here is for the service thread, except source_stop (any); the
- * worker owns every FFmpeg and TurboJPEG object. They share only the mailbox (under its
+ * worker owns every FFmpeg and libjpeg object. They share only the mailbox (under its
  * mutex: the outputs list, each output's newest frame, the error and the stats) and atomics.
  *
  * One source is one camera session: it decodes once and encodes once per output. */

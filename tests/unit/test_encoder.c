@@ -485,6 +485,154 @@ static void test_range_expansion_is_exact_for_every_value(void)
 	encoder_destroy(e);
 }
 
+/* A limited-range picture of @fmt with noise (every limited value) and two flat patches
+ * aligned to 16 px, limited black and white: the range path at its hardest. */
+static AVFrame *make_noisy(int w, int h, enum AVPixelFormat fmt, unsigned seed)
+{
+	AVFrame *f = av_frame_alloc();
+	f->format = fmt;
+	f->width = w;
+	f->height = h;
+	f->color_range = AVCOL_RANGE_MPEG;
+	if (av_frame_get_buffer(f, 0) < 0) {
+		av_frame_free(&f);
+		return NULL;
+	}
+	int np = fmt == AV_PIX_FMT_GRAY8 ? 1 : 3;
+	int cw = fmt == AV_PIX_FMT_YUV444P ? w : (w + 1) / 2;
+	int ch = fmt == AV_PIX_FMT_YUV420P ? (h + 1) / 2 : h;
+	for (int p = 0; p < np; p++) {
+		int pw = p ? cw : w, ph = p ? ch : h;
+		/* junk in the row padding: the encoder must not read it */
+		memset(f->data[p], 0xff, (size_t)f->linesize[p] * ph);
+		for (int y = 0; y < ph; y++)
+			for (int x = 0; x < pw; x++) {
+				seed = seed * 1103515245u + 12345u;
+				int v = p ? 16 + (int)((seed >> 16) % 225) : 16 + (int)((seed >> 16) % 220);
+				/* luma position of this sample */
+				int lx = p ? x * w / pw : x, ly = p ? y * h / ph : y;
+				if (lx >= 16 && lx < 48 && ly >= 16 && ly < 48)
+					v = p ? 128 : 16;
+				else if (lx >= 64 && lx < 96 && ly >= 16 && ly < 48)
+					v = p ? 128 : 235;
+				f->data[p][y * f->linesize[p] + x] = (uint8_t)v;
+			}
+	}
+	return f;
+}
+
+/* Whether @f is, but for our timing comment after SOI, the JPEG TurboJPEG makes of the planes
+ * @pic expanded by encoder_expand_row() (what the encoder did before it wrote strips itself:
+ * same library, so the same bytes). */
+static bool same_as_turbojpeg(struct encoder *e, const AVFrame *pic, int w, int h, int sub,
+	int quality, const struct frame *f)
+{
+	const size_t com = 4 + ENCODER_STAMP_TEXT_LEN;
+	unsigned char *planes[3] = { NULL, NULL, NULL }, *jpeg = NULL;
+	int strides[3] = { 0, 0, 0 };
+	unsigned long size = 0;
+	bool same = false;
+	tjhandle tj = tjInitCompress();
+
+	for (int p = 0; p < (sub == TJSAMP_GRAY ? 1 : 3); p++) {
+		int pw = tjPlaneWidth(p, w, sub), ph = tjPlaneHeight(p, h, sub);
+		strides[p] = pw;
+		planes[p] = malloc((size_t)pw * ph);
+		if (!planes[p])
+			goto out;
+		for (int y = 0; y < ph; y++)
+			encoder_expand_row(e, planes[p] + y * pw, pic->data[p] + y * pic->linesize[p], pw,
+				p > 0);
+	}
+	if (tj && tjCompressFromYUVPlanes(tj, (const unsigned char **)planes, w, strides, h, sub,
+		&jpeg, &size, quality, 0) == 0)
+		same = f->len == size + com && !memcmp(f->data, jpeg, 2) &&
+			!memcmp(f->data + 2 + com, jpeg + 2, size - 2);
+out:
+	for (int p = 0; p < 3; p++)
+		free(planes[p]);
+	tjFree(jpeg);
+	tjDestroy(tj);
+	return same;
+}
+
+/* The range path writes, strip by strip, the picture the expansion gives: byte for byte the
+ * JPEG TurboJPEG makes of the whole expanded planes, at quality 80 (fast DCT) and 100 (slow
+ * DCT); and decoded back at quality 100 every sample of every plane is within 2 of encoder_expand_row()'s output,
+ * edges included (the padding of partial blocks repeats the last column and row), and the
+ * flat black and white patches come back exactly 0 and 255. Sizes even and odd (cropped),
+ * not multiples of the MCU; 4:2:0, 4:2:2, 4:4:4 and gray; one encoder throughout, so its
+ * output buffer also has to grow (noise at quality 100 is bigger than any earlier JPEG). */
+static void test_range_path_matches_the_expanded_planes(void)
+{
+	struct { int w, h; enum AVPixelFormat fmt; int sub; } cases[] = {
+		{ 642, 362, AV_PIX_FMT_YUV420P, TJSAMP_420 },
+		{ 641, 361, AV_PIX_FMT_YUV420P, TJSAMP_420 },
+		{ 128, 64, AV_PIX_FMT_YUV420P, TJSAMP_420 },
+		{ 198, 94, AV_PIX_FMT_YUV422P, TJSAMP_422 },
+		{ 199, 95, AV_PIX_FMT_YUV422P, TJSAMP_422 },
+		{ 130, 66, AV_PIX_FMT_YUV444P, TJSAMP_444 },
+		{ 147, 75, AV_PIX_FMT_GRAY8, TJSAMP_GRAY },
+		{ 1280, 720, AV_PIX_FMT_YUV420P, TJSAMP_420 },
+	};
+	struct encoder *e = encoder_create();
+	unsigned char *ref = malloc(2048);
+
+	CHECK(e != NULL && ref != NULL);
+	for (size_t i = 0; e && ref && i < sizeof(cases) / sizeof(cases[0]); i++) {
+		AVFrame *pic = make_noisy(cases[i].w, cases[i].h, cases[i].fmt, (unsigned)i + 1);
+		const char *err = NULL;
+		/* a flat picture first, so the estimate for the next one is far too small */
+		AVFrame *flat = av_frame_alloc();
+		flat->format = AV_PIX_FMT_GRAY8;
+		flat->width = flat->height = 64;
+		CHECK(av_frame_get_buffer(flat, 0) == 0);
+		memset(flat->data[0], 128, (size_t)flat->linesize[0] * 64);
+		struct frame *f0 = encoder_encode(e, flat, 0, 0, 50, &err);
+		CHECK(f0 != NULL && f0->len < 1000);
+		frame_unref(f0);
+		av_frame_free(&flat);
+
+		struct frame *f = encoder_encode(e, pic, 0, 0, 100, &err);
+		struct decoded d;
+		int w = cases[i].w & ~1, h = cases[i].h & ~1;
+
+		CHECK(f && f->width == w && f->height == h && f->len <= f->cap);
+		CHECK(f && same_as_turbojpeg(e, pic, w, h, cases[i].sub, 100, f));
+		struct frame *f80 = encoder_encode(e, pic, 0, 0, 80, &err);
+		CHECK(f80 && same_as_turbojpeg(e, pic, w, h, cases[i].sub, 80, f80));
+		frame_unref(f80);
+		if (f && decode(f, &d)) {
+			int maxdiff = 0;
+			CHECK(d.w == w && d.h == h && d.subsamp == cases[i].sub);
+			for (int p = 0; p < (d.subsamp == TJSAMP_GRAY ? 1 : 3); p++) {
+				int pw = tjPlaneWidth(p, w, d.subsamp), ph = tjPlaneHeight(p, h, d.subsamp);
+				for (int y = 0; y < ph; y++) {
+					encoder_expand_row(e, ref, pic->data[p] + y * pic->linesize[p], pw, p > 0);
+					for (int x = 0; x < pw; x++) {
+						int diff = abs(d.plane[p][y * pw + x] - ref[x]);
+						maxdiff = diff > maxdiff ? diff : maxdiff;
+					}
+				}
+			}
+			if (maxdiff > 2)
+				printf("#   %dx%d fmt %d: max difference %d\n", cases[i].w, cases[i].h,
+					cases[i].fmt, maxdiff);
+			CHECK(maxdiff <= 2);
+			for (int y = 16; y < 48; y++)
+				for (int x = 16; x < 48; x++) {
+					CHECK(y_at(&d, x, y) == 0);
+					CHECK(y_at(&d, x + 48, y) == 255);
+				}
+			decoded_free(&d);
+		}
+		frame_unref(f);
+		av_frame_free(&pic);
+	}
+	free(ref);
+	encoder_destroy(e);
+}
+
 static void test_every_jpeg_carries_its_timing_comment(void)
 {
 	struct encoder *e = encoder_create();
@@ -532,5 +680,6 @@ int main(void)
 	RUN(test_empty_picture_is_an_error);
 	RUN(test_every_jpeg_carries_its_timing_comment);
 	RUN(test_range_expansion_is_exact_for_every_value);
+	RUN(test_range_path_matches_the_expanded_planes);
 	return CHECK_DONE();
 }
