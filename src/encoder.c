@@ -319,29 +319,28 @@ static inline __m128i expand16_c(__m128i v)
 }
 
 /* Rows of at least 16 samples; a row's tail is done once more over its last 16 samples
- * (the overlap gets the same values) rather than sample by sample. */
-static void expand_row_y(unsigned char *dst, const unsigned char *src, int n)
+ * (the overlap gets the same values) rather than sample by sample. Inlined with @op known,
+ * so there is no call per 16 samples. */
+static inline __attribute__((always_inline)) void expand_row(unsigned char *dst,
+	const unsigned char *src, int n, __m128i (*op)(__m128i))
 {
 	for (int x = 0;; x += 16) {
 		if (x > n - 16)
 			x = n - 16;
-		_mm_storeu_si128((__m128i *)(dst + x),
-			expand16_y(_mm_loadu_si128((const __m128i *)(src + x))));
+		_mm_storeu_si128((__m128i *)(dst + x), op(_mm_loadu_si128((const __m128i *)(src + x))));
 		if (x == n - 16)
 			return;
 	}
 }
 
+static void expand_row_y(unsigned char *dst, const unsigned char *src, int n)
+{
+	expand_row(dst, src, n, expand16_y);
+}
+
 static void expand_row_c(unsigned char *dst, const unsigned char *src, int n)
 {
-	for (int x = 0;; x += 16) {
-		if (x > n - 16)
-			x = n - 16;
-		_mm_storeu_si128((__m128i *)(dst + x),
-			expand16_c(_mm_loadu_si128((const __m128i *)(src + x))));
-		if (x == n - 16)
-			return;
-	}
+	expand_row(dst, src, n, expand16_c);
 }
 #endif
 
