@@ -43,7 +43,7 @@ SCENARIOS = {
     "1080p30x10": ("1080p30", "1080p30, 10 viewers of one source"),
     "720p25x100": ("720p25", "720p25, 100 viewers of one source"),
     "slow": ("720p25", "720p25, 4 viewers + 1 slow viewer"),
-    "tiles": ("720p25", "small tiles: distinct sources at fps=1&width=320"),
+    "tiles": ("720p25", "small tiles: distinct sources at fps=F&width=320 (--tiles-fps)"),
     "ttff": ("720p25", "time to first frame"),
     "mjpeg": ("720p25", "720p25, 1 MJPEG viewer (/mjpeg)"),
     "snapshot": ("720p25", "720p25, /snapshot every 0.5 s (a WebSocket viewer keeps it live)"),
@@ -481,7 +481,10 @@ def print_table(results, args, out=sys.stdout):
     print("-" * len(line), file=out)
     for name in args.scenarios:
         runs = results.get(name) or []
-        print("%s - %s (%d runs)" % (name, SCENARIOS[name][1], len(runs)), file=out)
+        title = SCENARIOS[name][1]
+        if name == "tiles":
+            title = title.replace("fps=F", "fps=%g" % args.tiles_fps)
+        print("%s - %s (%d runs)" % (name, title, len(runs)), file=out)
         for r in rows_for(name, runs, results, args):
             print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip(), file=out)
         for e in errors_of(runs):
