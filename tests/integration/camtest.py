@@ -212,12 +212,14 @@ class Camstream(_Process):
         self.host, self.port = m.group(1).strip("[]"), int(m.group(2))
         return self
 
-    def rss_kb(self):
+    def rss_kb(self, field="VmRSS"):
+        """A /proc/PID/status figure in kB: VmRSS, or RssAnon (the process's own memory,
+        without the pages of the libraries it maps)."""
         with open("/proc/%d/status" % self.pid) as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1])
-        raise AssertionError("no VmRSS in /proc/%d/status" % self.pid)
+        raise AssertionError("no %s in /proc/%d/status" % (field, self.pid))
 
     def fd_count(self):
         """Open file descriptors (/proc/PID/fd)."""
