@@ -31,7 +31,8 @@ struct server_state {
 
 struct server_state *server_get(struct lws *wsi);
 
-/* Per-connection memory of server_send_backlogged. */
+/* Per-connection memory of server_send_backlogged: owned by the connection's session, read
+ * and written on the service thread only. */
 struct send_gate {
 	uint32_t max_wnd;     /* the widest receive window the peer has announced */
 	int64_t held_since;   /* monotonic µs since the window rule alone holds frames back */

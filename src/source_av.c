@@ -414,20 +414,26 @@ static bool open_input(struct worker *w)
  * tiles at fps=1 need no more. Checked before each packet goes to the decoder. */
 static bool keys_suffice(struct worker *w)
 {
+	if (w->gop_us <= 0)
+		return false; /* not measured yet: no need to ask the outputs */
 	int64_t need = source_min_interval_us(w);
 
 	/* no output at all (INT64_MAX) takes nothing: key pictures suffice */
-	return need >= 1000000 && w->gop_us > 0 && w->gop_us - need <= need / 20;
+	return need >= 1000000 && w->gop_us - need <= need / 20;
+}
+
+/* The one switch between key pictures only and every picture; @why goes to the debug log. */
+static void set_keys_only(struct worker *w, bool on, const char *why)
+{
+	w->keys_only = on;
+	w->dec->skip_frame = on ? AVDISCARD_NONKEY : AVDISCARD_DEFAULT;
+	log_debug("source %s: %s", w->s->display_url, why);
 }
 
 static void choose_pictures(struct worker *w)
 {
-	if (!w->keys_only && keys_suffice(w)) {
-		w->keys_only = true;
-		w->dec->skip_frame = AVDISCARD_NONKEY;
-		log_debug("source %s: decoding key pictures only (one every %.2f s)",
-			w->s->display_url, (double)w->gop_us / 1e6);
-	}
+	if (!w->keys_only && keys_suffice(w))
+		set_keys_only(w, true, "decoding key pictures only: no output needs more");
 }
 
 /* Measures the key picture interval, and goes back to every picture once it is needed:
@@ -441,11 +447,8 @@ static void saw_picture(struct worker *w, const AVFrame *pic)
 		w->gop_us = av_rescale_q(pts - w->last_key_pts,
 			w->fmt->streams[w->vidx]->time_base, AV_TIME_BASE_Q);
 	w->last_key_pts = pts;
-	if (w->keys_only && !keys_suffice(w)) {
-		w->keys_only = false;
-		w->dec->skip_frame = AVDISCARD_DEFAULT;
-		log_debug("source %s: decoding every picture again", w->s->display_url);
-	}
+	if (w->keys_only && !keys_suffice(w))
+		set_keys_only(w, false, "decoding every picture again");
 }
 
 /* A worker that keeps up with its camera blocks in av_read_frame between pictures, waiting
@@ -475,11 +478,8 @@ static bool behind(struct worker *w, int64_t now)
 		w->behind_since = now;
 	if (now - w->behind_since >= CATCH_UP_KEYS_US && !w->keys_only) {
 		/* back to every picture after the next key picture: see saw_picture */
-		w->keys_only = true;
-		w->dec->skip_frame = AVDISCARD_NONKEY;
+		set_keys_only(w, true, "behind the camera, skipping to the next key picture");
 		w->behind_since = now;
-		log_debug("source %s: behind the camera, skipping to the next key picture",
-			w->s->display_url);
 	}
 	return now - w->last_sent_us < CATCH_UP_SHOW_US;
 }
