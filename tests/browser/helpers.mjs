@@ -76,6 +76,9 @@ export async function test(name, fn, logs = () => '', timeoutMs = TEST_TIMEOUT_M
     diag(err && err.stack ? err.stack : err);
     const text = logs();
     if (text) diag(text);
+    // meson's --print-errorlogs (what CI shows) prints stderr only
+    console.error(`not ok ${count} - ${name}\n${err && err.stack ? err.stack : err}`);
+    if (text) console.error(text);
   }
 }
 

@@ -5,7 +5,8 @@
         [-k PATTERN]
 
 Prints "ok N - Class.test_name" / "not ok N - Class.test_name" as each test ends, the failure as
-"# " lines (with the tail of the logs of the processes the test started), then "1..N".
+"# " lines (with the tail of the logs of the processes the test started), then "1..N". A failure
+is printed on stderr too, which is what meson shows with --print-errorlogs.
 Exit code 1 if any test failed. The process logs are kept (their folder is printed) when a test
 failed, or always with CAMTEST_KEEP_LOGS=1.
 """
@@ -66,9 +67,16 @@ class TapResult(unittest.TestResult):
             print(_tap_comment(detail), file=out, flush=True)
         if not ok:
             self.failed += 1
+            # meson's --print-errorlogs (what CI shows) prints a TAP test's stderr, not its
+            # stdout: a failure goes to both, so CI's printout names it
+            print(line, file=sys.__stderr__, flush=True)
+            if detail:
+                print(_tap_comment(detail), file=sys.__stderr__, flush=True)
             for label, path in self.camtest.STARTED_LOGS[self._logs_before:]:
-                print(_tap_comment("--- last lines of %s log %s:\n%s"
-                                   % (label, path, _log_tail(path))), file=out, flush=True)
+                text = _tap_comment("--- last lines of %s log %s:\n%s"
+                                    % (label, path, _log_tail(path)))
+                print(text, file=out, flush=True)
+                print(text, file=sys.__stderr__, flush=True)
 
     def _notes(self, test):
         return "".join("; " + n for n in getattr(test, "notes", []))

@@ -1,5 +1,6 @@
 /* check: a tiny TAP producer for the C unit tests. Each TEST is one behaviour; the runner
- * prints "ok N - name" or "not ok N - name" with the failing line, then the plan. */
+ * prints "ok N - name" or "not ok N - name" with the failing line, then the plan. Failures go
+ * to stderr as well: meson's --print-errorlogs (what CI shows) prints only that. */
 #ifndef CAMSTREAM_CHECK_H
 #define CAMSTREAM_CHECK_H
 
@@ -10,10 +11,17 @@ static int check_failed_;   /* failures in the current test */
 static int check_count_;
 static int check_bad_;
 
+/* a failure line, on stdout (TAP) and stderr */
+#define CHECK_SAY_(...)                                                               \
+	do {                                                                              \
+		printf(__VA_ARGS__);                                                          \
+		fprintf(stderr, __VA_ARGS__);                                                 \
+	} while (0)
+
 #define CHECK(cond)                                                                   \
 	do {                                                                              \
 		if (!(cond)) {                                                                \
-			printf("#   %s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);       \
+			CHECK_SAY_("#   %s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);       \
 			check_failed_++;                                                          \
 		}                                                                             \
 	} while (0)
@@ -22,7 +30,7 @@ static int check_bad_;
 	do {                                                                              \
 		const char *a_ = (a), *b_ = (b);                                              \
 		if (!a_ || !b_ || strcmp(a_, b_) != 0) {                                      \
-			printf("#   %s:%d: \"%s\" != \"%s\"\n", __FILE__, __LINE__,               \
+			CHECK_SAY_("#   %s:%d: \"%s\" != \"%s\"\n", __FILE__, __LINE__,               \
 				a_ ? a_ : "(null)", b_ ? b_ : "(null)");                              \
 			check_failed_++;                                                          \
 		}                                                                             \
@@ -32,7 +40,7 @@ static int check_bad_;
 	do {                                                                              \
 		const char *h_ = (hay);                                                       \
 		if (!h_ || strstr(h_, (needle))) {                                            \
-			printf("#   %s:%d: \"%s\" contains \"%s\"\n", __FILE__, __LINE__,         \
+			CHECK_SAY_("#   %s:%d: \"%s\" contains \"%s\"\n", __FILE__, __LINE__,         \
 				h_ ? h_ : "(null)", (needle));                                        \
 			check_failed_++;                                                          \
 		}                                                                             \
@@ -43,7 +51,10 @@ static int check_bad_;
 		check_failed_ = 0;                                                            \
 		test();                                                                       \
 		check_count_++;                                                               \
-		if (check_failed_) check_bad_++;                                              \
+		if (check_failed_) {                                                          \
+			check_bad_++;                                                             \
+			fprintf(stderr, "not ok %d - %s\n", check_count_, #test);               \
+		}                                                                             \
 		printf("%sok %d - %s\n", check_failed_ ? "not " : "", check_count_, #test);   \
 	} while (0)
 
