@@ -1,6 +1,7 @@
 #include "metrics.h"
 
 #include <inttypes.h>
+#include <malloc.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -393,6 +394,14 @@ static void write_process(struct buf *b, const struct server_state *st,
 
 	family(b, "camstream_sources", "gauge", "Running source workers");
 	buf_printf(b, "camstream_sources %d\n", st->hub ? hub_source_count(st->hub) : 0);
+
+	/* glibc's own count, over every arena: what a leak grows, unlike the resident size, which
+	 * also holds pages the allocator keeps for reuse. A sanitizer's allocator bypasses glibc's,
+	 * so there this stays near 0. */
+	struct mallinfo2 mi = mallinfo2();
+	family(b, "camstream_heap_bytes", "gauge",
+		"Bytes allocated with malloc and not freed (glibc mallinfo2: uordblks + hblkhd)");
+	buf_printf(b, "camstream_heap_bytes %zu\n", mi.uordblks + mi.hblkhd);
 
 	family(b, "camstream_rtsp_sessions", "gauge",
 		"Sources with a playing RTSP session to a camera (rtsp:// and rtsps:// workers)");

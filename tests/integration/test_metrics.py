@@ -309,6 +309,7 @@ class Format(MetricsTestCase):
                            ("camstream_clients", "gauge"),
                            ("camstream_sources", "gauge"),
                            ("camstream_rtsp_sessions", "gauge"),
+                           ("camstream_heap_bytes", "gauge"),
                            ("camstream_uptime_seconds", "gauge"),
                            ("camstream_build_info", "gauge")):
             self.assertIn(name, m.families, "no %s family" % name)
