@@ -2,7 +2,8 @@
 # The two README commands:
 #   tools/dev.sh run    install what is missing, build, serve the demo on http://127.0.0.1:8000
 #   tools/dev.sh test   install test dependencies, build (plain, ASan+UBSan, clang libFuzzer),
-#                       run every test and a short fuzzing run (docs/FUZZING.md)
+#                       run every test and a short fuzzing run (docs/FUZZING.md), then the
+#                       media-path tests against a small FFmpeg (tools/ffmpeg-small.sh)
 # Debian 12 packages only; apt runs only when something is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +14,8 @@ BUILD_PKGS="meson ninja-build pkg-config gcc libwebsockets-dev libavformat-dev l
 TEST_PKGS="ffmpeg python3 python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-rtsp-server-1.0
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad gstreamer1.0-libav python3-websocket
-  python3-pil chromium nginx libnginx-mod-rtmp clang libclang-rt-14-dev llvm"
+  python3-pil chromium nginx libnginx-mod-rtmp clang libclang-rt-14-dev llvm dpkg-dev nasm
+  libgnutls28-dev"
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -71,8 +73,19 @@ test)
   # libFuzzer: each target for CAMSTREAM_FUZZ_SECONDS (20) from its seeds; the rest of this
   # build is the same as build-asan, so only the fuzz suite runs here
   meson test -C build-fuzz --suite fuzz --print-errorlogs || status=1
-  python3 tools/count_tests.py build/meson-logs/testlog.json build-asan/meson-logs/testlog.json \
-    build-fuzz/meson-logs/testlog.json
+  logs="build/meson-logs/testlog.json build-asan/meson-logs/testlog.json
+    build-fuzz/meson-logs/testlog.json"
+  # The small-FFmpeg build (tools/ffmpeg-small.sh, docs/PERFORMANCE.md "Memory") on the media
+  # paths: RTSP (H.264, H.265, MJPEG), RTMP, HTTP. It needs Debian's source archive; where that
+  # cannot be reached the build is reported and skipped, a failing test is not.
+  if tools/ffmpeg-small.sh build-small -Dwerror=true > build-small.log 2>&1; then
+    meson test -C build-small --print-errorlogs test_ws_stream test_rtmp test_mjpeg || status=1
+    logs="$logs build-small/meson-logs/testlog.json"
+  else
+    echo "== small-FFmpeg build skipped: tools/ffmpeg-small.sh failed; last lines of build-small.log:"
+    tail -n 15 build-small.log
+  fi
+  python3 tools/count_tests.py $logs
   exit $status
   ;;
 *)

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# A small FFmpeg for camstream: Debian 12's FFmpeg 5.1 source, configured with only what
+# camstream opens (RTSP, RTMP, HTTP; H.264, H.265, MJPEG; TLS through GnuTLS, as Debian's), then
+# camstream built against it. Why: Debian's libavcodec and libavformat link 123 libraries that
+# camstream never calls (x265, rav1e, aom, librsvg, ICU, ...) and their pages cost ~20 MiB of
+# resident memory per process (docs/PERFORMANCE.md "Memory").
+#
+#   tools/ffmpeg-small.sh [BUILD_DIR [MESON_OPTION...]]
+#       BUILD_DIR defaults to build-small; then run BUILD_DIR/src/camstream, or bench it with
+#       CAMSTREAM_BIN=$PWD/build-small/src/camstream bench/run.sh
+#
+# The FFmpeg source comes from Debian's archive (apt-get source, with a deb-src list of our own,
+# so the system's apt configuration is left alone) into subprojects/ffmpeg-small/, which git
+# ignores; the libraries are installed under subprojects/ffmpeg-small/prefix and found by meson
+# through pkg-config. Needs dpkg-dev, nasm and libgnutls28-dev (installed when missing).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BUILD=${1:-build-small}
+[ $# -gt 0 ] && shift
+VERSION=5.1
+TOP=$PWD/subprojects/ffmpeg-small
+PREFIX=$TOP/prefix
+PKGS="dpkg-dev nasm libgnutls28-dev pkg-config meson ninja-build gcc libwebsockets-dev
+  libturbojpeg0-dev libjpeg62-turbo-dev liburiparser-dev libjansson-dev"
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+missing=()
+for p in $PKGS; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  as_root apt-get update -q
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+    "${missing[@]}"
+fi
+
+mkdir -p "$TOP"
+src=$(ls -d "$TOP"/ffmpeg-$VERSION* 2>/dev/null | head -1 || true)
+if [ -z "$src" ]; then
+  # Debian's source package, through a private source list and package index
+  apt_dir=$TOP/apt
+  mkdir -p "$apt_dir/lists/partial"
+  echo "deb-src http://deb.debian.org/debian bookworm main" > "$apt_dir/sources.list"
+  opts=(-o "Dir::Etc::SourceList=$apt_dir/sources.list" -o "Dir::Etc::SourceParts=-"
+        -o "Dir::State::Lists=$apt_dir/lists")
+  apt-get "${opts[@]}" update -q
+  (cd "$TOP" && apt-get "${opts[@]}" source -q ffmpeg)
+  src=$(ls -d "$TOP"/ffmpeg-$VERSION* | head -1)
+fi
+
+if [ ! -f "$PREFIX/lib/pkgconfig/libavcodec.pc" ]; then
+  # Only what src/source_av.c opens: the demuxers it forces or probes for, the protocols its
+  # whitelists name, the decoders of the codecs it plays; swscale for odd pixel formats.
+  (cd "$src" && ./configure --prefix="$PREFIX" --enable-shared --disable-static \
+     --disable-programs --disable-doc --disable-avdevice --disable-avfilter --disable-postproc \
+     --disable-swresample --disable-everything --disable-autodetect --enable-pthreads \
+     --enable-network --enable-gnutls \
+     --enable-decoder=h264,hevc,mjpeg \
+     --enable-parser=h264,hevc,mjpeg \
+     --enable-demuxer=rtsp,rtp,sdp,flv,live_flv,mjpeg,mpjpeg \
+     --enable-protocol=tcp,udp,rtp,rtmp,rtmps,http,https,tls \
+     && make -j"$(nproc)" && make install)
+fi
+
+if [ -f "$BUILD/build.ninja" ]; then
+  meson configure "$BUILD" -Dpkg_config_path="$PREFIX/lib/pkgconfig" "$@"
+else
+  meson setup "$BUILD" -Dpkg_config_path="$PREFIX/lib/pkgconfig" "$@"
+fi
+ninja -C "$BUILD"
+echo "== $BUILD/src/camstream uses:"
+ldd "$BUILD/src/camstream" | grep -E "libav|libsw"
