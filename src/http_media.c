@@ -530,7 +530,7 @@ static int mjpeg_wait(struct media_req *r, struct lws *wsi)
 
 	if (st->shutting_down)
 		return reply_error(wsi, r, 0, CS_SERVER_BUSY, "the server is shutting down");
-	struct frame *f = hub_sub_latest(&r->sub);
+	struct frame *f = hub_sub_latest(&r->sub, false);
 	if (f) {
 		if (mjpeg_start(r, wsi)) {
 			frame_unref(f);
@@ -579,7 +579,7 @@ static int mjpeg_writeable(struct media_req *r, struct lws *wsi)
 		lws_set_timer_usecs(wsi, 10 * 1000);
 		return 0;
 	}
-	struct frame *f = hub_sub_latest(&r->sub);
+	struct frame *f = hub_sub_latest(&r->sub, false);
 	if (f) {
 		part_begin(r, wsi, f);
 		return r->advance ? part_body(r, wsi) : part_head(r, wsi);

@@ -347,11 +347,11 @@ void hub_unsubscribe(struct hub *h, struct hub_sub *sub)
 		stop_entry(e, "last viewer left, stopping");
 }
 
-struct frame *hub_sub_latest(struct hub_sub *sub)
+struct frame *hub_sub_latest(struct hub_sub *sub, bool fresh)
 {
 	if (!sub->out)
 		return NULL;
-	struct frame *f = source_output_latest(sub->out->so, sub->last_seq);
+	struct frame *f = source_output_latest(sub->out->so, sub->last_seq, fresh);
 	if (f) {
 		if (sub->last_seq && f->seq > sub->last_seq + 1)
 			sub->out->entry->frames_dropped += f->seq - sub->last_seq - 1;
@@ -362,7 +362,7 @@ struct frame *hub_sub_latest(struct hub_sub *sub)
 
 struct frame *hub_sub_newest(struct hub_sub *sub)
 {
-	return sub->out ? source_output_latest(sub->out->so, 0) : NULL;
+	return sub->out ? source_output_latest(sub->out->so, 0, false) : NULL;
 }
 
 enum cs_err hub_sub_error(struct hub_sub *sub, char *msg, size_t msglen, int *clean)

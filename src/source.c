@@ -232,8 +232,13 @@ size_t source_pick(struct worker *w)
 	}
 	w->n_picked = 0;
 	for (struct source_output *o = s->outputs; o && w->n_picked < w->cap_picked; o = o->next) {
-		/* An output nobody can take a frame for costs no encode. */
-		if (!atomic_load(&o->wanted) || !frame_due(o, now))
+		/* An output nobody can take a frame for costs no encode; its latest frame is no
+		 * longer the camera's newest picture. */
+		if (!atomic_load(&o->wanted)) {
+			o->stale = true;
+			continue;
+		}
+		if (!frame_due(o, now))
 			continue;
 		atomic_fetch_add_explicit(&o->refs, 1, memory_order_relaxed);
 		w->picked[w->n_picked++] = o;
@@ -291,6 +296,7 @@ void source_deliver(struct worker *w, const AVFrame *pic, int64_t t_capture_us)
 			encoder_stamp(f); /* before it is published: frames are immutable after */
 			old = o->latest;
 			o->latest = f;
+			o->stale = false;
 			published = true;
 		}
 		s->stats.frames_encoded++;
@@ -528,12 +534,12 @@ void source_output_remove(struct source *s, struct source_output *o)
 	output_unref(o);
 }
 
-struct frame *source_output_latest(struct source_output *o, uint64_t after_seq)
+struct frame *source_output_latest(struct source_output *o, uint64_t after_seq, bool fresh)
 {
 	struct frame *f = NULL;
 
 	pthread_mutex_lock(&o->s->lock);
-	if (o->latest && o->seq > after_seq)
+	if (o->latest && o->seq > after_seq && !(fresh && o->stale))
 		f = frame_ref(o->latest);
 	pthread_mutex_unlock(&o->s->lock);
 	return f;

@@ -118,8 +118,9 @@ struct source_output *source_output_add(struct source *s, const struct output_pa
 void source_output_remove(struct source *s, struct source_output *o);
 
 /* A new reference to the output's newest frame if its seq is greater than @after_seq,
- * else NULL. seq counts per output, from 1. */
-struct frame *source_output_latest(struct source_output *o, uint64_t after_seq);
+ * else NULL. seq counts per output, from 1. With @fresh, also NULL while the frame is stale:
+ * the camera sent a newer picture that was not encoded because nobody wanted it. */
+struct frame *source_output_latest(struct source_output *o, uint64_t after_seq, bool fresh);
 
 /* Whether any viewer of this output could take a frame now; when none can, the worker
  * skips this output's encode. Default true. */

@@ -37,6 +37,7 @@ struct source_output {
 	bool removed;               /* unlinked: the worker publishes nothing more into it */
 	struct frame *latest;       /* this output's reference to its newest frame, or NULL */
 	uint64_t seq;               /* seq of the last published frame, from 1 */
+	bool stale;                 /* a picture came after latest and was not encoded for it */
 
 	/* Worker only (while it holds a reference, or under s->lock while linked). */
 	int64_t next_due;           /* fps cap: when the next frame may be encoded */

@@ -30,6 +30,8 @@ struct session {
 	struct frame *cur;        /* reference held while its fragments go out */
 	size_t off;               /* bytes of cur already written */
 	struct send_gate gate;    /* when the next frame may start */
+	bool pull;                /* the viewer asks for each frame ("next"): see on_next */
+	int credits;              /* frames asked for and not yet started (pull mode) */
 	enum phase phase;
 	enum cs_err err;
 	int close_code;
@@ -168,11 +170,39 @@ static int send_fragment(struct session *s)
 		hub_sub_count_sent(&s->sub, f->len);
 		frame_unref(f);
 		s->cur = NULL;
-		hub_sub_set_busy(&s->sub, false);
+		/* a pulling viewer that has asked for no more stays unable to take one */
+		hub_sub_set_busy(&s->sub, s->pull && s->credits == 0);
 	}
 	/* the next fragment, or a look for a newer frame or an error */
 	lws_callback_on_writable(s->wsi);
 	return 0;
+}
+
+/* Pull mode. A viewer that sends the text message "next" asks for one frame; from its
+ * first "next" on it gets a frame only when it has asked for one, and always one encoded
+ * after the camera's newest picture (never one that waited while it was not asking). So a
+ * reader slower than the camera takes the newest picture each time it reads, instead of
+ * what its socket buffers held. Viewers that never send anything are served as before. */
+#define PULL_WORD "next"
+#define PULL_MAX_CREDITS 16
+
+static bool is_next(struct lws *wsi, const void *in, size_t len)
+{
+	return !lws_frame_is_binary(wsi) && lws_is_first_fragment(wsi) &&
+		lws_is_final_fragment(wsi) && len == strlen(PULL_WORD) &&
+		memcmp(in, PULL_WORD, len) == 0;
+}
+
+static void on_next(struct session *s)
+{
+	s->pull = true;
+	if (s->credits < PULL_MAX_CREDITS)
+		s->credits++;
+	if (!s->cur) {
+		/* it can take a frame again: the source encodes for it */
+		hub_sub_set_busy(&s->sub, false);
+		lws_callback_on_writable(s->wsi);
+	}
 }
 
 static int close_with(struct lws *wsi, int code, const char *reason)
@@ -224,10 +254,16 @@ static int writeable(struct session *s, struct lws *wsi)
 		lws_set_timer_usecs(wsi, 10 * 1000);
 		return 0;
 	}
-	struct frame *f = hub_sub_latest(&s->sub);
+	struct frame *f = NULL;
+	if (!s->pull)
+		f = hub_sub_latest(&s->sub, false);
+	else if (s->credits > 0)
+		f = hub_sub_latest(&s->sub, true);
 	if (f) {
 		s->cur = f;
 		s->off = 0;
+		if (s->pull)
+			s->credits--;
 		hub_sub_set_busy(&s->sub, true);
 		return send_fragment(s);
 	}
@@ -238,6 +274,10 @@ static int writeable(struct session *s, struct lws *wsi)
 		fail(s, e, clean, msg);
 		return send_error_text(s);
 	}
+	/* a pulling viewer that has asked for nothing cannot take a frame: none is encoded
+	 * for it until it asks */
+	if (s->pull && s->credits == 0)
+		hub_sub_set_busy(&s->sub, true);
 	return 0;
 }
 
@@ -259,11 +299,15 @@ int ws_stream_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 			lws_callback_on_writable(wsi);
 		return 0;
 	case LWS_CALLBACK_RECEIVE:
-		/* viewers send nothing but control frames (lws answers those itself) */
+		if (s && !s->finished && is_next(wsi, in, len)) {
+			on_next(s);
+			return 0;
+		}
+		/* besides "next", viewers send nothing but control frames (lws answers those) */
 		log_info("viewer %s sent a data message: closing it",
 			s && s->url.redacted ? s->url.redacted : "-");
 		return close_with(wsi, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE,
-			"viewers send nothing");
+			"viewers send nothing but \"next\"");
 	case LWS_CALLBACK_CLOSED:
 		if (s)
 			finish(s, wsi);

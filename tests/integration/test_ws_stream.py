@@ -1,9 +1,12 @@
 """/ws/stream delivers every decoded frame as one binary JPEG message: validity, size, rate,
-the fps/width/height/quality/transport options, codecs, colours and the demo source."""
+the fps/width/height/quality/transport options, codecs, colours and the demo source; and to a
+viewer that sends "next", one frame per "next" (pull mode)."""
 
+import re
 import statistics
+import time
 
-from camtest import (CamTestCase, jpeg_size, mean_luma, measure_rate, pixels_differ,
+from camtest import (CamTestCase, WsTimeout, jpeg_size, mean_luma, measure_rate, pixels_differ,
                      stream_path)
 
 FPS = 25
@@ -172,3 +175,82 @@ class Sources(StreamTestCase):
         v = self.viewer(self.cam, stream_path(url))
         for f in self.first_frames(v, n=3):
             self.assertEqual(jpeg_size(f), (WIDTH, HEIGHT))
+
+
+STAMP = re.compile(rb"camstream t=(\d{16}) seq=(\d{10})")
+
+
+def stamp(data):
+    """(capture time in s, seq) from the comment camstream writes into each JPEG."""
+    m = STAMP.search(data[:256])
+    if not m:
+        raise AssertionError("no camstream stamp in the JPEG's first 256 bytes")
+    return int(m.group(1)) / 1e6, int(m.group(2))
+
+
+class Pull(StreamTestCase):
+    """A viewer that sends "next" gets one frame per "next", and one made after it asked."""
+
+    def drain(self, v, seconds):
+        """The frames that arrive within @seconds (a window: what is asserted is what does not
+        come)."""
+        out = []
+        end = time.monotonic() + seconds
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                return out
+            try:
+                kind, data = v.recv(left)
+            except WsTimeout:
+                return out
+            self.assertEqual(kind, "binary", "a pulling viewer got %s %r" % (kind, data))
+            out.append(data)
+
+    def test_each_next_brings_one_frame_and_no_more(self):
+        v = self.open("h264")
+        self.first_frames(v, 1)
+        v.ws.send("next")
+        self.drain(v, 1.0)   # what was pushed before camstream read "next", and its frame
+        for _ in range(3):
+            v.ws.send("next")
+        got = v.frames(3, timeout=5)
+        seqs = [stamp(f)[1] for f in got]
+        self.assertEqual(seqs, sorted(set(seqs)), "three different frames, in order")
+        self.assertEqual(len(self.drain(v, 1.0)), 0, "frames nobody asked for")
+        v.ws.send("next")
+        self.assertEqual(len(v.frames(1, timeout=5)), 1, "one more when asked again")
+
+    def test_the_frame_asked_for_was_made_after_the_asking(self):
+        other = self.open("h264")    # keeps the camera's pictures encoded while it watches
+        v = self.open("h264")
+        self.first_frames(other, 1)
+        self.first_frames(v, 1)
+        v.ws.send("next")
+        self.drain(v, 0.5)
+        other.close()   # now nobody wants frames: the camera's pictures go by unencoded
+        self.assertEqual(len(self.drain(v, 2.0)), 0, "frames nobody asked for")
+        asked = time.time()
+        v.ws.send("next")
+        (data,) = v.frames(1, timeout=5)
+        captured, _ = stamp(data)
+        self.assertGreater(captured, asked - 0.05, "the frame asked for was captured %.2f s "
+                           "before it was asked for" % (asked - captured))
+
+    def test_pulling_viewer_still_gets_the_error_when_the_camera_goes(self):
+        rtsp = self.start_rtsp(width=WIDTH, height=HEIGHT, fps=FPS)
+        v = self.viewer(self.cam, stream_path(rtsp.url("h264")))
+        self.first_frames(v, 1)
+        v.ws.send("next")
+        self.drain(v, 0.5)
+        rtsp.kill()
+        kind, text = v.recv(15)
+        self.assertEqual(kind, "text", "an error text for a viewer that asked for nothing")
+        self.assertIn("source_ended", text)
+        self.assertIn(v.until_closed(5).code, (1000, 1011))
+
+    def test_other_messages_still_close_the_viewer(self):
+        v = self.open("h264")
+        self.first_frames(v, 1)
+        v.ws.send("next please")
+        self.assertEqual(v.until_closed(5).code, 1003)

@@ -120,7 +120,7 @@ static struct source_output *add(struct source *s, double fps, int w, int h)
 /* The seq of the output's newest frame, 0 before the first. */
 static uint64_t seq_of(struct source_output *o)
 {
-	struct frame *f = source_output_latest(o, 0);
+	struct frame *f = source_output_latest(o, 0, false);
 	uint64_t seq = f ? f->seq : 0;
 	frame_unref(f);
 	return seq;
@@ -184,14 +184,15 @@ static void two_outputs_get_frames_of_their_own_sizes(void)
 	CHECK(wait_for(&wt, has_frame, small, 5000));
 	CHECK(wait_for(&wt, has_frame, big, 5000));
 
-	struct frame *a = source_output_latest(small, 0), *b = source_output_latest(big, 0);
+	struct frame *a = source_output_latest(small, 0, false);
+	struct frame *b = source_output_latest(big, 0, false);
 	CHECK(a && a->width == 320 && a->height == 180);
 	CHECK(b && b->width == 640 && b->height == 360);
 	CHECK(a && a->len > 2 && a->data[0] == 0xff && a->data[1] == 0xd8);
 	CHECK(b && b->len > 2 && b->data[0] == 0xff && b->data[1] == 0xd8);
 	/* Nothing newer than what one holds yet: latest frame wins, per output. */
 	if (a)
-		CHECK(!source_output_latest(small, a->seq + 1000));
+		CHECK(!source_output_latest(small, a->seq + 1000, false));
 	frame_unref(a);
 	frame_unref(b);
 
@@ -253,12 +254,17 @@ static void unwanted_output_costs_no_encodes(void)
 	CHECK(enc + 2 >= b1 - b0 && enc <= b1 - b0 + 2);
 	CHECK(st1.frames_decoded > st0.frames_decoded);
 
+	/* newer pictures went by unencoded: its latest is stale, and a fresh one is refused */
+	CHECK(!source_output_latest(idle, 0, true));
 	source_output_set_wanted(idle, true);
-	struct frame *f = source_output_latest(idle, 0);
+	struct frame *f = source_output_latest(idle, 0, false);
 	CHECK(f);
 	frame_unref(f);
 	sleep_ms(300);
 	CHECK(seq_of(idle) > i1);
+	f = source_output_latest(idle, 0, true);
+	CHECK(f);   /* encoded again: fresh */
+	frame_unref(f);
 	finish(s, &wt);
 }
 
@@ -282,7 +288,7 @@ static void outputs_come_and_go_while_the_worker_runs(void)
 		source_output_remove(s, live[k]);
 		live[k] = add(s, (r >> 8) % 3 ? 0 : 10, (r >> 4) % 2 ? 0 : 320, 0);
 		CHECK(live[k]);
-		frame_unref(source_output_latest(live[k], 0));
+		frame_unref(source_output_latest(live[k], 0, false));
 		if (i % 4 == 0)
 			sleep_ms((int)((r >> 16) % 5));
 	}
