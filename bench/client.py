@@ -200,11 +200,11 @@ def source_url(rtsp, i, tag="src"):
 
 def run_ws(host, port, rtsp, viewers=1, query="", slow=0.0, sources=1, pid=None, warmup=2.0,
            window=10.0, src_fps=None, kind="ws"):
-    """@viewers normal viewers spread over @sources distinct URLs (+ two slow viewers if
+    """@viewers normal viewers spread over @sources distinct URLs (+ slow viewers if
     @slow > 0, each reading one message every @slow seconds: "slow" with the system's receive
     buffer, which its kernel fills and acknowledges, out of the server's sight; "slowlink"
     with a 64 KiB one, so what it has not taken waits on the server's side, as behind a slow
-    link)."""
+    link; and for WebSocket "slowpull", which sends "next" each time it can take a frame)."""
     loop = Loop()
     cls = {"ws": WsViewer, "mjpeg": MjpegViewer}[kind]
     ep = {"ws": "/ws/stream", "mjpeg": "/mjpeg"}[kind]
@@ -224,6 +224,12 @@ def run_ws(host, port, rtsp, viewers=1, query="", slow=0.0, sources=1, pid=None,
         s.rcvbuf = 65536
         conns.append(s)
         groups["slowlink"] = [s]
+        if cls is WsViewer:
+            s = cls("slowpull", host, port, ws_path(rtsp, query, ep))
+            s.slow = slow
+            s.pull = True
+            conns.append(s)
+            groups["slowpull"] = [s]
     try:
         return measure(loop, conns, [pid], warmup, window, src_fps, groups)
     finally:

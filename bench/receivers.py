@@ -301,7 +301,9 @@ def _mask_frame(opcode, payload):
 
 class WsViewer(SockConn):
     """A WebSocket viewer of /ws/stream: RFC 6455 client side, reads messages of any number of
-    fragments, answers pings, records text messages (camstream's error JSON) and the close."""
+    fragments, answers pings, records text messages (camstream's error JSON) and the close.
+    With `pull`, it sends "next" when it connects and each time a slow pause ends: it asks for
+    a frame when it can take one (camstream's pull mode)."""
 
     def __init__(self, label, host, port, path):
         key = base64.b64encode(os.urandom(16)).decode()
@@ -319,12 +321,26 @@ class WsViewer(SockConn):
         self.ctl = bytearray()
         self.texts = []
         self.close_code = None
+        self.pull = False
 
     def on_headers(self):
         if self.status != 101:
             self.fail("HTTP %s instead of 101" % self.status)
             return False
+        if self.pull:
+            self._ask()
         return True
+
+    def _ask(self):
+        try:
+            self.sock.send(_mask_frame(1, b"next"))
+        except OSError as e:
+            self.fail("send: %s" % e)
+
+    def resume(self):
+        super().resume()
+        if self.pull and not self.closed and self not in self.loop.paused:
+            self._ask()
 
     def _hdr_need(self):
         if len(self.hdr) < 2:

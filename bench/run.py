@@ -424,6 +424,12 @@ def rows_for(name, runs, all_results, args):
             ffget=False, target="<= %d (interval + 150)" % lim, limit=lim)
         row("slow link (64 KiB rcvbuf): frames/s", lambda d: g(d, "slowlink", "fps_min"),
             ffget=False)
+        row("slow, asking (\"next\"): p50 ms", lambda d: g(d, "slowpull", "lat_p50_ms"),
+            ffget=False)
+        row("slow, asking (\"next\"): p95 ms", lambda d: g(d, "slowpull", "lat_p95_ms"),
+            ffget=False, target="<= %d (interval + 150)" % lim, limit=lim)
+        row("slow, asking (\"next\"): frames/s", lambda d: g(d, "slowpull", "fps_min"),
+            ffget=False)
         row("CPU s/s", lambda d: g(d, "cpu_s_per_s"))
     elif name == "tiles":
         full = med([g(r.get("cs"), "cpu_s_per_s") for r in all_results.get("720p25x1", [])])
@@ -461,7 +467,7 @@ def errors_of(runs):
             errs.append(r["error"])
         for side in ("cs", "ff"):
             d = r.get(side) or {}
-            for grp in ("all", "slow", "slowlink"):
+            for grp in ("all", "slow", "slowlink", "slowpull"):
                 errs += g(d, grp, "errors") or []
             errs += g(d, "errors") or []
             errs += g(d, "snapshot", "errors") or []
