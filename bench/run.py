@@ -42,7 +42,7 @@ SCENARIOS = {
     "1080p30x1": ("1080p30", "1080p30, 1 viewer"),
     "1080p30x10": ("1080p30", "1080p30, 10 viewers of one source"),
     "720p25x100": ("720p25", "720p25, 100 viewers of one source"),
-    "slow": ("720p25", "720p25, 4 viewers + 1 slow viewer"),
+    "slow": ("720p25", "720p25, 4 viewers + 3 slow viewers (kernel buffer, 64 KiB, asking)"),
     "tiles": ("720p25", "small tiles: distinct sources at fps=F&width=320 (--tiles-fps)"),
     "ttff": ("720p25", "time to first frame"),
     "mjpeg": ("720p25", "720p25, 1 MJPEG viewer (/mjpeg)"),
@@ -418,18 +418,12 @@ def rows_for(name, runs, all_results, args):
             ffget=lambda d: g(d, "all", "lat_max_ms"))
         row("slow viewer: frames/s taken", lambda d: g(d, "slow", "fps_min"),
             ffget=lambda d: g(d, "all", "fps_min"))
-        row("slow link (64 KiB rcvbuf): p50 ms", lambda d: g(d, "slowlink", "lat_p50_ms"),
-            ffget=False)
-        row("slow link (64 KiB rcvbuf): p95 ms", lambda d: g(d, "slowlink", "lat_p95_ms"),
-            ffget=False, target="<= %d (interval + 150)" % lim, limit=lim)
-        row("slow link (64 KiB rcvbuf): frames/s", lambda d: g(d, "slowlink", "fps_min"),
-            ffget=False)
-        row("slow, asking (\"next\"): p50 ms", lambda d: g(d, "slowpull", "lat_p50_ms"),
-            ffget=False)
-        row("slow, asking (\"next\"): p95 ms", lambda d: g(d, "slowpull", "lat_p95_ms"),
-            ffget=False, target="<= %d (interval + 150)" % lim, limit=lim)
-        row("slow, asking (\"next\"): frames/s", lambda d: g(d, "slowpull", "fps_min"),
-            ffget=False)
+        for label, grp in (("slow link (64 KiB rcvbuf)", "slowlink"),
+                           ("slow, asking (\"next\")", "slowpull")):
+            row(label + ": p50 ms", lambda d, grp=grp: g(d, grp, "lat_p50_ms"), ffget=False)
+            row(label + ": p95 ms", lambda d, grp=grp: g(d, grp, "lat_p95_ms"), ffget=False,
+                target="<= %d (interval + 150)" % lim, limit=lim)
+            row(label + ": frames/s", lambda d, grp=grp: g(d, grp, "fps_min"), ffget=False)
         row("CPU s/s", lambda d: g(d, "cpu_s_per_s"))
     elif name == "tiles":
         full = med([g(r.get("cs"), "cpu_s_per_s") for r in all_results.get("720p25x1", [])])
