@@ -265,9 +265,13 @@ async function main() {
       Object.defineProperty(document, 'hidden', { configurable: true, get: () => s === 'hidden' });
       document.dispatchEvent(new Event('visibilitychange'));
     }, state);
-    await setVisibility('hidden');
-    await sleep(200);
     const read = () => page.$eval(tileSel(0), (el) => ({ frames: Number(el.dataset.frames), drawn: Number(el.dataset.drawn) }));
+    await setVisibility('hidden');
+    // The counters are written every TUNING.statsMs (500 ms): start from the first write after
+    // hiding, or pictures drawn just before it would count as drawn while hidden.
+    const atHide = await read();
+    await page.waitForFunction(({ sel, frames }) => Number(document.querySelector(sel).dataset.frames) !== frames,
+      { sel: tileSel(0), frames: atHide.frames }, { timeout: STATE_TIMEOUT_MS, polling: 20 });
     const a = await read();
     await sleep(700);
     const b = await read();
