@@ -17,21 +17,7 @@ TEST_PKGS="ffmpeg python3 python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-rtsp-server
   python3-pil chromium nginx libnginx-mod-rtmp clang libclang-rt-14-dev llvm dpkg-dev nasm
   libgnutls28-dev"
 
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
-
-install_missing() {
-  local missing=()
-  for p in $*; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
-      missing+=("$p")
-  done
-  if [ ${#missing[@]} -gt 0 ]; then
-    echo "== installing: ${missing[*]}"
-    as_root apt-get update -q
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-      "${missing[@]}"
-  fi
-}
+. tools/packages.sh
 
 build() { # build DIR [meson options...]
   local dir=$1; shift

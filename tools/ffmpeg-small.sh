@@ -24,17 +24,8 @@ PREFIX=$TOP/prefix
 PKGS="dpkg-dev nasm libgnutls28-dev pkg-config meson ninja-build gcc libwebsockets-dev
   libturbojpeg0-dev libjpeg62-turbo-dev liburiparser-dev libjansson-dev"
 
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
-
-missing=()
-for p in $PKGS; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  as_root apt-get update -q
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-    "${missing[@]}"
-fi
+. tools/packages.sh
+install_missing "$PKGS"
 
 mkdir -p "$TOP"
 src=$(ls -d "$TOP"/ffmpeg-$VERSION* 2>/dev/null | head -1 || true)
