@@ -50,6 +50,13 @@ static struct session *session_of(struct hub_sub *sub)
 	return (struct session *)(void *)((char *)sub - offsetof(struct session, sub));
 }
 
+/* Whether the viewer can take a frame now: always, unless it pulls and has asked for none
+ * (pull mode: see on_next). */
+static bool wants_frame(const struct session *s)
+{
+	return !s->pull || s->credits > 0;
+}
+
 static void on_news(struct hub_sub *sub)
 {
 	struct session *s = session_of(sub);
@@ -171,7 +178,7 @@ static int send_fragment(struct session *s)
 		frame_unref(f);
 		s->cur = NULL;
 		/* a pulling viewer that has asked for no more stays unable to take one */
-		hub_sub_set_busy(&s->sub, s->pull && s->credits == 0);
+		hub_sub_set_busy(&s->sub, !wants_frame(s));
 	}
 	/* the next fragment, or a look for a newer frame or an error */
 	lws_callback_on_writable(s->wsi);
@@ -254,11 +261,8 @@ static int writeable(struct session *s, struct lws *wsi)
 		lws_set_timer_usecs(wsi, 10 * 1000);
 		return 0;
 	}
-	struct frame *f = NULL;
-	if (!s->pull)
-		f = hub_sub_latest(&s->sub, false);
-	else if (s->credits > 0)
-		f = hub_sub_latest(&s->sub, true);
+	/* a pulling viewer takes only a frame made since the camera's newest picture */
+	struct frame *f = wants_frame(s) ? hub_sub_latest(&s->sub, s->pull) : NULL;
 	if (f) {
 		s->cur = f;
 		s->off = 0;
@@ -274,10 +278,6 @@ static int writeable(struct session *s, struct lws *wsi)
 		fail(s, e, clean, msg);
 		return send_error_text(s);
 	}
-	/* a pulling viewer that has asked for nothing cannot take a frame: none is encoded
-	 * for it until it asks */
-	if (s->pull && s->credits == 0)
-		hub_sub_set_busy(&s->sub, true);
 	return 0;
 }
 
