@@ -186,6 +186,9 @@ async function main() {
     await page.click(button);
     await page.waitForFunction((sel) => document.fullscreenElement === document.querySelector(sel),
       tileSel(1), { timeout: STATE_TIMEOUT_MS });
+    // the page sets aria-pressed on 'fullscreenchange', which fires after fullscreenElement is set
+    await page.waitForFunction((sel) => document.querySelector(sel).getAttribute('aria-pressed') === 'true',
+      button, { timeout: STATE_TIMEOUT_MS }).catch(() => {});
     assert((await page.getAttribute(button, 'aria-pressed')) === 'true', 'aria-pressed not set');
     await page.click(button);
     await page.waitForFunction(() => document.fullscreenElement === null, null, { timeout: STATE_TIMEOUT_MS });
