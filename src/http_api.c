@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "access.h"
 #include "error.h"
@@ -14,7 +15,6 @@
 #include "server.h"
 
 #define HEALTH_JSON "{\"status\":\"ok\",\"message\":\"Video Streaming Server is running.\"}"
-#define PAGE_MAX (4 * 1024 * 1024)
 /* an 8 KB camera URL plus the other options, as lws decoded them */
 #define URI_MAX (8192 + 1024)
 
@@ -69,25 +69,58 @@ static bool prefers_html(struct lws *wsi)
 	return html > 0 && html >= accept_q(accept, "application/json");
 }
 
-static int serve_page(struct lws *wsi)
+/* The page's own files: index.html and what it loads (css/, js/, images). Served from the
+ * web root by lws, which streams the file; only known types, and only plain names: lws has
+ * already collapsed "/../" in the path, the check below is a second guard. */
+static const struct {
+	const char *ext, *type;
+} web_types[] = {
+	{ ".html", "text/html; charset=utf-8" }, { ".js", "text/javascript; charset=utf-8" },
+	{ ".css", "text/css; charset=utf-8" }, { ".png", "image/png" },
+	{ ".svg", "image/svg+xml" }, { ".ico", "image/x-icon" },
+};
+
+static const char *web_type(const char *path)
+{
+	size_t len = strlen(path);
+	for (size_t i = 0; i < sizeof(web_types) / sizeof(web_types[0]); i++) {
+		size_t n = strlen(web_types[i].ext);
+		if (len > n && !strcmp(path + len - n, web_types[i].ext))
+			return web_types[i].type;
+	}
+	return NULL;
+}
+
+static bool plain_path(const char *path)
+{
+	if (path[0] != '/' || strstr(path, "..") || strstr(path, "//"))
+		return false;
+	for (const char *p = path; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			(*p >= '0' && *p <= '9') || *p == '/' || *p == '.' || *p == '_' || *p == '-'))
+			return false;
+	return true;
+}
+
+/* Serves @rel ("/index.html", "/js/tile.js") from the web root; 404 JSON when it is not one
+ * of the page's files. */
+static int serve_file(struct lws *wsi, const char *rel)
 {
 	struct server_state *st = server_get(wsi);
+	const char *type = plain_path(rel) ? web_type(rel) : NULL;
 	char path[4200];
-	snprintf(path, sizeof(path), "%s/index.html", st->cfg->web_root);
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		log_warn("cannot open %s", path);
+	snprintf(path, sizeof(path), "%s%s", st->cfg->web_root, rel);
+	if (!type || access(path, R_OK)) {
+		if (!strcmp(rel, "/index.html"))
+			log_warn("cannot open %s", path);
 		return http_reply_error(wsi, HTTP_STATUS_NOT_FOUND, CS_NOT_FOUND,
-			"the viewer page is not installed (see --web-root)");
+			!strcmp(rel, "/index.html") ? "the viewer page is not installed (see "
+			"--web-root)" : "no such path");
 	}
-	char *body = malloc(PAGE_MAX);
-	size_t len = body ? fread(body, 1, PAGE_MAX, f) : 0;
-	fclose(f);
-	if (!body)
+	int n = lws_serve_http_file(wsi, path, type, NULL, 0);
+	if (n < 0 || (n > 0 && lws_http_transaction_completed(wsi)))
 		return -1;
-	int r = http_reply(wsi, HTTP_STATUS_OK, "text/html; charset=utf-8", body, len);
-	free(body);
-	return r;
+	return 0;
 }
 
 /* /api/streams/{name}/snapshot is a picture: it is served like /snapshot. */
@@ -177,14 +210,14 @@ static int on_http(struct lws *wsi, struct http_session *hs, const char *path)
 		return http_reply_error(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, CS_BAD_REQUEST,
 			"only GET is supported here");
 	if (!strcmp(path, "/"))
-		return prefers_html(wsi) ? serve_page(wsi)
+		return prefers_html(wsi) ? serve_file(wsi, "/index.html")
 			: http_reply_json(wsi, HTTP_STATUS_OK, HEALTH_JSON);
 	if (!strcmp(path, "/api/health"))
 		return http_reply_json(wsi, HTTP_STATUS_OK, HEALTH_JSON);
 	if (!strcmp(path, "/metrics"))
 		return metrics_reply(wsi);
-	if (!strcmp(path, "/index.html"))
-		return serve_page(wsi);
+	if (!strncmp(path, "/css/", 5) || !strncmp(path, "/js/", 4) || !strcmp(path, "/index.html"))
+		return serve_file(wsi, path);
 	if (!strcmp(path, "/ws/stream"))
 		return http_reply_error(wsi, HTTP_STATUS_BAD_REQUEST, CS_BAD_REQUEST,
 			"/ws/stream is a WebSocket endpoint: connect with ws:// or wss://");
