@@ -1,0 +1,218 @@
+'use strict';
+
+/*
+ * camstream page, 4 of 4: the dashboard (add form, layout storage, share links, named
+ * streams, hidden tab), and the start of it all.
+ */
+
+/* ---------- the dashboard ---------- */
+
+class Dashboard {
+  constructor() {
+    this.tiles = [];
+    this.grid = document.getElementById('grid');
+    this.serverInput = document.getElementById('server');
+    this.remember = document.getElementById('remember');
+    this.hiddenTimer = 0;
+    this.server = '';
+  }
+
+  start() {
+    const stored = this.load();
+    const shared = this.readShareLink();
+    this.remember.checked = Boolean(stored && stored.rememberCredentials);
+    this.server = (shared && shared.server) || (stored && stored.server) || defaultServer();
+    this.serverInput.value = this.server;
+    const layout = shared || stored;
+    for (const spec of (layout && Array.isArray(layout.tiles) ? layout.tiles : [])) {
+      if (spec && (typeof spec.url === 'string' || typeof spec.name === 'string')) this.add(spec, spec.options || {}, false);
+    }
+    if (shared) {
+      history.replaceState(null, '', location.pathname + location.search);
+      this.save();
+      this.note(`Opened a shared layout of ${this.tiles.length} camera${this.tiles.length === 1 ? '' : 's'}.`);
+    }
+    this.renderSummary();
+    this.wire();
+    this.loadNamedStreams();
+    setInterval(() => {
+      const now = performance.now();
+      for (const tile of this.tiles) tile.tick(now);
+    }, TUNING.statsMs);
+  }
+
+  wire() {
+    const addOptions = document.getElementById('add-options');
+    addOptions.append(...optionFields());
+    document.getElementById('add-form').addEventListener('submit', (event) => {
+      event.preventDefault();
+      const input = document.getElementById('url');
+      const url = input.value.trim();
+      if (!/^[a-z][a-z0-9+.-]*:/i.test(url)) {
+        this.note('Enter a camera URL such as rtsp://192.168.1.10:554/stream1, rtmp://… or demo:');
+        input.focus();
+        return;
+      }
+      this.add({ url }, readOptionFields(addOptions));
+      input.value = '';
+      this.note('');
+    });
+    document.getElementById('add-demo').addEventListener('click', () => {
+      this.add({ url: 'demo:' }, readOptionFields(addOptions));
+    });
+    document.getElementById('add-named').addEventListener('click', () => {
+      const name = document.getElementById('named').value;
+      if (name) this.add({ name }, readOptionFields(addOptions));
+    });
+    this.serverInput.addEventListener('change', () => {
+      this.server = wsBase(this.serverInput.value);
+      this.serverInput.value = this.server;
+      this.save();
+      for (const tile of this.tiles) tile.restart();
+      this.loadNamedStreams();
+    });
+    this.remember.addEventListener('change', () => this.save());
+    document.getElementById('share').addEventListener('click', () => this.share());
+    document.addEventListener('visibilitychange', () => this.onVisibility());
+    window.addEventListener('pagehide', () => { for (const tile of this.tiles) tile.disconnect(); });
+    window.addEventListener('pageshow', (event) => {
+      if (event.persisted) for (const tile of this.tiles) tile.restart();
+    });
+    document.addEventListener('fullscreenchange', () => {
+      for (const tile of this.tiles) {
+        tile.el.querySelector('[data-action="fullscreen"]')
+          .setAttribute('aria-pressed', String(document.fullscreenElement === tile.el));
+      }
+    });
+  }
+
+  add(spec, options, save = true) {
+    const tile = new Tile(this, spec, options);
+    this.tiles.push(tile);
+    this.grid.append(tile.el);
+    tile.connect();
+    if (save) this.save();
+    this.renderSummary();
+    return tile;
+  }
+
+  remove(tile) {
+    const index = this.tiles.indexOf(tile);
+    if (index < 0) return;
+    const next = this.tiles[index + 1] || this.tiles[index - 1];
+    this.tiles.splice(index, 1);
+    tile.destroy();
+    this.save();
+    this.renderSummary();
+    // keep the keyboard somewhere sensible
+    (next ? next.el.querySelector('[data-action="close"]') : document.getElementById('url')).focus();
+  }
+
+  renderSummary() {
+    document.getElementById('empty').hidden = this.tiles.length > 0;
+    const live = this.tiles.filter((t) => t.state === 'live').length;
+    const text = this.tiles.length ? `${live} of ${this.tiles.length} live` : '';
+    const summary = document.getElementById('summary');
+    if (summary.textContent !== text) summary.textContent = text;
+  }
+
+  note(text) {
+    document.getElementById('add-note').textContent = text;
+  }
+
+  /* ----- layout storage and sharing ----- */
+
+  load() {
+    try {
+      return JSON.parse(localStorage.getItem(STORAGE_KEY) || 'null');
+    } catch (err) {
+      return null;
+    }
+  }
+
+  /** Saves the layout; camera passwords only when the person ticked "Remember". */
+  save() {
+    const layout = {
+      server: this.server === defaultServer() ? undefined : this.server,
+      rememberCredentials: this.remember.checked,
+      tiles: this.tiles.map((t) => t.spec(this.remember.checked)),
+    };
+    try {
+      localStorage.setItem(STORAGE_KEY, JSON.stringify(layout));
+    } catch (err) {
+      this.note('This browser does not let the page save its layout.');
+    }
+  }
+
+  /** #layout=<base64url of JSON {server?, tiles}> — never with secrets. */
+  shareLink() {
+    const layout = { tiles: this.tiles.map((t) => t.spec(false)) };
+    if (this.server !== defaultServer()) layout.server = this.server;
+    const bytes = new TextEncoder().encode(JSON.stringify(layout));
+    const base64 = btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+    return location.href.replace(/#.*$/, '') + '#layout=' + base64;
+  }
+
+  readShareLink() {
+    const m = /^#layout=([A-Za-z0-9_-]+)/.exec(location.hash);
+    if (!m) return null;
+    try {
+      const binary = atob(m[1].replace(/-/g, '+').replace(/_/g, '/'));
+      const layout = JSON.parse(new TextDecoder().decode(Uint8Array.from(binary, (c) => c.charCodeAt(0))));
+      return layout && Array.isArray(layout.tiles) ? layout : null;
+    } catch (err) {
+      return null;
+    }
+  }
+
+  async share() {
+    const link = this.shareLink();
+    const field = document.getElementById('share-link');
+    document.getElementById('share-row').hidden = false;
+    field.value = link;
+    const ok = await copyText(link, field);
+    document.getElementById('share-note').textContent = ok
+      ? 'Copied. The link leaves passwords out; whoever opens it is asked for them.'
+      : 'Select the link and copy it.';
+  }
+
+  /* ----- named streams ----- */
+
+  /** Fills the picker from GET /api/streams; hides it when the server has none or no API. */
+  async loadNamedStreams() {
+    const select = document.getElementById('named');
+    let streams = [];
+    try {
+      const response = await fetch(httpBase(this.server) + '/api/streams',
+        { headers: { Accept: 'application/json' }, signal: AbortSignal.timeout(5000) });
+      if (response.ok) {
+        const body = await response.json();
+        streams = Array.isArray(body.streams) ? body.streams : [];
+      }
+    } catch (err) {
+      streams = []; // no such API, or the server is not reachable from here: URLs still work
+    }
+    select.replaceChildren(...streams.map((s) => el('option', {
+      value: s.name,
+      textContent: `${s.name}${s.width ? ` (${s.width}×${s.height})` : ''}${s.enabled === false ? ' (disabled)' : ''}`,
+    })));
+    for (const id of ['named-field', 'named-or', 'add-named']) {
+      document.getElementById(id).hidden = streams.length === 0;
+    }
+  }
+
+  /* ----- hidden tab ----- */
+
+  onVisibility() {
+    clearTimeout(this.hiddenTimer);
+    if (pageHidden()) {
+      this.hiddenTimer = setTimeout(() => { for (const tile of this.tiles) tile.suspend(); }, TUNING.hiddenCloseMs);
+    } else {
+      for (const tile of this.tiles) tile.resume();
+      this.loadNamedStreams();
+    }
+  }
+}
+
+const dashboard = new Dashboard();
+dashboard.start();

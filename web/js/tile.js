@@ -1,0 +1,579 @@
+'use strict';
+
+/*
+ * camstream page, 3 of 4: one camera tile. The dashboard is a grid of them, each with its own
+ * WebSocket to /ws/stream.
+ *
+ * The server sends every picture as one binary message holding a JPEG whose first segment is
+ * a comment "camstream t=<µs since the epoch> seq=<n>", and on failure one text message
+ * {"error", "code"} before it closes. A tile decodes with createImageBitmap, draws, and closes
+ * the bitmap at once; while one picture is being decoded only the newest arrival is kept. The
+ * page keeps no per-frame objects alive, so it can stay open all day.
+ *
+ * Hidden tab: drawing stops at once (frames still arrive but are not decoded; the newest is
+ * kept for snapshots), and after TUNING.hiddenCloseMs the sockets are closed too, so a
+ * forgotten background tab does not keep cameras and the server encoding for nobody. Coming
+ * back draws the newest picture at once, or reconnects.
+ */
+
+/*
+ * States (data-state on the tile, text in its status line):
+ *   connecting    socket opening, or open and waiting for the first picture
+ *   live          pictures arriving
+ *   stalled       open but no picture for a while (a named stream's camera may be down;
+ *                 camstream reconnects it and the pictures resume on the same socket)
+ *   reconnecting  closed by a drop or a source failure; a new attempt after a backoff
+ *   error         refused (1008): not retried until the person presses Retry
+ *   ended         the stream ended (1000): Retry is offered, nothing automatic
+ *   credentials   the URL needs a user name and password that this browser does not have
+ *   paused        the tab was hidden long enough to close the socket
+ */
+class Tile {
+  static count = 0; // for unique element ids
+
+  /**
+   * @spec {url, secrets?} or {name}; @options {fps, width, quality, transport} (strings).
+   * A URL with secrets stripped (from storage or a shared link) lists them in spec.secrets
+   * and waits for the person to type them.
+   */
+  constructor(dashboard, spec, options) {
+    this.dashboard = dashboard;
+    this.source = spec.name !== undefined ? { name: spec.name } : { url: spec.url };
+    this.missing = spec.secrets && spec.secrets.length ? spec.secrets : null;
+    this.options = { ...options };
+    this.ws = null;
+    this.state = 'connecting';
+    this.attempt = 0;         // failed attempts since the last picture
+    this.retryTimer = 0;
+    this.retryAt = 0;
+    this.serverError = null;  // {error, code} of the text message before a close
+    this.pending = null;      // newest picture not yet decoded: {blob, at}
+    this.drawing = false;
+    this.lastJpeg = null;     // newest picture received (for snapshots)
+    this.lastFrameAt = 0;     // performance.now() of the newest picture
+    this.openedAt = 0;
+    this.arrivals = [];       // {t, bytes} of the last second
+    this.frames = 0;
+    this.drawn = 0;
+    this.dropped = 0;
+    this.age = null;
+    this.width = 0;
+    this.height = 0;
+    this.sourceStatus = null; // named streams: the server's view, while pictures are missing
+    this.statusPolledAt = 0;
+    this.statusBusy = false;
+    this.removed = false;
+    this.build();
+  }
+
+  get isNamed() { return this.source.name !== undefined; }
+
+  /** A name or the camera's address without scheme and credentials. */
+  get title() {
+    if (this.isNamed) return this.source.name;
+    return mapSecrets(this.source.url, (s) => (s.kind === 'userinfo' ? '' : '***')).replace(/^rtsp:\/\//i, '');
+  }
+
+  get subtitle() {
+    const parts = [this.isNamed ? 'named stream' : ''];
+    const o = this.options;
+    if (o.width) parts.push(`${o.width} px`);
+    if (o.fps) parts.push(`${o.fps} fps`);
+    if (o.quality) parts.push(`q${o.quality}`);
+    if (o.transport) parts.push(o.transport);
+    return parts.filter(Boolean).join(' · ');
+  }
+
+  /** What the layout stores: secrets only if @withSecrets. */
+  spec(withSecrets) {
+    const options = { ...this.options };
+    if (this.isNamed) return { name: this.source.name, options };
+    if (this.missing) return { url: this.source.url, secrets: this.missing, options };
+    const secrets = secretsOf(this.source.url);
+    if (withSecrets || !secrets.length) return { url: this.source.url, options };
+    return { url: stripSecrets(this.source.url), secrets, options };
+  }
+
+  /* ----- DOM ----- */
+
+  build() {
+    const root = document.getElementById('tile-template').content.firstElementChild.cloneNode(true);
+    this.el = root;
+    this.canvas = root.querySelector('canvas');
+    this.ctx = this.canvas.getContext('2d');
+    this.statusEl = root.querySelector('.status');
+    this.messageEl = root.querySelector('.message');
+    this.countdownEl = root.querySelector('.countdown');
+    this.retryButton = root.querySelector('.retry');
+    this.credentialsForm = root.querySelector('.credentials');
+    this.embedPanel = root.querySelector('.embed-panel');
+    this.settingsPanel = root.querySelector('.settings-panel');
+    this.stats = {};
+    for (const dd of root.querySelectorAll('[data-stat]')) this.stats[dd.dataset.stat] = dd;
+
+    const id = 'tile-' + (++Tile.count);
+    root.id = id;
+    const title = root.querySelector('.tile-title');
+    title.id = id + '-title';
+    root.setAttribute('aria-labelledby', title.id);
+    for (const label of root.querySelectorAll('label[data-for]')) {
+      const area = root.querySelector(`[data-snippet="${label.dataset.for}"]`);
+      area.id = `${id}-${label.dataset.for}`;
+      label.htmlFor = area.id;
+    }
+    this.settingsPanel.querySelector('.options').append(...optionFields(this.options));
+    this.renderTitle();
+
+    root.addEventListener('click', (event) => {
+      const button = event.target.closest('[data-action], [data-copy]');
+      if (!button || !root.contains(button)) return;
+      if (button.dataset.copy) this.copySnippet(button);
+      else this.act(button.dataset.action, button);
+    });
+    root.querySelector('[data-role="embed-secret"]').addEventListener('change', () => this.renderEmbed());
+    this.credentialsForm.addEventListener('submit', (event) => {
+      event.preventDefault();
+      this.submitCredentials();
+    });
+    this.settingsPanel.addEventListener('submit', (event) => {
+      event.preventDefault();
+      this.options = readOptionFields(this.settingsPanel);
+      this.renderTitle();
+      this.dashboard.save();
+      this.restart();
+    });
+  }
+
+  renderTitle() {
+    const title = this.el.querySelector('.tile-title');
+    title.textContent = this.title;
+    title.title = this.isNamed ? this.source.name : displayUrl(this.source.url);
+    this.el.querySelector('.tile-sub').textContent = this.subtitle;
+    this.canvas.setAttribute('aria-label', `Picture of ${this.title}`);
+    for (const button of this.el.querySelectorAll('.actions button')) {
+      button.setAttribute('aria-label', `${button.title} (${this.title})`);
+    }
+  }
+
+  act(action, button) {
+    switch (action) {
+      case 'snapshot': this.snapshot(); break;
+      case 'fullscreen': this.toggleFullscreen(); break;
+      case 'embed': this.togglePanel(this.embedPanel, button, () => this.renderEmbed()); break;
+      case 'settings': this.togglePanel(this.settingsPanel, button); break;
+      case 'close': this.dashboard.remove(this); break;
+      case 'retry': this.attempt = 0; this.connect(); break;
+      default: break;
+    }
+  }
+
+  togglePanel(panel, button, onOpen) {
+    const open = panel.hidden;
+    panel.hidden = !open;
+    button.setAttribute('aria-expanded', String(open));
+    if (open && onOpen) onOpen();
+  }
+
+  /** @state and the text of the status line; @countdown shows "in N s" until retryAt. */
+  setState(state, message) {
+    this.state = state;
+    this.el.dataset.state = state;
+    this.el.querySelector('.badge').textContent = {
+      connecting: 'connecting', live: 'live', stalled: 'no picture', reconnecting: 'reconnecting',
+      error: 'error', ended: 'ended', credentials: 'login', paused: 'paused',
+    }[state] || state;
+    this.messageEl.textContent = message;
+    this.countdownEl.textContent = '';
+    this.retryButton.hidden = !['reconnecting', 'error', 'ended'].includes(state);
+    this.retryButton.textContent = state === 'reconnecting' ? 'Retry now' : 'Retry';
+    this.credentialsForm.hidden = state !== 'credentials';
+    this.dashboard.renderSummary();
+  }
+
+  /* ----- the connection ----- */
+
+  address() {
+    return wsBase(this.dashboard.server) + '/ws/stream?' + streamQuery(this.source, this.options);
+  }
+
+  connect() {
+    this.disconnect();
+    if (this.removed) return;
+    if (this.missing) {
+      this.askCredentials('This camera needs its user name and password; they are not saved in this browser.');
+      return;
+    }
+    let ws;
+    try {
+      ws = new WebSocket(this.address());
+    } catch (err) {
+      this.setState('error', `Bad server address "${this.dashboard.server}": ${err.message}`);
+      return;
+    }
+    ws.binaryType = 'blob';
+    this.ws = ws;
+    this.serverError = null;
+    this.openedAt = performance.now();
+    this.lastFrameAt = 0;
+    this.sourceStatus = null;
+    this.setState('connecting', `Connecting to ${wsBase(this.dashboard.server)}…`);
+    ws.onopen = () => {
+      if (ws === this.ws) this.messageEl.textContent = 'Connected, waiting for the first picture…';
+    };
+    ws.onmessage = (event) => {
+      if (ws !== this.ws) return;
+      if (typeof event.data === 'string') this.onText(event.data);
+      else this.onFrame(event.data);
+    };
+    ws.onclose = (event) => { if (ws === this.ws) this.onClose(event); };
+    ws.onerror = () => {}; // always followed by a close event, which has the code
+  }
+
+  /** Closes the socket without reporting it; the caller sets the next state. */
+  disconnect() {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = 0;
+    this.retryAt = 0;
+    const ws = this.ws;
+    this.ws = null;
+    this.pending = null;
+    if (ws && ws.readyState <= WebSocket.OPEN) ws.close(1000, 'viewer closed');
+  }
+
+  restart() {
+    this.attempt = 0;
+    this.connect();
+  }
+
+  onText(text) {
+    let message = null;
+    try { message = JSON.parse(text); } catch (err) { /* shown as it came */ }
+    this.serverError = {
+      error: message && typeof message.error === 'string' ? message.error : text,
+      code: message && typeof message.code === 'string' ? message.code : '',
+    };
+  }
+
+  onClose(event) {
+    this.ws = null;
+    this.pending = null;
+    const err = this.serverError;
+    const said = err ? `${err.error}${err.code ? ` [${err.code}]` : ''}` : closeReason(event.code);
+    const closed = `(close ${event.code})`;
+    if (err && err.code === 'unauthorized' && !this.isNamed) {
+      this.needCredentials(`${said} ${closed}`);
+    } else if (event.code === 1008) {
+      this.setState('error', `Error: ${said} ${closed}`);
+    } else if (event.code === 1000) {
+      this.setState('ended', `Ended: ${said} ${closed}`);
+    } else {
+      const why = this.frames === 0 && event.code === 1006 && !err
+        ? `Cannot reach ${wsBase(this.dashboard.server)}` : `Lost: ${said}`;
+      this.scheduleReconnect(`${why} ${closed}`);
+    }
+  }
+
+  /** Exponential backoff with jitter: 1, 2, 4 ... s, capped, each scaled by 0.5-1. */
+  scheduleReconnect(why) {
+    const ceiling = Math.min(TUNING.backoffMaxMs, TUNING.backoffFirstMs * 2 ** this.attempt);
+    const delay = Math.round(ceiling * (0.5 + Math.random() * 0.5));
+    this.attempt += 1;
+    this.retryAt = performance.now() + delay;
+    this.setState('reconnecting', `${why}. Reconnecting`);
+    this.renderCountdown(performance.now());
+    this.retryTimer = setTimeout(() => this.connect(), delay);
+  }
+
+  renderCountdown(now) {
+    if (this.state !== 'reconnecting' || !this.retryAt) return;
+    const seconds = Math.max(0, Math.ceil((this.retryAt - now) / 1000));
+    this.countdownEl.textContent = seconds > 0 ? ` in ${seconds} s…` : ' now…';
+  }
+
+  /** The tab was hidden for long: let go of the socket, come back on resume(). */
+  suspend() {
+    if (!this.ws && this.state !== 'reconnecting') return;
+    this.disconnect();
+    this.setState('paused', 'Paused while this tab is hidden');
+  }
+
+  resume() {
+    if (this.state === 'paused') {
+      this.restart();
+    } else if (this.lastJpeg && this.ws) {
+      this.queue(this.lastJpeg); // show the newest picture at once
+    }
+  }
+
+  destroy() {
+    this.removed = true;
+    this.disconnect();
+    this.lastJpeg = null;
+    if (document.fullscreenElement === this.el) document.exitFullscreen().catch(() => {});
+    this.el.remove();
+  }
+
+  /* ----- credentials ----- */
+
+  /** The camera refused us: ask for credentials, and forget the ones we had. */
+  needCredentials(why) {
+    const url = this.source.url;
+    const secrets = secretsOf(url);
+    this.missing = secrets.length ? secrets : [{ kind: 'userinfo', name: '' }];
+    this.source = { url: stripSecrets(url) };
+    this.askCredentials(`The camera refused the credentials: ${why}`);
+  }
+
+  askCredentials(message) {
+    const box = this.credentialsForm.querySelector('.credential-fields');
+    box.replaceChildren();
+    const input = (label, type, role) => el('label', { className: 'field' }, [label,
+      el('input', { type, autocomplete: 'off', spellcheck: false, dataset: { role } })]);
+    for (const secret of this.missing) {
+      if (secret.kind === 'userinfo') {
+        box.append(input('User name', 'text', 'user'), input('Password', 'password', 'password'));
+      } else {
+        box.append(input(secret.name, 'password', 'param'));
+      }
+    }
+    this.setState('credentials', message);
+  }
+
+  submitCredentials() {
+    const values = [];
+    const inputs = [...this.credentialsForm.querySelectorAll('[data-role]')];
+    for (const secret of this.missing) {
+      if (secret.kind === 'userinfo') {
+        values.push({ user: inputs.shift().value, password: inputs.shift().value });
+      } else {
+        values.push(inputs.shift().value);
+      }
+    }
+    this.source = { url: fillSecrets(this.source.url, this.missing, values) };
+    this.missing = null;
+    this.dashboard.save();
+    this.restart();
+  }
+
+  /* ----- pictures ----- */
+
+  onFrame(blob) {
+    const now = performance.now();
+    this.frames += 1;
+    this.arrivals.push({ t: now, bytes: blob.size });
+    if (this.arrivals.length > 512) this.arrivals.shift();
+    this.lastFrameAt = now;
+    this.lastJpeg = blob;
+    this.attempt = 0;
+    if (this.state !== 'live') {
+      this.sourceStatus = null;
+      this.setState('live', 'Live');
+    }
+    if (pageHidden()) return; // not decoded; resume() draws the newest
+    this.queue(blob);
+  }
+
+  queue(blob) {
+    if (this.pending) this.dropped += 1;
+    this.pending = blob;
+    if (!this.drawing) this.drawLoop();
+  }
+
+  /** Decodes and draws the newest pending picture until none is left. One loop per tile. */
+  async drawLoop() {
+    this.drawing = true;
+    try {
+      while (this.pending && !this.removed && !pageHidden()) {
+        const blob = this.pending;
+        this.pending = null;
+        const timing = readTiming(blob);
+        let bitmap;
+        try {
+          bitmap = await createImageBitmap(blob);
+        } catch (err) {
+          this.dropped += 1; // not a picture this browser can decode; wait for the next
+          continue;
+        }
+        try {
+          // the tab may have been hidden while the picture was decoding: drop it
+          if (this.removed || pageHidden()) break;
+          if (this.canvas.width !== bitmap.width || this.canvas.height !== bitmap.height) {
+            this.canvas.width = bitmap.width;
+            this.canvas.height = bitmap.height;
+          }
+          this.ctx.drawImage(bitmap, 0, 0);
+          this.width = bitmap.width;
+          this.height = bitmap.height;
+          this.drawn += 1;
+        } finally {
+          bitmap.close();
+        }
+        const t = await timing;
+        this.age = t ? Date.now() - t.t : null;
+      }
+    } finally {
+      this.drawing = false;
+    }
+  }
+
+  /* ----- stats, stalls and the named stream's status (every TUNING.statsMs) ----- */
+
+  tick(now) {
+    while (this.arrivals.length && now - this.arrivals[0].t > 1000) this.arrivals.shift();
+    const bytes = this.arrivals.reduce((sum, a) => sum + a.bytes, 0);
+    this.stats.fps.textContent = String(this.arrivals.length);
+    this.stats.kbps.textContent = String(Math.round(bytes / 1024));
+    this.stats.resolution.textContent = this.width ? `${this.width}×${this.height}` : '–';
+    const age = this.age === null || this.state !== 'live' ? null : formatAge(this.age);
+    this.stats.age.textContent = age || '–';
+    this.stats.age.title = this.age !== null && !age
+      ? `The server's clock and this computer's differ (by about ${Math.round(this.age / 1000)} s)` : '';
+    this.el.dataset.frames = String(this.frames);
+    this.el.dataset.drawn = String(this.drawn);
+    this.renderCountdown(now);
+    if (this.ws && this.ws.readyState === WebSocket.OPEN) this.watch(now);
+  }
+
+  /**
+   * An open socket without pictures: say so, ask the server why (named streams), and start
+   * over when it looks dead. A URL tile that is still connecting is left alone: camstream
+   * itself answers within its --open-timeout.
+   */
+  watch(now) {
+    const fps = Number(this.options.fps) || 0;
+    const stallMs = Math.max(TUNING.stallMs, fps ? 3000 / fps : 0);
+    const silent = now - (this.lastFrameAt || this.openedAt);
+    if (silent < stallMs) return;
+    if (this.isNamed && !this.statusBusy && now - this.statusPolledAt >= TUNING.statusPollMs) {
+      this.pollStatus(now);
+    }
+    const status = this.sourceStatus;
+    const sourceDown = Boolean(status && status.state !== 'playing');
+    if (silent > TUNING.deadAfterMs && !sourceDown) {
+      // The socket may be half-open (a laptop that slept, a NAT that forgot us): start over.
+      this.disconnect();
+      this.scheduleReconnect(`No picture for ${Math.round(silent / 1000)} s`);
+      return;
+    }
+    if (this.state === 'connecting' && !sourceDown) return;
+    let message = 'No picture';
+    if (sourceDown) {
+      message = status.error
+        ? `Camera offline, camstream is reconnecting it: ${status.error}${status.error_code ? ` [${status.error_code}]` : ''}`
+        : `Camera ${status.state}, waiting for pictures`;
+    }
+    // Only a new message is announced; the running seconds are not (aria-hidden countdown).
+    if (this.state !== 'stalled' || this.messageEl.textContent !== message) this.setState('stalled', message);
+    this.countdownEl.textContent = ` (none for ${Math.round(silent / 1000)} s)`;
+  }
+
+  async pollStatus(now) {
+    this.statusBusy = true;
+    this.statusPolledAt = now;
+    try {
+      const response = await fetch(`${httpBase(this.dashboard.server)}/api/streams/${encodeURIComponent(this.source.name)}`,
+        { headers: { Accept: 'application/json' }, signal: AbortSignal.timeout(5000) });
+      const body = await response.json();
+      if (this.lastFrameAt < now) this.sourceStatus = response.ok ? body : null;
+    } catch (err) {
+      this.sourceStatus = null; // the API is not there: the stall text stays generic
+    } finally {
+      this.statusBusy = false;
+    }
+  }
+
+  /* ----- snapshot, fullscreen, embed ----- */
+
+  /** Downloads the newest JPEG received; before any, asks the server for one. */
+  snapshot() {
+    const stamp = new Date().toISOString().replace(/[:]/g, '-').replace(/\..*/, '');
+    const base = (this.isNamed ? this.source.name : this.title).replace(/[^a-z0-9_.-]+/gi, '_').slice(0, 60);
+    const link = el('a', { download: `${base}-${stamp}.jpg` });
+    let objectUrl = null;
+    if (this.lastJpeg) {
+      objectUrl = URL.createObjectURL(this.lastJpeg);
+      link.href = objectUrl;
+    } else {
+      link.href = this.snapshotAddress(this.source.url);
+      link.target = '_blank';
+      link.rel = 'noopener';
+    }
+    document.body.append(link);
+    link.click();
+    link.remove();
+    if (objectUrl) setTimeout(() => URL.revokeObjectURL(objectUrl), 1000);
+  }
+
+  /** /snapshot for the camera @url (or this named stream), with this tile's options. */
+  snapshotAddress(url) {
+    const http = httpBase(this.dashboard.server);
+    if (this.isNamed) {
+      const query = optionsQuery(this.options);
+      return `${http}/api/streams/${encodeURIComponent(this.source.name)}/snapshot${query ? '?' + query : ''}`;
+    }
+    return `${http}/snapshot?${streamQuery({ url }, this.options)}`;
+  }
+
+  toggleFullscreen() {
+    if (document.fullscreenElement === this.el) {
+      document.exitFullscreen().catch(() => {});
+    } else if (this.el.requestFullscreen) {
+      this.el.requestFullscreen().catch((err) => {
+        this.dashboard.note(`Fullscreen is not available: ${err.message}`);
+      });
+    }
+  }
+
+  renderEmbed() {
+    const secrets = !this.isNamed && !this.missing ? secretsOf(this.source.url) : [];
+    const secretBox = this.el.querySelector('.embed-secret');
+    secretBox.hidden = secrets.length === 0;
+    const include = secrets.length > 0 && this.el.querySelector('[data-role="embed-secret"]').checked;
+    const camera = this.isNamed ? null : (include ? this.source.url : placeholderUrl(this.source.url));
+    const source = this.isNamed ? this.source : { url: camera };
+    const query = streamQuery(source, this.options);
+    const http = httpBase(this.dashboard.server);
+    const ws = wsBase(this.dashboard.server);
+
+    const img = `<img src="${escapeHtml(`${http}/mjpeg?${query}`)}" alt="${escapeHtml(this.title)}">`;
+    const options = optionsQuery(this.options);
+    const address = this.isNamed
+      ? jsString(`${ws}/ws/stream?${query}`)
+      : `${jsString(`${ws}/ws/stream?rtsp_url=`)} + encodeURIComponent(camera)${options ? ` + ${jsString('&' + options)}` : ''}`;
+    const script = [
+      '<canvas id="camera" style="max-width:100%"></canvas>',
+      '<script>',
+      ...(this.isNamed ? [] : [`  const camera = ${jsString(camera)};`]),
+      `  const ws = new WebSocket(${address});`,
+      '  const ctx = document.getElementById("camera").getContext("2d");',
+      '  let busy = false; // drop pictures that arrive while one is drawn',
+      '  ws.onmessage = async (ev) => {',
+      '    if (typeof ev.data === "string") return console.error(JSON.parse(ev.data));',
+      '    if (busy) return;',
+      '    busy = true;',
+      '    try {',
+      '      const bmp = await createImageBitmap(ev.data);',
+      '      ctx.canvas.width = bmp.width; ctx.canvas.height = bmp.height;',
+      '      ctx.drawImage(bmp, 0, 0); bmp.close();',
+      '    } finally { busy = false; }',
+      '  };',
+      '  ws.onclose = (ev) => console.log("camera closed", ev.code, ev.reason);',
+      '<\/script>',
+    ].join('\n');
+    this.embedPanel.querySelector('[data-snippet="img"]').value = img;
+    this.embedPanel.querySelector('[data-snippet="ws"]').value = script;
+    this.embedPanel.querySelector('[data-snippet="snapshot"]').value =
+      this.snapshotAddress(camera);
+    this.embedPanel.querySelector('.embed-note').textContent = secrets.length && !include
+      ? 'USER, PASSWORD and SECRET stand for the camera\'s credentials (percent-encode them). '
+        + 'Anyone who can read the page can read them.'
+      : (include ? 'These snippets contain the camera\'s password.' : '');
+  }
+
+  async copySnippet(button) {
+    const area = this.embedPanel.querySelector(`[data-snippet="${button.dataset.copy}"]`);
+    const ok = await copyText(area.value, area);
+    button.textContent = ok ? 'Copied' : 'Select and copy';
+    setTimeout(() => { button.textContent = 'Copy'; }, 1500);
+  }
+}
