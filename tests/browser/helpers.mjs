@@ -210,11 +210,16 @@ export async function launchBrowser() {
 }
 
 // Runs in every page before its own script: counts ImageBitmaps, object URLs and WebSockets,
-// so a test can see that the page closes every bitmap, leaks no URL and does not retry.
+// so a test can see that the page closes every bitmap, leaks no URL and does not retry, and
+// keeps what the page's content security policy blocked.
 function instrumentPage(tuning) {
   if (tuning) window.camstreamTuning = tuning;
-  const counts = { bitmaps: 0, closed: 0, urls: 0, revoked: 0, sockets: [] };
+  const counts = { bitmaps: 0, closed: 0, urls: 0, revoked: 0, sockets: [], violations: [] };
   window.__camstreamTest = counts;
+  window.addEventListener('securitypolicyviolation', (e) => {
+    counts.violations.push(`${e.effectiveDirective} blocked ${e.blockedURI || '(inline)'}` +
+      `${e.sourceFile ? ` at ${e.sourceFile}:${e.lineNumber}` : ''}`);
+  });
   const create = window.createImageBitmap.bind(window);
   window.createImageBitmap = async (...args) => {
     const bitmap = await create(...args);

@@ -16,6 +16,12 @@ import {
 } from './helpers.mjs';
 
 const RUN_TIMEOUT_MS = 150000;
+// The policy camstream is to send as a header; index.html carries it in a <meta> without
+// frame-ancestors (ignored there), so it holds from disk and in these tests too.
+const CSP_HEADER = "default-src 'none'; script-src 'self'; style-src 'self'; " +
+  "img-src 'self' data: blob: http: https:; connect-src 'self' ws: wss: http: https:; " +
+  "base-uri 'none'; form-action 'none'; frame-ancestors 'self'";
+const CSP_META = CSP_HEADER.replace(/; frame-ancestors [^;]*/, '');
 
 let server = null;
 const logs = () => (server ? `camstream output (last lines):\n${server.log.slice(-15).join('\n')}` : '');
@@ -69,6 +75,62 @@ async function main() {
     assert(live === 1, `the tile has ${live} status (aria-live) regions`);
     assertNoPageErrors(page);
     await closePage(page);
+  }, logs);
+
+  await test('the page runs under its content security policy: no violation served or from disk, and the policy holds', async () => {
+    const violations = async (page) => (await counters(page)).violations;
+    /** Stylesheet and scripts loaded; a tile live, with its panels and a snapshot; no violation. */
+    const exercise = async (page, where) => {
+      const meta = await page.$$eval('meta[http-equiv="Content-Security-Policy"]', (els) => els.map((m) => m.content));
+      assert(meta.length === 1 && meta[0] === CSP_META, `${where}: CSP <meta> ${JSON.stringify(meta)}`);
+      const look = await page.evaluate(() => ({
+        sprites: getComputedStyle(document.querySelector('.icon-sprites')).position,
+        grid: getComputedStyle(document.getElementById('grid')).display,
+      }));
+      assert(look.sprites === 'absolute' && look.grid === 'grid', `${where}: the stylesheet is not applied: ${JSON.stringify(look)}`);
+      await addTile(page, 'demo:', { width: 320 });
+      await waitTileState(page, 0, ['live'], LIVE_TIMEOUT_MS);
+      await page.click(`${tileSel(0)} [data-action="embed"]`);
+      await page.click(`${tileSel(0)} [data-action="settings"]`);
+      const snippet = await page.inputValue(`${tileSel(0)} [data-snippet="ws"]`);
+      assert(snippet.includes('<script>'), `${where}: the WebSocket snippet is "${snippet.slice(0, 80)}"`);
+      await Promise.all([page.waitForEvent('download', { timeout: STATE_TIMEOUT_MS }),
+        page.click(`${tileSel(0)} [data-action="snapshot"]`)]);
+      await page.click('#share');
+      const seen = await violations(page);
+      assert(seen.length === 0, `${where}: CSP violations:\n${seen.join('\n')}`);
+    };
+
+    const page = await newPage();
+    const response = await page.goto(server.base + '/', { timeout: STATE_TIMEOUT_MS });
+    const header = response.headers()['content-security-policy'];
+    assert(header === undefined || header === CSP_HEADER, `content-security-policy header "${header}"`);
+    await exercise(page, 'served');
+    // The policy is enforced, so "no violation" above means something: an inline script and
+    // a style attribute are refused, and say so.
+    const ran = await page.evaluate(() => {
+      const script = document.createElement('script');
+      script.textContent = 'window.__inlineRan = true;';
+      document.body.append(script);
+      const box = document.createElement('div');
+      box.innerHTML = '<i style="color: red">x</i>';
+      document.body.append(box);
+      return window.__inlineRan === true;
+    });
+    assert(!ran, 'an inline script ran: the CSP is not in force');
+    await page.waitForFunction(() => window.__camstreamTest.violations.length >= 2, null, { timeout: STATE_TIMEOUT_MS });
+    const refused = (await violations(page)).join('\n');
+    assert(/script-src-elem/.test(refused) && /style-src-attr/.test(refused), `violations: ${refused}`);
+    assertNoPageErrors(page, [/Content Security Policy/]);
+    await closePage(page);
+
+    const disk = await newPage();
+    await disk.goto(pathToFileURL(path.join(WEB_ROOT, 'index.html')).href, { timeout: STATE_TIMEOUT_MS });
+    await disk.fill('#server', server.ws);
+    await disk.press('#server', 'Tab');
+    await exercise(disk, 'file://');
+    assertNoPageErrors(disk, [/Failed to load resource: net::ERR_CONNECTION_REFUSED/]);
+    await closePage(disk);
   }, logs);
 
   await test('a newcomer presses "Show the demo" on the empty page and sees it moving', async () => {
