@@ -144,25 +144,15 @@ class Dashboard {
     }
   }
 
-  /** #layout=<base64url of JSON {server?, tiles}> — never with secrets. */
+  /** This page's address with #layout=... of the tiles and server: never with secrets. */
   shareLink() {
     const layout = { tiles: this.tiles.map((t) => t.spec(false)) };
     if (this.server !== defaultServer()) layout.server = this.server;
-    const bytes = new TextEncoder().encode(JSON.stringify(layout));
-    const base64 = btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-    return location.href.replace(/#.*$/, '') + '#layout=' + base64;
+    return location.href.replace(/#.*$/, '') + layoutHash(layout);
   }
 
   readShareLink() {
-    const m = /^#layout=([A-Za-z0-9_-]+)/.exec(location.hash);
-    if (!m) return null;
-    try {
-      const binary = atob(m[1].replace(/-/g, '+').replace(/_/g, '/'));
-      const layout = JSON.parse(new TextDecoder().decode(Uint8Array.from(binary, (c) => c.charCodeAt(0))));
-      return layout && Array.isArray(layout.tiles) ? layout : null;
-    } catch (err) {
-      return null;
-    }
+    return readLayoutHash(location.hash);
   }
 
   async share() {

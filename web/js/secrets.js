@@ -83,6 +83,11 @@ function displayUrl(url) {
   return mapSecrets(url, () => '***');
 }
 
+/** A camera's address for a tile's title: no "rtsp://", no userinfo, secret values as "***". */
+function shortUrl(url) {
+  return mapSecrets(url, (s) => (s.kind === 'userinfo' ? '' : '***')).replace(/^rtsp:\/\//i, '');
+}
+
 /** The URL for an embed snippet: the person's own secrets replaced by placeholders. */
 function placeholderUrl(url) {
   return mapSecrets(url, (s) => (s.kind === 'userinfo' ? 'USER:PASSWORD' : 'SECRET'));

@@ -16,6 +16,47 @@
  * back draws the newest picture at once, or reconnects.
  */
 
+/**
+ * What the embed panel offers for showing a camera in another page: {img, ws, snapshot}, an
+ * <img> of /mjpeg, a <canvas> fed by /ws/stream, and the /snapshot URL. @source is {name} or
+ * {url} with the camera URL as the snippets should show it (placeholders or not); @http and
+ * @ws are the server's bases, @title the <img>'s alt text. Only text, for another page: the
+ * snippets may have the <script> and style="" this page itself may not.
+ */
+function embedSnippets({ http, ws, source, options, title }) {
+  const named = source.name !== undefined;
+  const query = streamQuery(source, options);
+  const more = optionsQuery(options);
+  const address = named
+    ? jsString(`${ws}/ws/stream?${query}`)
+    : `${jsString(`${ws}/ws/stream?rtsp_url=`)} + encodeURIComponent(camera)${more ? ` + ${jsString('&' + more)}` : ''}`;
+  const script = [
+    '<canvas id="camera" style="max-width:100%"></canvas>',
+    '<script>',
+    ...(named ? [] : [`  const camera = ${jsString(source.url)};`]),
+    `  const ws = new WebSocket(${address});`,
+    '  const ctx = document.getElementById("camera").getContext("2d");',
+    '  let busy = false; // drop pictures that arrive while one is drawn',
+    '  ws.onmessage = async (ev) => {',
+    '    if (typeof ev.data === "string") return console.error(JSON.parse(ev.data));',
+    '    if (busy) return;',
+    '    busy = true;',
+    '    try {',
+    '      const bmp = await createImageBitmap(ev.data);',
+    '      ctx.canvas.width = bmp.width; ctx.canvas.height = bmp.height;',
+    '      ctx.drawImage(bmp, 0, 0); bmp.close();',
+    '    } finally { busy = false; }',
+    '  };',
+    '  ws.onclose = (ev) => console.log("camera closed", ev.code, ev.reason);',
+    '<\/script>',
+  ].join('\n');
+  return {
+    img: `<img src="${escapeHtml(`${http}/mjpeg?${query}`)}" alt="${escapeHtml(title)}">`,
+    ws: script,
+    snapshot: snapshotUrl(http, source, options),
+  };
+}
+
 /*
  * States (data-state on the tile, text in its status line):
  *   connecting    socket opening, or open and waiting for the first picture
@@ -70,8 +111,7 @@ class Tile {
 
   /** A name or the camera's address without scheme and credentials. */
   get title() {
-    if (this.isNamed) return this.source.name;
-    return mapSecrets(this.source.url, (s) => (s.kind === 'userinfo' ? '' : '***')).replace(/^rtsp:\/\//i, '');
+    return this.isNamed ? this.source.name : shortUrl(this.source.url);
   }
 
   get subtitle() {
@@ -486,15 +526,13 @@ class Tile {
 
   /** Downloads the newest JPEG received; before any, asks the server for one. */
   snapshot() {
-    const stamp = new Date().toISOString().replace(/[:]/g, '-').replace(/\..*/, '');
-    const base = (this.isNamed ? this.source.name : this.title).replace(/[^a-z0-9_.-]+/gi, '_').slice(0, 60);
-    const link = el('a', { download: `${base}-${stamp}.jpg` });
+    const link = el('a', { download: snapshotName(this.title, new Date()) });
     let objectUrl = null;
     if (this.lastJpeg) {
       objectUrl = URL.createObjectURL(this.lastJpeg);
       link.href = objectUrl;
     } else {
-      link.href = this.snapshotAddress(this.source.url);
+      link.href = snapshotUrl(httpBase(this.dashboard.server), this.source, this.options);
       link.target = '_blank';
       link.rel = 'noopener';
     }
@@ -502,16 +540,6 @@ class Tile {
     link.click();
     link.remove();
     if (objectUrl) setTimeout(() => URL.revokeObjectURL(objectUrl), 1000);
-  }
-
-  /** /snapshot for the camera @url (or this named stream), with this tile's options. */
-  snapshotAddress(url) {
-    const http = httpBase(this.dashboard.server);
-    if (this.isNamed) {
-      const query = optionsQuery(this.options);
-      return `${http}/api/streams/${encodeURIComponent(this.source.name)}/snapshot${query ? '?' + query : ''}`;
-    }
-    return `${http}/snapshot?${streamQuery({ url }, this.options)}`;
   }
 
   toggleFullscreen() {
@@ -529,41 +557,15 @@ class Tile {
     const secretBox = this.el.querySelector('.embed-secret');
     secretBox.hidden = secrets.length === 0;
     const include = secrets.length > 0 && this.el.querySelector('[data-role="embed-secret"]').checked;
-    const camera = this.isNamed ? null : (include ? this.source.url : placeholderUrl(this.source.url));
-    const source = this.isNamed ? this.source : { url: camera };
-    const query = streamQuery(source, this.options);
-    const http = httpBase(this.dashboard.server);
-    const ws = wsBase(this.dashboard.server);
-
-    const img = `<img src="${escapeHtml(`${http}/mjpeg?${query}`)}" alt="${escapeHtml(this.title)}">`;
-    const options = optionsQuery(this.options);
-    const address = this.isNamed
-      ? jsString(`${ws}/ws/stream?${query}`)
-      : `${jsString(`${ws}/ws/stream?rtsp_url=`)} + encodeURIComponent(camera)${options ? ` + ${jsString('&' + options)}` : ''}`;
-    const script = [
-      '<canvas id="camera" style="max-width:100%"></canvas>',
-      '<script>',
-      ...(this.isNamed ? [] : [`  const camera = ${jsString(camera)};`]),
-      `  const ws = new WebSocket(${address});`,
-      '  const ctx = document.getElementById("camera").getContext("2d");',
-      '  let busy = false; // drop pictures that arrive while one is drawn',
-      '  ws.onmessage = async (ev) => {',
-      '    if (typeof ev.data === "string") return console.error(JSON.parse(ev.data));',
-      '    if (busy) return;',
-      '    busy = true;',
-      '    try {',
-      '      const bmp = await createImageBitmap(ev.data);',
-      '      ctx.canvas.width = bmp.width; ctx.canvas.height = bmp.height;',
-      '      ctx.drawImage(bmp, 0, 0); bmp.close();',
-      '    } finally { busy = false; }',
-      '  };',
-      '  ws.onclose = (ev) => console.log("camera closed", ev.code, ev.reason);',
-      '<\/script>',
-    ].join('\n');
-    this.embedPanel.querySelector('[data-snippet="img"]').value = img;
-    this.embedPanel.querySelector('[data-snippet="ws"]').value = script;
-    this.embedPanel.querySelector('[data-snippet="snapshot"]').value =
-      this.snapshotAddress(camera);
+    const source = this.isNamed ? this.source
+      : { url: include ? this.source.url : placeholderUrl(this.source.url) };
+    const snippets = embedSnippets({
+      http: httpBase(this.dashboard.server), ws: wsBase(this.dashboard.server),
+      source, options: this.options, title: this.title,
+    });
+    for (const kind of ['img', 'ws', 'snapshot']) {
+      this.embedPanel.querySelector(`[data-snippet="${kind}"]`).value = snippets[kind];
+    }
     this.embedPanel.querySelector('.embed-note').textContent = secrets.length && !include
       ? 'USER, PASSWORD and SECRET stand for the camera\'s credentials (percent-encode them). '
         + 'Anyone who can read the page can read them.'

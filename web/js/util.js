@@ -4,9 +4,10 @@
  * camstream page, 1 of 4: util.js, secrets.js, tile.js, dashboard.js, classic scripts loaded
  * in this order by index.html; they share their top-level names.
  *
- * Timings, the server's addresses, query strings and small helpers. Nothing here touches the
- * page while the file loads (the helpers that need a document need it only when called), so
- * the node unit tests (tests/web) can run this file bare.
+ * Timings, the server's addresses, the URLs and file names the page makes, text helpers, the
+ * share-link format and small page helpers. Nothing here touches the page while the file
+ * loads (the helpers at the end need a document only when called), so the node unit tests
+ * (tests/web) run this file bare.
  */
 
 // Tests may shorten the timings by defining window.camstreamTuning before the scripts run.
@@ -61,6 +62,42 @@ function streamQuery(source, options) {
     : 'rtsp_url=' + encodeURIComponent(source.url);
   const more = optionsQuery(options);
   return more ? `${query}&${more}` : query;
+}
+
+/** One JPEG of @source ({url} or {name}) with @options, from the server at @http. */
+function snapshotUrl(http, source, options) {
+  if (source.name !== undefined) {
+    const query = optionsQuery(options);
+    return `${http}/api/streams/${encodeURIComponent(source.name)}/snapshot${query ? '?' + query : ''}`;
+  }
+  return `${http}/snapshot?${streamQuery(source, options)}`;
+}
+
+/** The file name of a snapshot of the tile titled @label, taken at @date. */
+function snapshotName(label, date) {
+  const stamp = date.toISOString().replace(/[:]/g, '-').replace(/\..*/, '');
+  const base = label.replace(/[^a-z0-9_.-]+/gi, '_').slice(0, 60);
+  return `${base}-${stamp}.jpg`;
+}
+
+/** "#layout=<base64url of the JSON of @layout>", for share links (the caller leaves secrets out). */
+function layoutHash(layout) {
+  const bytes = new TextEncoder().encode(JSON.stringify(layout));
+  const base64 = btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  return '#layout=' + base64;
+}
+
+/** The layout in a "#layout=..." hash; null when there is none or it is damaged. */
+function readLayoutHash(hash) {
+  const m = /^#layout=([A-Za-z0-9_-]+)/.exec(hash);
+  if (!m) return null;
+  try {
+    const binary = atob(m[1].replace(/-/g, '+').replace(/_/g, '/'));
+    const layout = JSON.parse(new TextDecoder().decode(Uint8Array.from(binary, (c) => c.charCodeAt(0))));
+    return layout && Array.isArray(layout.tiles) ? layout : null;
+  } catch (err) {
+    return null;
+  }
 }
 
 /* ---------- small helpers ---------- */
