@@ -49,7 +49,7 @@ function mapSecrets(url, replace) {
   const pair = (sep, name, value) =>
     isSecretName(name) ? `${sep}${name}=${replace({ kind: 'param', name, value })}` : `${sep}${name}=${value}`;
   return out + path.replace(/(^|[/&])([^/&=]+)=([^/&]*)/g, (m, s, n, v) => pair(s, n, v)) +
-    query.replace(/(^|[?&])([^&#=]+)=([^&#]*)/g, (m, s, n, v) => pair(s, n, v));
+    query.replace(/([?&])([^&#=]+)=([^&#]*)/g, (m, s, n, v) => pair(s, n, v));
 }
 
 /** The secrets of @url, in order: [{kind, name}]. */
