@@ -1,0 +1,73 @@
+// web/js/tile.js: it loads without a page (after util.js and secrets.js, as in index.html),
+// and the embed snippets it offers work in another page. Run: node --test tests/web/
+import assert from 'node:assert/strict';
+import test from 'node:test';
+import vm from 'node:vm';
+import { load, plain } from './load.mjs';
+
+const { context, get } = load(['util.js', 'secrets.js', 'tile.js']);
+const HTTP = 'http://cams.lan:8000';
+const WS = 'ws://cams.lan:8000';
+
+/** Runs the WebSocket snippet's script with a stand-in WebSocket; returns the URL it opened. */
+function openedBy(snippet) {
+  const m = /^<canvas id="camera"[^>]*><\/canvas>\n<script>\n([\s\S]*)\n<\/script>$/.exec(snippet);
+  assert.ok(m, `not a <canvas> and one <script>:\n${snippet}`);
+  const opened = [];
+  const sandbox = {
+    WebSocket: class { constructor(url) { opened.push(url); } },
+    document: { getElementById: (id) => (id === 'camera' ? { getContext: () => ({ canvas: {} }) } : null) },
+    console,
+  };
+  vm.runInNewContext(m[1], sandbox);
+  assert.equal(opened.length, 1);
+  return opened[0];
+}
+
+/** The src of the <img> snippet, as a browser reads the attribute. */
+function imgSrc(snippet) {
+  const m = /^<img src="([^"]*)" alt="[^"]*">$/.exec(snippet);
+  assert.ok(m, `not one <img>: ${snippet}`);
+  return m[1].replace(/&quot;/g, '"').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+}
+
+test('tile.js loads without window or document, and defines Tile and embedSnippets', () => {
+  assert.equal(get('typeof Tile'), 'function');
+  assert.equal(typeof context.embedSnippets, 'function');
+  assert.equal(get('Tile.count'), 0);
+});
+
+test('embed snippets for a camera URL: <img> of /mjpeg, a <canvas> fed by /ws/stream, the /snapshot URL', () => {
+  const camera = get('placeholderUrl')('rtsp://admin:p@ss&word@10.0.0.7:554/cam?token=abc&channel=1');
+  const options = { fps: '10', width: '320' };
+  const s = plain(context.embedSnippets({ http: HTTP, ws: WS, source: { url: camera }, options, title: 'Gate <east>' }));
+  const src = new URL(imgSrc(s.img));
+  assert.equal(src.origin + src.pathname, `${HTTP}/mjpeg`);
+  assert.equal(src.searchParams.get('rtsp_url'), 'rtsp://USER:PASSWORD@10.0.0.7:554/cam?token=SECRET&channel=1');
+  assert.equal(src.searchParams.get('fps'), '10');
+  assert.match(s.img, /alt="Gate &lt;east&gt;"/);
+  assert.doesNotMatch(s.img + s.ws + s.snapshot, /p@ss|abc/);
+
+  const opened = new URL(openedBy(s.ws));
+  assert.equal(opened.origin + opened.pathname, `${WS}/ws/stream`);
+  assert.equal(opened.searchParams.get('rtsp_url'), camera);
+  assert.equal(opened.search, `?${context.streamQuery({ url: camera }, options)}`);
+  assert.equal(s.snapshot, `${HTTP}/snapshot?${context.streamQuery({ url: camera }, options)}`);
+});
+
+test('a camera URL that could break out of the snippet stays inside its string', () => {
+  const camera = 'rtsp://cam/x?note=</script><script>alert("x")</script>&a=\'b\\';
+  const s = context.embedSnippets({ http: HTTP, ws: WS, source: { url: camera }, options: {}, title: camera });
+  assert.equal(s.ws.match(/<\/script/gi).length, 1, 'the snippet holds another </script>');
+  assert.equal(new URL(openedBy(s.ws)).searchParams.get('rtsp_url'), camera);
+  assert.equal(new URL(imgSrc(s.img)).searchParams.get('rtsp_url'), camera);
+  assert.equal(s.img.match(/</g).length, 1, 'the <img> holds another tag');
+});
+
+test('embed snippets for a named stream address it by name, without a camera URL', () => {
+  const s = context.embedSnippets({ http: HTTP, ws: WS, source: { name: 'door cam' }, options: { fps: '5' }, title: 'door cam' });
+  assert.equal(imgSrc(s.img), `${HTTP}/mjpeg?name=door%20cam&fps=5`);
+  assert.equal(openedBy(s.ws), `${WS}/ws/stream?name=door%20cam&fps=5`);
+  assert.doesNotMatch(s.ws, /const camera/);
+  assert.equal(s.snapshot, `${HTTP}/api/streams/door%20cam/snapshot?fps=5`);
+});
