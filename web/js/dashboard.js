@@ -2,7 +2,7 @@
 
 /*
  * camstream page, 4 of 4: the dashboard (add form, layout storage, share links, named
- * streams, hidden tab), and the start of it all.
+ * streams, whether the server answers, hidden tab), and the start of it all.
  */
 
 /* ---------- the dashboard ---------- */
@@ -15,6 +15,9 @@ class Dashboard {
     this.remember = document.getElementById('remember');
     this.hiddenTimer = 0;
     this.server = '';
+    this.serverChecks = 0;   // checks started; only the newest one's answer counts
+    this.serverTimer = 0;    // the next check while the server does not answer
+    this.serverDown = false;
   }
 
   start() {
@@ -35,6 +38,7 @@ class Dashboard {
     this.renderSummary();
     this.wire();
     this.loadNamedStreams();
+    this.checkServer();
     setInterval(() => {
       const now = performance.now();
       for (const tile of this.tiles) tile.tick(now);
@@ -70,6 +74,7 @@ class Dashboard {
       this.save();
       for (const tile of this.tiles) tile.restart();
       this.loadNamedStreams();
+      this.checkServer();
     });
     this.remember.addEventListener('change', () => this.save());
     document.getElementById('share').addEventListener('click', () => this.share());
@@ -191,6 +196,47 @@ class Dashboard {
     }
   }
 
+  /* ----- is the server there? ----- */
+
+  /**
+   * Asks the server's /api/health whether it answers at all (no-cors: any answer will do).
+   * When it does not, the page says so above the add form (the tiles still say what they
+   * met) and asks again every TUNING.serverCheckMs while the tab is visible; once it
+   * answers, the tiles waiting to reconnect try at once and the named streams are loaded.
+   */
+  async checkServer() {
+    clearTimeout(this.serverTimer);
+    this.serverTimer = 0;
+    const check = ++this.serverChecks;
+    const url = httpBase(this.server) + '/api/health';
+    let failure = null;
+    try {
+      await fetch(url, { mode: 'no-cors', cache: 'no-store', signal: AbortSignal.timeout(5000) });
+    } catch (err) {
+      failure = err && err.name === 'TimeoutError' ? 'no answer in 5 s' : 'the connection failed';
+    }
+    if (check !== this.serverChecks) return; // the address changed meanwhile
+    const wasDown = this.serverDown;
+    this.serverDown = failure !== null;
+    this.renderServerProblem(failure && { server: wsBase(this.server), url, failure });
+    if (this.serverDown) {
+      this.serverTimer = setTimeout(() => { if (!pageHidden()) this.checkServer(); }, TUNING.serverCheckMs);
+    } else if (wasDown) {
+      for (const tile of this.tiles) if (tile.state === 'reconnecting') tile.restart();
+      this.loadNamedStreams();
+    }
+  }
+
+  /** @problem {server, url, failure}, or null when the server answers. */
+  renderServerProblem(problem) {
+    const box = document.getElementById('server-problem');
+    box.dataset.state = problem ? 'down' : 'ok';
+    box.hidden = !problem;
+    if (!problem) return;
+    document.getElementById('server-tried').textContent = problem.server;
+    document.getElementById('server-failure').textContent = `(GET ${problem.url}: ${problem.failure})`;
+  }
+
   /* ----- hidden tab ----- */
 
   onVisibility() {
@@ -200,6 +246,7 @@ class Dashboard {
     } else {
       for (const tile of this.tiles) tile.resume();
       this.loadNamedStreams();
+      if (this.serverDown) this.checkServer();
     }
   }
 }

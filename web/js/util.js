@@ -19,6 +19,7 @@ const TUNING = Object.freeze({
   statusPollMs: 2000,    // named stream without pictures: ask /api/streams/{name} this often
   hiddenCloseMs: 60000,  // hidden tab: close the sockets after this long
   statsMs: 500,          // how often the numbers under each tile are refreshed
+  serverCheckMs: 5000,   // the server does not answer: ask /api/health again this often
   ...(globalThis.camstreamTuning || {}),
 });
 
