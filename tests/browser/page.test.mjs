@@ -6,6 +6,7 @@
 // Run: npm ci --prefix tests/browser && CAMSTREAM_BIN=build/src/camstream node tests/browser/page.test.mjs
 
 import { readFileSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
@@ -30,6 +31,22 @@ async function openServed(options) {
   const page = await newPage(options);
   await page.goto(server.base + '/', { timeout: STATE_TIMEOUT_MS });
   return page;
+}
+
+/** A port on 127.0.0.1 that nothing listens on (just freed). */
+async function closedPort() {
+  const probe = createServer();
+  await new Promise((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address();
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+/** Waits until the page knows whether its server answers; returns 'ok' or 'down'. */
+async function serverCheck(page, want) {
+  await page.waitForFunction((state) => document.getElementById('server-problem').dataset.state === state,
+    want, { timeout: STATE_TIMEOUT_MS, polling: 50 });
+  return page.isVisible('#server-problem');
 }
 
 /** The demo source is 1280x720 at 25 fps; the stats under the tile say so. */
@@ -73,6 +90,7 @@ async function main() {
     assert(unnamed.length === 0, `buttons without a name: ${unnamed.join(', ')}`);
     const live = await page.$$eval('#grid .tile [role="status"]', (els) => els.length);
     assert(live === 1, `the tile has ${live} status (aria-live) regions`);
+    assert(!(await serverCheck(page, 'ok')), 'the page says its own server cannot be reached');
     assertNoPageErrors(page);
     await closePage(page);
   }, logs);
@@ -160,12 +178,43 @@ async function main() {
     await page.fill('#server', `127.0.0.1:${server.port}`); // a bare host:port is accepted
     await page.press('#server', 'Tab');                     // "change" fires on leaving the field
     assert((await page.inputValue('#server')) === server.ws, 'the server field was not normalised');
+    assert(!(await serverCheck(page, 'ok')), 'the server is set and answers, yet the page says it cannot reach it');
     await addTile(page, 'demo:');
     await assertDemoTile(page, 0);
     // This server has no named streams: the picker stays hidden, URLs still work.
     assert(await page.isHidden('#named-field'), 'the named-stream picker shows for a server without streams');
     // Before the server was set, the page asked ws://127.0.0.1:8000 for its named streams.
     assertNoPageErrors(page, [/Failed to load resource: net::ERR_CONNECTION_REFUSED/]);
+    await closePage(page);
+  }, logs);
+
+  await test('page opened from disk with no camstream at its address says so (address, tools/dev.sh run), tiles keep their own errors', async () => {
+    const port = await closedPort();
+    const address = `ws://127.0.0.1:${port}`;
+    const layout = { server: address, tiles: [{ url: 'demo:', options: { width: '320' } }] };
+    const page = await newPage({ tuning: { serverCheckMs: 500, backoffFirstMs: 500, backoffMaxMs: 1000 } });
+    await page.goto(pathToFileURL(path.join(WEB_ROOT, 'index.html')).href + '#layout=' +
+      Buffer.from(JSON.stringify(layout)).toString('base64url'), { timeout: STATE_TIMEOUT_MS });
+    assert(await serverCheck(page, 'down'), 'the server problem is not shown');
+    const text = (await page.textContent('#server-problem')).replace(/\s+/g, ' ');
+    for (const want of [`Cannot reach camstream at ${address}`, `http://127.0.0.1:${port}/api/health`, 'tools/dev.sh run']) {
+      assert(text.includes(want), `the server problem says "${text}", without "${want}"`);
+    }
+    assert((await page.getAttribute('#server-problem', 'role')) === 'alert', 'the server problem is not announced');
+    await waitTileState(page, 0, ['reconnecting']);
+    const status = await tileStatus(page, 0);
+    assert(status.includes(`Cannot reach ${address}`), `the tile says "${status}"`);
+    assert(await page.isHidden('#named-field'), 'a named-stream picker without a server');
+
+    // camstream starts there: the notice goes, the tile connects without waiting out its backoff
+    const late = await startCamstream([], port);
+    try {
+      assert(!(await serverCheck(page, 'ok')), 'the server problem stays once the server answers');
+      await waitTileState(page, 0, ['live'], LIVE_TIMEOUT_MS);
+    } finally {
+      await late.stop();
+    }
+    assertNoPageErrors(page, [/Failed to load resource: net::ERR_CONNECTION_REFUSED/, /WebSocket connection to .* failed/]);
     await closePage(page);
   }, logs);
 
