@@ -31,7 +31,7 @@ const RUN_TIMEOUT_MS = 150000 + SOAK_SECONDS * 1000;
 const HEAP_GROWTH_LIMIT = 1024 * 1024;
 const DOCS_SCREENSHOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'docs',
   'screenshot-dashboard.png');
-// Short timings so the reconnect tests fit in seconds; the defaults are in index.html.
+// Short timings so the reconnect tests fit in seconds; the defaults are in web/js/util.js.
 const FAST = { backoffFirstMs: 500, backoffMaxMs: 2000, stallMs: 2000, statusPollMs: 1000 };
 
 let server = null;
