@@ -58,8 +58,9 @@ static int next_annexb(struct nal_iter *it, struct nal_unit *unit)
 		size_t start = z + 1;
 		size_t end = find_boundary(p, it->len, start);
 		it->pos = end;
-		while (end == it->len && end > start && p[end - 1] == 0)
-			end--; /* zeros at the very end are framing */
+		if (end == it->len) /* zeros at the very end are framing */
+			while (end > start && p[end - 1] == 0)
+				end--;
 		if (end > start) {
 			unit->data = p + start;
 			unit->len = end - start;

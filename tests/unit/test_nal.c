@@ -371,6 +371,18 @@ static void test_annexb_skips_leading_zeros_and_empty_units(void)
 	CHECK(u[2].len == 2 && u[2].data[1] == 0x9b);
 }
 
+/* Found by fuzz_nal: two zeros at the very end are no start code, and no data either. */
+static void test_annexb_drops_every_zero_at_the_end_of_the_buffer(void)
+{
+	static const uint8_t two[] = { 0, 0, 1, 0x41, 0x9b, 0x0e, 0, 0 };
+	struct nal_unit u[4];
+	struct nal_iter it;
+
+	nal_iter_annexb(&it, two, sizeof(two));
+	CHECK(collect(&it, u, 4) == 1);
+	CHECK(u[0].len == 3 && u[0].data[2] == 0x0e);
+}
+
 static void test_annexb_refuses_data_before_the_first_start_code(void)
 {
 	static const uint8_t in[] = { 0x67, 0x42, 0, 0, 1, 0x68 };
@@ -957,6 +969,7 @@ int main(void)
 {
 	RUN(test_annexb_finds_units_after_3_and_4_byte_start_codes);
 	RUN(test_annexb_skips_leading_zeros_and_empty_units);
+	RUN(test_annexb_drops_every_zero_at_the_end_of_the_buffer);
 	RUN(test_annexb_refuses_data_before_the_first_start_code);
 	RUN(test_annexb_of_nothing_or_only_zeros_has_no_units);
 	RUN(test_lp_iterates_1_2_and_4_byte_lengths);
