@@ -111,9 +111,10 @@ void coded_entry_unref(struct coded_entry *e);                 /* NULL ok */
  * *@changed gets the caller's reference to them and the entry refers to them; otherwise
  * *@changed is NULL and the entry refers to @current.
  * The caller sets the timestamps, then appends the entry (*@entry: its reference).
- * Returns 0, -EINVAL for malformed bytes, no units, or parameter sets that do not parse,
- * -ENODATA when there are no parameters at all yet (nobody could decode the picture),
- * -ENOMEM. */
+ * Returns 0, -EINVAL for malformed bytes, no units, or in-band parameter sets that do not
+ * make a usable whole with @current's (an SPS that does not parse, a PPS and no SPS
+ * anywhere), -ENODATA when there are no parameters at all (nobody could decode the
+ * picture), -ENOMEM. */
 int coded_entry_from_au(enum coded_codec codec, const uint8_t *au, size_t len,
 	unsigned nal_length_size, struct coded_params *current, struct coded_entry **entry,
 	struct coded_params **changed);

@@ -5,8 +5,8 @@
 #include <string.h>
 
 /* An SPS is read from a copy of its first bytes without emulation prevention. Everything
- * parsed here comes before the VUI; only scaling lists could make that part long (12 lists
- * of 64 codes of up to 17 bits: 1.6 KB), so this is never the limit for a valid SPS. */
+ * parsed here comes before the VUI; only scaling lists could make that part long (6 lists of
+ * 16 and 6 of 64 codes of up to 17 bits: about 1 KB), so this never cuts a valid SPS short. */
 #define SPS_PREFIX 2048
 
 /* Pictures larger than this in either direction are refused (levels stop near 16K). */
