@@ -90,6 +90,14 @@ static size_t order_sets(enum nal_codec nc, const struct nal_unit *units, size_t
 		for (size_t i = 0; type >= 0 && i < n; i++) {
 			if (nal_type(nc, units[i].data, units[i].len) != type)
 				continue;
+			/* cameras often repeat their sets in one access unit (x264 inline and the
+			 * packetizer's config-interval): a copy adds nothing */
+			bool copy = false;
+			for (size_t j = 0; j < k && !copy; j++)
+				copy = out[j].len == units[i].len &&
+					!memcmp(out[j].data, units[i].data, units[i].len);
+			if (copy)
+				continue;
 			if (k == cap) {
 				*too_many = true;
 				return k;

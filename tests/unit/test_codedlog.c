@@ -410,6 +410,28 @@ static void test_an_annexb_au_becomes_a_length_prefixed_key_entry(void)
 	coded_params_unref(cur);
 }
 
+static void test_sets_repeated_in_one_au_are_kept_once(void)
+{
+	/* x264 puts its sets in band and the RTP packetizer repeats them (config-interval) */
+	const uint8_t *units[6] = { aud, b320_sps, b320_pps, b320_sps, b320_pps, idr };
+	size_t lens[6] = { sizeof(aud), sizeof(b320_sps), sizeof(b320_pps), sizeof(b320_sps),
+		sizeof(b320_pps), sizeof(idr) };
+	uint8_t buf[512];
+	struct coded_params *changed;
+	struct coded_entry *e;
+	size_t n = au(buf, units, lens, 6);
+
+	CHECK(coded_entry_from_au(CODED_H264, buf, n, 0, NULL, &e, &changed) == 0);
+	CHECK(changed != NULL);
+	/* one SPS and one PPS, each with its 4-byte length */
+	CHECK(changed && changed->sets_len == 8 + sizeof(b320_sps) + sizeof(b320_pps));
+	struct coded_params *once = b320();
+	CHECK(changed && once && coded_params_same(changed, once));
+	coded_params_unref(once);
+	coded_params_unref(changed);
+	coded_entry_unref(e);
+}
+
 static void test_an_au_without_sets_refers_to_the_current_params(void)
 {
 	uint8_t two[2 + sizeof(p_slice)] = { 0, sizeof(p_slice) };
@@ -769,6 +791,7 @@ int main(void)
 	RUN(test_entries_after_a_change_carry_the_new_params);
 	RUN(test_byte_equal_params_become_the_current_object);
 	RUN(test_an_annexb_au_becomes_a_length_prefixed_key_entry);
+	RUN(test_sets_repeated_in_one_au_are_kept_once);
 	RUN(test_an_au_without_sets_refers_to_the_current_params);
 	RUN(test_an_au_with_new_sets_makes_new_params);
 	RUN(test_an_au_with_only_a_new_pps_keeps_the_current_sps);
