@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "authority.h"
+
 static atomic_int current_level = LOG_INFO;
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
@@ -40,13 +42,9 @@ char *log_scrub(char *s)
 	char *p = s;
 	while ((p = strstr(p, "://")) != NULL) {
 		char *auth = p + 3;
-		/* the authority ends at the first '/', '?', '#' or blank; userinfo at its last '@'.
-		 * Quotes do not end it: a password may hold them (and over-scrubbing is harmless) */
-		size_t alen = strcspn(auth, "/?# \t\r\n");
-		char *at = NULL;
-		for (size_t i = 0; i < alen; i++)
-			if (auth[i] == '@')
-				at = auth + i;
+		/* Quotes do not end the authority: a password may hold them (over-scrubbing is
+		 * harmless) */
+		char *at = (char *)authority_userinfo_end(auth, AUTHORITY_STOPS_IN_TEXT, NULL);
 		if (at && at > auth) {
 			/* "***" is never longer than what it replaces unless userinfo is 1-2 bytes */
 			size_t ulen = (size_t)(at - auth);

@@ -2,6 +2,7 @@
 #ifndef CAMSTREAM_ERROR_H
 #define CAMSTREAM_ERROR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 enum cs_err {
@@ -24,23 +25,36 @@ enum cs_err {
 	CS_URI_TOO_LONG,        /* the request line is over the limit (414) */
 };
 
+/* The one error type: what failed, for a program (code) and for a person (msg: never with
+ * credentials). Rooms fill one through cs_fail() and hand it up unchanged; the web layer
+ * turns it into JSON, an HTTP status or a WebSocket close. Owned by whoever declared it. */
+#define CS_ERROR_MSG 384
+struct cs_error {
+	enum cs_err code;
+	bool clean;              /* CS_SOURCE_ENDED: the stream ended rather than was lost */
+	char msg[CS_ERROR_MSG];
+};
+
+/* Fills @e (if not NULL) with @code and the formatted message, cut at a character boundary,
+ * and returns @code, so that `return cs_fail(e, CS_BAD_REQUEST, "...")` reads as it does. */
+enum cs_err cs_fail(struct cs_error *e, enum cs_err code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* The same for functions that answer true or false: fills @e and returns false. */
+bool cs_refuse(struct cs_error *e, enum cs_err code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Out of memory: the server is busy (a client that retries later may well succeed). */
+enum cs_err cs_fail_oom(struct cs_error *e);
+/* @e to CS_OK and an empty message. */
+void cs_error_clear(struct cs_error *e);
+
 /* The code as it appears in JSON, e.g. "open_failed". Never NULL. */
 const char *cs_err_code(enum cs_err e);
 
 /* WebSocket close status for an error: 1008 bad request, 1013 busy, 1011 source failure.
  * CS_SOURCE_ENDED is 1000 when @clean, 1011 otherwise. */
-int cs_err_ws_close(enum cs_err e, int clean);
+int cs_err_ws_close(enum cs_err e, bool clean);
 
-/* Formats a message for a person into @err (nothing if @err is NULL or @errlen 0): the one way
- * rooms fill the err buffers of their interfaces. */
-void cs_err_set(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-/* The JSON every client is given: {"error":"<msg>","code":"<code>"}. Caller frees; NULL if
- * out of memory. */
-char *cs_err_json(enum cs_err e, const char *msg);
-
-/* HTTP status for an error: 400, 403, 404, 502, 503, 504. */
+/* HTTP status for an error: 400, 401, 403, 404, 409, 414, 500, 502, 503, 504. */
 int cs_err_http_status(enum cs_err e);
 
 #endif

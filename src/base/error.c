@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <jansson.h>
+#include "text.h"
 
 const char *cs_err_code(enum cs_err e)
 {
@@ -33,7 +33,7 @@ const char *cs_err_code(enum cs_err e)
 	return "unknown"; /* only for a value outside the enum */
 }
 
-int cs_err_ws_close(enum cs_err e, int clean)
+int cs_err_ws_close(enum cs_err e, bool clean)
 {
 	switch (e) {
 	case CS_BAD_REQUEST:
@@ -87,51 +87,45 @@ int cs_err_http_status(enum cs_err e)
 	return 500;
 }
 
-/* Copies @in into @out, replacing every byte that is not part of a well-formed UTF-8 sequence
- * by '?': messages hold user input and text cut at a byte limit, and JSON needs UTF-8. */
-static void utf8_clean(const char *in, char *out, size_t cap)
+static void fill(struct cs_error *e, enum cs_err code, const char *fmt, va_list ap)
 {
-	const unsigned char *s = (const unsigned char *)in;
-	size_t o = 0;
-	while (*s && o + 5 < cap) {
-		int n = *s < 0x80 ? 1 : (*s & 0xe0) == 0xc0 ? 2 : (*s & 0xf0) == 0xe0 ? 3
-			: (*s & 0xf8) == 0xf0 ? 4 : 0;
-		bool ok = n > 0 && !(n == 2 && *s < 0xc2) && !(n == 4 && *s > 0xf4);
-		for (int i = 1; ok && i < n; i++)
-			ok = (s[i] & 0xc0) == 0x80;
-		if (ok && n == 3) /* no overlong forms, no UTF-16 surrogates */
-			ok = !(s[0] == 0xe0 && s[1] < 0xa0) && !(s[0] == 0xed && s[1] >= 0xa0);
-		if (ok && n == 4)
-			ok = !(s[0] == 0xf0 && s[1] < 0x90) && !(s[0] == 0xf4 && s[1] >= 0x90);
-		if (!ok) {
-			out[o++] = '?';
-			s++;
-			continue;
-		}
-		memcpy(out + o, s, (size_t)n);
-		o += (size_t)n;
-		s += n;
-	}
-	out[o] = '\0';
+	char msg[CS_ERROR_MSG + 64];
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	e->code = code;
+	e->clean = false;
+	str_copy(e->msg, sizeof(e->msg), msg);
 }
 
-char *cs_err_json(enum cs_err e, const char *msg)
+enum cs_err cs_fail(struct cs_error *e, enum cs_err code, const char *fmt, ...)
 {
-	char clean[1024];
-	utf8_clean(msg ? msg : "", clean, sizeof(clean));
-	json_t *j = json_pack("{s:s,s:s}", "error", clean, "code", cs_err_code(e));
-	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-	json_decref(j);
-	return text;
-}
-
-void cs_err_set(char *err, size_t errlen, const char *fmt, ...)
-{
+	if (!e)
+		return code;
 	va_list ap;
-
-	if (!err || !errlen)
-		return;
 	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
+	fill(e, code, fmt, ap);
 	va_end(ap);
+	return code;
+}
+
+bool cs_refuse(struct cs_error *e, enum cs_err code, const char *fmt, ...)
+{
+	if (!e)
+		return false;
+	va_list ap;
+	va_start(ap, fmt);
+	fill(e, code, fmt, ap);
+	va_end(ap);
+	return false;
+}
+
+enum cs_err cs_fail_oom(struct cs_error *e)
+{
+	return cs_fail(e, CS_SERVER_BUSY, "out of memory");
+}
+
+void cs_error_clear(struct cs_error *e)
+{
+	e->code = CS_OK;
+	e->clean = false;
+	e->msg[0] = '\0';
 }
