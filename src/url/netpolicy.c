@@ -69,7 +69,7 @@ static bool parse_range(const char *text, struct net_rule *r)
 	return true;
 }
 
-bool net_policy_add_list(struct net_policy *p, const char *list, char *err, size_t errlen)
+enum cs_err net_policy_add_list(struct net_policy *p, const char *list, struct cs_error *err)
 {
 	const char *s = list;
 	while (*s) {
@@ -78,32 +78,29 @@ bool net_policy_add_list(struct net_policy *p, const char *list, char *err, size
 		if (!len)
 			break;
 		if (p->n == NET_POLICY_MAX_RULES) {
-			snprintf(err, errlen, "--allow-hosts takes at most %d entries",
+			return cs_fail(err, CS_BAD_REQUEST, "--allow-hosts takes at most %d entries",
 				NET_POLICY_MAX_RULES);
-			return false;
 		}
 		struct net_rule *r = &p->rules[p->n];
 		memset(r, 0, sizeof(*r));
 		char entry[256];
 		if (len >= sizeof(entry)) {
-			snprintf(err, errlen, "--allow-hosts: an entry is too long");
-			return false;
+			return cs_fail(err, CS_BAD_REQUEST, "--allow-hosts: an entry is too long");
 		}
 		for (size_t i = 0; i < len; i++)
 			entry[i] = (char)tolower((unsigned char)s[i]);
 		entry[len] = '\0';
 		if (!parse_range(entry, r)) {
 			if (len >= sizeof(r->name) || !valid_name(entry)) {
-				snprintf(err, errlen, "--allow-hosts: \"%.64s\" is neither a host name nor "
-					"an address range such as 10.0.0.0/8", entry);
-				return false;
+				return cs_fail(err, CS_BAD_REQUEST, "--allow-hosts: \"%.64s\" is neither a "
+					"host name nor an address range such as 10.0.0.0/8", entry);
 			}
 			memcpy(r->name, entry, len + 1);
 		}
 		p->n++;
 		s += len;
 	}
-	return true;
+	return CS_OK;
 }
 
 static bool in_range(const struct net_rule *r, int family, const unsigned char *addr)

@@ -9,6 +9,8 @@
 
 #include <sys/socket.h>
 
+#include "error.h"
+
 #define NET_POLICY_MAX_RULES 64
 
 struct net_rule {
@@ -24,9 +26,9 @@ struct net_policy {
 	int n;                    /* 0 = no policy: every host allowed */
 };
 
-/* Adds the comma-separated @list. false, with a message in @err, for an entry that is
+/* Adds the comma-separated @list. CS_BAD_REQUEST, with a message in @err, for an entry that is
  * neither a host name nor an address range, or when the list is full. */
-bool net_policy_add_list(struct net_policy *p, const char *list, char *err, size_t errlen);
+enum cs_err net_policy_add_list(struct net_policy *p, const char *list, struct cs_error *err);
 
 enum net_verdict {
 	NET_ALLOWED,
