@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "text.h"
+
 #ifndef CAMSTREAM_WEB_ROOT_DEFAULT
 #define CAMSTREAM_WEB_ROOT_DEFAULT "web"
 #endif
@@ -34,6 +36,7 @@ enum opt_id {
 	OPT_MAX_SOURCES,
 	OPT_TLS_CERT,
 	OPT_TLS_KEY,
+	OPT_NO_SLICE_RELEASE,
 };
 
 struct opt_desc {
@@ -73,6 +76,8 @@ static const struct opt_desc opts[] = {
 	{ "max-sources", 1, OPT_MAX_SOURCES, "N", "most sources running at once (0 = no limit)" },
 	{ "tls-cert", 1, OPT_TLS_CERT, "PEM", "serve https and wss with this certificate" },
 	{ "tls-key", 1, OPT_TLS_KEY, "PEM", "the certificate's private key" },
+	{ "no-slice-release", 0, OPT_NO_SLICE_RELEASE, NULL,
+		"hand H.264 pictures to the decoder when the next one starts (to compare)" },
 	{ "version", 0, OPT_VERSION, NULL, "print the version and exit" },
 	{ "help", 0, OPT_HELP, NULL, "print this help and exit" },
 };
@@ -125,15 +130,6 @@ static bool parse_bool(const char *s, bool *out)
 	return false;
 }
 
-static bool copy_str(char *dst, size_t cap, const char *src)
-{
-	size_t n = strlen(src);
-	if (n == 0 || n >= cap)
-		return false;
-	memcpy(dst, src, n + 1);
-	return true;
-}
-
 static bool allow_schemes(struct config *c, const char *list, const char *origin)
 {
 	char buf[512];
@@ -144,9 +140,9 @@ static bool allow_schemes(struct config *c, const char *list, const char *origin
 	memcpy(buf, list, strlen(list) + 1);
 	char *save = NULL;
 	for (char *tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
-		char err[160];
-		if (!url_policy_allow(&c->policy, tok, err, sizeof(err))) {
-			fprintf(stderr, "camstream: %s: %s\n", origin, err);
+		struct cs_error err;
+		if (url_policy_allow(&c->policy, tok, &err) != CS_OK) {
+			fprintf(stderr, "camstream: %s: %s\n", origin, err.msg);
 			return false;
 		}
 	}
@@ -166,7 +162,7 @@ static bool read_token_file(struct config *c, const char *path, const char *orig
 	fclose(f);
 	if (ok) {
 		line[strcspn(line, "\r\n")] = '\0';
-		ok = copy_str(c->token, sizeof(c->token), line);
+		ok = str_fits(c->token, sizeof(c->token), line);
 	}
 	if (!ok)
 		fprintf(stderr, "camstream: %s: %s holds no usable token on its first line\n",
@@ -180,13 +176,13 @@ static bool apply(struct config *c, int id, const char *val, const char *origin)
 	bool ok = true;
 	switch (id) {
 	case OPT_HOST:
-		ok = copy_str(c->host, sizeof(c->host), val);
+		ok = str_fits(c->host, sizeof(c->host), val);
 		break;
 	case OPT_PORT:
 		ok = parse_int(val, 0, 65535, &c->port);
 		break;
 	case OPT_WEB_ROOT:
-		ok = copy_str(c->web_root, sizeof(c->web_root), val);
+		ok = str_fits(c->web_root, sizeof(c->web_root), val);
 		break;
 	case OPT_ALLOW_SCHEMES:
 		return allow_schemes(c, val, origin);
@@ -206,7 +202,7 @@ static bool apply(struct config *c, int id, const char *val, const char *origin)
 		ok = log_parse_level(val, &c->log_level);
 		break;
 	case OPT_CONFIG:
-		ok = copy_str(c->config_file, sizeof(c->config_file), val);
+		ok = str_fits(c->config_file, sizeof(c->config_file), val);
 		break;
 	case OPT_CONFIG_WRITE:
 		ok = val ? parse_bool(val, &c->config_write) : (c->config_write = true);
@@ -215,17 +211,17 @@ static bool apply(struct config *c, int id, const char *val, const char *origin)
 		ok = parse_seconds(val, &c->keep_warm_s);
 		break;
 	case OPT_TOKEN:
-		ok = copy_str(c->token, sizeof(c->token), val);
+		ok = str_fits(c->token, sizeof(c->token), val);
 		break;
 	case OPT_TOKEN_FILE:
 		return read_token_file(c, val, origin);
 	case OPT_ALLOW_ORIGIN:
-		ok = copy_str(c->allow_origin, sizeof(c->allow_origin), val);
+		ok = str_fits(c->allow_origin, sizeof(c->allow_origin), val);
 		break;
 	case OPT_ALLOW_HOSTS: {
-		char err[160];
-		if (!net_policy_add_list(&c->hosts, val, err, sizeof(err))) {
-			fprintf(stderr, "camstream: %s: %s\n", origin, err);
+		struct cs_error err;
+		if (net_policy_add_list(&c->hosts, val, &err) != CS_OK) {
+			fprintf(stderr, "camstream: %s: %s\n", origin, err.msg);
 			return false;
 		}
 		break;
@@ -240,10 +236,13 @@ static bool apply(struct config *c, int id, const char *val, const char *origin)
 		ok = parse_int(val, 0, 1000000, &c->max_sources);
 		break;
 	case OPT_TLS_CERT:
-		ok = copy_str(c->tls_cert, sizeof(c->tls_cert), val);
+		ok = str_fits(c->tls_cert, sizeof(c->tls_cert), val);
 		break;
 	case OPT_TLS_KEY:
-		ok = copy_str(c->tls_key, sizeof(c->tls_key), val);
+		ok = str_fits(c->tls_key, sizeof(c->tls_key), val);
+		break;
+	case OPT_NO_SLICE_RELEASE:
+		ok = val ? parse_bool(val, &c->no_slice_release) : (c->no_slice_release = true);
 		break;
 	default:
 		ok = false;
@@ -288,9 +287,9 @@ static bool load_env(struct config *c)
 enum config_result config_load(struct config *c, int argc, char **argv, FILE *out)
 {
 	memset(c, 0, sizeof(*c));
-	copy_str(c->host, sizeof(c->host), "0.0.0.0");
+	str_fits(c->host, sizeof(c->host), "0.0.0.0");
 	c->port = 8000;
-	copy_str(c->web_root, sizeof(c->web_root), CAMSTREAM_WEB_ROOT_DEFAULT);
+	str_fits(c->web_root, sizeof(c->web_root), CAMSTREAM_WEB_ROOT_DEFAULT);
 	c->open_timeout_ms = 10000;
 	c->read_timeout_ms = 5000;
 	c->max_clients = 100;

@@ -8,7 +8,7 @@
 
 #include "log.h"
 #include "netpolicy.h"
-#include "url.h"
+#include "schemes.h"
 
 struct config {
 	char host[256];         /* listen address; default 0.0.0.0 */
@@ -32,6 +32,7 @@ struct config {
 	char tls_cert[4096];    /* "" = plain http/ws */
 	char tls_key[4096];
 	enum log_level log_level;
+	bool no_slice_release;  /* H.264 pictures end when the next begins (A/B comparisons) */
 };
 
 enum config_result { CONFIG_OK = 0, CONFIG_EXIT_OK, CONFIG_ERROR };
