@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 /* Bytes kept free before the JPEG so lws can build its frame header in place.
- * server.c checks at compile time that this is at least LWS_PRE. */
+ * The web layer checks at compile time that this is at least LWS_PRE. */
 #define FRAME_HEADROOM 16
 
 struct frame {
@@ -30,9 +30,5 @@ struct frame *frame_create(size_t cap);
 struct frame *frame_ref(struct frame *f);
 /* Drops a reference; the last one frees. NULL is fine. Any thread. */
 void frame_unref(struct frame *f);
-
-/* Wall clock in microseconds (CLOCK_REALTIME), and a monotonic one for deadlines. */
-int64_t clock_wall_us(void);
-int64_t clock_mono_us(void);
 
 #endif

@@ -1,7 +1,6 @@
 #include "frame.h"
 
 #include <stdlib.h>
-#include <time.h>
 
 struct frame *frame_create(size_t cap)
 {
@@ -34,21 +33,4 @@ void frame_unref(struct frame *f)
 	/* acq_rel: the thread that frees must see every write made before the other unrefs */
 	if (atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) == 1)
 		free(f);
-}
-
-static int64_t clock_us(clockid_t id)
-{
-	struct timespec ts;
-	clock_gettime(id, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-int64_t clock_wall_us(void)
-{
-	return clock_us(CLOCK_REALTIME);
-}
-
-int64_t clock_mono_us(void)
-{
-	return clock_us(CLOCK_MONOTONIC);
 }

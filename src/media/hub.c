@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 
 /* One encode setting inside a source, and the viewers that take its frames.
@@ -21,6 +22,17 @@ struct hub_output {
 	bool internal;               /* an always-on stream's capture output: needs no viewer */
 };
 
+/* Where an entry is in its life. Only OPEN and ALWAYS_ON entries take new subscribers; the
+ * others are "detached" from their key, so the next viewer of that camera starts afresh,
+ * and are reaped once their worker exited and their last subscriber left. */
+enum entry_state {
+	ENTRY_OPEN = 0,              /* running for its subscribers (and its warm time) */
+	ENTRY_ALWAYS_ON,             /* running with no subscriber too (a named stream) */
+	ENTRY_STOPPING,              /* asked to stop: nobody left, warm time over, shutdown */
+	ENTRY_FAILED,                /* the worker failed or the stream ended: see its error */
+	ENTRY_STOPPED,               /* stopped through the API: subscribers get stop_msg */
+};
+
 /* One camera session (a running or stopping source). Service thread only. */
 struct hub_entry {
 	struct hub_entry *next;      /* in hub->entries */
@@ -30,14 +42,15 @@ struct hub_entry {
 	char *hostport;              /* "host:port" of the camera, "" for demo: (owned) */
 	struct source *src;          /* owned: destroyed when reaped */
 	struct hub_output *outputs;  /* owned */
-	int n_subs;                  /* over all outputs */
-	bool detached;               /* failed, ended or stopping: no new subscriber may join */
-	bool always_on;              /* a named stream capturing with no viewer */
+	struct hub_sub *coded;       /* coded readers (not owned) */
+	int n_subs;                  /* over all outputs, and the coded readers */
+	int n_coded;
+	enum entry_state state;
 	bool isolated;               /* --isolate: nobody else can ever join it */
-	bool stopped;                /* stopped through the API: subscribers get stop_msg */
-	char stop_msg[160];
+	char stop_msg[160];          /* ENTRY_STOPPED: why */
 	int64_t warm_until_us;       /* monotonic: with no subscriber, keep running until then */
 	uint64_t frames_dropped;
+	uint64_t coded_skipped;
 	uint64_t bytes_sent;
 };
 
@@ -48,6 +61,22 @@ struct hub {
 	struct hub_entry *entries;   /* owned */
 	uint64_t isolate_serial;     /* makes every key unique under --isolate */
 };
+
+static bool joinable(const struct hub_entry *e)
+{
+	return e->state == ENTRY_OPEN || e->state == ENTRY_ALWAYS_ON;
+}
+
+/* Tells every subscriber of @e, picture viewers and coded readers, that something changed.
+ * on_news only asks for a writable callback: the lists cannot change meanwhile. */
+static void notify_subs(struct hub_entry *e)
+{
+	for (struct hub_output *o = e->outputs; o; o = o->next)
+		for (struct hub_sub *s = o->subs; s; s = s->next)
+			s->on_news(s);
+	for (struct hub_sub *s = e->coded; s; s = s->next)
+		s->on_news(s);
+}
 
 struct hub *hub_create(const struct hub_config *cfg, source_notify_fn wake, void *wake_arg)
 {
@@ -60,6 +89,14 @@ struct hub *hub_create(const struct hub_config *cfg, source_notify_fn wake, void
 	return h;
 }
 
+static void detach_subs(struct hub_sub *list)
+{
+	for (struct hub_sub *s = list; s; s = s->next) {
+		s->entry = NULL; /* readers closed later find themselves detached */
+		s->out = NULL;
+	}
+}
+
 static void entry_free(struct hub_entry *e)
 {
 	/* source_destroy frees the source_outputs the hub_outputs point at (NULL: abandoned) */
@@ -67,10 +104,10 @@ static void entry_free(struct hub_entry *e)
 	while (e->outputs) {
 		struct hub_output *o = e->outputs;
 		e->outputs = o->next;
-		for (struct hub_sub *s = o->subs; s; s = s->next)
-			s->out = NULL; /* viewers closed later find themselves detached */
+		detach_subs(o->subs);
 		free(o);
 	}
+	detach_subs(e->coded);
 	free(e->key);
 	free(e->name);
 	free(e->display_url);
@@ -100,7 +137,7 @@ void hub_destroy(struct hub *h, int64_t grace_us)
 		struct hub_entry *e = h->entries;
 		h->entries = e->next;
 		if (e->n_subs)
-			log_debug("source %s: %d viewer(s) still attached at exit", e->display_url,
+			log_debug("source %s: %d reader(s) still attached at exit", e->display_url,
 				e->n_subs);
 		if (!source_exited(e->src)) {
 			log_warn("source %s did not stop in time: leaving it behind", e->display_url);
@@ -112,12 +149,11 @@ void hub_destroy(struct hub *h, int64_t grace_us)
 	free(h);
 }
 
-static void stop_entry(struct hub_entry *e, const char *why)
+static void stop_entry(struct hub_entry *e, enum entry_state state, const char *why)
 {
-	if (e->detached && !e->always_on)
+	if (!joinable(e))
 		return;
-	e->detached = true;
-	e->always_on = false;
+	e->state = state;
 	source_stop(e->src);
 	/* the worker exits within ~100 ms; hub_poll reaps it when its exit is news */
 	log_info("source %s: %s", e->display_url, why);
@@ -126,7 +162,7 @@ static void stop_entry(struct hub_entry *e, const char *why)
 static struct hub_entry *find_entry(struct hub *h, const char *key)
 {
 	for (struct hub_entry *e = h->entries; e; e = e->next)
-		if (!e->detached && !strcmp(e->key, key))
+		if (joinable(e) && !strcmp(e->key, key))
 			return e;
 	return NULL;
 }
@@ -135,25 +171,25 @@ static int sessions_at(const struct hub *h, const char *hostport)
 {
 	int n = 0;
 	for (const struct hub_entry *e = h->entries; e; e = e->next)
-		n += !e->detached && !strcmp(e->hostport, hostport);
+		n += joinable(e) && !strcmp(e->hostport, hostport);
 	return n;
 }
 
 static struct hub_entry *start_entry(struct hub *h, const char *key, const char *name,
-	const struct source_params *p, int port, char *err, size_t errlen)
+	const struct source_params *p, int port, struct cs_error *err)
 {
 	char hostport[300] = "";
 	if (p->host && p->host[0])
 		snprintf(hostport, sizeof(hostport), "%s:%d", p->host, port);
 	if (h->cfg.max_sources && hub_source_count(h) >= h->cfg.max_sources) {
-		snprintf(err, errlen, "the server is running its maximum of %d sources",
+		cs_fail(err, CS_SERVER_BUSY, "the server is running its maximum of %d sources",
 			h->cfg.max_sources);
 		return NULL;
 	}
 	if (h->cfg.max_sessions_per_host && hostport[0] &&
 		sessions_at(h, hostport) >= h->cfg.max_sessions_per_host) {
-		snprintf(err, errlen, "this camera already has the %d session(s) this server may "
-			"open to it (--max-sessions-per-host)", h->cfg.max_sessions_per_host);
+		cs_fail(err, CS_SERVER_BUSY, "this camera already has the %d session(s) this server "
+			"may open to it (--max-sessions-per-host)", h->cfg.max_sessions_per_host);
 		return NULL;
 	}
 	struct hub_entry *e = calloc(1, sizeof(*e));
@@ -180,7 +216,7 @@ fail_entry:
 	free(e->hostport);
 	free(e);
 fail:
-	snprintf(err, errlen, "the server could not start a worker for this source");
+	cs_fail(err, CS_SERVER_BUSY, "the server could not start a worker for this source");
 	return NULL;
 }
 
@@ -228,25 +264,39 @@ static void remove_output(struct hub_entry *e, struct hub_output *o)
 	free(o);
 }
 
-static enum cs_err attach(struct hub_entry *e, struct hub_sub *sub,
-	const struct stream_opts *opts, char *err, size_t errlen)
+static void unlink_sub(struct hub_sub **list, struct hub_sub *sub)
 {
-	struct output_params p = {
-		.fps_max = opts->fps,
-		.width = opts->width,
-		.height = opts->height,
-		.quality = opts->quality,
-	};
-	struct hub_output *o = get_output(e, &p);
-	if (!o) {
-		snprintf(err, errlen, "out of memory");
-		if (e->n_subs == 0 && !e->always_on)
-			stop_entry(e, "could not add a viewer");
-		return CS_SERVER_BUSY;
+	for (struct hub_sub **pp = list; *pp; pp = &(*pp)->next) {
+		if (*pp == sub) {
+			*pp = sub->next;
+			break;
+		}
 	}
-	sub->out = o;
+}
+
+static enum cs_err attach(struct hub_entry *e, struct hub_sub *sub,
+	const struct output_params *pic, struct cs_error *err)
+{
 	sub->busy = false;
 	sub->last_seq = 0;
+	memset(&sub->cursor, 0, sizeof(sub->cursor));
+	sub->entry = e;
+	if (!pic) {
+		sub->out = NULL;
+		sub->next = e->coded;
+		e->coded = sub;
+		e->n_coded++;
+		e->n_subs++;
+		return CS_OK;
+	}
+	struct hub_output *o = get_output(e, pic);
+	if (!o) {
+		sub->entry = NULL;
+		if (e->n_subs == 0 && e->state == ENTRY_OPEN)
+			stop_entry(e, ENTRY_STOPPING, "could not add a viewer");
+		return cs_fail_oom(err);
+	}
+	sub->out = o;
 	sub->next = o->subs;
 	o->subs = sub;
 	o->n_subs++;
@@ -256,42 +306,42 @@ static enum cs_err attach(struct hub_entry *e, struct hub_sub *sub,
 }
 
 enum cs_err hub_subscribe_url(struct hub *h, struct hub_sub *sub, const struct cam_url *url,
-	const struct stream_opts *opts, char *err, size_t errlen)
+	enum transport transport, const struct output_params *pic, struct cs_error *err)
 {
 	char prefix[64];
-	int n = snprintf(prefix, sizeof(prefix), "url|%s|%" PRIu64 "|",
-		opts_transport_name(opts->transport), h->cfg.isolate ? ++h->isolate_serial : 0);
+	int n = snprintf(prefix, sizeof(prefix), "url|%s|%" PRIu64 "|", transport_name(transport),
+		h->cfg.isolate ? ++h->isolate_serial : 0);
 	size_t ulen = strlen(url->text);
 	char *key = malloc((size_t)n + ulen + 1);
-	if (!key) {
-		snprintf(err, errlen, "out of memory");
-		return CS_SERVER_BUSY;
-	}
+	if (!key)
+		return cs_fail_oom(err);
 	memcpy(key, prefix, (size_t)n);
 	memcpy(key + n, url->text, ulen + 1);
 
 	struct hub_entry *e = find_entry(h, key);
 	if (!e) {
 		struct source_params p = {
+			.input = url->is_demo ? h->cfg.demo_input : h->cfg.pull_input,
 			.url = url->text,
 			.display_url = url->redacted,
-			.is_demo = url->is_demo,
 			.host = url->host,
 			.hosts = h->cfg.hosts,
-			.transport = opts->transport,
+			.transport = transport,
 			.open_timeout_us = h->cfg.open_timeout_us,
 			.read_timeout_us = h->cfg.read_timeout_us,
+			.no_slice_release = h->cfg.no_slice_release,
+			.decoder_linger_us = h->cfg.decoder_linger_us,
 		};
-		e = start_entry(h, key, NULL, &p, url->port, err, errlen);
+		e = start_entry(h, key, NULL, &p, url->port, err);
 		if (e)
 			e->isolated = h->cfg.isolate;
 	}
 	free(key);
-	return e ? attach(e, sub, opts, err, errlen) : CS_SERVER_BUSY;
+	return e ? attach(e, sub, pic, err) : CS_SERVER_BUSY;
 }
 
 static struct hub_entry *stream_entry(struct hub *h, const struct hub_stream_def *def,
-	char *err, size_t errlen)
+	struct cs_error *err)
 {
 	char key[160];
 	snprintf(key, sizeof(key), "name|%s", def->name);
@@ -299,52 +349,56 @@ static struct hub_entry *stream_entry(struct hub *h, const struct hub_stream_def
 	if (e)
 		return e;
 	struct source_params p = {
+		.input = def->is_demo ? h->cfg.demo_input : h->cfg.pull_input,
 		.url = def->url,
 		.display_url = def->display_url,
-		.is_demo = def->is_demo,
 		.host = def->host,
 		.transport = def->transport,
 		.open_timeout_us = h->cfg.open_timeout_us,
 		.read_timeout_us = h->cfg.read_timeout_us,
+		.no_slice_release = h->cfg.no_slice_release,
+		.decoder_linger_us = h->cfg.decoder_linger_us,
 		.reconnect = true,
 	};
-	return start_entry(h, key, def->name, &p, def->port, err, errlen);
+	return start_entry(h, key, def->name, &p, def->port, err);
 }
 
 enum cs_err hub_subscribe_stream(struct hub *h, struct hub_sub *sub,
-	const struct hub_stream_def *def, const struct stream_opts *opts, char *err,
-	size_t errlen)
+	const struct hub_stream_def *def, const struct output_params *pic,
+	struct cs_error *err)
 {
-	struct hub_entry *e = stream_entry(h, def, err, errlen);
-	return e ? attach(e, sub, opts, err, errlen) : CS_SERVER_BUSY;
+	struct hub_entry *e = stream_entry(h, def, err);
+	return e ? attach(e, sub, pic, err) : CS_SERVER_BUSY;
 }
 
 void hub_unsubscribe(struct hub *h, struct hub_sub *sub)
 {
 	(void)h;
-	struct hub_output *o = sub->out;
-	if (!o)
+	struct hub_entry *e = sub->entry;
+	if (!e)
 		return;
-	struct hub_entry *e = o->entry;
-	for (struct hub_sub **pp = &o->subs; *pp; pp = &(*pp)->next) {
-		if (*pp == sub) {
-			*pp = sub->next;
-			break;
-		}
+	struct hub_output *o = sub->out;
+	if (o) {
+		unlink_sub(&o->subs, sub);
+		if (sub->busy)
+			o->n_busy--;
+		o->n_subs--;
+		if (o->n_subs == 0 && !o->internal)
+			remove_output(e, o);
+		else
+			update_wanted(o);
+	} else {
+		unlink_sub(&e->coded, sub);
+		e->n_coded--;
+		e->coded_skipped += sub->cursor.skipped;
 	}
-	if (sub->busy)
-		o->n_busy--;
-	o->n_subs--;
 	e->n_subs--;
+	sub->entry = NULL;
 	sub->out = NULL;
 	sub->next = NULL;
 	sub->busy = false;
-	if (o->n_subs == 0 && !o->internal)
-		remove_output(e, o);
-	else
-		update_wanted(o);
-	if (e->n_subs == 0 && !e->always_on && e->warm_until_us <= clock_mono_us())
-		stop_entry(e, "last viewer left, stopping");
+	if (e->n_subs == 0 && e->state == ENTRY_OPEN && e->warm_until_us <= clock_mono_us())
+		stop_entry(e, ENTRY_STOPPING, "last viewer left, stopping");
 }
 
 struct frame *hub_sub_latest(struct hub_sub *sub, bool fresh)
@@ -354,7 +408,7 @@ struct frame *hub_sub_latest(struct hub_sub *sub, bool fresh)
 	struct frame *f = source_output_latest(sub->out->so, sub->last_seq, fresh);
 	if (f) {
 		if (sub->last_seq && f->seq > sub->last_seq + 1)
-			sub->out->entry->frames_dropped += f->seq - sub->last_seq - 1;
+			sub->entry->frames_dropped += f->seq - sub->last_seq - 1;
 		sub->last_seq = f->seq;
 	}
 	return f;
@@ -365,20 +419,35 @@ struct frame *hub_sub_newest(struct hub_sub *sub)
 	return sub->out ? source_output_latest(sub->out->so, 0, false) : NULL;
 }
 
-enum cs_err hub_sub_error(struct hub_sub *sub, char *msg, size_t msglen, int *clean)
+struct coded_entry *hub_sub_coded_next(struct hub_sub *sub, int64_t max_lag_us)
 {
-	if (!sub->out) {
-		snprintf(msg, msglen, "the source is gone");
-		*clean = 0;
+	if (!sub->entry)
+		return NULL;
+	struct coded_entry *ce = NULL;
+	coded_log_read(source_log(sub->entry->src), &sub->cursor, max_lag_us, &ce);
+	return ce;
+}
+
+struct coded_entry *hub_sub_newest_key(struct hub_sub *sub)
+{
+	if (!sub->entry)
+		return NULL;
+	struct coded_entry *ce = NULL;
+	coded_log_newest_key(source_log(sub->entry->src), &ce);
+	return ce;
+}
+
+enum cs_err hub_sub_error(struct hub_sub *sub, struct cs_error *out)
+{
+	struct hub_entry *e = sub->entry;
+	if (!e)
+		return cs_fail(out, CS_SOURCE_ENDED, "the source is gone");
+	if (e->state == ENTRY_STOPPED) {
+		cs_fail(out, CS_SOURCE_ENDED, "%s", e->stop_msg);
+		out->clean = true;
 		return CS_SOURCE_ENDED;
 	}
-	struct hub_entry *e = sub->out->entry;
-	if (e->stopped) {
-		snprintf(msg, msglen, "%s", e->stop_msg);
-		*clean = 1;
-		return CS_SOURCE_ENDED;
-	}
-	return source_error(e->src, msg, msglen, clean);
+	return source_error(e->src, out);
 }
 
 void hub_sub_set_busy(struct hub_sub *sub, bool busy)
@@ -393,15 +462,15 @@ void hub_sub_set_busy(struct hub_sub *sub, bool busy)
 
 void hub_sub_count_sent(struct hub_sub *sub, size_t bytes)
 {
-	if (sub->out)
-		sub->out->entry->bytes_sent += bytes;
+	if (sub->entry)
+		sub->entry->bytes_sent += bytes;
 }
 
 void hub_sub_keep_warm(struct hub_sub *sub, double seconds)
 {
-	if (!sub->out || seconds <= 0 || sub->out->entry->isolated)
+	struct hub_entry *e = sub->entry;
+	if (!e || seconds <= 0 || e->isolated)
 		return; /* an isolated source could never be reused: keeping it only costs */
-	struct hub_entry *e = sub->out->entry;
 	int64_t until = clock_mono_us() + (int64_t)(seconds * 1e6);
 	if (until > e->warm_until_us)
 		e->warm_until_us = until;
@@ -409,45 +478,41 @@ void hub_sub_keep_warm(struct hub_sub *sub, double seconds)
 
 bool hub_sub_stats(struct hub_sub *sub, struct source_stats *out)
 {
-	if (!sub->out)
+	if (!sub->entry)
 		return false;
-	source_get_stats(sub->out->entry->src, out);
+	source_get_stats(sub->entry->src, out);
 	return true;
 }
 
-enum cs_err hub_stream_start(struct hub *h, const struct hub_stream_def *def, char *err,
-	size_t errlen)
+enum cs_err hub_stream_start(struct hub *h, const struct hub_stream_def *def,
+	struct cs_error *err)
 {
-	struct hub_entry *e = stream_entry(h, def, err, errlen);
+	struct hub_entry *e = stream_entry(h, def, err);
 	if (!e)
 		return CS_SERVER_BUSY;
-	if (e->always_on)
+	if (e->state == ENTRY_ALWAYS_ON)
 		return CS_OK;
 	struct output_params p = { .fps_max = def->idle_fps, .quality = 80 };
 	struct hub_output *o = get_output(e, &p);
 	if (!o) {
-		snprintf(err, errlen, "out of memory");
 		if (e->n_subs == 0)
-			stop_entry(e, "could not start capturing");
-		return CS_SERVER_BUSY;
+			stop_entry(e, ENTRY_STOPPING, "could not start capturing");
+		return cs_fail_oom(err);
 	}
 	o->internal = true;
 	update_wanted(o);
-	e->always_on = true;
+	e->state = ENTRY_ALWAYS_ON;
 	return CS_OK;
 }
 
 void hub_stream_stop(struct hub *h, const char *name, const char *why)
 {
 	for (struct hub_entry *e = h->entries; e; e = e->next) {
-		if (e->detached || !e->name || strcmp(e->name, name))
+		if (!joinable(e) || !e->name || strcmp(e->name, name))
 			continue;
-		e->stopped = true;
 		snprintf(e->stop_msg, sizeof(e->stop_msg), "%s", why);
-		stop_entry(e, why);
-		for (struct hub_output *o = e->outputs; o; o = o->next)
-			for (struct hub_sub *s = o->subs; s; s = s->next)
-				s->on_news(s);
+		stop_entry(e, ENTRY_STOPPED, why);
+		notify_subs(e);
 	}
 }
 
@@ -457,10 +522,14 @@ static void fill_info(struct hub_entry *e, struct hub_source_info *out)
 	out->name = e->name;
 	out->display_url = e->display_url;
 	out->viewers = e->n_subs;
+	out->coded_readers = e->n_coded;
 	for (struct hub_output *o = e->outputs; o; o = o->next)
 		out->outputs++;
-	out->always_on = e->always_on;
+	out->always_on = e->state == ENTRY_ALWAYS_ON;
 	out->frames_dropped = e->frames_dropped;
+	out->coded_skipped = e->coded_skipped;
+	for (struct hub_sub *s = e->coded; s; s = s->next)
+		out->coded_skipped += s->cursor.skipped;
 	out->bytes_sent = e->bytes_sent;
 	source_get_stats(e->src, &out->stats);
 }
@@ -468,7 +537,7 @@ static void fill_info(struct hub_entry *e, struct hub_source_info *out)
 bool hub_stream_info(struct hub *h, const char *name, struct hub_source_info *out)
 {
 	for (struct hub_entry *e = h->entries; e; e = e->next) {
-		if (!e->detached && e->name && !strcmp(e->name, name)) {
+		if (joinable(e) && e->name && !strcmp(e->name, name)) {
 			fill_info(e, out);
 			return true;
 		}
@@ -494,7 +563,7 @@ static void reap(struct hub *h)
 	struct hub_entry **pp = &h->entries;
 	while (*pp) {
 		struct hub_entry *e = *pp;
-		if (e->n_subs == 0 && e->detached && source_exited(e->src)) {
+		if (e->n_subs == 0 && !joinable(e) && source_exited(e->src)) {
 			*pp = e->next;
 			log_debug("source %s reaped", e->display_url);
 			entry_free(e);
@@ -509,16 +578,10 @@ void hub_poll(struct hub *h)
 	for (struct hub_entry *e = h->entries; e; e = e->next) {
 		if (!source_take_news(e->src))
 			continue;
-		int clean;
-		char msg[8];
-		if (!e->detached && source_error(e->src, msg, sizeof(msg), &clean) != CS_OK) {
-			e->detached = true; /* a new viewer of this URL gets a fresh worker */
-			e->always_on = false;
-		}
-		/* on_news only asks for a writable callback: the lists cannot change here */
-		for (struct hub_output *o = e->outputs; o; o = o->next)
-			for (struct hub_sub *s = o->subs; s; s = s->next)
-				s->on_news(s);
+		/* a failed source is detached at once: a new viewer of its URL gets a fresh one */
+		if (joinable(e) && source_error(e->src, NULL) != CS_OK)
+			e->state = ENTRY_FAILED;
+		notify_subs(e);
 	}
 	reap(h);
 }
@@ -527,8 +590,8 @@ void hub_tick(struct hub *h)
 {
 	int64_t now = clock_mono_us();
 	for (struct hub_entry *e = h->entries; e; e = e->next) {
-		if (!e->detached && !e->always_on && e->n_subs == 0 && e->warm_until_us <= now)
-			stop_entry(e, "kept warm long enough, stopping");
+		if (e->state == ENTRY_OPEN && e->n_subs == 0 && e->warm_until_us <= now)
+			stop_entry(e, ENTRY_STOPPING, "kept warm long enough, stopping");
 	}
 	/* a worker whose exit was news before its last viewer left is freed here */
 	reap(h);
@@ -537,16 +600,14 @@ void hub_tick(struct hub *h)
 void hub_notify_all(struct hub *h)
 {
 	for (struct hub_entry *e = h->entries; e; e = e->next)
-		for (struct hub_output *o = e->outputs; o; o = o->next)
-			for (struct hub_sub *s = o->subs; s; s = s->next)
-				s->on_news(s);
+		notify_subs(e);
 }
 
 void hub_stop_all(struct hub *h)
 {
 	for (struct hub_entry *e = h->entries; e; e = e->next) {
-		e->detached = true;
-		e->always_on = false;
+		if (joinable(e))
+			e->state = ENTRY_STOPPING;
 		source_stop(e->src);
 	}
 }
@@ -555,7 +616,7 @@ int hub_source_count(const struct hub *h)
 {
 	int n = 0;
 	for (const struct hub_entry *e = h->entries; e; e = e->next)
-		n += !e->detached || !source_exited(e->src);
+		n += joinable(e) || !source_exited(e->src);
 	return n;
 }
 

@@ -10,6 +10,7 @@
 
 #include <libavutil/frame.h>
 
+#include "error.h"
 #include "frame.h"
 
 struct encoder;
@@ -33,10 +34,9 @@ void encoder_stamp(struct frame *f);
 
 /* Encodes @pic (any planar or packed video format FFmpeg decodes to) at the size chosen by
  * encoder_out_size(@req_w, @req_h) with JPEG @quality (1..100). Returns a new frame with one
- * reference (seq and timestamps left 0 for the caller), or NULL with a static message in
- * *@err. Resolution and pixel format may change from one call to the next. */
+ * reference (seq and timestamps left 0 for the caller), or NULL with @err. Resolution and pixel format may change from one call to the next. */
 struct frame *encoder_encode(struct encoder *e, const AVFrame *pic, int req_w, int req_h,
-	int quality, const char **err);
+	int quality, struct cs_error *err);
 
 /* The range expansion encoder_encode applies to a limited-range picture, for one row of
  * @n samples (@dst and @src must not overlap): luma 16..235 -> 0..255, or (@chroma)

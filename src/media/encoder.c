@@ -475,14 +475,14 @@ struct comp_rows {
 };
 
 static struct frame *compress(struct encoder *e, const struct plane_set *ps, int w, int h,
-	int quality, const char **err)
+	int quality, struct cs_error *err)
 {
 	struct jpeg_compress_struct *c = &e->cinfo;
 	struct comp_rows cr[3];
 
 	e->out = frame_create(out_estimate(e, w, h));
 	if (!e->out) {
-		*err = "out of memory";
+		cs_fail_oom(err);
 		return NULL;
 	}
 	e->out_oom = false;
@@ -490,7 +490,10 @@ static struct frame *compress(struct encoder *e, const struct plane_set *ps, int
 		jpeg_abort_compress(c);
 		frame_unref(e->out);
 		e->out = NULL;
-		*err = e->out_oom ? "out of memory" : "JPEG encoding failed";
+		if (e->out_oom)
+			cs_fail_oom(err);
+		else
+			cs_fail(err, CS_INTERNAL, "JPEG encoding failed");
 		return NULL;
 	}
 
@@ -589,14 +592,14 @@ static struct frame *compress(struct encoder *e, const struct plane_set *ps, int
 }
 
 struct frame *encoder_encode(struct encoder *e, const AVFrame *pic, int req_w, int req_h,
-	int quality, const char **err)
+	int quality, struct cs_error *err)
 {
 	struct plane_set ps = { 0 };
 	bool fmt_full;
 	int w, h;
 
 	if (!pic || pic->width < 1 || pic->height < 1 || !pic->data[0]) {
-		*err = "empty picture";
+		cs_fail(err, CS_INTERNAL, "empty picture");
 		return NULL;
 	}
 	quality = quality < 1 ? 1 : quality > 100 ? 100 : quality;
@@ -613,7 +616,7 @@ struct frame *encoder_encode(struct encoder *e, const AVFrame *pic, int req_w, i
 		}
 		ps.expand = !is_full_range(pic, fmt_full);
 	} else if (!scale(e, pic, w, h, &ps)) {
-		*err = "cannot convert the picture for JPEG";
+		cs_fail(err, CS_INTERNAL, "cannot convert the picture for JPEG");
 		return NULL;
 	}
 	return compress(e, &ps, w, h, quality, err);

@@ -1,0 +1,177 @@
+#include "coded_feed.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <libavcodec/avcodec.h>
+
+#include "log.h"
+#include "nal.h"
+
+/* How the session's access units arrive. */
+enum au_form { AU_NONE = 0, AU_ANNEXB, AU_LENGTH };
+
+struct coded_feed {
+	struct coded_log *log;     /* not owned */
+	const char *display_url;   /* not owned */
+	enum coded_codec vcodec;   /* CODED_NONE: no coded form */
+	enum au_form au_form;
+	unsigned nal_length_size;  /* AU_LENGTH: 1, 2 or 4 */
+	struct coded_params *vparams; /* current video parameter sets (one reference), or NULL */
+	struct coded_params *aparams; /* current audio format (one reference), or NULL */
+};
+
+struct coded_feed *coded_feed_create(struct coded_log *log, const char *display_url)
+{
+	struct coded_feed *f = calloc(1, sizeof(*f));
+	if (!f)
+		return NULL;
+	f->log = log;
+	f->display_url = display_url;
+	return f;
+}
+
+void coded_feed_destroy(struct coded_feed *f)
+{
+	if (!f)
+		return;
+	coded_params_unref(f->vparams);
+	coded_params_unref(f->aparams);
+	free(f);
+}
+
+/* The parameter sets an extradata holds: avcC/hvcC (FLV, MP4) or Annex B (an SDP's
+ * sprop-parameter-sets), and the form of the access units that follow. */
+static void take_extradata(struct coded_feed *f, const AVCodecParameters *par)
+{
+	enum nal_codec nc = f->vcodec == CODED_H264 ? NAL_H264 : NAL_H265;
+	const uint8_t *sets[NAL_CONFIG_MAX_UNITS];
+	size_t lens[NAL_CONFIG_MAX_UNITS], n = 0;
+	struct nal_config cfg;
+
+	f->au_form = AU_ANNEXB;
+	f->nal_length_size = 4;
+	if (par->extradata_size <= 0)
+		return;
+	const uint8_t *x = par->extradata;
+	size_t len = (size_t)par->extradata_size;
+	if (x[0] == 1) {
+		/* a configuration record starts with version 1; the access units that follow are
+		 * length-prefixed */
+		f->au_form = AU_LENGTH;
+		int rc = nc == NAL_H264 ? nal_parse_avcc(x, len, &cfg) : nal_parse_hvcc(x, len, &cfg);
+		if (rc < 0) {
+			log_debug("source %s: its decoder configuration record is malformed",
+				f->display_url);
+			return;
+		}
+		f->nal_length_size = cfg.length_size;
+		for (size_t i = 0; i < cfg.n; i++, n++) {
+			sets[n] = cfg.units[i].data;
+			lens[n] = cfg.units[i].len;
+		}
+	} else {
+		struct nal_iter it;
+		struct nal_unit u;
+		nal_iter_annexb(&it, x, len);
+		while (n < NAL_CONFIG_MAX_UNITS && nal_iter_next(&it, &u) > 0)
+			if (nal_is_param_set(nc, nal_type(nc, u.data, u.len))) {
+				sets[n] = u.data;
+				lens[n++] = u.len;
+			}
+	}
+	if (n)
+		f->vparams = coded_params_video(f->vcodec, sets, lens, n);
+}
+
+bool coded_feed_video(struct coded_feed *f, const AVCodecParameters *par)
+{
+	coded_params_unref(f->vparams);
+	f->vparams = NULL;
+	f->au_form = AU_NONE;
+	f->vcodec = par->codec_id == AV_CODEC_ID_H264 ? CODED_H264
+		: par->codec_id == AV_CODEC_ID_HEVC ? CODED_H265 : CODED_NONE;
+	if (f->vcodec != CODED_NONE)
+		take_extradata(f, par);
+	coded_log_reset(f->log);
+	return f->vcodec != CODED_NONE;
+}
+
+void coded_feed_audio(struct coded_feed *f, const AVCodecParameters *par)
+{
+	static const struct {
+		enum AVCodecID id;
+		enum coded_codec codec;
+	} known[] = {
+		{ AV_CODEC_ID_AAC, CODED_AAC }, { AV_CODEC_ID_PCM_ALAW, CODED_PCMA },
+		{ AV_CODEC_ID_PCM_MULAW, CODED_PCMU }, { AV_CODEC_ID_OPUS, CODED_OPUS },
+		{ AV_CODEC_ID_ADPCM_G722, CODED_G722 }, { AV_CODEC_ID_ADPCM_G726, CODED_G726 },
+	};
+	coded_params_unref(f->aparams);
+	f->aparams = NULL;
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+		if (known[i].id != par->codec_id)
+			continue;
+		f->aparams = coded_params_audio(known[i].codec, (unsigned)par->sample_rate,
+			(unsigned)par->ch_layout.nb_channels, par->extradata,
+			par->extradata_size > 0 ? (size_t)par->extradata_size : 0);
+		if (!f->aparams)
+			log_debug("source %s: its %s audio is left out (no usable format)",
+				f->display_url, avcodec_get_name(par->codec_id));
+		return;
+	}
+}
+
+const struct coded_params *coded_feed_params(const struct coded_feed *f)
+{
+	return f->vparams;
+}
+
+bool coded_feed_picture(struct coded_feed *f, const uint8_t *data, size_t len, int64_t pts_us,
+	int64_t dts_us, int64_t wall_us, bool key_hint, bool *changed)
+{
+	struct coded_entry *e = NULL;
+	struct coded_params *fresh = NULL;
+	unsigned nls = f->au_form == AU_LENGTH ? f->nal_length_size : 0;
+
+	if (changed)
+		*changed = false;
+	if (f->vcodec == CODED_NONE ||
+		coded_entry_from_au(f->vcodec, data, len, nls, f->vparams, &e, &fresh) < 0)
+		return key_hint;
+	if (fresh) {
+		/* new parameter sets in the stream: a resolution change, or the first ones */
+		coded_params_unref(f->vparams);
+		f->vparams = fresh;
+		if (changed)
+			*changed = true;
+	}
+	if (!e)
+		return key_hint;
+	bool key = e->key;
+	if (!e->params) {
+		coded_entry_unref(e); /* nothing can play it before the parameter sets */
+		return key;
+	}
+	e->pts_us = pts_us;
+	e->dts_us = dts_us;
+	e->t_wall_us = wall_us;
+	coded_log_append(f->log, e);
+	return key;
+}
+
+void coded_feed_audio_frame(struct coded_feed *f, const uint8_t *data, size_t len,
+	int64_t pts_us, int64_t wall_us)
+{
+	if (!f->aparams || f->vcodec == CODED_NONE)
+		return;
+	struct coded_entry *e = coded_entry_create(len);
+	if (!e)
+		return;
+	memcpy(e->data, data, len);
+	e->kind = CODED_AUDIO;
+	e->pts_us = e->dts_us = pts_us;
+	e->t_wall_us = wall_us;
+	e->params = coded_params_ref(f->aparams);
+	coded_log_append(f->log, e);
+}

@@ -1,0 +1,777 @@
+/* source: one camera session: its worker thread, its mailbox, its picture outputs and its
+ * coded-picture log. The input (input.h) runs on the worker and hands over what it reads;
+ * this file logs coded pictures, decodes them (decode.c) while picture outputs exist, encodes
+ * one JPEG per output and publishes it; and runs the reconnect loop for named streams.
+ *
+ * Threads. The worker owns every FFmpeg and libjpeg object and the fields marked "worker
+ * only". It shares with the service thread the mailbox under s->lock (the outputs list and
+ * each output's newest frame, the error, the stats), the coded log (its own lock) and the
+ * atomic flags. Every publication sets `news` and then calls notify() outside the lock.
+ * Outputs are refcounted so the service thread may remove one mid-encode: see struct
+ * source_output. */
+#include "source.h"
+
+#include <malloc.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <libavcodec/avcodec.h>
+#include <libavutil/pixdesc.h>
+
+#include "clock.h"
+#include "coded_feed.h"
+#include "codedlog.h"
+#include "decode.h"
+#include "encoder.h"
+#include "input.h"
+#include "log.h"
+#include "text.h"
+
+#define LOG_MAX_BYTES_DEFAULT (8u << 20)
+#define LOG_MAX_ENTRIES 4096
+#define RECONNECT_MIN_US 500000LL
+#define RECONNECT_MAX_US (30 * 1000000LL)
+/* A session that played this long was healthy: the next failure starts the backoff over. */
+#define RECONNECT_HEALTHY_US (10 * 1000000LL)
+#define FPS_WINDOW_US 1000000   /* the measured rate counts the pictures of this long */
+
+/* One rendition of the source's pictures.
+ *
+ * Ownership: refcounted (refs). The source's outputs list holds one reference from
+ * source_output_add until source_output_remove (or source_destroy) unlinks it. The worker
+ * takes one more per output it picks for a picture, under s->lock and only from the list,
+ * so only while the list's reference is still held; it drops them once that picture is
+ * published. Whoever drops the last reference frees the output and its latest frame. So the
+ * service thread may remove an output at any time, and the worker never touches an output it
+ * does not hold a reference to. */
+struct source_output {
+	struct source *s;           /* the owner; set at add, read-only afterwards */
+	struct output_params p;     /* read-only after add */
+	atomic_int refs;
+	atomic_bool wanted;         /* set by the service thread; default true */
+
+	/* Under s->lock. */
+	struct source_output *next; /* the source's list; meaningless once removed */
+	bool removed;               /* unlinked: the worker publishes nothing more into it */
+	struct frame *latest;       /* this output's reference to its newest frame, or NULL */
+	uint64_t seq;               /* seq of the last published frame, from 1 */
+	bool stale;                 /* a picture came after latest and was not encoded for it */
+
+	/* Worker only (while it holds a reference, or under s->lock while linked). */
+	int64_t next_due;           /* fps cap: when the next frame may be encoded */
+	bool enc_warned;            /* an encode failure was logged already */
+};
+
+struct source {
+	/* Set by source_start, read-only afterwards (both threads). */
+	char *url;                 /* given to FFmpeg only, never logged (owned) */
+	char *display_url;         /* redacted (owned) */
+	char *host;                /* the URL's host for the host policy (owned) */
+	struct source_params p;    /* p.url / p.display_url / p.host point at the copies above */
+	source_notify_fn notify;
+	void *arg;
+	pthread_t thread;
+	struct coded_log *log;     /* owned; its own lock */
+
+	atomic_bool stop;          /* set by anyone; the worker polls it */
+	atomic_bool exited;        /* set by the worker as it returns */
+	atomic_bool news;          /* set by the worker, cleared by source_take_news */
+	atomic_bool has_outputs;   /* the outputs list is not empty (set under lock) */
+	_Atomic int64_t outputs_gone_us; /* monotonic µs the list became empty (set under lock) */
+
+	pthread_mutex_t lock;      /* guards the mailbox below and the outputs' locked fields */
+	struct source_output *outputs; /* the list (one reference each); see source_output */
+	struct cs_error err;       /* the final error; stays CS_OK while reconnecting */
+	struct source_stats stats;
+
+	/* Worker only. */
+	struct encoder *enc;
+	struct picdec *dec;
+	struct source_output **picked; /* outputs pinned for the picture in hand (grown) */
+	size_t n_picked, cap_picked;
+	bool pick_warned;          /* could not grow picked: logged once */
+	struct coded_feed *feed;   /* what goes into the log, and in which form */
+	int64_t fps_since;         /* monotonic µs the current rate window began */
+	uint64_t fps_count;        /* pictures in it */
+	int64_t backoff_us;        /* reconnect: the next wait before jitter */
+	uint64_t failures;         /* failed attempts since the stream last played */
+	struct cs_error logged;    /* the failure last logged, so repeats are not */
+	uint64_t rng;              /* xorshift state for the jitter */
+};
+
+/* ---- transport ---------------------------------------------------------------------- */
+
+const char *transport_name(enum transport t)
+{
+	switch (t) {
+	case TRANSPORT_TCP: return "tcp";
+	case TRANSPORT_UDP: return "udp";
+	case TRANSPORT_AUTO: return "auto";
+	}
+	return "unknown";
+}
+
+bool transport_parse(const char *s, enum transport *out)
+{
+	static const enum transport all[] = { TRANSPORT_TCP, TRANSPORT_UDP, TRANSPORT_AUTO };
+	for (size_t i = 0; s && i < sizeof(all) / sizeof(all[0]); i++)
+		if (!strcmp(s, transport_name(all[i]))) {
+			*out = all[i];
+			return true;
+		}
+	return false;
+}
+
+/* ---- mailbox ------------------------------------------------------------------------ */
+
+static void announce(struct source *s)
+{
+	atomic_store(&s->news, true);
+	if (s->notify)
+		s->notify(s->arg);
+}
+
+/* The final state: an error (FAILED) or the end of the stream (ENDED). Logged once. */
+static void finish(struct source *s, const struct cs_error *why)
+{
+	pthread_mutex_lock(&s->lock);
+	s->err = *why;
+	s->stats.state = why->code == CS_SOURCE_ENDED ? SOURCE_ENDED : SOURCE_FAILED;
+	s->stats.opened_wall_us = 0;
+	s->stats.last_error = *why;
+	pthread_mutex_unlock(&s->lock);
+	if (why->code == CS_SOURCE_ENDED && why->clean)
+		log_info("source %s: %s", s->display_url, why->msg);
+	else
+		log_warn("source %s: %s", s->display_url, why->msg);
+	announce(s);
+}
+
+const struct source_params *source_params(const struct source *s)
+{
+	return &s->p;
+}
+
+bool source_stopping(const struct source *s)
+{
+	return atomic_load(&((struct source *)s)->stop);
+}
+
+void source_playing(struct source *s, const char *codec, int width, int height,
+	double fps_nominal)
+{
+	bool again = s->failures > 0;
+
+	pthread_mutex_lock(&s->lock);
+	s->stats.state = SOURCE_PLAYING;
+	snprintf(s->stats.codec, sizeof(s->stats.codec), "%s", codec);
+	if (width > 0 && height > 0) {
+		s->stats.width = width;
+		s->stats.height = height;
+	}
+	s->stats.fps_nominal = fps_nominal;
+	if (s->stats.coded == SOURCE_CODED_UNKNOWN)
+		s->stats.coded = SOURCE_CODED_NO; /* an input that sent no codec parameters */
+	s->stats.fps = 0;
+	s->stats.opened_wall_us = clock_wall_us();
+	if (again)
+		s->stats.reconnects++;
+	pthread_mutex_unlock(&s->lock);
+	s->fps_since = 0;
+	s->fps_count = 0;
+	if (again)
+		log_info("source %s: playing again after %llu failed attempt%s", s->display_url,
+			(unsigned long long)s->failures, s->failures == 1 ? "" : "s");
+	/* coded readers learn whether there is a coded form; the next failure is news again */
+	announce(s);
+	s->failures = 0;
+	cs_error_clear(&s->logged);
+}
+
+/* Sleeps until @deadline_us on clock_mono_us()'s clock, in steps of at most 50 ms so that
+ * stop is noticed. */
+static void sleep_until(struct source *s, int64_t deadline_us)
+{
+	int64_t now;
+
+	while (!atomic_load(&s->stop) && (now = clock_mono_us()) < deadline_us) {
+		int64_t until = deadline_us - now > 50000 ? now + 50000 : deadline_us;
+		struct timespec t = { .tv_sec = until / 1000000, .tv_nsec = until % 1000000 * 1000 };
+		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &t, NULL);
+	}
+}
+
+/* ---- reconnect mode ----------------------------------------------------------------- */
+
+/* A factor in [0.8, 1.2): ±20% jitter, so that cameras lost together do not retry in step. */
+static double jitter(struct source *s)
+{
+	if (!s->rng) {
+		s->rng = ((uint64_t)clock_mono_us() * 2654435761u) ^ (uint64_t)(uintptr_t)s;
+		s->rng |= 1;
+	}
+	s->rng ^= s->rng << 13;
+	s->rng ^= s->rng >> 7;
+	s->rng ^= s->rng << 17;
+	return 0.8 + 0.4 * (double)(s->rng >> 11) / (double)(1ULL << 53);
+}
+
+/* The session failed with @why: publishes RECONNECTING and the error (logged once per
+ * change), then waits out the backoff (@played_us: how long the session played; over 10 s
+ * resets it). False if stopped. */
+static bool retry_wait(struct source *s, const struct cs_error *why, int64_t played_us)
+{
+	int64_t min = s->p.reconnect_min_us > 0 ? s->p.reconnect_min_us : RECONNECT_MIN_US;
+	int64_t max = s->p.reconnect_max_us > 0 ? s->p.reconnect_max_us : RECONNECT_MAX_US;
+
+	if (max < min)
+		max = min;
+	if (!s->backoff_us || played_us > RECONNECT_HEALTHY_US)
+		s->backoff_us = min;
+	s->failures++;
+
+	pthread_mutex_lock(&s->lock);
+	s->stats.state = SOURCE_RECONNECTING;
+	s->stats.opened_wall_us = 0;
+	s->stats.last_error = *why;
+	pthread_mutex_unlock(&s->lock);
+	/* A dead camera is logged once per change of error, not once per retry. */
+	if (why->code != s->logged.code || strcmp(why->msg, s->logged.msg) != 0) {
+		log_msg(why->code == CS_SOURCE_ENDED && why->clean ? LOG_INFO : LOG_WARN,
+			"source %s: %s; retrying until it plays again", s->display_url, why->msg);
+		s->logged = *why;
+	} else {
+		log_debug("source %s: attempt %llu failed", s->display_url,
+			(unsigned long long)s->failures);
+	}
+	announce(s);
+
+	int64_t wait = (int64_t)((double)s->backoff_us * jitter(s));
+	s->backoff_us = s->backoff_us > max / 2 ? max : s->backoff_us * 2;
+	sleep_until(s, clock_mono_us() + wait);
+	return !atomic_load(&s->stop);
+}
+
+/* ---- picture outputs ---------------------------------------------------------------- */
+
+static void output_unref(struct source_output *o)
+{
+	/* acq_rel: the thread that frees sees every write made under the other references. */
+	if (atomic_fetch_sub_explicit(&o->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	frame_unref(o->latest);
+	free(o);
+}
+
+/* The fps cap. A frame is due when the clock has reached next_due, less a quarter interval
+ * of slack so that a camera running at exactly the cap is not halved by jitter; next_due
+ * advances by whole intervals, so the long-run rate never exceeds the cap. */
+static bool frame_due(struct source_output *o, int64_t now)
+{
+	double fps = o->p.fps_max;
+	if (fps <= 0)
+		return true;
+	int64_t iv = (int64_t)(1e6 / fps);
+	if (now < o->next_due - iv / 4)
+		return false;
+	if (now - o->next_due > iv)
+		o->next_due = now + iv;
+	else
+		o->next_due += iv;
+	return true;
+}
+
+/* Makes room for @n picked outputs. Under s->lock: the list cannot shrink meanwhile. */
+static bool grow_picked(struct source *s, size_t n)
+{
+	if (n <= s->cap_picked)
+		return true;
+	size_t cap = s->cap_picked ? s->cap_picked : 4;
+	while (cap < n)
+		cap *= 2;
+	struct source_output **p = realloc(s->picked, cap * sizeof(*p));
+	if (!p)
+		return false;
+	s->picked = p;
+	s->cap_picked = cap;
+	return true;
+}
+
+/* Picks and pins the outputs that take the next picture (wanted and due under their fps
+ * cap); returns how many. deliver() must follow when non-zero. */
+static size_t pick(struct source *s)
+{
+	int64_t now = clock_mono_us();
+	size_t n = 0;
+
+	pthread_mutex_lock(&s->lock);
+	for (struct source_output *o = s->outputs; o; o = o->next)
+		n++;
+	if (!grow_picked(s, n) && !s->pick_warned) {
+		log_warn("source %s: out of memory, some outputs are skipped", s->display_url);
+		s->pick_warned = true;
+	}
+	s->n_picked = 0;
+	for (struct source_output *o = s->outputs; o && s->n_picked < s->cap_picked; o = o->next) {
+		/* An output nobody can take a frame for costs no encode; its latest frame is no
+		 * longer the camera's newest picture. */
+		if (!atomic_load(&o->wanted)) {
+			o->stale = true;
+			continue;
+		}
+		if (!frame_due(o, now))
+			continue;
+		atomic_fetch_add_explicit(&o->refs, 1, memory_order_relaxed);
+		s->picked[s->n_picked++] = o;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return s->n_picked;
+}
+
+/* The shortest frame interval any output asks for (its fps cap), in µs: 0 if one takes
+ * every frame, INT64_MAX if there is no output. */
+static int64_t min_interval_us(struct source *s)
+{
+	int64_t min = INT64_MAX;
+
+	pthread_mutex_lock(&s->lock);
+	for (struct source_output *o = s->outputs; o; o = o->next) {
+		if (o->p.fps_max <= 0) {
+			min = 0;
+			break;
+		}
+		int64_t iv = (int64_t)(1e6 / o->p.fps_max);
+		if (iv < min)
+			min = iv;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return min;
+}
+
+/* Encodes @pic for every picked output, publishes, unpins. */
+static void deliver(struct source *s, const AVFrame *pic, int64_t t_capture_us)
+{
+	bool published = false;
+
+	for (size_t i = 0; i < s->n_picked; i++) {
+		struct source_output *o = s->picked[i];
+		struct cs_error err;
+		int64_t t0 = clock_mono_us();
+		struct frame *f = encoder_encode(s->enc, pic, o->p.width, o->p.height, o->p.quality,
+			&err);
+		int64_t took = clock_mono_us() - t0;
+
+		if (!f) {
+			if (!o->enc_warned)
+				log_warn("source %s: %s (%dx%d %s)", s->display_url, err.msg, pic->width,
+					pic->height, av_get_pix_fmt_name(pic->format) ?
+					av_get_pix_fmt_name(pic->format) : "?");
+			o->enc_warned = true;
+			continue;
+		}
+		f->t_capture_us = t_capture_us;
+		f->t_encoded_us = clock_wall_us();
+		struct frame *old = f;  /* dropped below: the replaced frame, or f if not taken */
+		pthread_mutex_lock(&s->lock);
+		if (!o->removed) {
+			f->seq = ++o->seq;
+			encoder_stamp(f); /* before it is published: frames are immutable after */
+			old = o->latest;
+			o->latest = f;
+			o->stale = false;
+			published = true;
+		}
+		s->stats.frames_encoded++;
+		s->stats.encode_us_total += (uint64_t)(took > 0 ? took : 0);
+		pthread_mutex_unlock(&s->lock);
+		frame_unref(old);
+	}
+	for (size_t i = 0; i < s->n_picked; i++)
+		output_unref(s->picked[i]);
+	s->n_picked = 0;
+	/* One wake-up for all outputs of this picture: the service thread looks at each. */
+	if (published)
+		announce(s);
+}
+
+bool source_picture_wanted(struct source *s)
+{
+	return pick(s) > 0;
+}
+
+void source_push_picture(struct source *s, const AVFrame *pic, int64_t t_capture_us)
+{
+	pthread_mutex_lock(&s->lock);
+	s->stats.frames_decoded++;
+	s->stats.last_frame_wall_us = t_capture_us;
+	pthread_mutex_unlock(&s->lock);
+	if (s->n_picked)
+		deliver(s, pic, t_capture_us);
+}
+
+/* picdec_fn: a decoded camera picture. */
+static void got_picture(void *arg, const AVFrame *pic, bool late)
+{
+	struct source *s = arg;
+	int64_t wall = clock_wall_us();
+
+	pthread_mutex_lock(&s->lock);
+	s->stats.frames_decoded++;
+	s->stats.width = pic->width;
+	s->stats.height = pic->height;
+	s->stats.frames_late += late;
+	pthread_mutex_unlock(&s->lock);
+	if (!late && pick(s))
+		deliver(s, pic, wall);
+}
+
+/* ---- the coded path ----------------------------------------------------------------- */
+
+/* The picture size the parameter sets give (the decoder, when it runs, says it too). */
+static void set_size(struct source *s, const struct coded_params *p)
+{
+	if (!p || !p->width || !p->height)
+		return;
+	pthread_mutex_lock(&s->lock);
+	s->stats.width = (int)p->width;
+	s->stats.height = (int)p->height;
+	pthread_mutex_unlock(&s->lock);
+}
+
+bool source_video_format(struct source *s, const AVCodecParameters *par)
+{
+	bool coded = coded_feed_video(s->feed, par);
+	pthread_mutex_lock(&s->lock);
+	s->stats.coded = coded ? SOURCE_CODED_YES : SOURCE_CODED_NO;
+	pthread_mutex_unlock(&s->lock);
+	set_size(s, coded_feed_params(s->feed));
+	return picdec_set_format(s->dec, par);
+}
+
+bool source_audio_format(struct source *s, const AVCodecParameters *par)
+{
+	coded_feed_audio(s->feed, par);
+	return true;
+}
+
+void source_count_bytes(struct source *s, size_t bytes)
+{
+	pthread_mutex_lock(&s->lock);
+	s->stats.packets_received++;
+	s->stats.bytes_received += bytes;
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* The measured rate: pictures counted over windows of FPS_WINDOW_US. Worker only. */
+static void count_picture(struct source *s, int64_t now, int64_t wall)
+{
+	double fps = -1;
+	if (!s->fps_since) {
+		s->fps_since = now;
+	} else if (now - s->fps_since >= FPS_WINDOW_US) {
+		fps = (double)s->fps_count * 1e6 / (double)(now - s->fps_since);
+		s->fps_since = now;
+		s->fps_count = 0;
+	}
+	s->fps_count++;
+	pthread_mutex_lock(&s->lock);
+	s->stats.pictures_received++;
+	s->stats.last_frame_wall_us = wall;
+	if (fps >= 0)
+		s->stats.fps = fps;
+	pthread_mutex_unlock(&s->lock);
+}
+
+void source_push_video(struct source *s, const uint8_t *data, size_t len, int64_t pts_us,
+	int64_t dts_us, bool key_hint, int64_t waited_us)
+{
+	int64_t wall = clock_wall_us();
+	count_picture(s, clock_mono_us(), wall);
+	bool changed;
+	bool key = coded_feed_picture(s->feed, data, len, pts_us, dts_us, wall, key_hint,
+		&changed);
+	if (changed)
+		set_size(s, coded_feed_params(s->feed));
+	announce(s); /* coded readers */
+	/* the decoder runs while picture outputs exist, and lingers a while after the last one
+	 * left; coded readers alone cost no decode */
+	bool was_open = picdec_is_open(s->dec);
+	bool decode = atomic_load(&s->has_outputs);
+	if (!decode && was_open) {
+		decode = clock_mono_us() - atomic_load(&s->outputs_gone_us) < s->p.decoder_linger_us;
+		if (!decode)
+			picdec_close(s->dec);
+	}
+	if (decode)
+		picdec_decode(s->dec, data, len, pts_us, key, waited_us, min_interval_us(s),
+			got_picture, s);
+	bool open = picdec_is_open(s->dec);
+	if (open != was_open) {
+		pthread_mutex_lock(&s->lock);
+		s->stats.decoder_open = open;
+		s->stats.decoder_opens += open;
+		pthread_mutex_unlock(&s->lock);
+	}
+}
+
+void source_push_audio(struct source *s, const uint8_t *data, size_t len, int64_t pts_us)
+{
+	coded_feed_audio_frame(s->feed, data, len, pts_us, clock_wall_us());
+}
+
+void source_flush_video(struct source *s)
+{
+	if (picdec_is_open(s->dec))
+		picdec_flush(s->dec, got_picture, s);
+}
+
+/* ---- the thread --------------------------------------------------------------------- */
+
+/* Every signal but the synchronous fault signals (blocking those would turn a crash into
+ * a silent kill and hide sanitizer reports): SIGINT/SIGTERM belong to the main thread. */
+static void blockable_signals(sigset_t *set)
+{
+	sigfillset(set);
+	sigdelset(set, SIGSEGV);
+	sigdelset(set, SIGBUS);
+	sigdelset(set, SIGFPE);
+	sigdelset(set, SIGILL);
+	sigdelset(set, SIGTRAP);
+	sigdelset(set, SIGABRT);
+}
+
+/* Sessions until stop, the end or a failure; in reconnect mode, until stop. */
+static void run(struct source *s)
+{
+	for (;;) {
+		struct cs_error why;
+		cs_error_clear(&why);
+		int64_t played = s->p.input->run_session(s, &why);
+		if (atomic_load(&s->stop))
+			return;
+		if (why.code == CS_OK) /* not reached: a session ends with stop or a reason */
+			cs_fail(&why, CS_SOURCE_ENDED, "%s stopped", s->display_url);
+		if (!s->p.reconnect) {
+			finish(s, &why);
+			return;
+		}
+		if (!retry_wait(s, &why, played))
+			return;
+	}
+}
+
+static void *worker_main(void *arg)
+{
+	struct source *s = arg;
+	sigset_t set;
+
+	blockable_signals(&set);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+	s->enc = encoder_create();
+	s->dec = picdec_create(s->display_url);
+	s->feed = coded_feed_create(s->log, s->display_url);
+	if (!s->enc || !s->dec || !s->feed) {
+		struct cs_error why;
+		cs_fail(&why, CS_OPEN_FAILED, "cannot start the picture path of %s (out of memory)",
+			s->display_url);
+		finish(s, &why);
+	} else {
+		run(s);
+	}
+	picdec_destroy(s->dec);
+	s->dec = NULL;
+	encoder_destroy(s->enc);
+	s->enc = NULL;
+	free(s->picked); /* every picked output was unpinned by deliver */
+	s->picked = NULL;
+	coded_feed_destroy(s->feed);
+	s->feed = NULL;
+
+	/* source_destroy joins before freeing, so s stays valid until we return. */
+	atomic_store(&s->exited, true);
+	announce(s);
+	return NULL;
+}
+
+struct source *source_start(const struct source_params *p, source_notify_fn notify, void *arg)
+{
+	struct source *s = calloc(1, sizeof(*s));
+	sigset_t set, old;
+
+	if (!s)
+		return NULL;
+	s->url = strdup(p->url ? p->url : "");
+	s->display_url = strdup(p->display_url ? p->display_url : "(source)");
+	s->host = strdup(p->host ? p->host : "");
+	s->log = coded_log_create(p->log_max_bytes ? p->log_max_bytes : LOG_MAX_BYTES_DEFAULT,
+		LOG_MAX_ENTRIES);
+	if (!s->url || !s->display_url || !s->host || !s->log || !p->input)
+		goto fail_alloc;
+	s->p = *p;
+	s->p.url = s->url;
+	s->p.display_url = s->display_url;
+	s->p.host = s->host;
+	s->notify = notify;
+	s->arg = arg;
+	atomic_init(&s->stop, false);
+	atomic_init(&s->exited, false);
+	atomic_init(&s->news, false);
+	atomic_init(&s->has_outputs, false);
+	atomic_init(&s->outputs_gone_us, 0);
+	if (pthread_mutex_init(&s->lock, NULL) != 0)
+		goto fail_alloc;
+	s->stats.state = SOURCE_OPENING;
+
+	/* The thread starts with signals blocked, so none lands on it before it blocks them
+	 * itself. */
+	blockable_signals(&set);
+	pthread_sigmask(SIG_BLOCK, &set, &old);
+	int rc = pthread_create(&s->thread, NULL, worker_main, s);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0)
+		goto fail_mutex;
+	return s;
+
+fail_mutex:
+	pthread_mutex_destroy(&s->lock);
+fail_alloc:
+	coded_log_destroy(s->log);
+	free(s->display_url);
+	free(s->host);
+	free(s->url);
+	free(s);
+	return NULL;
+}
+
+void source_stop(struct source *s)
+{
+	if (s)
+		atomic_store(&s->stop, true);
+}
+
+bool source_exited(struct source *s)
+{
+	return atomic_load(&s->exited);
+}
+
+void source_abandon(struct source *s)
+{
+	source_stop(s);
+	pthread_detach(s->thread);
+}
+
+void source_destroy(struct source *s)
+{
+	if (!s)
+		return;
+	source_stop(s);
+	pthread_join(s->thread, NULL);
+	/* The worker is gone, and with it every reference but the list's. */
+	while (s->outputs) {
+		struct source_output *o = s->outputs;
+		s->outputs = o->next;
+		output_unref(o);
+	}
+	coded_log_destroy(s->log);
+	pthread_mutex_destroy(&s->lock);
+	free(s->display_url);
+	free(s->host);
+	free(s->url);
+	free(s);
+	/* A worker's decoder pool, buffers and JPEGs of every size lived in its thread's malloc
+	 * arena, which glibc keeps, fragmented, after the thread is gone: give the free pages
+	 * back to the system. Rare (a source ending), and a few ms at most. */
+	malloc_trim(0);
+}
+
+/* ---- the service thread's side ------------------------------------------------------ */
+
+bool source_take_news(struct source *s)
+{
+	return atomic_exchange(&s->news, false);
+}
+
+enum cs_err source_error(struct source *s, struct cs_error *out)
+{
+	pthread_mutex_lock(&s->lock);
+	enum cs_err err = s->err.code;
+	if (out)
+		*out = s->err;
+	pthread_mutex_unlock(&s->lock);
+	return err;
+}
+
+void source_get_stats(struct source *s, struct source_stats *out)
+{
+	pthread_mutex_lock(&s->lock);
+	*out = s->stats;
+	pthread_mutex_unlock(&s->lock);
+}
+
+struct coded_log *source_log(struct source *s)
+{
+	return s->log;
+}
+
+struct source_output *source_output_add(struct source *s, const struct output_params *p)
+{
+	struct source_output *o = calloc(1, sizeof(*o));
+
+	if (!o)
+		return NULL;
+	o->s = s;
+	o->p = *p;
+	atomic_init(&o->refs, 1); /* the list's */
+	atomic_init(&o->wanted, true);
+	pthread_mutex_lock(&s->lock);
+	o->next = s->outputs;
+	s->outputs = o;
+	atomic_store(&s->has_outputs, true);
+	pthread_mutex_unlock(&s->lock);
+	return o;
+}
+
+void source_output_remove(struct source *s, struct source_output *o)
+{
+	if (!o)
+		return;
+	pthread_mutex_lock(&s->lock);
+	for (struct source_output **pp = &s->outputs; *pp; pp = &(*pp)->next) {
+		if (*pp == o) {
+			*pp = o->next;
+			break;
+		}
+	}
+	o->removed = true;
+	o->next = NULL;
+	atomic_store(&s->has_outputs, s->outputs != NULL);
+	if (!s->outputs)
+		atomic_store(&s->outputs_gone_us, clock_mono_us());
+	pthread_mutex_unlock(&s->lock);
+	/* The list's reference; the worker may still hold one for the picture in hand. */
+	output_unref(o);
+}
+
+struct frame *source_output_latest(struct source_output *o, uint64_t after_seq, bool fresh)
+{
+	struct frame *f = NULL;
+
+	pthread_mutex_lock(&o->s->lock);
+	if (o->latest && o->seq > after_seq && !(fresh && o->stale))
+		f = frame_ref(o->latest);
+	pthread_mutex_unlock(&o->s->lock);
+	return f;
+}
+
+void source_output_set_wanted(struct source_output *o, bool wanted)
+{
+	atomic_store(&o->wanted, wanted);
+}
