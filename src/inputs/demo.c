@@ -16,6 +16,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
+#include "log.h"
+
 #define Y_BLACK 16
 #define Y_WHITE 235
 #define C_ZERO 128
@@ -237,3 +240,58 @@ const AVFrame *demo_draw(struct demo *d, uint64_t n, int64_t wall_us)
 	draw_text(d, count, half + half / 24, ty, s, Y_BLACK);
 	return pic;
 }
+
+/* ---- the input ----------------------------------------------------------------------- */
+
+#define DEMO_W 1280
+#define DEMO_H 720
+#define DEMO_FPS 25
+
+/* Sleeps until @deadline_us (monotonic), in steps of at most 50 ms so that stop is noticed. */
+static void sleep_until(struct source *s, int64_t deadline_us)
+{
+	int64_t now;
+	while (!source_stopping(s) && (now = clock_mono_us()) < deadline_us) {
+		int64_t until = deadline_us - now > 50000 ? now + 50000 : deadline_us;
+		struct timespec t = { .tv_sec = until / 1000000, .tv_nsec = until % 1000000 * 1000 };
+		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &t, NULL);
+	}
+}
+
+static int64_t run_session(struct source *s, struct cs_error *why)
+{
+	const char *url = source_params(s)->display_url;
+	struct demo *d = demo_create(DEMO_W, DEMO_H);
+	const int64_t period = 1000000 / DEMO_FPS;
+
+	if (!d) {
+		cs_fail(why, CS_OPEN_FAILED, "cannot start the demo source");
+		return 0;
+	}
+	source_playing(s, "demo", DEMO_W, DEMO_H, DEMO_FPS);
+	log_info("source %s: playing demo %dx%d at %d fps", url, DEMO_W, DEMO_H, DEMO_FPS);
+	int64_t start = clock_mono_us(), next = start;
+	for (uint64_t n = 0; !source_stopping(s); n++) {
+		int64_t wall = clock_wall_us();
+		/* Drawing costs well under a millisecond, but nothing is drawn for no output. */
+		if (source_picture_wanted(s))
+			source_push_picture(s, demo_draw(d, n, wall), wall);
+		else
+			source_push_picture(s, NULL, wall);
+
+		/* Absolute deadlines keep the rate exact; after a stall, restart from now rather
+		 * than bursting to catch up. */
+		next += period;
+		int64_t now = clock_mono_us();
+		if (now - next > period)
+			next = now;
+		sleep_until(s, next);
+	}
+	demo_destroy(d);
+	return clock_mono_us() - start;
+}
+
+const struct input_ops demo_input = {
+	.name = "demo",
+	.run_session = run_session,
+};
