@@ -1,20 +1,14 @@
-/* streams_def: one stream definition. Parsed and checked from the JSON the config file and
- * the REST API give, and written back as the file holds it.
- *
- * Credentials: username/password given beside rtsp_url are put into the URL's authority,
- * percent-encoded (FFmpeg decodes the userinfo), and only that combined URL reaches the hub.
- * Replies and logs show the redacted URL and "***" for the credential fields; the config file
- * keeps them as given (see streams_file.c).
- *
- * Service thread only. */
-#include "streams_internal.h"
+/* stream_def: one stream definition (see stream_def.h). Service thread only. */
+#include "stream_def.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#define NAME_MAX_LEN 64
+#include "split.h"
+#include "text.h"
+#define STREAM_NAME_MAX 64
 #define CRED_MAX_LEN 256
 #define DEFAULT_IDLE_FPS 1.0
 
@@ -24,10 +18,10 @@ static const char *const known_keys[] = {
 };
 #define N_KNOWN (sizeof(known_keys) / sizeof(known_keys[0]))
 
-static bool valid_name(const char *n)
+bool stream_name_ok(const char *n)
 {
 	size_t len = strlen(n), dots = 0;
-	if (len < 1 || len > NAME_MAX_LEN)
+	if (len < 1 || len > STREAM_NAME_MAX)
 		return false;
 	for (const char *p = n; *p; p++) {
 		char c = *p;
@@ -39,20 +33,12 @@ static bool valid_name(const char *n)
 	return dots < len; /* "." and ".." cannot be a path segment */
 }
 
-static bool has_control(const char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return true;
-	return false;
-}
-
 static bool str_eq(const char *a, const char *b)
 {
 	return (!a && !b) || (a && b && !strcmp(a, b));
 }
 
-void streams_def_free(struct stream *st)
+void stream_def_free(struct stream_def *st)
 {
 	if (!st)
 		return;
@@ -64,51 +50,20 @@ void streams_def_free(struct stream *st)
 	free(st);
 }
 
-/* ---- credentials ---- */
-
-/* Whether the authority of @url (validated, with "://") has a userinfo, even an empty one. */
-static bool has_userinfo(const char *url)
-{
-	const char *a = strstr(url, "://");
-	if (!a)
-		return false;
-	a += 3;
-	size_t n = strcspn(a, "/?#");
-	return memchr(a, '@', n) != NULL;
-}
-
-/* rtsp_url with "user:password@" put after "scheme://"; NULL if out of memory. */
-static char *with_credentials(const char *url, const char *user, const char *pass)
-{
-	const char *rest = strstr(url, "://") + 3;
-	char *u = url_percent_encode(user), *p = pass ? url_percent_encode(pass) : NULL;
-	char *out = NULL;
-	if (u && (p || !pass)) {
-		size_t len = strlen(url) + strlen(u) + (p ? strlen(p) + 1 : 0) + 2;
-		out = malloc(len);
-		if (out)
-			snprintf(out, len, "%.*s%s%s%s@%s", (int)(rest - url), url, u, p ? ":" : "",
-				p ? p : "", rest);
-	}
-	free(u);
-	free(p);
-	return out;
-}
-
 /* ---- one definition from JSON ---- */
 
 /* A string field: absent, null and "" give NULL. */
 static bool get_opt_string(const json_t *j, const char *key, const char **out, const char *ctx,
-	struct streams_err *e)
+	struct cs_error *e)
 {
 	const json_t *v = json_object_get(j, key);
 	*out = NULL;
 	if (!v || json_is_null(v))
 		return true;
 	if (!json_is_string(v))
-		return streams_fail(e, CS_BAD_REQUEST, 400, "%s\"%s\" must be a string", ctx, key);
+		return cs_refuse(e, CS_BAD_REQUEST, "%s\"%s\" must be a string", ctx, key);
 	if (json_string_length(v) != strlen(json_string_value(v)))
-		return streams_fail(e, CS_BAD_REQUEST, 400, "%s\"%s\" holds a NUL character", ctx,
+		return cs_refuse(e, CS_BAD_REQUEST, "%s\"%s\" holds a NUL character", ctx,
 			key);
 	if (json_string_length(v))
 		*out = json_string_value(v);
@@ -116,32 +71,32 @@ static bool get_opt_string(const json_t *j, const char *key, const char **out, c
 }
 
 static bool get_opt_bool(const json_t *j, const char *key, bool *out, const char *ctx,
-	struct streams_err *e)
+	struct cs_error *e)
 {
 	const json_t *v = json_object_get(j, key);
 	if (!v || json_is_null(v))
 		return true;
 	if (!json_is_boolean(v))
-		return streams_fail(e, CS_BAD_REQUEST, 400, "%s\"%s\" must be true or false", ctx, key);
+		return cs_refuse(e, CS_BAD_REQUEST, "%s\"%s\" must be true or false", ctx, key);
 	*out = json_is_true(v);
 	return true;
 }
 
 static bool get_opt_int(const json_t *j, const char *key, bool *has, json_int_t *out,
-	const char *ctx, struct streams_err *e)
+	const char *ctx, struct cs_error *e)
 {
 	const json_t *v = json_object_get(j, key);
 	*has = false;
 	if (!v || json_is_null(v))
 		return true;
 	if (!json_is_integer(v))
-		return streams_fail(e, CS_BAD_REQUEST, 400, "%s\"%s\" must be an integer", ctx, key);
+		return cs_refuse(e, CS_BAD_REQUEST, "%s\"%s\" must be an integer", ctx, key);
 	*has = true;
 	*out = json_integer_value(v);
 	return true;
 }
 
-static bool check_keys(const json_t *j, const char *ctx, struct streams_err *e)
+static bool check_keys(const json_t *j, const char *ctx, struct cs_error *e)
 {
 	const char *key;
 	json_t *v;
@@ -156,7 +111,7 @@ static bool check_keys(const json_t *j, const char *ctx, struct streams_err *e)
 		if (known)
 			continue;
 		if (!strcmp(key, "streams"))
-			return streams_fail(e, CS_BAD_REQUEST, 400, "%sa stream definition has no \"streams\": "
+			return cs_refuse(e, CS_BAD_REQUEST, "%sa stream definition has no \"streams\": "
 				"to load several, POST {\"streams\": [...]} to /api/config/streams", ctx);
 		if (len < sizeof(unknown))
 			len += (size_t)snprintf(unknown + len, sizeof(unknown) - len, "%s\"%.40s\"",
@@ -170,56 +125,56 @@ static bool check_keys(const json_t *j, const char *ctx, struct streams_err *e)
 	for (size_t i = 0; i < N_KNOWN; i++)
 		alen += (size_t)snprintf(allowed + alen, sizeof(allowed) - alen, "%s%s",
 			i ? ", " : "", known_keys[i]);
-	return streams_fail(e, CS_BAD_REQUEST, 400, "%sunknown key%s %s (allowed: %s)", ctx,
+	return cs_refuse(e, CS_BAD_REQUEST, "%sunknown key%s %s (allowed: %s)", ctx,
 		n > 1 ? "s" : "", unknown, allowed);
 }
 
 /* Validates the credentials and builds st->url from st->rtsp_url. */
-static bool build_url(struct streams *s, struct stream *st, const char *ctx,
-	struct streams_err *e)
+static bool build_url(const struct url_policy *policy, struct stream_def *st, const char *ctx,
+	struct cs_error *e)
 {
-	char err[256];
-	enum cs_err rc = url_parse(st->rtsp_url, s->policy, &st->url, err, sizeof(err));
+	struct cs_error err;
+	enum cs_err rc = url_parse(st->rtsp_url, policy, &st->url, &err);
 	if (rc != CS_OK)
-		return streams_fail(e, rc, rc == CS_SCHEME_NOT_ALLOWED ? 403 : 400, "%srtsp_url: %s", ctx,
-			err);
+		return cs_refuse(e, rc, "%srtsp_url: %s", ctx, err.msg);
 	if (!st->username && !st->password)
 		return true;
 	if (!st->username)
-		return streams_fail(e, CS_BAD_REQUEST, 400, "%s\"password\" needs a \"username\"", ctx);
+		return cs_refuse(e, CS_BAD_REQUEST, "%s\"password\" needs a \"username\"", ctx);
 	if (st->url.is_demo)
-		return streams_fail(e, CS_BAD_REQUEST, 400, "%sthe demo: source takes no username or "
+		return cs_refuse(e, CS_BAD_REQUEST, "%sthe demo: source takes no username or "
 			"password", ctx);
-	if (st->url.has_credentials || has_userinfo(st->rtsp_url))
-		return streams_fail(e, CS_BAD_REQUEST, 400, "%srtsp_url already holds credentials: give "
+	struct url_parts parts;
+	if (st->url.has_credentials || (url_split(st->rtsp_url, &parts) && parts.userinfo))
+		return cs_refuse(e, CS_BAD_REQUEST, "%srtsp_url already holds credentials: give "
 			"them either there or as \"username\"/\"password\", not both", ctx);
 
-	char *full = with_credentials(st->rtsp_url, st->username, st->password);
+	char *full = url_with_userinfo(st->rtsp_url, st->username, st->password);
 	if (!full)
-		return streams_fail(e, CS_SERVER_BUSY, 503, "out of memory");
+		return cs_refuse(e, CS_SERVER_BUSY, "out of memory");
 	struct cam_url u;
-	rc = url_parse(full, s->policy, &u, err, sizeof(err));
+	rc = url_parse(full, policy, &u, &err);
 	free(full);
 	if (rc != CS_OK)
-		return streams_fail(e, CS_BAD_REQUEST, 400, "%sthe username and password do not fit in "
-			"rtsp_url: %s", ctx, err);
+		return cs_refuse(e, rc == CS_SERVER_BUSY ? rc : CS_BAD_REQUEST, "%sthe username and "
+			"password do not fit in rtsp_url: %s", ctx, err.msg);
 	url_free(&st->url);
 	st->url = u;
 	return true;
 }
 
 static bool check_credential(const char *v, const char *key, const char *ctx,
-	struct streams_err *e)
+	struct cs_error *e)
 {
 	if (!v)
 		return true;
 	if (strlen(v) > CRED_MAX_LEN)
-		return streams_fail(e, CS_BAD_REQUEST, 400, "%s\"%s\" is longer than %d bytes", ctx, key,
+		return cs_refuse(e, CS_BAD_REQUEST, "%s\"%s\" is longer than %d bytes", ctx, key,
 			CRED_MAX_LEN);
-	if (has_control(v))
-		return streams_fail(e, CS_BAD_REQUEST, 400, "%s\"%s\" holds a control character", ctx, key);
+	if (str_has_control(v))
+		return cs_refuse(e, CS_BAD_REQUEST, "%s\"%s\" holds a control character", ctx, key);
 	if (!strcmp(key, "username") && strchr(v, ':'))
-		return streams_fail(e, CS_BAD_REQUEST, 400, "%s\"username\" cannot contain ':'", ctx);
+		return cs_refuse(e, CS_BAD_REQUEST, "%s\"username\" cannot contain ':'", ctx);
 	return true;
 }
 
@@ -231,25 +186,25 @@ static char *dup_or_null(const char *v, bool *oom)
 	return d;
 }
 
-struct stream *streams_def_from_json(struct streams *s, const json_t *j, const char *where,
-	struct streams_err *e)
+struct stream_def *stream_def_from_json(const json_t *j, const struct url_policy *policy,
+	const char *where, struct cs_error *e)
 {
 	char ctx[160];
-	copy_str(ctx, sizeof(ctx), where);
+	str_copy(ctx, sizeof(ctx), where);
 	if (!json_is_object(j)) {
-		streams_fail(e, CS_BAD_REQUEST, 400, "%sa stream must be a JSON object", ctx);
+		cs_fail(e, CS_BAD_REQUEST, "%sa stream must be a JSON object", ctx);
 		return NULL;
 	}
 
 	const json_t *jn = json_object_get(j, "name");
 	if (!jn || json_is_null(jn)) {
-		streams_fail(e, CS_BAD_REQUEST, 400, "%s\"name\" is required", ctx);
+		cs_fail(e, CS_BAD_REQUEST, "%s\"name\" is required", ctx);
 		return NULL;
 	}
-	if (!json_is_string(jn) || !valid_name(json_string_value(jn)) ||
+	if (!json_is_string(jn) || !stream_name_ok(json_string_value(jn)) ||
 		json_string_length(jn) != strlen(json_string_value(jn))) {
-		streams_fail(e, CS_BAD_REQUEST, 400, "%s\"name\" must be 1 to %d characters of A-Z a-z 0-9 "
-			"_ . - (not only dots)", ctx, NAME_MAX_LEN);
+		cs_fail(e, CS_BAD_REQUEST, "%s\"name\" must be 1 to %d characters of A-Z a-z 0-9 "
+			"_ . - (not only dots)", ctx, STREAM_NAME_MAX);
 		return NULL;
 	}
 	const char *name = json_string_value(jn);
@@ -259,21 +214,21 @@ struct stream *streams_def_from_json(struct streams *s, const json_t *j, const c
 
 	const json_t *ju = json_object_get(j, "rtsp_url");
 	if (!ju || json_is_null(ju) || (json_is_string(ju) && !json_string_length(ju))) {
-		streams_fail(e, CS_BAD_REQUEST, 400, "%s\"rtsp_url\" is required", ctx);
+		cs_fail(e, CS_BAD_REQUEST, "%s\"rtsp_url\" is required", ctx);
 		return NULL;
 	}
 	if (!json_is_string(ju)) {
-		streams_fail(e, CS_BAD_REQUEST, 400, "%s\"rtsp_url\" must be a string", ctx);
+		cs_fail(e, CS_BAD_REQUEST, "%s\"rtsp_url\" must be a string", ctx);
 		return NULL;
 	}
 	if (json_string_length(ju) != strlen(json_string_value(ju))) {
-		streams_fail(e, CS_BAD_REQUEST, 400, "%s\"rtsp_url\" holds a NUL character", ctx);
+		cs_fail(e, CS_BAD_REQUEST, "%s\"rtsp_url\" holds a NUL character", ctx);
 		return NULL;
 	}
 
-	struct stream *st = calloc(1, sizeof(*st));
+	struct stream_def *st = calloc(1, sizeof(*st));
 	if (!st) {
-		streams_fail(e, CS_SERVER_BUSY, 503, "out of memory");
+		cs_fail(e, CS_SERVER_BUSY, "out of memory");
 		return NULL;
 	}
 	st->enabled = true;
@@ -293,14 +248,12 @@ struct stream *streams_def_from_json(struct streams *s, const json_t *j, const c
 		goto fail;
 
 	if (transport) {
-		if (!strcasecmp(transport, "tcp"))
-			st->transport = TRANSPORT_TCP;
-		else if (!strcasecmp(transport, "udp"))
-			st->transport = TRANSPORT_UDP;
-		else if (!strcasecmp(transport, "auto"))
-			st->transport = TRANSPORT_AUTO;
-		else {
-			streams_fail(e, CS_BAD_REQUEST, 400, "%s\"transport\" must be \"tcp\", \"udp\" or "
+		/* the config file forgives case ("TCP"); a query does not */
+		char low[8] = "";
+		for (size_t i = 0; transport[i] && i + 1 < sizeof(low); i++)
+			low[i] = ascii_lower(transport[i]);
+		if (strlen(transport) >= sizeof(low) || !transport_parse(low, &st->transport)) {
+			cs_fail(e, CS_BAD_REQUEST, "%s\"transport\" must be \"tcp\", \"udp\" or "
 				"\"auto\"", ctx);
 			goto fail;
 		}
@@ -308,9 +261,9 @@ struct stream *streams_def_from_json(struct streams *s, const json_t *j, const c
 	const json_t *jf = json_object_get(j, "idle_fps");
 	if (jf && !json_is_null(jf)) {
 		double f = json_is_number(jf) ? json_number_value(jf) : -1;
-		if (!isfinite(f) || f < 0 || f > OPTS_MAX_FPS) {
-			streams_fail(e, CS_BAD_REQUEST, 400, "%s\"idle_fps\" must be a number from 0 (the "
-				"camera's rate) to %g", ctx, OPTS_MAX_FPS);
+		if (!isfinite(f) || f < 0 || f > OUTPUT_MAX_FPS) {
+			cs_fail(e, CS_BAD_REQUEST, "%s\"idle_fps\" must be a number from 0 (the "
+				"camera's rate) to %g", ctx, OUTPUT_MAX_FPS);
 			goto fail;
 		}
 		st->idle_fps = f;
@@ -322,19 +275,19 @@ struct stream *streams_def_from_json(struct streams *s, const json_t *j, const c
 	st->username = dup_or_null(user, &oom);
 	st->password = dup_or_null(pass, &oom);
 	if (oom) {
-		streams_fail(e, CS_SERVER_BUSY, 503, "out of memory");
+		cs_fail(e, CS_SERVER_BUSY, "out of memory");
 		goto fail;
 	}
-	if (!build_url(s, st, ctx, e))
+	if (!build_url(policy, st, ctx, e))
 		goto fail;
 	return st;
 
 fail:
-	streams_def_free(st);
+	stream_def_free(st);
 	return NULL;
 }
 
-bool streams_def_same(const struct stream *a, const struct stream *b)
+bool stream_def_same(const struct stream_def *a, const struct stream_def *b)
 {
 	return !strcmp(a->name, b->name) && !strcmp(a->rtsp_url, b->rtsp_url) &&
 		str_eq(a->username, b->username) && str_eq(a->password, b->password) &&
@@ -344,25 +297,25 @@ bool streams_def_same(const struct stream *a, const struct stream *b)
 		a->has_subtype == b->has_subtype && (!a->has_subtype || a->subtype == b->subtype);
 }
 
-struct stream **streams_def_parse_list(struct streams *s, const json_t *arr, const char *where,
-	size_t *n, struct streams_err *e)
+struct stream_def **stream_def_parse_list(const json_t *arr, const struct url_policy *policy,
+	const char *where, size_t *n, struct cs_error *e)
 {
 	size_t count = json_array_size(arr);
-	struct stream **v = calloc(count ? count : 1, sizeof(*v));
+	struct stream_def **v = calloc(count ? count : 1, sizeof(*v));
 	*n = 0;
 	if (!v) {
-		streams_fail(e, CS_SERVER_BUSY, 503, "out of memory");
+		cs_fail(e, CS_SERVER_BUSY, "out of memory");
 		return NULL;
 	}
 	for (size_t i = 0; i < count; i++) {
 		char ctx[128];
 		snprintf(ctx, sizeof(ctx), "%sstreams[%zu]: ", where, i);
-		v[i] = streams_def_from_json(s, json_array_get(arr, i), ctx, e);
+		v[i] = stream_def_from_json(json_array_get(arr, i), policy, ctx, e);
 		if (!v[i])
 			goto fail;
 		for (size_t k = 0; k < i; k++)
 			if (!strcmp(v[k]->name, v[i]->name)) {
-				streams_fail(e, CS_BAD_REQUEST, 400, "%sthe name \"%s\" is already used by "
+				cs_fail(e, CS_BAD_REQUEST, "%sthe name \"%s\" is already used by "
 					"streams[%zu]", ctx, v[i]->name, k);
 				goto fail;
 			}
@@ -372,14 +325,14 @@ struct stream **streams_def_parse_list(struct streams *s, const json_t *arr, con
 
 fail:
 	for (size_t i = 0; i < count; i++)
-		streams_def_free(v[i]);
+		stream_def_free(v[i]);
 	free(v);
 	return NULL;
 }
 
 /* ---- back to JSON ---- */
 
-json_t *streams_def_to_json(const struct stream *st)
+json_t *stream_def_to_json(const struct stream_def *st)
 {
 	json_t *j = json_object();
 	int bad = !j;
@@ -396,7 +349,7 @@ json_t *streams_def_to_json(const struct stream *st)
 	bad = bad || json_object_set_new(j, "enabled", json_boolean(st->enabled));
 	bad = bad || json_object_set_new(j, "always_on", json_boolean(st->always_on));
 	bad = bad || json_object_set_new(j, "transport",
-		json_string(opts_transport_name(st->transport)));
+		json_string(transport_name(st->transport)));
 	bad = bad || json_object_set_new(j, "idle_fps", json_real(st->idle_fps));
 	if (bad) {
 		json_decref(j);

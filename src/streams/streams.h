@@ -23,26 +23,19 @@ void streams_destroy(struct streams *s); /* NULL is fine */
  * @write_back: later API changes are saved to @path (which need not exist yet). false with a
  * message in @err (for a start-up error) if the file cannot be read or a stream in it is
  * invalid. Call once, before any API change. */
-bool streams_load_file(struct streams *s, const char *path, bool write_back, char *err,
-	size_t errlen);
+bool streams_load_file(struct streams *s, const char *path, bool write_back,
+	struct cs_error *err);
 
 /* What a viewer of @name subscribes with (valid until the next call into this room).
  * CS_OK, or CS_NOT_FOUND for an unknown name, or CS_SOURCE_ENDED for a stopped one, with
  * a message in @err. */
 enum cs_err streams_resolve(struct streams *s, const char *name, struct hub_stream_def *def,
-	char *err, size_t errlen);
+	struct cs_error *err);
 
 /* ---- the REST API (http_streams) ----
  * Each change is all or nothing: with write-back on, the file is saved before the change
- * takes effect, and a failed save leaves everything as it was. */
-
-/* Why a change was refused: the code for the JSON, the HTTP status, a message for a person
- * (never with credentials). */
-struct streams_err {
-	enum cs_err code;
-	unsigned int http_status; /* 400, 403, 404, 409, 500 (not saved), 503 */
-	char msg[384];
-};
+ * takes effect, and a failed save leaves everything as it was. A refusal's code gives its HTTP
+ * status (cs_err_http_status: 400, 403, 404, 409, 500 not saved, 503). */
 
 /* Status of one stream (seed 000 and 001 fields; credentials redacted), NULL if unknown.
  * {"total":N,"streams":[status...]} for streams_list_json. Caller decrefs. */
@@ -50,16 +43,16 @@ json_t *streams_status_json(struct streams *s, const char *name);
 json_t *streams_list_json(struct streams *s);
 
 /* Adds the stream @def (one object); 409 if its name exists. */
-bool streams_add(struct streams *s, const json_t *def, struct streams_err *e);
+bool streams_add(struct streams *s, const json_t *def, struct cs_error *e);
 /* Deletes @name: its capture stops and its viewers are closed. */
-bool streams_remove(struct streams *s, const char *name, struct streams_err *e);
+bool streams_remove(struct streams *s, const char *name, struct cs_error *e);
 /* start: enabled, and capturing now even with no viewer, until stop. stop: disabled, capture
  * stopped, viewers closed with source_ended. Both idempotent. */
-bool streams_start(struct streams *s, const char *name, struct streams_err *e);
-bool streams_stop(struct streams *s, const char *name, struct streams_err *e);
+bool streams_start(struct streams *s, const char *name, struct cs_error *e);
+bool streams_stop(struct streams *s, const char *name, struct cs_error *e);
 /* Loads several ({"streams":[...]}): new names are added, existing ones replaced by the new
  * definition (restarted if it differs). Invalid entries refuse the whole document. Returns
  * {"added":[...],"replaced":[...],"unchanged":[...],"total":N}, or NULL with @e. */
-json_t *streams_load_json(struct streams *s, const json_t *doc, struct streams_err *e);
+json_t *streams_load_json(struct streams *s, const json_t *doc, struct cs_error *e);
 
 #endif

@@ -3,7 +3,7 @@
  * so it is written with mode 0600.
  *
  * Service thread only. */
-#include "streams_internal.h"
+#include "streams_file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,11 +13,12 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "text.h"
 
 /* jansson's messages end in "near '<token>'", which may be a password: cut it off. */
 static void json_error_text(const json_error_t *je, char *out, size_t cap)
 {
-	copy_str(out, cap, je->text);
+	str_copy(out, cap, je->text);
 	char *near = strstr(out, " near ");
 	if (near)
 		*near = '\0';
@@ -28,30 +29,28 @@ static void dir_of(const char *path, char *dir, size_t cap)
 {
 	const char *slash = strrchr(path, '/');
 	if (!slash)
-		copy_str(dir, cap, ".");
+		str_copy(dir, cap, ".");
 	else if (slash == path)
-		copy_str(dir, cap, "/");
+		str_copy(dir, cap, "/");
 	else
 		snprintf(dir, cap, "%.*s", (int)(slash - path), path);
 }
 
 /* --config-write fails at start, not at the first change, when the folder is read-only. */
-static bool dir_writable(const char *path, char *err, size_t errlen)
+static bool dir_writable(const char *path, struct cs_error *err)
 {
 	char dir[4096];
 	dir_of(path, dir, sizeof(dir));
 	if (!access(dir, W_OK | X_OK))
 		return true;
-	snprintf(err, errlen, "--config-write: cannot write the config file %s: %s", path,
-		strerror(errno));
-	return false;
+	return cs_refuse(err, CS_BAD_REQUEST, "--config-write: cannot write the config file %s: %s",
+		path, strerror(errno));
 }
 
 /* Writes @len bytes of @text to @path atomically: a temporary file in the same folder (mode
  * 0600: it holds camera passwords), fsync, rename over @path, fsync the folder. A crash
  * leaves either the old file or the new one, never a mix. */
-static bool write_atomic(const char *path, const char *text, size_t len, char *err,
-	size_t errlen)
+static bool write_atomic(const char *path, const char *text, size_t len, struct cs_error *err)
 {
 	const char *slash = strrchr(path, '/');
 	char dir[4096], tmp[4200];
@@ -60,8 +59,8 @@ static bool write_atomic(const char *path, const char *text, size_t len, char *e
 
 	int fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0) {
-		snprintf(err, errlen, "cannot create a file in %.200s: %s", dir, strerror(errno));
-		return false;
+		return cs_refuse(err, CS_INTERNAL, "the change was not made: cannot create a file in "
+			"%.200s: %s", dir, strerror(errno));
 	}
 	const char *what = "write";
 	bool ok = fchmod(fd, 0600) == 0;
@@ -88,8 +87,8 @@ static bool write_atomic(const char *path, const char *text, size_t len, char *e
 	}
 	if (!ok) {
 		unlink(tmp);
-		snprintf(err, errlen, "cannot save %s (%s): %s", path, what, strerror(saved));
-		return false;
+		return cs_refuse(err, CS_INTERNAL, "the change was not made: cannot save %s (%s): %s",
+			path, what, strerror(saved));
 	}
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd >= 0) {
@@ -99,21 +98,22 @@ static bool write_atomic(const char *path, const char *text, size_t len, char *e
 	return true;
 }
 
-bool streams_file_save(struct streams *s, struct streams_err *e)
+bool streams_file_save(struct streams_file *f, struct stream_def *const *defs, size_t n,
+	struct cs_error *err)
 {
-	if (!s->write_back)
+	if (!f->write_back)
 		return true;
 	json_t *arr = json_array();
-	for (size_t i = 0; arr && i < s->n; i++)
-		if (json_array_append_new(arr, streams_def_to_json(s->v[i]))) {
+	for (size_t i = 0; arr && i < n; i++)
+		if (json_array_append_new(arr, stream_def_to_json(defs[i]))) {
 			json_decref(arr);
 			arr = NULL;
 		}
 	char *text = NULL;
-	if (arr && !json_object_set_new(s->doc, "streams", arr))
-		text = json_dumps(s->doc, JSON_INDENT(2));
+	if (arr && !json_object_set_new(f->doc, "streams", arr))
+		text = json_dumps(f->doc, JSON_INDENT(2));
 	if (!text)
-		return streams_fail(e, CS_INTERNAL, 500, "out of memory while saving the config file");
+		return cs_refuse(err, CS_INTERNAL, "out of memory while saving the config file");
 
 	size_t len = strlen(text);
 	char *nl = realloc(text, len + 2);
@@ -122,109 +122,104 @@ bool streams_file_save(struct streams *s, struct streams_err *e)
 		text[len++] = '\n';
 		text[len] = '\0';
 	}
-	char err[sizeof(e->msg)];
-	bool ok = write_atomic(s->path, text, len, err, sizeof(err));
+	bool ok = write_atomic(f->path, text, len, err);
 	free(text);
 	if (!ok) {
-		log_error("%s", err);
-		return streams_fail(e, CS_INTERNAL, 500, "the change was not made: %s", err);
+		log_error("config file: %s", err->msg);
+		return false;
 	}
-	log_debug("saved %zu stream(s) to %s", s->n, s->path);
+	log_debug("saved %zu stream(s) to %s", n, f->path);
 	return true;
 }
 
-static bool has_secrets(const struct streams *s)
+static bool has_secrets(struct stream_def *const *defs, size_t n)
 {
-	for (size_t i = 0; i < s->n; i++)
-		if (s->v[i]->password || s->v[i]->url.has_credentials)
+	for (size_t i = 0; i < n; i++)
+		if (defs[i]->password || defs[i]->url.has_credentials)
 			return true;
 	return false;
 }
 
-bool streams_load_file(struct streams *s, const char *path, bool write_back, char *err,
-	size_t errlen)
+bool streams_file_load(struct streams_file *f, const char *path, bool write_back,
+	const struct url_policy *policy, struct stream_def ***defs, size_t *n,
+	struct cs_error *err)
 {
 	json_t *doc = NULL;
-	struct stream **v = NULL;
-	size_t n = 0;
-	struct streams_err e;
 	struct stat sb;
 	bool group_readable = false;
 
-	if (s->n || s->doc) {
-		snprintf(err, errlen, "config file %s: streams are already loaded", path);
-		return false;
-	}
-	FILE *f = fopen(path, "r");
-	if (!f && errno == ENOENT && write_back) {
+	*defs = NULL;
+	*n = 0;
+	memset(f, 0, sizeof(*f));
+	FILE *fp = fopen(path, "r");
+	if (!fp && errno == ENOENT && write_back) {
 		/* --config-write with a file still to come: the first change creates it */
 		log_info("config file %s does not exist yet: it will be created", path);
 		doc = json_object();
-	} else if (!f) {
-		snprintf(err, errlen, "cannot read config file %s: %s", path, strerror(errno));
-		return false;
+	} else if (!fp) {
+		return cs_refuse(err, CS_BAD_REQUEST, "cannot read config file %s: %s", path,
+			strerror(errno));
 	} else {
 		json_error_t je;
-		group_readable = !fstat(fileno(f), &sb) && (sb.st_mode & 077);
-		doc = json_loadf(f, JSON_REJECT_DUPLICATES, &je);
-		fclose(f);
+		group_readable = !fstat(fileno(fp), &sb) && (sb.st_mode & 077);
+		doc = json_loadf(fp, JSON_REJECT_DUPLICATES, &je);
+		fclose(fp);
 		if (!doc) {
 			char text[160];
 			json_error_text(&je, text, sizeof(text));
-			snprintf(err, errlen, "config file %s: line %d, column %d: %s", path, je.line,
-				je.column, text);
-			return false;
+			return cs_refuse(err, CS_BAD_REQUEST, "config file %s: line %d, column %d: %s",
+				path, je.line, je.column, text);
 		}
 	}
 	if (!doc || !json_is_object(doc)) {
-		snprintf(err, errlen, "config file %s: %s", path, doc ? "the top level must be a "
-			"JSON object like {\"streams\": [...]}" : "out of memory");
+		cs_fail(err, CS_BAD_REQUEST, "config file %s: %s", path, doc ? "the top level must "
+			"be a JSON object like {\"streams\": [...]}" : "out of memory");
 		json_decref(doc);
 		return false;
 	}
 
 	const json_t *arr = json_object_get(doc, "streams");
 	if (arr && !json_is_array(arr) && !json_is_null(arr)) {
-		snprintf(err, errlen, "config file %s: \"streams\" must be an array", path);
 		json_decref(doc);
-		return false;
+		return cs_refuse(err, CS_BAD_REQUEST, "config file %s: \"streams\" must be an array",
+			path);
 	}
 	if (json_is_array(arr)) {
-		v = streams_def_parse_list(s, arr, "", &n, &e);
-		if (!v) {
-			snprintf(err, errlen, "config file %s: %s", path, e.msg);
+		struct cs_error e;
+		*defs = stream_def_parse_list(arr, policy, "", n, &e);
+		if (!*defs) {
 			json_decref(doc);
-			return false;
+			return cs_refuse(err, e.code, "config file %s: %s", path, e.msg);
 		}
 	}
-	for (size_t i = 0; i < n; i++)
-		if (!streams_push(s, v[i])) {
-			for (size_t k = i; k < n; k++)
-				streams_def_free(v[k]);
-			free(v);
-			json_decref(doc);
-			snprintf(err, errlen, "config file %s: out of memory", path);
-			return false;
-		}
-	free(v);
 
-	s->path = realpath(path, NULL); /* write through a symlink to its target */
-	if (!s->path)
-		s->path = strdup(path);
-	s->doc = doc;
-	s->write_back = write_back;
-	if (!s->path) {
-		snprintf(err, errlen, "out of memory");
+	f->path = realpath(path, NULL); /* write through a symlink to its target */
+	if (!f->path)
+		f->path = strdup(path);
+	f->doc = doc;
+	f->write_back = write_back;
+	if (!f->path || (write_back && !dir_writable(f->path, err))) {
+		if (!f->path)
+			cs_fail_oom(err);
+		for (size_t i = 0; i < *n; i++)
+			stream_def_free((*defs)[i]);
+		free(*defs);
+		*defs = NULL;
+		*n = 0;
+		streams_file_free(f);
 		return false;
 	}
-	if (write_back && !dir_writable(s->path, err, errlen))
-		return false;
-	if (group_readable && has_secrets(s))
+	if (group_readable && has_secrets(*defs, *n))
 		log_warn("config file %s holds camera credentials and can be read by other users "
 			"(chmod 600 it)", path);
-	log_info("config file %s: %zu stream(s)%s", path, s->n,
+	log_info("config file %s: %zu stream(s)%s", path, *n,
 		write_back ? ", changes are saved to it" : "");
-	for (size_t i = 0; i < s->n; i++)
-		streams_run_always_on(s, s->v[i]);
 	return true;
+}
+
+void streams_file_free(struct streams_file *f)
+{
+	free(f->path);
+	json_decref(f->doc);
+	memset(f, 0, sizeof(*f));
 }
