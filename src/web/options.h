@@ -1,4 +1,4 @@
-/* options: the per-connection query options of /ws/stream (and later /snapshot, /mjpeg),
+/* options: the per-connection query options of every viewer endpoint,
  * parsed from "name=value" fragments that lws has already percent-decoded. Pure. */
 #ifndef CAMSTREAM_OPTIONS_H
 #define CAMSTREAM_OPTIONS_H
@@ -6,8 +6,7 @@
 #include <stddef.h>
 
 #include "error.h"
-
-enum transport { TRANSPORT_TCP = 0, TRANSPORT_UDP, TRANSPORT_AUTO };
+#include "source.h"
 
 struct stream_opts {
 	char *src;       /* rtsp_url (or its alias cam_url) as given; NULL if absent (owned) */
@@ -20,15 +19,15 @@ struct stream_opts {
 };
 
 #define OPTS_MAX_DIM 8192
-#define OPTS_MAX_FPS 240.0
 
 /* Fills @o from @n fragments such as "fps=10". Unknown names, repeated names, empty or
  * out-of-range values give CS_BAD_REQUEST with a message in @err. A missing rtsp_url is
  * not an error here (callers decide). @o is always safe to opts_free(). */
-enum cs_err opts_parse(struct stream_opts *o, const char *const *args, size_t n, char *err,
-	size_t errlen);
+enum cs_err opts_parse(struct stream_opts *o, const char *const *args, size_t n,
+	struct cs_error *err);
 void opts_free(struct stream_opts *o);
 
-const char *opts_transport_name(enum transport t);
+/* The picture output @o asks for. */
+struct output_params opts_output(const struct stream_opts *o);
 
 #endif

@@ -86,7 +86,7 @@ static bool parse_fps(const char *s, double *out)
 		return false;
 	errno = 0;
 	v = strtod(s, &end);
-	if (errno || *end || !isfinite(v) || v <= 0 || v > OPTS_MAX_FPS)
+	if (errno || *end || !isfinite(v) || v <= 0 || v > OUTPUT_MAX_FPS)
 		return false;
 	*out = v;
 	return true;
@@ -110,7 +110,7 @@ static bool parse_int(const char *s, int lo, int hi, int *out)
 /* @after_src: a camera URL came earlier, so @val may be the tail of its password cut off by an
  * unencoded '&': it is then not repeated in the message. */
 static enum cs_err apply(struct stream_opts *o, enum opt_id id, const char *name,
-	const char *val, bool after_src, char *err, size_t errlen)
+	const char *val, bool after_src, struct cs_error *err)
 {
 	char shown[ECHO_MAX + 4];
 
@@ -121,69 +121,54 @@ static enum cs_err apply(struct stream_opts *o, enum opt_id id, const char *name
 	switch (id) {
 	case OPT_SRC:
 		if (!*val) {
-			cs_err_set(err, errlen, "%s is empty", name);
-			return CS_BAD_REQUEST;
+			return cs_fail(err, CS_BAD_REQUEST, "%s is empty", name);
 		}
 		o->src = strdup(val);
 		if (!o->src) {
-			cs_err_set(err, errlen, "out of memory");
-			return CS_BAD_REQUEST;
+			return cs_fail_oom(err);
 		}
 		return CS_OK;
 	case OPT_TOKEN:
 		return CS_OK; /* the access token: checked before the options are */
 	case OPT_NAME:
 		if (!*val) {
-			cs_err_set(err, errlen, "name is empty");
-			return CS_BAD_REQUEST;
+			return cs_fail(err, CS_BAD_REQUEST, "name is empty");
 		}
 		o->name = strdup(val);
 		if (!o->name) {
-			cs_err_set(err, errlen, "out of memory");
-			return CS_BAD_REQUEST;
+			return cs_fail_oom(err);
 		}
 		return CS_OK;
 	case OPT_FPS:
 		if (parse_fps(val, &o->fps))
 			return CS_OK;
-		cs_err_set(err, errlen, "fps must be a number greater than 0 and at most %g (got \"%s\")",
-			OPTS_MAX_FPS, shown);
-		return CS_BAD_REQUEST;
+		return cs_fail(err, CS_BAD_REQUEST, "fps must be a number greater than 0 and at most %g (got \"%s\")",
+			OUTPUT_MAX_FPS, shown);
 	case OPT_WIDTH:
 	case OPT_HEIGHT:
 		if (parse_int(val, 1, OPTS_MAX_DIM, id == OPT_WIDTH ? &o->width : &o->height))
 			return CS_OK;
-		cs_err_set(err, errlen, "%s must be an integer from 1 to %d (got \"%s\")", name,
+		return cs_fail(err, CS_BAD_REQUEST, "%s must be an integer from 1 to %d (got \"%s\")", name,
 			OPTS_MAX_DIM, shown);
-		return CS_BAD_REQUEST;
 	case OPT_QUALITY:
 		if (parse_int(val, 1, 100, &o->quality))
 			return CS_OK;
-		cs_err_set(err, errlen, "quality must be an integer from 1 to 100 (got \"%s\")", shown);
-		return CS_BAD_REQUEST;
+		return cs_fail(err, CS_BAD_REQUEST, "quality must be an integer from 1 to 100 (got \"%s\")", shown);
 	case OPT_TRANSPORT:
-		if (strcmp(val, "tcp") == 0)
-			o->transport = TRANSPORT_TCP;
-		else if (strcmp(val, "udp") == 0)
-			o->transport = TRANSPORT_UDP;
-		else if (strcmp(val, "auto") == 0)
-			o->transport = TRANSPORT_AUTO;
-		else {
-			cs_err_set(err, errlen, "transport must be tcp, udp or auto (got \"%s\")", shown);
-			return CS_BAD_REQUEST;
-		}
-		return CS_OK;
+		if (transport_parse(val, &o->transport))
+			return CS_OK;
+		return cs_fail(err, CS_BAD_REQUEST, "transport must be tcp, udp or auto (got \"%s\")",
+			shown);
 	case OPT_COUNT:
 		break;
 	}
-	cs_err_set(err, errlen, "internal error: option %d", (int)id);
-	return CS_BAD_REQUEST;
+	return cs_fail(err, CS_BAD_REQUEST, "internal error: option %d", (int)id);
 }
 
 /* An unknown name, or a fragment without '='. @after_src: a camera URL came earlier, so the
  * fragment may be a piece of it and is not shown. */
 static enum cs_err unknown(const char *frag, size_t name_len, bool has_eq, bool after_src,
-	char *err, size_t errlen)
+	struct cs_error *err)
 {
 	char shown[ECHO_MAX + 4];
 	size_t i;
@@ -192,17 +177,14 @@ static enum cs_err unknown(const char *frag, size_t name_len, bool has_eq, bool 
 	for (i = 0; i < name_len && plain; i++)
 		plain = (frag[i] >= 'a' && frag[i] <= 'z') || (frag[i] >= 'A' && frag[i] <= 'Z') ||
 			(frag[i] >= '0' && frag[i] <= '9') || frag[i] == '_' || frag[i] == '-';
-	if (after_src || !plain) {
-		cs_err_set(err, errlen, "unknown query parameter; " ENCODE_HINT);
-		return CS_BAD_REQUEST;
-	}
+	if (after_src || !plain)
+		return cs_fail(err, CS_BAD_REQUEST, "unknown query parameter; " ENCODE_HINT);
 	echo(shown, frag, name_len);
 	if (has_eq)
-		cs_err_set(err, errlen, "unknown query parameter \"%s\"; " ENCODE_HINT, shown);
-	else
-		cs_err_set(err, errlen, "query parameter \"%s\" has no value (name=value); "
-			ENCODE_HINT, shown);
-	return CS_BAD_REQUEST;
+		return cs_fail(err, CS_BAD_REQUEST, "unknown query parameter \"%s\"; " ENCODE_HINT,
+			shown);
+	return cs_fail(err, CS_BAD_REQUEST, "query parameter \"%s\" has no value (name=value); "
+		ENCODE_HINT, shown);
 }
 
 static int find_opt(const char *name, size_t len)
@@ -215,8 +197,7 @@ static int find_opt(const char *name, size_t len)
 	return -1;
 }
 
-enum cs_err opts_parse(struct stream_opts *o, const char *const *args, size_t n, char *err,
-	size_t errlen)
+enum cs_err opts_parse(struct stream_opts *o, const char *const *args, size_t n, struct cs_error *err)
 {
 	const char *seen[OPT_COUNT] = { NULL }; /* the name each option was given under */
 	const char *frag, *eq, *name;
@@ -225,10 +206,10 @@ enum cs_err opts_parse(struct stream_opts *o, const char *const *args, size_t n,
 	enum opt_id id;
 	int k;
 
-	cs_err_set(err, errlen, "%s", "");
+	if (err)
+		cs_error_clear(err);
 	if (!o) {
-		cs_err_set(err, errlen, "no place for the options");
-		return CS_BAD_REQUEST;
+		return cs_fail(err, CS_BAD_REQUEST, "no place for the options");
 	}
 	*o = (struct stream_opts){ .quality = 80, .transport = TRANSPORT_TCP };
 	for (i = 0; i < n; i++) {
@@ -239,32 +220,33 @@ enum cs_err opts_parse(struct stream_opts *o, const char *const *args, size_t n,
 		name_len = eq ? (size_t)(eq - frag) : strlen(frag);
 		k = find_opt(frag, name_len);
 		if (k < 0) {
-			rc = unknown(frag, name_len, eq != NULL, seen[OPT_SRC] != NULL, err, errlen);
+			rc = unknown(frag, name_len, eq != NULL, seen[OPT_SRC] != NULL, err);
 			goto fail;
 		}
 		name = opt_names[k].name;
 		id = opt_names[k].id;
 		rc = CS_BAD_REQUEST;
 		if (!eq) {
-			cs_err_set(err, errlen, "%s has no value (%s=...)", name, name);
+			cs_fail(err, CS_BAD_REQUEST, "%s has no value (%s=...)", name, name);
 			goto fail;
 		}
 		if (seen[id] && strcmp(seen[id], name) != 0) {
-			cs_err_set(err, errlen, "give either rtsp_url or cam_url, not both");
+			cs_fail(err, CS_BAD_REQUEST, "give either rtsp_url or cam_url, not both");
 			goto fail;
 		}
 		if (seen[id]) {
-			cs_err_set(err, errlen, "%s is given more than once", name);
+			cs_fail(err, CS_BAD_REQUEST, "%s is given more than once", name);
 			goto fail;
 		}
 		seen[id] = name;
-		rc = apply(o, id, name, eq + 1, seen[OPT_SRC] != NULL && id != OPT_SRC, err, errlen);
+		rc = apply(o, id, name, eq + 1, seen[OPT_SRC] != NULL && id != OPT_SRC, err);
 		if (rc != CS_OK)
 			goto fail;
 	}
 	if (o->src && o->name) {
 		rc = CS_BAD_REQUEST;
-		cs_err_set(err, errlen, "give either a camera URL (rtsp_url) or a stream name, not both");
+		cs_fail(err, CS_BAD_REQUEST, "give either a camera URL (rtsp_url) or a stream name, "
+			"not both");
 		goto fail;
 	}
 	return CS_OK;
@@ -284,12 +266,12 @@ void opts_free(struct stream_opts *o)
 	o->name = NULL;
 }
 
-const char *opts_transport_name(enum transport t)
+struct output_params opts_output(const struct stream_opts *o)
 {
-	switch (t) {
-	case TRANSPORT_TCP: return "tcp";
-	case TRANSPORT_UDP: return "udp";
-	case TRANSPORT_AUTO: return "auto";
-	}
-	return "unknown";
+	return (struct output_params){
+		.fps_max = o->fps,
+		.width = o->width,
+		.height = o->height,
+		.quality = o->quality,
+	};
 }

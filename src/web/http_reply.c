@@ -3,6 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
+#include "text.h"
+
 int http_write_response(struct lws *wsi, unsigned int status, const char *type,
 	const void *body, size_t len, const struct http_header *extra, size_t n_extra)
 {
@@ -44,9 +48,24 @@ int http_reply_json(struct lws *wsi, unsigned int status, const char *json)
 	return http_reply(wsi, status, "application/json", json, strlen(json));
 }
 
+char *http_error_json(enum cs_err e, const char *msg)
+{
+	char clean[CS_ERROR_MSG * 2];
+	str_utf8_clean(msg ? msg : "", clean, sizeof(clean));
+	json_t *j = json_pack("{s:s,s:s}", "error", clean, "code", cs_err_code(e));
+	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	return text;
+}
+
+int http_reply_cs(struct lws *wsi, const struct cs_error *e)
+{
+	return http_reply_error(wsi, 0, e->code, e->msg);
+}
+
 int http_reply_error(struct lws *wsi, unsigned int status, enum cs_err e, const char *msg)
 {
-	char *text = cs_err_json(e, msg);
+	char *text = http_error_json(e, msg);
 	if (!text)
 		return -1;
 	int r = http_reply_json(wsi, status ? status : (unsigned int)cs_err_http_status(e), text);
@@ -54,31 +73,45 @@ int http_reply_error(struct lws *wsi, unsigned int status, enum cs_err e, const 
 	return r;
 }
 
-int http_query_args(struct lws *wsi, char **store, const char **args)
+enum cs_err http_query(struct lws *wsi, struct query *q, struct cs_error *err)
 {
-	*store = NULL;
+	memset(q, 0, sizeof(*q));
 	int total = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS);
 	if (total <= 0)
-		return 0;
+		return CS_OK;
 	/* every fragment plus its NUL fits: lws' total counts the fragments without separators */
 	size_t cap = (size_t)total + HTTP_MAX_ARGS + 1;
-	char *buf = malloc(cap);
-	if (!buf)
-		return -1;
+	q->store = malloc(cap);
+	if (!q->store)
+		return cs_fail_oom(err);
 	size_t off = 0;
-	int n = 0;
 	for (int i = 0; off < cap; i++) {
-		int len = lws_hdr_copy_fragment(wsi, buf + off, (int)(cap - off),
+		int len = lws_hdr_copy_fragment(wsi, q->store + off, (int)(cap - off),
 			WSI_TOKEN_HTTP_URI_ARGS, i);
 		if (len < 0)
 			break;
-		if (n == HTTP_MAX_ARGS) {
-			free(buf);
-			return -2;
+		if (q->n == HTTP_MAX_ARGS) {
+			query_free(q);
+			return cs_fail(err, CS_BAD_REQUEST, "too many query parameters (at most %d)",
+				HTTP_MAX_ARGS);
 		}
-		args[n++] = buf + off;
+		q->args[q->n++] = q->store + off;
 		off += (size_t)len + 1;
 	}
-	*store = buf;
-	return n;
+	return CS_OK;
+}
+
+const char *query_get(const struct query *q, const char *name)
+{
+	size_t n = strlen(name);
+	for (int i = 0; i < q->n; i++)
+		if (!strncmp(q->args[i], name, n) && q->args[i][n] == '=')
+			return q->args[i] + n + 1;
+	return NULL;
+}
+
+void query_free(struct query *q)
+{
+	free(q->store);
+	memset(q, 0, sizeof(*q));
 }

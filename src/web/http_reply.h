@@ -1,5 +1,6 @@
-/* http_reply: what every HTTP room shares on the service thread: reading the query, writing
- * complete small responses (JSON, errors). */
+/* http_reply: what every room that answers over HTTP or WebSocket shares on the service
+ * thread: reading the query, writing complete small responses, and the one JSON shape of an
+ * error, {"error":"<message>","code":"<code>"}. */
 #ifndef CAMSTREAM_HTTP_REPLY_H
 #define CAMSTREAM_HTTP_REPLY_H
 
@@ -8,6 +9,10 @@
 #include <libwebsockets.h>
 
 #include "error.h"
+
+/* The JSON every client is given for @e: {"error":"<msg>","code":"<code>"} (the message
+ * cleaned to UTF-8). Caller frees; NULL if out of memory. */
+char *http_error_json(enum cs_err e, const char *msg);
 
 /* One extra response header, e.g. { "x-frame-age-ms:", "12" }. */
 struct http_header {
@@ -23,11 +28,19 @@ int http_write_response(struct lws *wsi, unsigned int status, const char *type,
 
 #define HTTP_MAX_ARGS 32
 
-/* Copies the request's query fragments ("name=value", already percent-decoded by lws) into
- * one allocation, *@store (caller frees), pointing @args (HTTP_MAX_ARGS entries) into it.
- * Returns how many, -1 if out of memory, -2 if there are more than HTTP_MAX_ARGS.
- * Call before the headers are gone (for a WebSocket: in ESTABLISHED at the latest). */
-int http_query_args(struct lws *wsi, char **store, const char **args);
+/* The request's query fragments ("name=value", already percent-decoded by lws), copied into
+ * one allocation @q->store (query_free frees it), @q->args pointing into it. The one reader
+ * of a query. Call before the headers are gone (for a WebSocket: in ESTABLISHED at the
+ * latest). CS_OK, CS_SERVER_BUSY (out of memory) or CS_BAD_REQUEST (too many). */
+struct query {
+	char *store;
+	const char *args[HTTP_MAX_ARGS];
+	int n;
+};
+enum cs_err http_query(struct lws *wsi, struct query *q, struct cs_error *err);
+/* The value of the first "@name=value" fragment, or NULL. */
+const char *query_get(const struct query *q, const char *name);
+void query_free(struct query *q);
 
 /* http_write_response, then ends the transaction: returns what the lws callback should
  * return (0 to keep the connection alive, -1 to close it). */
@@ -35,6 +48,8 @@ int http_reply(struct lws *wsi, unsigned int status, const char *type, const voi
 	size_t len);
 /* {"error":..., "code":...} with @status (0 = cs_err_http_status(@e)). */
 int http_reply_error(struct lws *wsi, unsigned int status, enum cs_err e, const char *msg);
+/* The same for an error filled by a room. */
+int http_reply_cs(struct lws *wsi, const struct cs_error *e);
 /* A JSON text (not freed). */
 int http_reply_json(struct lws *wsi, unsigned int status, const char *json);
 

@@ -1,0 +1,33 @@
+/* app: what every handler on the service thread shares, reached from any connection with
+ * app_of(wsi): the configuration, the hub of sources, the named streams, the count of open
+ * viewers. The composition root (server.c) owns it and hands it to lws as the context's
+ * user data. Service thread only. */
+#ifndef CAMSTREAM_APP_H
+#define CAMSTREAM_APP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <libwebsockets.h>
+
+#include "config.h"
+#include "frame.h"
+
+_Static_assert(FRAME_HEADROOM >= LWS_PRE, "frames need LWS_PRE bytes of headroom");
+
+struct hub;
+struct streams;
+
+struct app {
+	const struct config *cfg;
+	struct hub *hub;
+	struct streams *streams;  /* named streams; never NULL while serving */
+	int64_t started_wall_us;  /* for uptime in metrics */
+	int clients;              /* open viewers of every kind, for --max-clients */
+	bool shutting_down;       /* set once the stop signal arrived */
+};
+
+/* The app of @wsi's context. */
+struct app *app_of(struct lws *wsi);
+
+#endif
