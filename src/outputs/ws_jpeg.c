@@ -1,0 +1,214 @@
+/* ws_jpeg: /ws/stream, seed 002's contract. Each JPEG goes out as one binary message, in
+ * fragments of WS_JPEG_FRAGMENT (one per writable callback); a failure as one JSON text
+ * message and then a close with its code. The viewer lifecycle is viewer.c's; this file frames
+ * the bytes, and keeps pull mode ("next"). Service thread only. */
+#include "ws_jpeg.h"
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app.h"
+#include "error.h"
+#include "http_reply.h"
+#include "log.h"
+#include "viewer.h"
+
+enum phase {
+	PHASE_STREAM = 0,  /* sending frames */
+	PHASE_ERROR,       /* the error text goes out at the next message boundary */
+	PHASE_CLOSE,       /* the text is out: the close frame goes next */
+};
+
+/* Pull mode. A viewer that sends the text message "next" asks for one frame; from its first
+ * "next" on it gets a frame only when it has asked for one, and always one encoded after the
+ * camera's newest picture (never one that waited while it was not asking). So a reader
+ * slower than the camera takes the newest picture each time it reads, instead of what its
+ * socket buffers held. Viewers that never send anything are served as before. */
+#define PULL_WORD "next"
+#define PULL_MAX_CREDITS 16
+
+/* Per-connection state; lws allocates it zeroed and frees it after CLOSED. */
+struct session {
+	struct viewer v;
+	bool pull;                /* the viewer asks for each frame ("next") */
+	int credits;              /* frames asked for and not yet started (pull mode) */
+	enum phase phase;
+	struct cs_error err;
+	int close_code;
+};
+
+/* Whether the viewer can take a frame now: always, unless it pulls and has asked for none. */
+static bool wants_frame(const struct session *s)
+{
+	return !s->pull || s->credits > 0;
+}
+
+static const struct viewer_kind kind = {
+	.what = "viewer",
+	.path = "/ws/stream",
+};
+
+/* Switches the session to error-then-close. The text goes out at the next message boundary. */
+static void fail(struct session *s, const struct cs_error *err)
+{
+	if (s->phase != PHASE_STREAM)
+		return;
+	s->phase = PHASE_ERROR;
+	s->err = *err;
+	s->close_code = cs_err_ws_close(err->code, err->clean);
+	log_info("viewer %s: %s (%s)", s->v.url.redacted ? s->v.url.redacted : "-", err->msg,
+		cs_err_code(err->code));
+	lws_callback_on_writable(s->v.wsi);
+}
+
+static void start(struct session *s, struct lws *wsi)
+{
+	struct cs_error err;
+	enum cs_err e = viewer_start(&s->v, wsi, &kind, NULL, &err);
+	if (e == CS_OK)
+		return;
+	if (e == CS_SOURCE_ENDED)
+		err.clean = true; /* a stopped stream: the page may come back to it later */
+	fail(s, &err);
+	if (e == CS_NOT_FOUND && s->v.opts.name)
+		s->close_code = LWS_CLOSE_STATUS_POLICY_VIOLATION; /* asking again won't help */
+}
+
+/* Writes the next fragment of the frame in hand. */
+static int send_fragment(struct session *s)
+{
+	struct frame *f = s->v.cur;
+	size_t n = f->len - s->v.off;
+	if (n > WS_JPEG_FRAGMENT)
+		n = WS_JPEG_FRAGMENT;
+	int flags = lws_write_ws_flags(LWS_WRITE_BINARY, s->v.off == 0, s->v.off + n == f->len);
+	if (viewer_write_shared(s->v.wsi, f->data + s->v.off, n, (enum lws_write_protocol)flags))
+		return -1;
+	s->v.off += n;
+	if (s->v.off == f->len) {
+		viewer_sent(&s->v);
+		/* a pulling viewer that has asked for no more stays unable to take one */
+		hub_sub_set_busy(&s->v.sub, !wants_frame(s));
+	}
+	/* the next fragment, or a look for a newer frame or an error */
+	lws_callback_on_writable(s->v.wsi);
+	return 0;
+}
+
+static bool is_next(struct lws *wsi, const void *in, size_t len)
+{
+	return !lws_frame_is_binary(wsi) && lws_is_first_fragment(wsi) &&
+		lws_is_final_fragment(wsi) && len == strlen(PULL_WORD) &&
+		memcmp(in, PULL_WORD, len) == 0;
+}
+
+static void on_next(struct session *s)
+{
+	s->pull = true;
+	if (s->credits < PULL_MAX_CREDITS)
+		s->credits++;
+	if (!s->v.cur) {
+		/* it can take a frame again: the source encodes for it */
+		hub_sub_set_busy(&s->v.sub, false);
+		lws_callback_on_writable(s->v.wsi);
+	}
+}
+
+static int close_with(struct lws *wsi, int code, const char *reason)
+{
+	lws_close_reason(wsi, (enum lws_close_status)code, (unsigned char *)(uintptr_t)reason,
+		strlen(reason));
+	return -1;
+}
+
+static int send_error_text(struct session *s)
+{
+	unsigned char buf[LWS_PRE + CS_ERROR_MSG * 2 + 64];
+	char *text = http_error_json(s->err.code, s->err.msg);
+	if (!text) /* out of memory: at least the close code says what happened */
+		return close_with(s->v.wsi, s->close_code, cs_err_code(s->err.code));
+	size_t len = strlen(text);
+	if (len > sizeof(buf) - LWS_PRE)
+		len = sizeof(buf) - LWS_PRE; /* the message is bounded: cannot happen */
+	memcpy(buf + LWS_PRE, text, len);
+	free(text);
+	if (lws_write(s->v.wsi, buf + LWS_PRE, len, LWS_WRITE_TEXT) < (int)len)
+		return -1;
+	/* the close frame in the next callback: only then is the text surely out */
+	s->phase = PHASE_CLOSE;
+	lws_callback_on_writable(s->v.wsi);
+	return 0;
+}
+
+static int writeable(struct session *s, struct lws *wsi)
+{
+	if (s->phase == PHASE_CLOSE)
+		return close_with(wsi, s->close_code, cs_err_code(s->err.code));
+	/* a close frame may interrupt a fragmented message; a text frame may not */
+	if (app_of(wsi)->shutting_down && s->phase == PHASE_STREAM)
+		return close_with(wsi, LWS_CLOSE_STATUS_GOINGAWAY, "server shutting down");
+	if (s->v.cur)
+		return send_fragment(s);
+	if (s->phase == PHASE_ERROR)
+		return send_error_text(s);
+
+	if (!s->v.sub.entry || viewer_backlogged(&s->v))
+		return 0;
+	/* a pulling viewer takes only a frame made since the camera's newest picture */
+	if (wants_frame(s) && viewer_take(&s->v, s->pull)) {
+		if (s->pull)
+			s->credits--;
+		return send_fragment(s);
+	}
+	struct cs_error err;
+	if (viewer_source_error(&s->v, &err) != CS_OK) {
+		fail(s, &err);
+		return send_error_text(s);
+	}
+	return 0;
+}
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+	size_t len)
+{
+	struct session *s = user;
+
+	switch (reason) {
+	case LWS_CALLBACK_ESTABLISHED:
+		start(s, wsi);
+		return 0;
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+		if (!s || s->v.finished)
+			return 0;
+		return writeable(s, wsi);
+	case LWS_CALLBACK_TIMER:
+		if (s)
+			viewer_on_timer(&s->v);
+		return 0;
+	case LWS_CALLBACK_RECEIVE:
+		if (s && viewer_live(&s->v) && is_next(wsi, in, len)) {
+			on_next(s);
+			return 0;
+		}
+		/* besides "next", viewers send nothing but control frames (lws answers those) */
+		log_info("viewer %s sent a data message: closing it",
+			s && s->v.url.redacted ? s->v.url.redacted : "-");
+		return close_with(wsi, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE,
+			"viewers send nothing but \"next\"");
+	case LWS_CALLBACK_CLOSED:
+		if (s)
+			viewer_finish(&s->v);
+		return 0;
+	default:
+		return lws_callback_http_dummy(wsi, reason, user, in, len);
+	}
+}
+
+const struct lws_protocols ws_jpeg_protocol = {
+	.name = WS_JPEG_PROTOCOL,
+	.callback = callback,
+	.per_session_data_size = sizeof(struct session),
+	.rx_buffer_size = 4096,
+	.tx_packet_size = WS_JPEG_FRAGMENT + 64,
+};
