@@ -4,7 +4,7 @@
 
 #include <libwebsockets.h>
 
-/* Answers the request (LWS_CALLBACK_HTTP); returns what the callback should return. */
-int metrics_reply(struct lws *wsi);
+/* The protocol mounted at /metrics. */
+extern const struct lws_protocols metrics_protocol;
 
 #endif

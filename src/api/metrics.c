@@ -11,11 +11,13 @@
 #include <string.h>
 #include <strings.h>
 
-#include "frame.h"
+#include "access.h"
+#include "app.h"
+#include "clock.h"
 #include "http_reply.h"
 #include "hub.h"
 #include "log.h"
-#include "server.h"
+#include "strbuf.h"
 
 #ifndef CAMSTREAM_VERSION   /* meson defines it; a bare syntax check may not */
 #define CAMSTREAM_VERSION "unknown"
@@ -23,102 +25,35 @@
 
 #define CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
-/* ---- a growing text buffer ------------------------------------------------------------- */
-
-/* Owned by one metrics_reply call. After an allocation failure it stays failed and every
- * append is a no-op, so the builders need not check each call. */
-struct buf {
-	char *p;
-	size_t len, cap;
-	bool failed;
-};
-
-static bool buf_reserve(struct buf *b, size_t more)
-{
-	if (b->failed)
-		return false;
-	if (b->len + more + 1 <= b->cap)
-		return true;
-	size_t cap = b->cap ? b->cap : 4096;
-	while (cap < b->len + more + 1)
-		cap *= 2;
-	char *p = realloc(b->p, cap);
-	if (!p) {
-		b->failed = true;
-		return false;
-	}
-	b->p = p;
-	b->cap = cap;
-	return true;
-}
-
-static void buf_add(struct buf *b, const char *s, size_t n)
-{
-	if (!buf_reserve(b, n))
-		return;
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void buf_str(struct buf *b, const char *s)
-{
-	buf_add(b, s, strlen(s));
-}
-
-__attribute__((format(printf, 2, 3)))
-static void buf_printf(struct buf *b, const char *fmt, ...)
-{
-	char small[128];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(small, sizeof(small), fmt, ap);
-	va_end(ap);
-	if (n < 0) {
-		b->failed = true;
-		return;
-	}
-	if ((size_t)n < sizeof(small)) {
-		buf_add(b, small, (size_t)n);
-		return;
-	}
-	if (!buf_reserve(b, (size_t)n))
-		return;
-	va_start(ap, fmt);
-	vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	b->len += (size_t)n;
-}
-
 /* A label value: backslash, double quote and line feed escaped, as the format requires. */
-static void buf_label_value(struct buf *b, const char *v)
+static void buf_label_value(struct strbuf *b, const char *v)
 {
 	for (; *v; v++) {
 		switch (*v) {
-		case '\\': buf_add(b, "\\\\", 2); break;
-		case '"': buf_add(b, "\\\"", 2); break;
-		case '\n': buf_add(b, "\\n", 2); break;
-		default: buf_add(b, v, 1); break;
+		case '\\': sb_add(b, "\\\\", 2); break;
+		case '"': sb_add(b, "\\\"", 2); break;
+		case '\n': sb_add(b, "\\n", 2); break;
+		default: sb_add(b, v, 1); break;
 		}
 	}
 }
 
 /* A sample value. camstream never calls setlocale(), so the decimal point is '.'. */
-static void buf_double(struct buf *b, double v)
+static void buf_double(struct strbuf *b, double v)
 {
 	if (isnan(v))
-		buf_str(b, "NaN");
+		sb_puts(b, "NaN");
 	else if (isinf(v))
-		buf_str(b, v > 0 ? "+Inf" : "-Inf");
+		sb_puts(b, v > 0 ? "+Inf" : "-Inf");
 	else if (fabs(v) < 1e15 && v == (double)(int64_t)v)
-		buf_printf(b, "%" PRId64, (int64_t)v);
+		sb_printf(b, "%" PRId64, (int64_t)v);
 	else
-		buf_printf(b, "%.6f", v);
+		sb_printf(b, "%.6f", v);
 }
 
-static void family(struct buf *b, const char *name, const char *type, const char *help)
+static void family(struct strbuf *b, const char *name, const char *type, const char *help)
 {
-	buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+	sb_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
 /* ---- per source ------------------------------------------------------------------------ */
@@ -130,8 +65,8 @@ struct src_row {
 	char *source;             /* redacted URL, scrubbed once more (owned) */
 	char *name;               /* named stream or "" (owned) */
 	uint64_t frames_decoded, frames_encoded, encode_us, bytes_in, bytes_out, packets;
-	uint64_t dropped, reconnects, late;
-	int64_t viewers;
+	uint64_t dropped, reconnects, late, pictures, coded_skipped;
+	int64_t viewers, coded_readers;
 	int64_t last_frame_wall_us; /* newest over the workers, 0 = no frame yet */
 	bool up;                  /* any worker playing */
 	int width, height;        /* of the newest picture */
@@ -206,6 +141,9 @@ static void collect_one(const struct hub_source_info *info, void *arg)
 	r->reconnects += s->reconnects;
 	r->late += s->frames_late;
 	r->viewers += info->viewers;
+	r->coded_readers += info->coded_readers;
+	r->pictures += s->pictures_received;
+	r->coded_skipped += info->coded_skipped;
 	if (s->state == SOURCE_PLAYING) {
 		r->up = true;
 		if (info->display_url && is_rtsp(info->display_url))
@@ -255,6 +193,9 @@ GET_U64(get_reconnects, r->reconnects)
 GET_U64(get_late, r->late)
 GET_U64(get_viewers, (uint64_t)(r->viewers > 0 ? r->viewers : 0))
 GET_U64(get_up, r->up ? 1u : 0u)
+GET_U64(get_pictures, r->pictures)
+GET_U64(get_coded_skipped, r->coded_skipped)
+GET_U64(get_coded_readers, (uint64_t)(r->coded_readers > 0 ? r->coded_readers : 0))
 
 static bool get_encode_s(const struct src_row *r, int64_t now_us, double *d, uint64_t *u)
 {
@@ -296,13 +237,20 @@ static const struct src_family src_families[] = {
 	{ "camstream_source_up", "gauge",
 	  "1 while a worker of the source is playing, 0 while it opens, reconnects or failed",
 	  get_up, K_U64 },
-	{ "camstream_viewers", "gauge", "Subscribers of the source (WebSocket, MJPEG, snapshot)",
+	{ "camstream_viewers", "gauge",
+	  "Subscribers of the source (WebSocket, MJPEG, snapshot, coded readers)",
 	  get_viewers, K_U64 },
+	{ "camstream_coded_readers", "gauge",
+	  "Subscribers reading the source's coded pictures (raw frames; FLV, HLS, WebRTC)",
+	  get_coded_readers, K_U64 },
 	{ "camstream_packets_received_total", "counter", "Packets read from the source",
 	  get_packets, K_U64 },
 	{ "camstream_bytes_received_total", "counter", "Bytes read from the source",
 	  get_bytes_in, K_U64 },
-	{ "camstream_frames_decoded_total", "counter", "Pictures decoded from the source",
+	{ "camstream_pictures_received_total", "counter",
+	  "Coded pictures read from the source, decoded or not", get_pictures, K_U64 },
+	{ "camstream_frames_decoded_total", "counter",
+	  "Pictures decoded from the source (only while a JPEG output exists)",
 	  get_decoded, K_U64 },
 	{ "camstream_frames_encoded_total", "counter", "JPEG frames encoded, over all outputs",
 	  get_encoded, K_U64 },
@@ -316,11 +264,14 @@ static const struct src_family src_families[] = {
 	{ "camstream_frames_late_total", "counter",
 	  "Pictures decoded but not encoded because the worker had fallen behind the camera",
 	  get_late, K_U64 },
+	{ "camstream_coded_skipped_total", "counter",
+	  "Coded entries readers skipped by jumping to a newer key picture",
+	  get_coded_skipped, K_U64 },
 	{ "camstream_reconnects_total", "counter",
 	  "Successful re-opens of the source after a failure (named streams)",
 	  get_reconnects, K_U64 },
 	{ "camstream_seconds_since_last_frame", "gauge",
-	  "Age of the newest decoded picture; absent before the first one",
+	  "Age of the newest picture received; absent before the first one",
 	  get_age, K_DOUBLE },
 	{ "camstream_frame_width", "gauge", "Width of the decoded picture; absent before the first",
 	  get_width, K_U64 },
@@ -328,16 +279,16 @@ static const struct src_family src_families[] = {
 	  "Height of the decoded picture; absent before the first", get_height, K_U64 },
 };
 
-static void source_labels(struct buf *b, const struct src_row *r)
+static void source_labels(struct strbuf *b, const struct src_row *r)
 {
-	buf_str(b, "{source=\"");
+	sb_puts(b, "{source=\"");
 	buf_label_value(b, r->source);
-	buf_str(b, "\",name=\"");
+	sb_puts(b, "\",name=\"");
 	buf_label_value(b, r->name);
-	buf_str(b, "\"}");
+	sb_puts(b, "\"}");
 }
 
-static void write_sources(struct buf *b, const struct collect *c, int64_t now_us)
+static void write_sources(struct strbuf *b, const struct collect *c, int64_t now_us)
 {
 	for (size_t f = 0; f < sizeof(src_families) / sizeof(src_families[0]); f++) {
 		const struct src_family *fam = &src_families[f];
@@ -347,21 +298,21 @@ static void write_sources(struct buf *b, const struct collect *c, int64_t now_us
 			uint64_t u = 0;
 			if (!fam->get(&c->rows[i], now_us, &d, &u))
 				continue;
-			buf_str(b, fam->name);
+			sb_puts(b, fam->name);
 			source_labels(b, &c->rows[i]);
-			buf_str(b, " ");
+			sb_puts(b, " ");
 			if (fam->kind == K_U64)
-				buf_printf(b, "%" PRIu64, u);
+				sb_printf(b, "%" PRIu64, u);
 			else
 				buf_double(b, d);
-			buf_str(b, "\n");
+			sb_puts(b, "\n");
 		}
 	}
 }
 
 /* ---- the process ----------------------------------------------------------------------- */
 
-static void write_process(struct buf *b, const struct server_state *st,
+static void write_process(struct strbuf *b, const struct app *st,
 	const struct collect *c, int64_t now_us)
 {
 	int rtsp = 0;
@@ -369,31 +320,31 @@ static void write_process(struct buf *b, const struct server_state *st,
 		rtsp += c->rows[i].rtsp_sessions;
 
 	family(b, "camstream_build_info", "gauge", "Always 1; the version is in the label");
-	buf_str(b, "camstream_build_info{version=\"");
+	sb_puts(b, "camstream_build_info{version=\"");
 	buf_label_value(b, CAMSTREAM_VERSION);
-	buf_str(b, "\"} 1\n");
+	sb_puts(b, "\"} 1\n");
 
 	family(b, "camstream_start_time_seconds", "gauge", "When the server started (Unix time)");
-	buf_str(b, "camstream_start_time_seconds ");
+	sb_puts(b, "camstream_start_time_seconds ");
 	buf_double(b, (double)st->started_wall_us / 1e6);
-	buf_str(b, "\n");
+	sb_puts(b, "\n");
 
 	family(b, "camstream_uptime_seconds", "gauge", "Seconds since the server started");
-	buf_str(b, "camstream_uptime_seconds ");
+	sb_puts(b, "camstream_uptime_seconds ");
 	buf_double(b, st->started_wall_us > 0 && now_us > st->started_wall_us
 		? (double)(now_us - st->started_wall_us) / 1e6 : 0.0);
-	buf_str(b, "\n");
+	sb_puts(b, "\n");
 
 	family(b, "camstream_clients", "gauge",
 		"Open viewer connections of every kind (WebSocket and MJPEG)");
-	buf_printf(b, "camstream_clients %d\n", st->clients > 0 ? st->clients : 0);
+	sb_printf(b, "camstream_clients %d\n", st->clients > 0 ? st->clients : 0);
 
 	family(b, "camstream_subscribers", "gauge",
 		"Subscriptions to sources (viewers plus snapshot requests in flight)");
-	buf_printf(b, "camstream_subscribers %d\n", st->hub ? hub_sub_count(st->hub) : 0);
+	sb_printf(b, "camstream_subscribers %d\n", st->hub ? hub_sub_count(st->hub) : 0);
 
 	family(b, "camstream_sources", "gauge", "Running source workers");
-	buf_printf(b, "camstream_sources %d\n", st->hub ? hub_source_count(st->hub) : 0);
+	sb_printf(b, "camstream_sources %d\n", st->hub ? hub_source_count(st->hub) : 0);
 
 	/* glibc's own count, over every arena: what a leak grows, unlike the resident size, which
 	 * also holds pages the allocator keeps for reuse. A sanitizer's allocator bypasses glibc's,
@@ -401,18 +352,18 @@ static void write_process(struct buf *b, const struct server_state *st,
 	struct mallinfo2 mi = mallinfo2();
 	family(b, "camstream_heap_bytes", "gauge",
 		"Bytes allocated with malloc and not freed (glibc mallinfo2: uordblks + hblkhd)");
-	buf_printf(b, "camstream_heap_bytes %zu\n", mi.uordblks + mi.hblkhd);
+	sb_printf(b, "camstream_heap_bytes %zu\n", mi.uordblks + mi.hblkhd);
 
 	family(b, "camstream_rtsp_sessions", "gauge",
 		"Sources with a playing RTSP session to a camera (rtsp:// and rtsps:// workers)");
-	buf_printf(b, "camstream_rtsp_sessions %d\n", rtsp);
+	sb_printf(b, "camstream_rtsp_sessions %d\n", rtsp);
 }
 
-int metrics_reply(struct lws *wsi)
+static int metrics_reply(struct lws *wsi)
 {
-	struct server_state *st = server_get(wsi);
+	struct app *st = app_of(wsi);
 	struct collect c = { 0 };
-	struct buf b = { 0 };
+	struct strbuf b = STRBUF_INIT;
 	int64_t now_us = clock_wall_us();
 
 	if (st->hub)
@@ -432,3 +383,22 @@ int metrics_reply(struct lws *wsi)
 	free(b.p);
 	return r;
 }
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+	size_t len)
+{
+	int ret;
+	if (reason != LWS_CALLBACK_HTTP)
+		return lws_callback_http_dummy(wsi, reason, user, in, len);
+	if (!access_http_check(wsi, true, "/metrics", &ret))
+		return ret;
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0)
+		return http_reply_error(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, CS_BAD_REQUEST,
+			"only GET is supported here");
+	return metrics_reply(wsi);
+}
+
+const struct lws_protocols metrics_protocol = {
+	.name = "camstream-metrics",
+	.callback = callback,
+};

@@ -1,5 +1,6 @@
-/* http_streams: the REST API of named streams. Routes, methods and bodies here; the
- * definitions and their rules in streams.
+/* streams_api: the REST API of named streams, and its one router. Routes, methods and bodies
+ * here; the definitions and their rules in streams; the two picture answers (snapshot, raw
+ * frame) in their outputs, to which the router hands the request.
  *
  *   GET    /api/streams                 {"total":N,"streams":[status...]}
  *   POST   /api/streams                 add one (201; 409 if the name exists)
@@ -7,12 +8,14 @@
  *   DELETE /api/streams/{name}          {"deleted":name,"message":...}
  *   POST   /api/streams/{name}/start    status
  *   POST   /api/streams/{name}/stop     status
+ *   GET    /api/streams/{name}/snapshot one JPEG (outputs/snapshot)
+ *   GET    /api/streams/{name}/frame    the newest key picture, Annex B (outputs/rawframe)
  *   POST   /api/config/streams          load several: {"added","replaced","unchanged","total"}
  *
  * A POST body is collected (at most BODY_MAX bytes) and handled at HTTP_BODY_COMPLETION.
  * Service thread only. */
 
-#include "http_streams.h"
+#include "streams_api.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,11 +23,33 @@
 
 #include <jansson.h>
 
+#include "access.h"
+#include "app.h"
 #include "error.h"
 #include "http_reply.h"
 #include "log.h"
-#include "server.h"
+#include "rawframe.h"
+#include "snapshot.h"
 #include "streams.h"
+
+/* A request of the API's: its method, path and body. */
+struct api_req {
+	int method;                /* the method in the low byte, flags above it */
+	char path[256];            /* the URI path, for handling once the body is in */
+	char *body;                /* owned; request body collected so far */
+	size_t len, cap;
+};
+
+/* Per-transaction data (lws zeroes it): which room took the request, and its state. */
+enum api_kind { API_NONE = 0, API_REST, API_SNAPSHOT, API_FRAME };
+struct api_session {
+	enum api_kind kind;
+	union {
+		struct api_req rest;
+		struct snapshot snap;
+		struct rawframe frame;
+	} u;
+};
 
 #define BODY_MAX (64 * 1024)
 #define BODY_DRAIN_MAX (16 * 1024 * 1024) /* larger bodies are refused without reading them */
@@ -37,7 +62,7 @@ enum { M_GET = 1, M_POST, M_DELETE, M_OTHER };
 #define F_TOOBIG 0x400   /* the body passed BODY_MAX: drained, answered 413 */
 #define F_NOMEM 0x800    /* the body could not be stored */
 
-enum route { RT_NONE, RT_LIST, RT_ONE, RT_START, RT_STOP, RT_SNAPSHOT, RT_CONFIG };
+enum route { RT_NONE, RT_LIST, RT_ONE, RT_START, RT_STOP, RT_SNAPSHOT, RT_FRAME, RT_CONFIG };
 
 static void req_free(struct api_req *r)
 {
@@ -63,7 +88,7 @@ static int reply(struct lws *wsi, struct api_req *r, unsigned int status, const 
 static int reply_error(struct lws *wsi, struct api_req *r, unsigned int status, enum cs_err e,
 	const char *msg, const char *allow)
 {
-	char *text = cs_err_json(e, msg);
+	char *text = http_error_json(e, msg);
 	if (!text)
 		return -1;
 	struct http_header h = { "allow:", allow };
@@ -86,9 +111,10 @@ static int reply_doc(struct lws *wsi, struct api_req *r, unsigned int status, js
 	return rc;
 }
 
-static int reply_refused(struct lws *wsi, struct api_req *r, const struct streams_err *e)
+static int reply_refused(struct lws *wsi, struct api_req *r, const struct cs_error *e)
 {
-	return reply_error(wsi, r, e->http_status, e->code, e->msg, NULL);
+	return reply_error(wsi, r, (unsigned int)cs_err_http_status(e->code), e->code, e->msg,
+		NULL);
 }
 
 static int not_allowed(struct lws *wsi, struct api_req *r, const char *allow)
@@ -131,15 +157,17 @@ static enum route parse_route(const char *path, char *name, size_t cap)
 		return RT_STOP;
 	if (!strcmp(slash, "/snapshot"))
 		return RT_SNAPSHOT;
+	if (!strcmp(slash, "/frame"))
+		return RT_FRAME;
 	return RT_NONE;
 }
 
-/* The body as a JSON object, or NULL with a message in @err. */
-static json_t *parse_body(const struct api_req *r, char *err, size_t errlen)
+/* The body as a JSON object, or NULL with @err. */
+static json_t *parse_body(const struct api_req *r, struct cs_error *err)
 {
 	json_error_t je;
 	if (!r->len) {
-		snprintf(err, errlen, "the request body is empty: send a JSON object");
+		cs_fail(err, CS_BAD_REQUEST, "the request body is empty: send a JSON object");
 		return NULL;
 	}
 	json_t *j = json_loadb(r->body, r->len, JSON_REJECT_DUPLICATES, &je);
@@ -148,13 +176,13 @@ static json_t *parse_body(const struct api_req *r, char *err, size_t errlen)
 		char *near = strstr(je.text, " near ");
 		if (near)
 			*near = '\0';
-		snprintf(err, errlen, "malformed JSON body: %s (line %d, column %d)", je.text, je.line,
-			je.column);
+		cs_fail(err, CS_BAD_REQUEST, "malformed JSON body: %s (line %d, column %d)", je.text,
+			je.line, je.column);
 		return NULL;
 	}
 	if (!json_is_object(j)) {
 		json_decref(j);
-		snprintf(err, errlen, "the request body must be a JSON object");
+		cs_fail(err, CS_BAD_REQUEST, "the request body must be a JSON object");
 		return NULL;
 	}
 	return j;
@@ -162,11 +190,10 @@ static json_t *parse_body(const struct api_req *r, char *err, size_t errlen)
 
 static int on_add(struct lws *wsi, struct api_req *r, struct streams *s)
 {
-	char err[256];
-	json_t *j = parse_body(r, err, sizeof(err));
+	struct cs_error e;
+	json_t *j = parse_body(r, &e);
 	if (!j)
-		return reply_error(wsi, r, 400, CS_BAD_REQUEST, err, NULL);
-	struct streams_err e;
+		return reply_refused(wsi, r, &e);
 	bool ok = streams_add(s, j, &e);
 	const char *name = ok ? json_string_value(json_object_get(j, "name")) : NULL;
 	char location[128];
@@ -181,11 +208,10 @@ static int on_add(struct lws *wsi, struct api_req *r, struct streams *s)
 
 static int on_load(struct lws *wsi, struct api_req *r, struct streams *s)
 {
-	char err[256];
-	json_t *j = parse_body(r, err, sizeof(err));
+	struct cs_error e;
+	json_t *j = parse_body(r, &e);
 	if (!j)
-		return reply_error(wsi, r, 400, CS_BAD_REQUEST, err, NULL);
-	struct streams_err e;
+		return reply_refused(wsi, r, &e);
 	json_t *summary = streams_load_json(s, j, &e);
 	json_decref(j);
 	if (!summary)
@@ -195,7 +221,7 @@ static int on_load(struct lws *wsi, struct api_req *r, struct streams *s)
 
 static int on_delete(struct lws *wsi, struct api_req *r, struct streams *s, const char *name)
 {
-	struct streams_err e;
+	struct cs_error e;
 	if (!streams_remove(s, name, &e))
 		return reply_refused(wsi, r, &e);
 	char msg[128];
@@ -207,7 +233,7 @@ static int on_delete(struct lws *wsi, struct api_req *r, struct streams *s, cons
 static int on_start_stop(struct lws *wsi, struct api_req *r, struct streams *s,
 	const char *name, bool start)
 {
-	struct streams_err e;
+	struct cs_error e;
 	if (!(start ? streams_start(s, name, &e) : streams_stop(s, name, &e)))
 		return reply_refused(wsi, r, &e);
 	return reply_doc(wsi, r, HTTP_STATUS_OK, streams_status_json(s, name), NULL, 0);
@@ -227,7 +253,7 @@ static int on_status(struct lws *wsi, struct api_req *r, struct streams *s, cons
 /* Answers the request (its body, if any, is in @r). */
 static int dispatch(struct lws *wsi, struct api_req *r)
 {
-	struct streams *s = server_get(wsi)->streams;
+	struct streams *s = app_of(wsi)->streams;
 	char name[sizeof(r->path)];
 	int m = r->method & M_MASK;
 
@@ -256,7 +282,8 @@ static int dispatch(struct lws *wsi, struct api_req *r)
 		if (m != M_POST)
 			return not_allowed(wsi, r, "POST");
 		return on_start_stop(wsi, r, s, name, rt == RT_START);
-	case RT_SNAPSHOT: /* GET is served by http_media */
+	case RT_SNAPSHOT: /* a GET is the snapshot's (see begin) */
+	case RT_FRAME:
 		return not_allowed(wsi, r, "GET");
 	case RT_CONFIG:
 		if (m != M_POST)
@@ -266,7 +293,7 @@ static int dispatch(struct lws *wsi, struct api_req *r)
 		break;
 	}
 	return reply_error(wsi, r, HTTP_STATUS_NOT_FOUND, CS_NOT_FOUND, "no such path (the "
-		"streams API is /api/streams, /api/streams/{name}[/start|/stop|/snapshot] and "
+		"streams API is /api/streams, /api/streams/{name}[/start|/stop|/snapshot|/frame] and "
 		"/api/config/streams)", NULL);
 }
 
@@ -281,14 +308,11 @@ static long long content_length(struct lws *wsi)
 	return (end == buf || *end || v < 0) ? -1 : v;
 }
 
-int http_streams_request(struct lws *wsi, struct api_req *r, const char *path)
+static int rest_request(struct lws *wsi, struct api_req *r, const char *path)
 {
 	char *uri;
 	int uri_len;
 
-	req_free(r);
-	memset(r, 0, sizeof(*r));
-	r->active = true;
 	snprintf(r->path, sizeof(r->path), "%s", path);
 	if (strlen(path) >= sizeof(r->path))
 		r->path[0] = '\0'; /* no route: 404 */
@@ -349,7 +373,7 @@ static void take_body(struct api_req *r, const void *in, size_t len)
 	r->body[r->len] = '\0';
 }
 
-int http_streams_callback(struct lws *wsi, enum lws_callback_reasons reason,
+static int rest_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	struct api_req *r, void *in, size_t len)
 {
 	switch (reason) {
@@ -364,9 +388,64 @@ int http_streams_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
 	case LWS_CALLBACK_CLOSED_HTTP:
 		req_free(r);
-		r->active = false;
 		return 0;
 	default:
 		return lws_callback_http_dummy(wsi, reason, NULL, in, len);
 	}
 }
+
+/* LWS_CALLBACK_HTTP: the one place a path under /api/streams or /api/config is parsed. The
+ * GETs of a stream's snapshot and raw frame are handed to those outputs; the rest is REST. */
+static int begin(struct lws *wsi, struct api_session *as)
+{
+	char *uri;
+	int uri_len, ret;
+	char path[sizeof(as->u.rest.path)], name[sizeof(as->u.rest.path)];
+
+	as->kind = API_NONE;
+	if (!access_http_check(wsi, true, NULL, &ret))
+		return ret;
+	int method = lws_http_get_uri_and_method(wsi, &uri, &uri_len);
+	if (uri_len < 0 || (size_t)uri_len >= sizeof(path))
+		uri_len = 0; /* no route: 404 */
+	memcpy(path, uri, (size_t)uri_len);
+	path[uri_len] = '\0';
+	enum route rt = parse_route(path, name, sizeof(name));
+	if (method == LWSHUMETH_GET && rt == RT_SNAPSHOT) {
+		as->kind = API_SNAPSHOT;
+		return snapshot_begin(wsi, &as->u.snap, name);
+	}
+	if (method == LWSHUMETH_GET && rt == RT_FRAME) {
+		as->kind = API_FRAME;
+		return rawframe_begin(wsi, &as->u.frame, name);
+	}
+	as->kind = API_REST;
+	return rest_request(wsi, &as->u.rest, path);
+}
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+	size_t len)
+{
+	struct api_session *as = user;
+
+	if (reason == LWS_CALLBACK_HTTP && as)
+		return begin(wsi, as);
+	switch (as ? as->kind : API_NONE) {
+	case API_REST:
+		return rest_callback(wsi, reason, &as->u.rest, in, len);
+	case API_SNAPSHOT:
+		return snapshot_callback(wsi, reason, &as->u.snap, in, len);
+	case API_FRAME:
+		return rawframe_callback(wsi, reason, &as->u.frame, in, len);
+	case API_NONE:
+		break;
+	}
+	return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+const struct lws_protocols streams_api_protocol = {
+	.name = "camstream-api",
+	.callback = callback,
+	.per_session_data_size = sizeof(struct api_session),
+	.tx_packet_size = 64 * 1024 + 64,
+};
