@@ -1,77 +1,43 @@
+/* server: the composition root. It builds the house (the hub with its inputs, the named
+ * streams, the app every handler reaches), routes every endpoint to its room with lws mounts
+ * (one protocol per endpoint), and runs the one service thread until the stop signal. */
 #include "server.h"
 
-#include <netinet/in.h>
-#include <linux/tcp.h> /* its tcp_info has tcpi_snd_wnd; glibc's does not */
 #include <pthread.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/resource.h>
 
-#include <linux/sockios.h>
-
-#include <libavutil/log.h>
 #include <libwebsockets.h>
 
-#include "frame.h"
-#include "http_api.h"
+#include "access.h"
+#include "app.h"
+#include "av_pull.h"
+#include "avlog.h"
+#include "clock.h"
+#include "demo.h"
 #include "hub.h"
 #include "log.h"
+#include "lws_glue.h"
+#include "metrics.h"
+#include "mjpeg.h"
+#include "site.h"
+#include "snapshot.h"
 #include "streams.h"
-#include "ws_stream.h"
+#include "streams_api.h"
+#include "ws_jpeg.h"
 
-_Static_assert(FRAME_HEADROOM >= LWS_PRE, "frames need LWS_PRE bytes of headroom");
+/* The paths that take a WebSocket. */
+static const char *const ws_paths[] = { "/ws/stream" };
 
-/* Context user data: the whole server's state (service thread only, but for ctx and the
- * atomically-read fields the workers never touch). */
 struct server {
-	struct server_state st;
+	struct app app;               /* the context's user data: every handler's app_of() */
 	struct lws_context *ctx;
 	lws_sorted_usec_list_t tick;  /* wakes the loop so it notices the stop flag */
 	volatile sig_atomic_t *stop;
+	char js_dir[4200], css_dir[4200];
+	struct lws_http_mount mounts[7];
 };
-
-struct server_state *server_get(struct lws *wsi)
-{
-	struct server *s = lws_context_user(lws_get_context(wsi));
-	return &s->st;
-}
-
-bool server_send_backlogged(struct lws *wsi, struct send_gate *g)
-{
-	int fd = lws_get_socket_fd(wsi);
-	int unsent = 0;
-	if (fd < 0 || ioctl(fd, SIOCOUTQNSD, &unsent) < 0)
-		return false;
-	if (unsent > 0)
-		return true;
-	/* The peer's window: it shrinks by what its kernel holds unread. Linux announces a
-	 * reopened window only once it has at least doubled, so "under half the widest seen"
-	 * is what can be told reliably: the reader has fallen a half-buffer behind. */
-	struct tcp_info ti;
-	socklen_t len = sizeof(ti);
-	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 ||
-		len < offsetof(struct tcp_info, tcpi_snd_wnd) + sizeof(ti.tcpi_snd_wnd))
-		return false; /* a kernel older than 5.4 does not say */
-	int64_t now = clock_mono_us();
-	if (ti.tcpi_snd_wnd > g->max_wnd)
-		g->max_wnd = ti.tcpi_snd_wnd;
-	if (ti.tcpi_snd_wnd >= g->max_wnd / 2) {
-		g->held_since = 0;
-		return false;
-	}
-	/* A peer whose stack shrinks its window for another reason, or never announces the
-	 * reopened one, would otherwise wait forever: after a while its window is taken as it
-	 * is. */
-	if (!g->held_since)
-		g->held_since = now;
-	if (now - g->held_since < SEND_GATE_PATIENCE_US)
-		return true;
-	g->max_wnd = ti.tcpi_snd_wnd;
-	g->held_since = 0;
-	return false;
-}
 
 /* Called by workers after publishing: the one lws call allowed off the service thread.
  * It goes through this process-wide latch so that a worker abandoned at shutdown (see
@@ -95,63 +61,86 @@ static void waker_set(struct lws_context *ctx)
 	pthread_mutex_unlock(&waker_lock);
 }
 
-/* protocols[0]: plain HTTP, plus the wake-up from workers. */
+/* protocols[0]: what no mount takes (site.c), and the wake-up from workers, which lws
+ * delivers to every protocol: this one runs the hub's poll. */
 static int callback_main(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	void *in, size_t len)
 {
+	lws_glue_no_overflow();
 	if (reason == LWS_CALLBACK_EVENT_WAIT_CANCELLED) {
-		struct server *s = lws_context_user(lws_get_context(wsi));
-		if (s && s->st.hub)
-			hub_poll(s->st.hub);
+		struct app *app = app_of(wsi);
+		if (app && app->hub)
+			hub_poll(app->hub);
 		return 0; /* non-zero would close the event pipe */
 	}
-	return http_api_callback(wsi, reason, user, in, len);
+	return site_callback(wsi, reason, user, in, len);
 }
 
-/* The WebSocket protocol: lws asks it, as the default protocol, to confirm upgrades. */
+/* The WebSocket protocol, the vhost's default (browsers name none): lws asks it to confirm
+ * every upgrade, whatever the path; the gate decides, ws_jpeg serves. */
 static int callback_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 	size_t len)
 {
+	lws_glue_no_overflow();
 	if (reason == LWS_CALLBACK_HTTP_CONFIRM_UPGRADE)
-		return http_api_confirm_upgrade(wsi);
-	return ws_stream_callback(wsi, reason, user, in, len);
+		return access_confirm_upgrade(wsi, ws_paths, sizeof(ws_paths) / sizeof(ws_paths[0]));
+	return ws_jpeg_protocol.callback(wsi, reason, user, in, len);
 }
 
-static struct lws_protocols protocols[] = {
-	{ "http", callback_main, 0, 0, 0, NULL, WS_STREAM_FRAGMENT + 64 },
-	{ WS_STREAM_PROTOCOL, callback_ws, 0, 4096, 0, NULL, WS_STREAM_FRAGMENT + 64 },
-	{ NULL, NULL, 0, 0, 0, NULL, 0 },
-};
+enum { P_MAIN, P_WS, P_MJPEG, P_SNAPSHOT, P_METRICS, P_API, P_END };
+static struct lws_protocols protocols[P_END + 1];
+
+static void build_protocols(void)
+{
+	protocols[P_MAIN] = (struct lws_protocols){ .name = "http", .callback = callback_main,
+		.tx_packet_size = WS_JPEG_FRAGMENT + 64 };
+	protocols[P_WS] = ws_jpeg_protocol;
+	protocols[P_WS].callback = callback_ws;
+	protocols[P_MJPEG] = mjpeg_protocol;
+	protocols[P_SNAPSHOT] = snapshot_protocol;
+	protocols[P_METRICS] = metrics_protocol;
+	protocols[P_API] = streams_api_protocol;
+	protocols[P_END] = (struct lws_protocols){ 0 };
+}
 
 /* Browsers open a WebSocket without naming a subprotocol: make ours the default. */
 static const struct lws_protocol_vhost_options pvo_default = { NULL, NULL, "default", "1" };
-static const struct lws_protocol_vhost_options pvo = { NULL, &pvo_default, WS_STREAM_PROTOCOL,
+static const struct lws_protocol_vhost_options pvo = { NULL, &pvo_default, WS_JPEG_PROTOCOL,
 	"" };
+
+/* Each endpoint's path and the protocol that takes it; the page's files from the web root. */
+static void build_mounts(struct server *s)
+{
+	static const struct {
+		const char *path;
+		int protocol;
+	} routes[] = {
+		{ "/mjpeg", P_MJPEG }, { "/snapshot", P_SNAPSHOT }, { "/metrics", P_METRICS },
+		{ "/api/streams", P_API }, { "/api/config", P_API },
+	};
+	size_t n = 0;
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++, n++)
+		s->mounts[n] = (struct lws_http_mount){
+			.mountpoint = routes[i].path,
+			.mountpoint_len = (unsigned char)strlen(routes[i].path),
+			.origin = protocols[routes[i].protocol].name,
+			.origin_protocol = LWSMPRO_CALLBACK,
+		};
+	snprintf(s->js_dir, sizeof(s->js_dir), "%s/js", s->app.cfg->web_root);
+	snprintf(s->css_dir, sizeof(s->css_dir), "%s/css", s->app.cfg->web_root);
+	s->mounts[n++] = (struct lws_http_mount){ .mountpoint = "/js", .mountpoint_len = 3,
+		.origin = s->js_dir, .origin_protocol = LWSMPRO_FILE };
+	s->mounts[n++] = (struct lws_http_mount){ .mountpoint = "/css", .mountpoint_len = 4,
+		.origin = s->css_dir, .origin_protocol = LWSMPRO_FILE };
+	for (size_t i = 0; i + 1 < n; i++)
+		s->mounts[i].mount_next = &s->mounts[i + 1];
+}
 
 /* Dead viewers are pinged after 30 s of silence and dropped 15 s later. */
 static const lws_retry_bo_t idle_policy = {
 	.secs_since_valid_ping = 30,
 	.secs_since_valid_hangup = 45,
 };
-
-static void lws_log_to_ours(int level, const char *line)
-{
-	char buf[1024];
-	snprintf(buf, sizeof(buf), "lws: %s", line);
-	log_msg(level & LLL_ERR ? LOG_WARN : LOG_DEBUG, "%s", buf);
-}
-
-/* FFmpeg logs from worker and codec threads; log_msg is thread-safe. Its messages are detail
- * for debugging: the worker reports each failure itself in plain words. */
-static void av_log_to_ours(void *avcl, int level, const char *fmt, va_list vl)
-{
-	if (level > av_log_get_level() || log_get_level() < LOG_DEBUG)
-		return;
-	char line[1024];
-	int print_prefix = 1;
-	av_log_format_line2(avcl, level, fmt, vl, line, sizeof(line), &print_prefix);
-	log_msg(LOG_DEBUG, "ffmpeg: %s", line);
-}
 
 static void raise_fd_limit(void)
 {
@@ -166,8 +155,8 @@ static void raise_fd_limit(void)
 static void on_tick(lws_sorted_usec_list_t *sul)
 {
 	struct server *s = lws_container_of(sul, struct server, tick);
-	if (s->st.hub && !s->st.shutting_down)
-		hub_tick(s->st.hub);
+	if (s->app.hub && !s->app.shutting_down)
+		hub_tick(s->app.hub);
 	lws_sul_schedule(s->ctx, 0, &s->tick, on_tick, 100 * LWS_US_PER_MS);
 }
 
@@ -190,29 +179,26 @@ static void announce(const struct config *cfg, int port)
 /* Sends close 1001 to every viewer and services the loop until they are gone (1.2 s most). */
 static void drain_viewers(struct server *s)
 {
-	s->st.shutting_down = 1;
-	hub_stop_all(s->st.hub);
-	hub_notify_all(s->st.hub);
+	s->app.shutting_down = true;
+	hub_stop_all(s->app.hub);
+	hub_notify_all(s->app.hub);
 	int64_t deadline = clock_mono_us() + 1200000;
-	while (s->st.clients > 0 && clock_mono_us() < deadline)
+	while (s->app.clients > 0 && clock_mono_us() < deadline)
 		lws_service(s->ctx, 0);
-	if (s->st.clients > 0)
-		log_warn("%d viewer(s) did not close in time", s->st.clients);
+	if (s->app.clients > 0)
+		log_warn("%d viewer(s) did not close in time", s->app.clients);
 }
 
 int server_run(const struct config *cfg, volatile sig_atomic_t *stop)
 {
-	struct server s = { .st.cfg = cfg, .stop = stop };
+	struct server s = { .app.cfg = cfg, .stop = stop };
 	int ret = -1;
 
 	raise_fd_limit();
-	lws_set_log_level(cfg->log_level >= LOG_DEBUG ? LLL_ERR | LLL_WARN | LLL_NOTICE
-		: LLL_ERR, lws_log_to_ours);
-	av_log_set_level(cfg->log_level >= LOG_DEBUG ? AV_LOG_INFO : AV_LOG_ERROR);
-	av_log_set_callback(av_log_to_ours);
-
-	protocols[0].per_session_data_size = http_api_session_size();
-	protocols[1].per_session_data_size = ws_stream_session_size();
+	lws_glue_logging(cfg->log_level >= LOG_DEBUG);
+	avlog_route(cfg->log_level >= LOG_DEBUG);
+	build_protocols();
+	build_mounts(&s);
 
 	struct lws_context_creation_info info;
 	memset(&info, 0, sizeof(info));
@@ -220,9 +206,10 @@ int server_run(const struct config *cfg, volatile sig_atomic_t *stop)
 	info.iface = is_wildcard(cfg->host) ? NULL : cfg->host;
 	info.protocols = protocols;
 	info.pvo = &pvo;
-	info.user = &s;
+	info.mounts = s.mounts;
+	info.user = &s.app;
 	/* room for an 8 KB camera URL, percent-encoded, plus a browser's other headers; a longer
-	 * request still reaches us and is answered 414 (lws would drop it without a word) */
+	 * request still reaches us and is answered 414 */
 	info.max_http_header_data = 49152;
 	info.retry_and_idle_policy = &idle_policy;
 	info.options = 0;
@@ -241,32 +228,36 @@ int server_run(const struct config *cfg, volatile sig_atomic_t *stop)
 	if (!s.ctx) {
 		log_error("cannot listen on %s:%d (address in use, not ours, or a TLS certificate or "
 			"key that cannot be read?)", cfg->host, cfg->port);
+		avlog_restore();
 		return -1;
 	}
 	struct hub_config hc = {
 		.open_timeout_us = (int64_t)cfg->open_timeout_ms * 1000,
 		.read_timeout_us = (int64_t)cfg->read_timeout_ms * 1000,
 		.isolate = cfg->isolate,
+		.no_slice_release = cfg->no_slice_release,
+		.decoder_linger_us = (int64_t)(cfg->keep_warm_s * 1e6),
 		.max_sources = cfg->max_sources,
 		.max_sessions_per_host = cfg->max_sessions_per_host,
 		.hosts = cfg->hosts.n ? &cfg->hosts : NULL,
+		.pull_input = &av_pull_input,
+		.demo_input = &demo_input,
 	};
 	waker_set(s.ctx);
-	s.st.hub = hub_create(&hc, wake, NULL);
-	s.st.streams = s.st.hub ? streams_create(s.st.hub, &cfg->policy) : NULL;
-	if (!s.st.streams) {
+	s.app.hub = hub_create(&hc, wake, NULL);
+	s.app.streams = s.app.hub ? streams_create(s.app.hub, &cfg->policy) : NULL;
+	if (!s.app.streams) {
 		log_error("out of memory");
 		goto out_hub;
 	}
 	if (cfg->config_file[0]) {
-		char err[512];
-		if (!streams_load_file(s.st.streams, cfg->config_file, cfg->config_write, err,
-			sizeof(err))) {
-			log_error("%s", err);
+		struct cs_error err;
+		if (!streams_load_file(s.app.streams, cfg->config_file, cfg->config_write, &err)) {
+			log_error("%s", err.msg);
 			goto out_hub;
 		}
 	}
-	s.st.started_wall_us = clock_wall_us();
+	s.app.started_wall_us = clock_wall_us();
 
 	struct lws_vhost *vh = lws_get_vhost_by_name(s.ctx, "default");
 	announce(cfg, vh ? lws_get_vhost_listen_port(vh) : cfg->port);
@@ -275,21 +266,21 @@ int server_run(const struct config *cfg, volatile sig_atomic_t *stop)
 	while (!*stop)
 		lws_service(s.ctx, 0);
 
-	log_info("stopping: closing %d viewer(s), %d source(s)", s.st.clients,
-		hub_source_count(s.st.hub));
+	log_info("stopping: closing %d viewer(s), %d source(s)", s.app.clients,
+		hub_source_count(s.app.hub));
 	drain_viewers(&s);
 	ret = 0;
 
 out_hub:
-	streams_destroy(s.st.streams);
-	s.st.streams = NULL;
+	streams_destroy(s.app.streams);
+	s.app.streams = NULL;
 	/* workers call lws_cancel_service(ctx): join them (or give up on stuck ones, within the
 	 * 2 s a shutdown may take) and disarm the wake-up before the context goes */
-	hub_destroy(s.st.hub, 400 * 1000);
-	s.st.hub = NULL;
+	hub_destroy(s.app.hub, 400 * 1000);
+	s.app.hub = NULL;
 	waker_set(NULL);
 	lws_sul_cancel(&s.tick);
 	lws_context_destroy(s.ctx);
-	av_log_set_callback(av_log_default_callback);
+	avlog_restore();
 	return ret;
 }
