@@ -1,11 +1,9 @@
-/* fuzz_config: the config file loader, streams_load_file, on arbitrary file contents
+/* fuzz_config: the config file loader, streams_file_load, on arbitrary file contents
  * (docs/FUZZING.md). Each input is written to one temporary file (mode 0600; in $TMPDIR, else
  * /dev/shm, else /tmp; unlinked at once and opened as /proc/self/fd/N) and loaded without
- * write-back into a fresh streams room.
- *
- * There is no hub here, so a document with an always-on stream is skipped: loading it would
- * start a capture. Everything else of the loader runs: jansson on a FILE, the top-level
- * checks, every definition, and the messages. Invariants:
+ * write-back, as the server loads it at start (nothing is started: that is the registry's
+ * part). The whole loader runs: jansson on a FILE, the top-level checks, every definition, and
+ * the messages. Invariants:
  * - a refusal has a message; an accepted file defines as many streams as its array holds;
  * - a "password" never shows, plain or percent-encoded, in the message: neither for a
  *   definition that is refused nor for a file that does not parse (jansson's "near '<token>'"
@@ -22,7 +20,8 @@
 #include "fuzz_common.h"
 #include "url.h"
 #include "log.h"
-#include "streams_internal.h"
+#include "stream_def.h"
+#include "streams_file.h"
 
 static struct url_policy policy;
 static char path[64]; /* /proc/self/fd/N: the file itself is unlinked at once */
@@ -36,7 +35,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	log_set_level(LOG_ERROR); /* a loaded file is logged at info */
-	if (!url_policy_allow(&policy, "http", NULL, 0))
+	if (url_policy_allow(&policy, "http", NULL) != CS_OK)
 		abort();
 	/* memory-backed by default: on a disk, truncating and writing the file for every input
 	 * makes the target ten times slower */
@@ -64,27 +63,21 @@ static bool write_file(const void *data, size_t size)
 /* Loads the file; false with @err if it was refused, n_streams otherwise. */
 static bool load(char *err, size_t errlen, size_t *n_streams)
 {
-	struct streams *s = streams_create(NULL, &policy);
-	bool ok;
+	struct streams_file f;
+	struct stream_def **defs;
+	struct cs_error e;
 
-	if (!s)
-		abort();
-	memset(err, 0x5a, errlen);
-	ok = streams_load_file(s, path, false, err, errlen);
-	*n_streams = s->n;
-	streams_destroy(s);
+	memset(&e, 0x5a, sizeof(e));
+	bool ok = streams_file_load(&f, path, false, &policy, &defs, n_streams, &e);
+	snprintf(err, errlen, "%s", ok ? "" : e.msg);
+	if (!ok)
+		*n_streams = 0;
+	for (size_t i = 0; i < *n_streams; i++)
+		stream_def_free(defs[i]);
+	if (ok)
+		free(defs);
+	streams_file_free(&f);
 	return ok;
-}
-
-static bool has_always_on(const json_t *doc)
-{
-	const json_t *arr = json_object_get(doc, "streams"), *st;
-	size_t i;
-
-	json_array_foreach(arr, i, st)
-		if (json_is_true(json_object_get(st, "always_on")))
-			return true;
-	return false;
 }
 
 /* A definition's password (@i of "streams"), rotated in a copy of @doc. */
@@ -156,10 +149,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t n = 0;
 	bool ok;
 
-	if (doc && has_always_on(doc)) {
-		json_decref(doc);
-		return -1;
-	}
 	if (!write_file(data, size))
 		abort();
 	ok = load(err, sizeof(err), &n);

@@ -1,12 +1,12 @@
 /* fuzz_streams: stream definitions as the REST API receives them (docs/FUZZING.md).
  *
  * The input is a request body: parsed as http_streams does (jansson, duplicate keys refused);
- * an object with "streams" goes through streams_def_parse_list (POST /api/config/streams,
- * and the config file), any other object through streams_def_from_json (POST /api/streams).
+ * an object with "streams" goes through stream_def_parse_list (POST /api/config/streams,
+ * and the config file), any other object through stream_def_from_json (POST /api/streams).
  * Invariants:
  * - a refusal has a message, a code and an HTTP status that go together;
- * - an accepted definition writes back (streams_def_to_json, as the config file is saved)
- *   to JSON text that loads again into the same definition (streams_def_same);
+ * - an accepted definition writes back (stream_def_to_json, as the config file is saved)
+ *   to JSON text that loads again into the same definition (stream_def_same);
  * - a password given as "password" never shows, plain or percent-encoded, in a refusal's
  *   message or in the redacted URL; nor in jansson's message for a body that does not parse,
  *   once cut before " near " as http_streams and streams_file cut it. Decided by rotation
@@ -19,35 +19,31 @@
 
 #include "fuzz_common.h"
 #include "url.h"
-#include "streams_internal.h"
+#include "stream_def.h"
 
 static struct url_policy policy;
-static struct streams *streams; /* no hub: parsing a definition never starts it */
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	if (!url_policy_allow(&policy, "http", NULL, 0) ||
-			!url_policy_allow(&policy, "https", NULL, 0))
-		abort();
-	streams = streams_create(NULL, &policy);
-	if (!streams)
+	if (url_policy_allow(&policy, "http", NULL) != CS_OK ||
+			url_policy_allow(&policy, "https", NULL) != CS_OK)
 		abort();
 	return 0;
 }
 
 struct result {
 	bool ok;
-	struct streams_err e;
-	struct stream **v; /* accepted definitions (owned) */
+	struct cs_error e;
+	struct stream_def **v; /* accepted definitions (owned) */
 	size_t n;
 };
 
 static void result_free(struct result *r)
 {
 	for (size_t i = 0; i < r->n; i++)
-		streams_def_free(r->v[i]);
+		stream_def_free(r->v[i]);
 	free(r->v);
 	r->v = NULL;
 	r->n = 0;
@@ -64,12 +60,12 @@ static bool evaluate(const json_t *doc, struct result *r)
 	if (!json_is_object(doc) || (arr && !json_is_array(arr)))
 		return false;
 	if (arr) {
-		r->v = streams_def_parse_list(streams, arr, "", &r->n, &r->e);
+		r->v = stream_def_parse_list(arr, &policy, "", &r->n, &r->e);
 	} else {
 		r->v = calloc(1, sizeof(*r->v));
 		if (!r->v)
 			return false;
-		r->v[0] = streams_def_from_json(streams, doc, "", &r->e);
+		r->v[0] = stream_def_from_json(doc, &policy, "", &r->e);
 		if (r->v[0]) {
 			r->n = 1;
 		} else {
@@ -101,30 +97,30 @@ static void check_result(const struct result *r)
 	FUZZ_CHECK(memchr(r->e.msg, '\0', sizeof(r->e.msg)) || r->ok, "message not NUL-terminated");
 	if (!r->ok) {
 		FUZZ_CHECK(r->e.msg[0], "refused without a message");
-		FUZZ_CHECK((r->e.code == CS_BAD_REQUEST && r->e.http_status == 400) ||
-			(r->e.code == CS_SCHEME_NOT_ALLOWED && r->e.http_status == 403) ||
-			(r->e.code == CS_SERVER_BUSY && r->e.http_status == 503),
-			"code %d with HTTP %u: %s", r->e.code, r->e.http_status, r->e.msg);
+		FUZZ_CHECK((r->e.code == CS_BAD_REQUEST && (unsigned)cs_err_http_status(r->e.code) == 400) ||
+			(r->e.code == CS_SCHEME_NOT_ALLOWED && (unsigned)cs_err_http_status(r->e.code) == 403) ||
+			(r->e.code == CS_SERVER_BUSY && (unsigned)cs_err_http_status(r->e.code) == 503),
+			"code %d with HTTP %u: %s", r->e.code, (unsigned)cs_err_http_status(r->e.code), r->e.msg);
 		return;
 	}
 	for (size_t i = 0; i < r->n; i++) {
-		const struct stream *st = r->v[i];
-		json_t *back = streams_def_to_json(st), *again = NULL;
+		const struct stream_def *st = r->v[i];
+		json_t *back = stream_def_to_json(st), *again = NULL;
 		char *text = back ? json_dumps(back, JSON_COMPACT) : NULL;
-		struct streams_err e;
-		struct stream *st2 = NULL;
+		struct cs_error e;
+		struct stream_def *st2 = NULL;
 
-		FUZZ_CHECK(streams_def_same(st, st), "a definition differs from itself");
+		FUZZ_CHECK(stream_def_same(st, st), "a definition differs from itself");
 		FUZZ_CHECK(st->url.text && st->url.redacted, "no URL");
 		if (text)
 			again = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
 		if (again)
-			st2 = streams_def_from_json(streams, again, "", &e);
+			st2 = stream_def_from_json(again, &policy, "", &e);
 		FUZZ_CHECK(!text || !again || st2, "written back as %s, it loads no more: %s", text,
 			e.msg);
-		FUZZ_CHECK(!st2 || streams_def_same(st, st2), "written back as %s, it loads as "
+		FUZZ_CHECK(!st2 || stream_def_same(st, st2), "written back as %s, it loads as "
 			"another definition", text);
-		streams_def_free(st2);
+		stream_def_free(st2);
 		json_decref(again);
 		free(text);
 		json_decref(back);

@@ -191,10 +191,10 @@ static void check_black_and_white(const struct decoded *d)
 static struct frame *encode_once(const AVFrame *pic, int rw, int rh, int q)
 {
 	struct encoder *e = encoder_create();
-	const char *err = NULL;
+	struct cs_error err = { 0 };
 	struct frame *f = e ? encoder_encode(e, pic, rw, rh, q, &err) : NULL;
 	if (!f)
-		printf("#   encode failed: %s\n", err ? err : "no encoder");
+		printf("#   encode failed: %s\n", e ? err.msg : "no encoder");
 	encoder_destroy(e);
 	return f;
 }
@@ -414,7 +414,7 @@ static void test_resolution_and_format_change_between_calls(void)
 	for (size_t i = 0; e && i < sizeof(steps) / sizeof(steps[0]); i++) {
 		AVFrame *pic = steps[i].nv12 ? make_nv12(steps[i].w, steps[i].h) :
 			make_yuv420(steps[i].w, steps[i].h, AV_PIX_FMT_YUV420P, AVCOL_RANGE_MPEG);
-		const char *err = NULL;
+		struct cs_error err = { 0 };
 		struct frame *f = encoder_encode(e, pic, steps[i].rw, steps[i].rh, 80, &err);
 		struct decoded d;
 
@@ -446,10 +446,10 @@ static void test_empty_picture_is_an_error(void)
 {
 	struct encoder *e = encoder_create();
 	AVFrame *pic = av_frame_alloc();
-	const char *err = NULL;
+	struct cs_error err = { 0 };
 
 	CHECK(encoder_encode(e, pic, 0, 0, 80, &err) == NULL);
-	CHECK(err != NULL && err[0] != '\0');
+	CHECK(err.code != CS_OK && err.msg[0] != '\0');
 	av_frame_free(&pic);
 	encoder_destroy(e);
 	encoder_destroy(NULL);
@@ -581,7 +581,7 @@ static void test_range_path_matches_the_expanded_planes(void)
 	CHECK(e != NULL && ref != NULL);
 	for (size_t i = 0; e && ref && i < sizeof(cases) / sizeof(cases[0]); i++) {
 		AVFrame *pic = make_noisy(cases[i].w, cases[i].h, cases[i].fmt, (unsigned)i + 1);
-		const char *err = NULL;
+		struct cs_error err = { 0 };
 		/* a flat picture first, so the estimate for the next one is far too small */
 		AVFrame *flat = av_frame_alloc();
 		flat->format = AV_PIX_FMT_GRAY8;
@@ -637,7 +637,7 @@ static void test_every_jpeg_carries_its_timing_comment(void)
 {
 	struct encoder *e = encoder_create();
 	AVFrame *pic = make_yuv420(64, 48, AV_PIX_FMT_YUV420P, AVCOL_RANGE_MPEG);
-	const char *err = NULL;
+	struct cs_error err = { 0 };
 	struct frame *f = encoder_encode(e, pic, 0, 0, 80, &err);
 	CHECK(f != NULL);
 	if (f) {

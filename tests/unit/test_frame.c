@@ -1,6 +1,7 @@
 #include <pthread.h>
 
 #include "check.h"
+#include "clock.h"
 #include "frame.h"
 
 static void test_new_frame_has_one_reference_and_headroom(void)

@@ -7,8 +7,8 @@
 static struct net_policy make(const char *list)
 {
 	struct net_policy p = { .n = 0 };
-	char err[160];
-	CHECK(net_policy_add_list(&p, list, err, sizeof(err)));
+	struct cs_error e_ = { 0 };
+	CHECK(CS_OK == net_policy_add_list(&p, list, &e_));
 	return p;
 }
 
@@ -70,8 +70,8 @@ static void test_bad_entries_are_refused(void)
 	const char *bad[] = { "10.0.0.0/33", "::/129", "a..b", "-/x", "10.0.0.0/", "*.", "a b" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct net_policy p = { .n = 0 };
-		char err[160] = "";
-		bool ok = net_policy_add_list(&p, bad[i], err, sizeof(err));
+		struct cs_error e_ = { 0 };
+		bool ok = net_policy_add_list(&p, bad[i], &e_);
 		if (ok && p.n == 1)
 			printf("#   accepted %s\n", bad[i]);
 		CHECK(!ok || p.n != 1);

@@ -6,7 +6,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "av_pull.h"
 #include "check.h"
+#include "demo.h"
 #include "hub.h"
 #include "log.h"
 #include "streams.h"
@@ -47,7 +49,9 @@ static char *read_file(const char *path)
 static struct streams *load(const char *path, bool write_back, char *err, size_t errlen)
 {
 	struct streams *s = streams_create(hub, &policy);
-	if (!streams_load_file(s, path, write_back, err, errlen)) {
+	struct cs_error e;
+	if (!streams_load_file(s, path, write_back, &e)) {
+		snprintf(err, errlen, "%s", e.msg);
 		streams_destroy(s);
 		return NULL;
 	}
@@ -64,12 +68,12 @@ static struct streams *load_text(const char *text, bool write_back)
 }
 
 /* POST /api/streams with @json; the status on refusal (0 on success). */
-static unsigned int add(struct streams *s, const char *json, struct streams_err *e)
+static unsigned int add(struct streams *s, const char *json, struct cs_error *e)
 {
 	json_t *j = json_loads(json, 0, NULL);
 	bool ok = streams_add(s, j, e);
 	json_decref(j);
-	return ok ? 0 : e->http_status;
+	return ok ? 0 : cs_err_http_status(e->code);
 }
 
 static char *status_text(struct streams *s, const char *name)
@@ -135,8 +139,7 @@ static void test_credentials_go_into_the_url_percent_encoded(void)
 		"\"rtsp://192.0.2.1:554/live?ch=1\",\"username\":\"ad min\",\"password\":"
 		"\"p@ss:w/rd#1\"}]}", false);
 	struct hub_stream_def def;
-	char err[256];
-	CHECK(s && streams_resolve(s, "c", &def, err, sizeof(err)) == CS_OK);
+	CHECK(s && streams_resolve(s, "c", &def, NULL) == CS_OK);
 	CHECK_STR(def.url, "rtsp://ad%20min:p%40ss%3Aw%2Frd%231@192.0.2.1:554/live?ch=1");
 	CHECK_NOT_CONTAINS(def.display_url, "p%40ss");
 	CHECK_NOT_CONTAINS(def.display_url, "min");
@@ -149,8 +152,7 @@ static void test_a_username_alone_is_put_in_the_url(void)
 	struct streams *s = load_text("{\"streams\":[{\"name\":\"c\",\"rtsp_url\":"
 		"\"rtmp://192.0.2.1/live/key\",\"username\":\"bob\"}]}", false);
 	struct hub_stream_def def;
-	char err[256];
-	CHECK(s && streams_resolve(s, "c", &def, err, sizeof(err)) == CS_OK);
+	CHECK(s && streams_resolve(s, "c", &def, NULL) == CS_OK);
 	CHECK_STR(def.url, "rtmp://bob@192.0.2.1/live/key");
 	streams_destroy(s);
 }
@@ -182,7 +184,7 @@ static void test_status_never_shows_credentials(void)
 static void test_credentials_in_both_places_are_refused(void)
 {
 	struct streams *s = load_text("{\"streams\":[]}", false);
-	struct streams_err e;
+	struct cs_error e;
 	CHECK(add(s, "{\"name\":\"c\",\"rtsp_url\":\"rtsp://u:p@192.0.2.1/x\",\"username\":\"v\"}",
 		&e) == 400);
 	CHECK(strstr(e.msg, "not both") != NULL);
@@ -193,7 +195,7 @@ static void test_credentials_in_both_places_are_refused(void)
 static void test_a_password_needs_a_username(void)
 {
 	struct streams *s = load_text("{\"streams\":[]}", false);
-	struct streams_err e;
+	struct cs_error e;
 	CHECK(add(s, "{\"name\":\"c\",\"rtsp_url\":\"rtsp://192.0.2.1/x\",\"password\":\"pw\"}",
 		&e) == 400);
 	CHECK(strstr(e.msg, "username") != NULL);
@@ -205,7 +207,7 @@ static void test_a_password_needs_a_username(void)
 static void test_unknown_keys_are_refused_with_the_allowed_ones(void)
 {
 	struct streams *s = load_text("{\"streams\":[]}", false);
-	struct streams_err e;
+	struct cs_error e;
 	CHECK(add(s, "{\"name\":\"c\",\"rtsp_url\":\"demo:\",\"colour\":1}", &e) == 400);
 	CHECK(strstr(e.msg, "\"colour\"") != NULL);
 	CHECK(strstr(e.msg, "allowed: name, rtsp_url") != NULL);
@@ -216,7 +218,7 @@ static void test_unknown_keys_are_refused_with_the_allowed_ones(void)
 static void test_bad_names_are_refused(void)
 {
 	struct streams *s = load_text("{\"streams\":[]}", false);
-	struct streams_err e;
+	struct cs_error e;
 	const char *bad[] = { "\"\"", "\"a/b\"", "\"..\"", "\"a b\"", "12", "null",
 		"\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -231,7 +233,7 @@ static void test_bad_names_are_refused(void)
 static void test_field_types_and_ranges_are_checked(void)
 {
 	struct streams *s = load_text("{\"streams\":[]}", false);
-	struct streams_err e;
+	struct cs_error e;
 	CHECK(add(s, "{\"name\":\"c\"}", &e) == 400);
 	CHECK(strstr(e.msg, "rtsp_url") != NULL);
 	CHECK(add(s, "{\"name\":\"c\",\"rtsp_url\":\"demo:\",\"transport\":\"quic\"}", &e) == 400);
@@ -247,7 +249,7 @@ static void test_field_types_and_ranges_are_checked(void)
 static void test_a_refused_scheme_is_403(void)
 {
 	struct streams *s = load_text("{\"streams\":[]}", false);
-	struct streams_err e;
+	struct cs_error e;
 	CHECK(add(s, "{\"name\":\"c\",\"rtsp_url\":\"file:///etc/passwd\"}", &e) == 403);
 	CHECK(e.code == CS_SCHEME_NOT_ALLOWED);
 	CHECK(add(s, "{\"name\":\"c\",\"rtsp_url\":\"rtsp://\"}", &e) == 400);
@@ -258,7 +260,7 @@ static void test_an_existing_name_is_409(void)
 {
 	struct streams *s = load_text("{\"streams\":[{\"name\":\"c\",\"rtsp_url\":\"demo:\"}]}",
 		false);
-	struct streams_err e;
+	struct cs_error e;
 	CHECK(add(s, "{\"name\":\"c\",\"rtsp_url\":\"rtsp://192.0.2.1/x\"}", &e) == 409);
 	CHECK_STR(status_str(s, "c", "rtsp_url"), "demo:");
 	streams_destroy(s);
@@ -294,7 +296,7 @@ static void test_a_missing_file_is_an_error_unless_it_is_to_be_written(void)
 	CHECK(strstr(err, path) != NULL);
 	struct streams *s = load(path, true, err, sizeof(err));
 	CHECK(s);
-	struct streams_err e;
+	struct cs_error e;
 	CHECK(s && add(s, "{\"name\":\"n\",\"rtsp_url\":\"demo:\"}", &e) == 0);
 	CHECK(read_file(path) && strstr(read_file(path), "\"n\""));
 	streams_destroy(s);
@@ -336,7 +338,7 @@ static void test_write_back_round_trip_keeps_settings_secrets_and_mode_0600(void
 	char saved[128];
 	snprintf(saved, sizeof(saved), "%s", path);
 	struct streams *s = load(saved, true, err, sizeof(err));
-	struct streams_err e;
+	struct cs_error e;
 	CHECK(s && add(s, "{\"name\":\"b\",\"rtsp_url\":\"demo:\",\"always_on\":false,"
 		"\"idle_fps\":2}", &e) == 0);
 	struct stat sb;
@@ -354,9 +356,9 @@ static void test_write_back_round_trip_keeps_settings_secrets_and_mode_0600(void
 	s = load(saved, false, err, sizeof(err));
 	CHECK(s);
 	struct hub_stream_def def;
-	CHECK(s && streams_resolve(s, "a", &def, err, sizeof(err)) == CS_OK);
+	CHECK(s && streams_resolve(s, "a", &def, NULL) == CS_OK);
 	CHECK_STR(def.url, "rtsp://u:pw@192.0.2.1/a");
-	CHECK(s && streams_resolve(s, "b", &def, err, sizeof(err)) == CS_OK);
+	CHECK(s && streams_resolve(s, "b", &def, NULL) == CS_OK);
 	CHECK(def.idle_fps == 2);
 	json_t *st = s ? streams_status_json(s, "a") : NULL;
 	CHECK(json_integer_value(json_object_get(st, "channel")) == 2);
@@ -368,7 +370,7 @@ static void test_without_write_back_the_file_is_untouched(void)
 {
 	const char *text = "{\"streams\":[{\"name\":\"a\",\"rtsp_url\":\"demo:\"}]}";
 	struct streams *s = load_text(text, false);
-	struct streams_err e;
+	struct cs_error e;
 	CHECK(s && add(s, "{\"name\":\"b\",\"rtsp_url\":\"demo:\"}", &e) == 0);
 	char path[128];
 	snprintf(path, sizeof(path), "%s/c.json", dir);
@@ -389,14 +391,14 @@ static void test_a_failed_save_changes_nothing(void)
 	CHECK(s);
 	unlink(path);
 	rmdir(sub); /* the next save cannot create its temporary file */
-	struct streams_err e;
+	struct cs_error e;
 	CHECK(add(s, "{\"name\":\"b\",\"rtsp_url\":\"demo:\"}", &e) == 500);
 	CHECK(streams_status_json(s, "b") == NULL);
-	CHECK(!streams_remove(s, "a", &e) && e.http_status == 500);
-	CHECK(!streams_stop(s, "a", &e) && e.http_status == 500);
+	CHECK(!streams_remove(s, "a", &e) && cs_err_http_status(e.code) == 500);
+	CHECK(!streams_stop(s, "a", &e) && cs_err_http_status(e.code) == 500);
 	CHECK_STR(status_str(s, "a", "enabled"), "true");
 	struct hub_stream_def def;
-	CHECK(streams_resolve(s, "a", &def, err, sizeof(err)) == CS_OK);
+	CHECK(streams_resolve(s, "a", &def, NULL) == CS_OK);
 	streams_destroy(s);
 }
 
@@ -404,34 +406,33 @@ static void test_stop_disables_and_viewers_are_told_it_is_stopped(void)
 {
 	struct streams *s = load_text("{\"streams\":[{\"name\":\"a\",\"rtsp_url\":\"demo:\"}]}",
 		true);
-	struct streams_err e;
+	struct cs_error e;
 	struct hub_stream_def def;
-	char err[256], path[128];
+	char path[128];
 	snprintf(path, sizeof(path), "%s/c.json", dir);
 	CHECK(s && streams_stop(s, "a", &e));
 	CHECK_STR(status_str(s, "a", "state"), "stopped");
-	CHECK(streams_resolve(s, "a", &def, err, sizeof(err)) == CS_SOURCE_ENDED);
-	CHECK(strstr(err, "stopped") != NULL);
+	CHECK(streams_resolve(s, "a", &def, &e) == CS_SOURCE_ENDED);
+	CHECK(strstr(e.msg, "stopped") != NULL);
 	CHECK(strstr(read_file(path), "\"enabled\": false") != NULL);
 	CHECK(streams_stop(s, "a", &e)); /* idempotent */
 	CHECK(streams_start(s, "a", &e));
 	CHECK_STR(status_str(s, "a", "enabled"), "true");
-	CHECK(streams_resolve(s, "a", &def, err, sizeof(err)) == CS_OK);
+	CHECK(streams_resolve(s, "a", &def, NULL) == CS_OK);
 	CHECK(strstr(read_file(path), "\"enabled\": true") != NULL);
-	CHECK(!streams_start(s, "zz", &e) && e.http_status == 404);
+	CHECK(!streams_start(s, "zz", &e) && cs_err_http_status(e.code) == 404);
 	streams_destroy(s);
 }
 
 static void test_unknown_names_are_not_found(void)
 {
 	struct streams *s = load_text("{\"streams\":[]}", false);
-	struct streams_err e;
+	struct cs_error e;
 	struct hub_stream_def def;
-	char err[256];
-	CHECK(streams_resolve(s, "nope", &def, err, sizeof(err)) == CS_NOT_FOUND);
-	CHECK(strstr(err, "nope") != NULL);
-	CHECK(!streams_remove(s, "nope", &e) && e.http_status == 404 && e.code == CS_NOT_FOUND);
-	CHECK(!streams_stop(s, "nope", &e) && e.http_status == 404);
+	CHECK(streams_resolve(s, "nope", &def, &e) == CS_NOT_FOUND);
+	CHECK(strstr(e.msg, "nope") != NULL);
+	CHECK(!streams_remove(s, "nope", &e) && cs_err_http_status(e.code) == 404 && e.code == CS_NOT_FOUND);
+	CHECK(!streams_stop(s, "nope", &e) && cs_err_http_status(e.code) == 404);
 	CHECK(streams_status_json(s, "nope") == NULL);
 	streams_destroy(s);
 }
@@ -440,7 +441,7 @@ static void test_remove_deletes_from_the_file(void)
 {
 	struct streams *s = load_text("{\"streams\":[{\"name\":\"a\",\"rtsp_url\":\"demo:\"},"
 		"{\"name\":\"b\",\"rtsp_url\":\"demo:\"}]}", true);
-	struct streams_err e;
+	struct cs_error e;
 	char path[128];
 	snprintf(path, sizeof(path), "%s/c.json", dir);
 	CHECK(s && streams_remove(s, "a", &e));
@@ -450,7 +451,7 @@ static void test_remove_deletes_from_the_file(void)
 	streams_destroy(s);
 }
 
-static json_t *load_json(struct streams *s, const char *json, struct streams_err *e)
+static json_t *load_json(struct streams *s, const char *json, struct cs_error *e)
 {
 	json_t *doc = json_loads(json, 0, NULL);
 	json_t *r = streams_load_json(s, doc, e);
@@ -462,7 +463,7 @@ static void test_loading_several_adds_replaces_and_keeps_the_same(void)
 {
 	struct streams *s = load_text("{\"streams\":[{\"name\":\"a\",\"rtsp_url\":\"demo:\"},"
 		"{\"name\":\"b\",\"rtsp_url\":\"demo:\"}]}", false);
-	struct streams_err e;
+	struct cs_error e;
 	json_t *r = load_json(s, "{\"streams\":[{\"name\":\"a\",\"rtsp_url\":\"demo:\"},"
 		"{\"name\":\"b\",\"rtsp_url\":\"rtsp://192.0.2.1/b\"},{\"name\":\"c\",\"rtsp_url\":"
 		"\"demo:\"}]}", &e);
@@ -480,15 +481,15 @@ static void test_loading_several_with_one_invalid_changes_nothing(void)
 {
 	struct streams *s = load_text("{\"streams\":[{\"name\":\"a\",\"rtsp_url\":\"demo:\"}]}",
 		false);
-	struct streams_err e;
+	struct cs_error e;
 	CHECK(load_json(s, "{\"streams\":[{\"name\":\"a\",\"rtsp_url\":\"rtsp://192.0.2.1/a\"},"
 		"{\"name\":\"z\",\"rtsp_url\":\"demo:\"},{\"name\":\"y\"}]}", &e) == NULL);
-	CHECK(e.http_status == 400);
+	CHECK(cs_err_http_status(e.code) == 400);
 	CHECK(strstr(e.msg, "streams[2]") != NULL);
 	CHECK_STR(status_str(s, "a", "rtsp_url"), "demo:");
 	CHECK(streams_status_json(s, "z") == NULL);
-	CHECK(load_json(s, "{\"streams\":{}}", &e) == NULL && e.http_status == 400);
-	CHECK(load_json(s, "[]", &e) == NULL && e.http_status == 400);
+	CHECK(load_json(s, "{\"streams\":{}}", &e) == NULL && cs_err_http_status(e.code) == 400);
+	CHECK(load_json(s, "[]", &e) == NULL && cs_err_http_status(e.code) == 400);
 	streams_destroy(s);
 }
 
@@ -498,7 +499,8 @@ int main(void)
 	if (!mkdtemp(dir))
 		return 1;
 	log_set_level(LOG_ERROR); /* the expected save failures still show */
-	struct hub_config hc = { .open_timeout_us = 1000000, .read_timeout_us = 1000000 };
+	struct hub_config hc = { .open_timeout_us = 1000000, .read_timeout_us = 1000000,
+		.pull_input = &av_pull_input, .demo_input = &demo_input };
 	hub = hub_create(&hc, no_wake, NULL);
 
 	RUN(test_a_stream_from_the_file_gets_the_documented_defaults);

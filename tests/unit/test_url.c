@@ -2,18 +2,21 @@
  * how it is cut, and that no credential survives redaction or an error message. */
 #include "url.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
 #include "error.h"
+#include "redact.h"
+#include "split.h"
 
 static void test_rtsp_url_with_path_parses(void)
 {
 	struct cam_url u;
-	char err[256];
+	struct cs_error e_ = { 0 };
 
-	CHECK(url_parse("rtsp://cam.local/stream1", NULL, &u, err, sizeof(err)) == CS_OK);
+	CHECK(url_parse("rtsp://cam.local/stream1", NULL, &u, &e_) == CS_OK);
 	CHECK_STR(u.text, "rtsp://cam.local/stream1");
 	CHECK_STR(u.redacted, "rtsp://cam.local/stream1");
 	CHECK_STR(u.scheme, "rtsp");
@@ -27,9 +30,9 @@ static void test_rtsp_url_with_path_parses(void)
 static void test_scheme_is_case_insensitive_and_lowercased(void)
 {
 	struct cam_url u;
-	char err[256];
+	struct cs_error e_ = { 0 };
 
-	CHECK(url_parse("RTSP://Cam.Local:8554/x", NULL, &u, err, sizeof(err)) == CS_OK);
+	CHECK(url_parse("RTSP://Cam.Local:8554/x", NULL, &u, &e_) == CS_OK);
 	CHECK_STR(u.scheme, "rtsp");
 	CHECK_STR(u.text, "RTSP://Cam.Local:8554/x");
 	CHECK_STR(u.host, "Cam.Local");
@@ -48,14 +51,14 @@ static void test_default_ports_per_scheme(void)
 	};
 	struct url_policy p = { .n_extra = 0 };
 	struct cam_url u;
-	char err[256];
+	struct cs_error e_ = { 0 };
 	size_t i;
 
-	CHECK(url_policy_allow(&p, "http", err, sizeof(err)));
-	CHECK(url_policy_allow(&p, "https", err, sizeof(err)));
-	CHECK(url_policy_allow(&p, "srt", err, sizeof(err)));
+	CHECK(CS_OK == url_policy_allow(&p, "http", &e_));
+	CHECK(CS_OK == url_policy_allow(&p, "https", &e_));
+	CHECK(CS_OK == url_policy_allow(&p, "srt", &e_));
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		CHECK(url_parse(cases[i].url, &p, &u, err, sizeof(err)) == CS_OK);
+		CHECK(url_parse(cases[i].url, &p, &u, &e_) == CS_OK);
 		CHECK(u.port == cases[i].port);
 		url_free(&u);
 	}
@@ -64,9 +67,9 @@ static void test_default_ports_per_scheme(void)
 static void test_explicit_port_overrides_default(void)
 {
 	struct cam_url u;
-	char err[256];
+	struct cs_error e_ = { 0 };
 
-	CHECK(url_parse("rtsp://h:8554/x", NULL, &u, err, sizeof(err)) == CS_OK);
+	CHECK(url_parse("rtsp://h:8554/x", NULL, &u, &e_) == CS_OK);
 	CHECK(u.port == 8554);
 	url_free(&u);
 }
@@ -74,9 +77,9 @@ static void test_explicit_port_overrides_default(void)
 static void test_empty_port_means_default(void)
 {
 	struct cam_url u;
-	char err[256];
+	struct cs_error e_ = { 0 };
 
-	CHECK(url_parse("rtsp://h:/x", NULL, &u, err, sizeof(err)) == CS_OK);
+	CHECK(url_parse("rtsp://h:/x", NULL, &u, &e_) == CS_OK);
 	CHECK(u.port == 554);
 	url_free(&u);
 }
@@ -84,9 +87,9 @@ static void test_empty_port_means_default(void)
 static void test_port_65535_is_accepted(void)
 {
 	struct cam_url u;
-	char err[256];
+	struct cs_error e_ = { 0 };
 
-	CHECK(url_parse("rtsp://h:65535/x", NULL, &u, err, sizeof(err)) == CS_OK);
+	CHECK(url_parse("rtsp://h:65535/x", NULL, &u, &e_) == CS_OK);
 	CHECK(u.port == 65535);
 	url_free(&u);
 }
@@ -98,11 +101,11 @@ static void test_ports_outside_1_to_65535_are_refused(void)
 		"rtsp://h:-1/x", "rtsp://h:0x10/x",
 	};
 	struct cam_url u;
-	char err[256];
+	struct cs_error e_ = { 0 };
 	size_t i;
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		CHECK(url_parse(bad[i], NULL, &u, err, sizeof(err)) == CS_BAD_REQUEST);
+		CHECK(url_parse(bad[i], NULL, &u, &e_) == CS_BAD_REQUEST);
 		CHECK(u.text == NULL && u.host == NULL);
 	}
 }
@@ -110,10 +113,9 @@ static void test_ports_outside_1_to_65535_are_refused(void)
 static void test_ipv4_host(void)
 {
 	struct cam_url u;
-	char err[256];
+	struct cs_error e_ = { 0 };
 
-	CHECK(url_parse("rtsp://192.168.1.10:554/Streaming/Channels/101", NULL, &u, err,
-		sizeof(err)) == CS_OK);
+	CHECK(url_parse("rtsp://192.168.1.10:554/Streaming/Channels/101", NULL, &u, &e_) == CS_OK);
 	CHECK_STR(u.host, "192.168.1.10");
 	CHECK(u.port == 554);
 	url_free(&u);
@@ -122,9 +124,9 @@ static void test_ipv4_host(void)
 static void test_ipv6_literal_without_port(void)
 {
 	struct cam_url u;
-	char err[256];
+	struct cs_error e_ = { 0 };
 
-	CHECK(url_parse("rtsp://[::1]/stream", NULL, &u, err, sizeof(err)) == CS_OK);
+	CHECK(url_parse("rtsp://[::1]/stream", NULL, &u, &e_) == CS_OK);
 	CHECK_STR(u.host, "::1");
 	CHECK(u.port == 554);
 	CHECK_STR(u.redacted, "rtsp://[::1]/stream");
@@ -134,9 +136,9 @@ static void test_ipv6_literal_without_port(void)
 static void test_ipv6_literal_with_port_and_credentials(void)
 {
 	struct cam_url u;
-	char err[256];
+	struct cs_error e_ = { 0 };
 
-	CHECK(url_parse("rtsp://admin:x@[fe80::1]:8554/s", NULL, &u, err, sizeof(err)) == CS_OK);
+	CHECK(url_parse("rtsp://admin:x@[fe80::1]:8554/s", NULL, &u, &e_) == CS_OK);
 	CHECK_STR(u.host, "fe80::1");
 	CHECK(u.port == 8554);
 	CHECK(u.has_credentials);
@@ -147,18 +149,19 @@ static void test_ipv6_literal_with_port_and_credentials(void)
 static void test_ipv6_without_brackets_is_refused_with_hint(void)
 {
 	struct cam_url u;
-	char err[256];
+	struct cs_error e_ = { 0 };
+	char *err = e_.msg;
 
-	CHECK(url_parse("rtsp://fe80::1/s", NULL, &u, err, sizeof(err)) == CS_BAD_REQUEST);
+	CHECK(url_parse("rtsp://fe80::1/s", NULL, &u, &e_) == CS_BAD_REQUEST);
 	CHECK(strstr(err, "brackets") != NULL);
 }
 
 static void test_unencoded_at_in_password_ends_userinfo_at_last_at(void)
 {
 	struct cam_url u;
-	char err[256];
+	struct cs_error e_ = { 0 };
 
-	CHECK(url_parse("rtsp://u:p@ssw0rd@host/x", NULL, &u, err, sizeof(err)) == CS_OK);
+	CHECK(url_parse("rtsp://u:p@ssw0rd@host/x", NULL, &u, &e_) == CS_OK);
 	CHECK_STR(u.host, "host");
 	CHECK(u.has_credentials);
 	CHECK_STR(u.text, "rtsp://u:p@ssw0rd@host/x"); /* FFmpeg gets it as given */
@@ -170,9 +173,9 @@ static void test_unencoded_at_in_password_ends_userinfo_at_last_at(void)
 static void test_several_unencoded_ats_in_password(void)
 {
 	struct cam_url u;
-	char err[256];
+	struct cs_error e_ = { 0 };
 
-	CHECK(url_parse("rtsp://me@home:a@b@c@10.0.0.2:554/live", NULL, &u, err, sizeof(err)) ==
+	CHECK(url_parse("rtsp://me@home:a@b@c@10.0.0.2:554/live", NULL, &u, &e_) ==
 		CS_OK);
 	CHECK_STR(u.host, "10.0.0.2");
 	CHECK_STR(u.redacted, "rtsp://***@10.0.0.2:554/live");
@@ -182,9 +185,9 @@ static void test_several_unencoded_ats_in_password(void)
 static void test_percent_encoded_at_in_password(void)
 {
 	struct cam_url u;
-	char err[256];
+	struct cs_error e_ = { 0 };
 
-	CHECK(url_parse("rtsp://u:p%40ss@host/x", NULL, &u, err, sizeof(err)) == CS_OK);
+	CHECK(url_parse("rtsp://u:p%40ss@host/x", NULL, &u, &e_) == CS_OK);
 	CHECK_STR(u.host, "host");
 	CHECK_STR(u.text, "rtsp://u:p%40ss@host/x");
 	CHECK_STR(u.redacted, "rtsp://***@host/x");
@@ -194,9 +197,9 @@ static void test_percent_encoded_at_in_password(void)
 static void test_user_without_password_is_credentials_and_redacted(void)
 {
 	struct cam_url u;
-	char err[256];
+	struct cs_error e_ = { 0 };
 
-	CHECK(url_parse("rtsp://operator@host", NULL, &u, err, sizeof(err)) == CS_OK);
+	CHECK(url_parse("rtsp://operator@host", NULL, &u, &e_) == CS_OK);
 	CHECK(u.has_credentials);
 	CHECK_STR(u.host, "host");
 	CHECK_STR(u.redacted, "rtsp://***@host");
@@ -206,9 +209,9 @@ static void test_user_without_password_is_credentials_and_redacted(void)
 static void test_password_without_user_is_credentials_and_redacted(void)
 {
 	struct cam_url u;
-	char err[256];
+	struct cs_error e_ = { 0 };
 
-	CHECK(url_parse("rtsp://:pass@host", NULL, &u, err, sizeof(err)) == CS_OK);
+	CHECK(url_parse("rtsp://:pass@host", NULL, &u, &e_) == CS_OK);
 	CHECK(u.has_credentials);
 	CHECK_STR(u.redacted, "rtsp://***@host");
 	url_free(&u);
@@ -217,9 +220,9 @@ static void test_password_without_user_is_credentials_and_redacted(void)
 static void test_empty_userinfo_is_not_credentials(void)
 {
 	struct cam_url u;
-	char err[256];
+	struct cs_error e_ = { 0 };
 
-	CHECK(url_parse("rtsp://@host/x", NULL, &u, err, sizeof(err)) == CS_OK);
+	CHECK(url_parse("rtsp://@host/x", NULL, &u, &e_) == CS_OK);
 	CHECK(!u.has_credentials);
 	CHECK_STR(u.host, "host");
 	url_free(&u);
@@ -228,10 +231,11 @@ static void test_empty_userinfo_is_not_credentials(void)
 static void test_password_with_unencoded_slash_is_refused(void)
 {
 	struct cam_url u;
-	char err[256];
+	struct cs_error e_ = { 0 };
+	char *err = e_.msg;
 
 	/* FFmpeg would connect to host "admin", port 1234: refuse rather than mislead. */
-	CHECK(url_parse("rtsp://admin:1234/abcd@10.0.0.2/s", NULL, &u, err, sizeof(err)) ==
+	CHECK(url_parse("rtsp://admin:1234/abcd@10.0.0.2/s", NULL, &u, &e_) ==
 		CS_BAD_REQUEST);
 	CHECK(strstr(err, "percent-encode") != NULL);
 	CHECK_NOT_CONTAINS(err, "abcd");
@@ -241,10 +245,11 @@ static void test_password_with_unencoded_slash_is_refused(void)
 static void test_password_with_slash_and_equals_is_refused(void)
 {
 	struct cam_url u;
-	char err[256];
+	struct cs_error e_ = { 0 };
+	char *err = e_.msg;
 
 	/* A base64-style password: FFmpeg would connect to host "admin", port 12. */
-	CHECK(url_parse("rtsp://admin:12/cd+e=@10.0.0.2/s", NULL, &u, err, sizeof(err)) ==
+	CHECK(url_parse("rtsp://admin:12/cd+e=@10.0.0.2/s", NULL, &u, &e_) ==
 		CS_BAD_REQUEST);
 	CHECK_NOT_CONTAINS(err, "cd+e");
 }
@@ -252,23 +257,23 @@ static void test_password_with_slash_and_equals_is_refused(void)
 static void test_at_in_path_or_query_is_refused(void)
 {
 	struct cam_url u;
-	char err[256];
+	struct cs_error e_ = { 0 };
+	char *err = e_.msg;
 
-	CHECK(url_parse("rtsp://u:p@h/x@y", NULL, &u, err, sizeof(err)) == CS_BAD_REQUEST);
-	CHECK(url_parse("rtsp://h/x?mail=a@b.example", NULL, &u, err, sizeof(err)) ==
+	CHECK(url_parse("rtsp://u:p@h/x@y", NULL, &u, &e_) == CS_BAD_REQUEST);
+	CHECK(url_parse("rtsp://h/x?mail=a@b.example", NULL, &u, &e_) ==
 		CS_BAD_REQUEST);
 	CHECK(strstr(err, "%40") != NULL);
-	CHECK(url_parse("rtsp://h/x?mail=a%40b.example", NULL, &u, err, sizeof(err)) == CS_OK);
+	CHECK(url_parse("rtsp://h/x?mail=a%40b.example", NULL, &u, &e_) == CS_OK);
 	url_free(&u);
 }
 
 static void test_query_string_inside_camera_url_is_kept(void)
 {
 	struct cam_url u;
-	char err[256];
+	struct cs_error e_ = { 0 };
 
-	CHECK(url_parse("rtsp://h/cam/realmonitor?channel=1&subtype=0", NULL, &u, err,
-		sizeof(err)) == CS_OK);
+	CHECK(url_parse("rtsp://h/cam/realmonitor?channel=1&subtype=0", NULL, &u, &e_) == CS_OK);
 	CHECK_STR(u.text, "rtsp://h/cam/realmonitor?channel=1&subtype=0");
 	CHECK_STR(u.redacted, "rtsp://h/cam/realmonitor?channel=1&subtype=0");
 	url_free(&u);
@@ -277,9 +282,9 @@ static void test_query_string_inside_camera_url_is_kept(void)
 static void test_fragment_is_kept(void)
 {
 	struct cam_url u;
-	char err[256];
+	struct cs_error e_ = { 0 };
 
-	CHECK(url_parse("rtsp://h/x?a=1#part", NULL, &u, err, sizeof(err)) == CS_OK);
+	CHECK(url_parse("rtsp://h/x?a=1#part", NULL, &u, &e_) == CS_OK);
 	CHECK_STR(u.redacted, "rtsp://h/x?a=1#part");
 	url_free(&u);
 }
@@ -287,9 +292,9 @@ static void test_fragment_is_kept(void)
 static void test_characters_ffmpeg_passes_through_are_tolerated(void)
 {
 	struct cam_url u;
-	char err[256];
+	struct cs_error e_ = { 0 };
 
-	CHECK(url_parse("rtsp://h/a|b?x={1}#y#z", NULL, &u, err, sizeof(err)) == CS_OK);
+	CHECK(url_parse("rtsp://h/a|b?x={1}#y#z", NULL, &u, &e_) == CS_OK);
 	CHECK_STR(u.text, "rtsp://h/a|b?x={1}#y#z");
 	url_free(&u);
 }
@@ -297,10 +302,10 @@ static void test_characters_ffmpeg_passes_through_are_tolerated(void)
 static void test_secret_query_values_are_redacted(void)
 {
 	struct cam_url u;
-	char err[256];
+	struct cs_error e_ = { 0 };
 
 	CHECK(url_parse("rtsp://h/x?channel=1&Password=hunter2&token=t0k&sig=abc&api_key=k3y"
-		"&X-Amz-Signature=zz&user=bob", NULL, &u, err, sizeof(err)) == CS_OK);
+		"&X-Amz-Signature=zz&user=bob", NULL, &u, &e_) == CS_OK);
 	CHECK_STR(u.redacted, "rtsp://h/x?channel=1&Password=***&token=***&sig=***&api_key=***"
 		"&X-Amz-Signature=***&user=***");
 	url_free(&u);
@@ -309,10 +314,10 @@ static void test_secret_query_values_are_redacted(void)
 static void test_secret_values_in_dvr_style_path_are_redacted(void)
 {
 	struct cam_url u;
-	char err[256];
+	struct cs_error e_ = { 0 };
 
 	CHECK(url_parse("rtsp://10.0.0.3:554/user=admin&password=p@ss&channel=1&stream=0.sdp?",
-		NULL, &u, err, sizeof(err)) == CS_OK);
+		NULL, &u, &e_) == CS_OK);
 	CHECK_STR(u.redacted,
 		"rtsp://10.0.0.3:554/user=***&password=***&channel=1&stream=0.sdp?");
 	url_free(&u);
@@ -321,10 +326,9 @@ static void test_secret_values_in_dvr_style_path_are_redacted(void)
 static void test_credentials_and_secret_query_redacted_together(void)
 {
 	struct cam_url u;
-	char err[256];
+	struct cs_error e_ = { 0 };
 
-	CHECK(url_parse("rtsps://alice:s3cret@cam:7441/live?auth=xyz&res=hd", NULL, &u, err,
-		sizeof(err)) == CS_OK);
+	CHECK(url_parse("rtsps://alice:s3cret@cam:7441/live?auth=xyz&res=hd", NULL, &u, &e_) == CS_OK);
 	CHECK_STR(u.redacted, "rtsps://***@cam:7441/live?auth=***&res=hd");
 	CHECK_NOT_CONTAINS(u.redacted, "alice");
 	CHECK_NOT_CONTAINS(u.redacted, "s3cret");
@@ -349,11 +353,12 @@ static void test_errors_never_contain_credentials(void)
 		"rtsp:alice:s3cret@h/x",
 	};
 	struct cam_url u;
-	char err[256];
+	struct cs_error e_ = { 0 };
+	char *err = e_.msg;
 	size_t i;
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		CHECK(url_parse(bad[i], NULL, &u, err, sizeof(err)) != CS_OK);
+		CHECK(url_parse(bad[i], NULL, &u, &e_) != CS_OK);
 		CHECK(err[0] != '\0');
 		CHECK_NOT_CONTAINS(err, "alice");
 		CHECK_NOT_CONTAINS(err, "s3cret");
@@ -363,37 +368,41 @@ static void test_errors_never_contain_credentials(void)
 static void test_file_scheme_can_never_be_allowed(void)
 {
 	struct cam_url u;
-	char err[256];
+	struct cs_error e_ = { 0 };
+	char *err = e_.msg;
 
-	CHECK(url_parse("file:/etc/passwd", NULL, &u, err, sizeof(err)) == CS_SCHEME_NOT_ALLOWED);
+	CHECK(url_parse("file:/etc/passwd", NULL, &u, &e_) == CS_SCHEME_NOT_ALLOWED);
 	CHECK(strstr(err, "can never be allowed") != NULL);
-	CHECK(url_parse("FILE:///etc/passwd", NULL, &u, err, sizeof(err)) == CS_SCHEME_NOT_ALLOWED);
+	CHECK(url_parse("FILE:///etc/passwd", NULL, &u, &e_) == CS_SCHEME_NOT_ALLOWED);
 }
 
 static void test_concat_scheme_can_never_be_allowed(void)
 {
 	struct cam_url u;
-	char err[256];
+	struct cs_error e_ = { 0 };
+	char *err = e_.msg;
 
-	CHECK(url_parse("concat:a.ts|b.ts", NULL, &u, err, sizeof(err)) == CS_SCHEME_NOT_ALLOWED);
+	CHECK(url_parse("concat:a.ts|b.ts", NULL, &u, &e_) == CS_SCHEME_NOT_ALLOWED);
 	CHECK(strstr(err, "\"concat\" can never be allowed") != NULL);
 }
 
 static void test_unknown_scheme_is_not_allowed(void)
 {
 	struct cam_url u;
-	char err[256];
+	struct cs_error e_ = { 0 };
+	char *err = e_.msg;
 
-	CHECK(url_parse("gopher://h/x", NULL, &u, err, sizeof(err)) == CS_SCHEME_NOT_ALLOWED);
+	CHECK(url_parse("gopher://h/x", NULL, &u, &e_) == CS_SCHEME_NOT_ALLOWED);
 	CHECK(strstr(err, "gopher") != NULL);
 }
 
 static void test_http_is_refused_by_default_with_hint(void)
 {
 	struct cam_url u;
-	char err[256];
+	struct cs_error e_ = { 0 };
+	char *err = e_.msg;
 
-	CHECK(url_parse("http://h/video.mjpg", NULL, &u, err, sizeof(err)) == CS_SCHEME_NOT_ALLOWED);
+	CHECK(url_parse("http://h/video.mjpg", NULL, &u, &e_) == CS_SCHEME_NOT_ALLOWED);
 	CHECK(strstr(err, "--allow-schemes") != NULL);
 	CHECK(strstr(err, "http") != NULL);
 }
@@ -402,14 +411,14 @@ static void test_http_is_allowed_after_policy_allow(void)
 {
 	struct url_policy p = { .n_extra = 0 };
 	struct cam_url u;
-	char err[256];
+	struct cs_error e_ = { 0 };
 
-	CHECK(url_policy_allow(&p, "http", err, sizeof(err)));
-	CHECK(url_parse("http://h/video.mjpg", &p, &u, err, sizeof(err)) == CS_OK);
+	CHECK(CS_OK == url_policy_allow(&p, "http", &e_));
+	CHECK(url_parse("http://h/video.mjpg", &p, &u, &e_) == CS_OK);
 	CHECK_STR(u.scheme, "http");
 	CHECK(u.port == 80);
 	url_free(&u);
-	CHECK(url_parse("https://h/video.mjpg", &p, &u, err, sizeof(err)) == CS_SCHEME_NOT_ALLOWED);
+	CHECK(url_parse("https://h/video.mjpg", &p, &u, &e_) == CS_SCHEME_NOT_ALLOWED);
 }
 
 static void test_policy_allow_refuses_never_allowed_schemes(void)
@@ -419,12 +428,13 @@ static void test_policy_allow_refuses_never_allowed_schemes(void)
 		"tee", "unix", "FILE", "concatf", "md5",
 	};
 	struct url_policy p = { .n_extra = 0 };
-	char err[256];
+	struct cs_error e_ = { 0 };
+	char *err = e_.msg;
 	size_t i;
 
 	for (i = 0; i < sizeof(never) / sizeof(never[0]); i++) {
 		err[0] = '\0';
-		CHECK(!url_policy_allow(&p, never[i], err, sizeof(err)));
+		CHECK(CS_OK != url_policy_allow(&p, never[i], &e_));
 		CHECK(strstr(err, "can never be allowed") != NULL);
 	}
 	CHECK(p.n_extra == 0);
@@ -433,21 +443,23 @@ static void test_policy_allow_refuses_never_allowed_schemes(void)
 static void test_policy_allow_refuses_unknown_scheme(void)
 {
 	struct url_policy p = { .n_extra = 0 };
-	char err[256];
+	struct cs_error e_ = { 0 };
+	char *err = e_.msg;
 
-	CHECK(!url_policy_allow(&p, "gopher", err, sizeof(err)));
+	CHECK(CS_OK != url_policy_allow(&p, "gopher", &e_));
 	CHECK(strstr(err, "unknown scheme") != NULL);
-	CHECK(!url_policy_allow(&p, "", err, sizeof(err)));
-	CHECK(!url_policy_allow(&p, "not a scheme", err, sizeof(err)));
+	CHECK(CS_OK != url_policy_allow(&p, "", &e_));
+	CHECK(CS_OK != url_policy_allow(&p, "not a scheme", &e_));
 	CHECK(p.n_extra == 0);
 }
 
 static void test_policy_allow_refuses_hls_and_points_to_http(void)
 {
 	struct url_policy p = { .n_extra = 0 };
-	char err[256];
+	struct cs_error e_ = { 0 };
+	char *err = e_.msg;
 
-	CHECK(!url_policy_allow(&p, "hls", err, sizeof(err)));
+	CHECK(CS_OK != url_policy_allow(&p, "hls", &e_));
 	CHECK(strstr(err, "https") != NULL);
 }
 
@@ -458,11 +470,11 @@ static void test_policy_allow_accepts_live_network_schemes(void)
 		"rtmpe", "rtmpts", "rtmpte",
 	};
 	struct url_policy p = { .n_extra = 0 };
-	char err[256];
+	struct cs_error e_ = { 0 };
 	size_t i;
 
 	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
-		CHECK(url_policy_allow(&p, ok[i], err, sizeof(err)));
+		CHECK(CS_OK == url_policy_allow(&p, ok[i], &e_));
 		CHECK(url_policy_allows(&p, ok[i]));
 	}
 }
@@ -470,9 +482,9 @@ static void test_policy_allow_accepts_live_network_schemes(void)
 static void test_policy_allow_is_case_insensitive(void)
 {
 	struct url_policy p = { .n_extra = 0 };
-	char err[256];
+	struct cs_error e_ = { 0 };
 
-	CHECK(url_policy_allow(&p, "HTTPS", err, sizeof(err)));
+	CHECK(CS_OK == url_policy_allow(&p, "HTTPS", &e_));
 	CHECK_STR(p.extra[0], "https");
 	CHECK(url_policy_allows(&p, "https"));
 	CHECK(url_policy_allows(&p, "Https"));
@@ -481,20 +493,20 @@ static void test_policy_allow_is_case_insensitive(void)
 static void test_policy_allow_twice_adds_once(void)
 {
 	struct url_policy p = { .n_extra = 0 };
-	char err[256];
+	struct cs_error e_ = { 0 };
 
-	CHECK(url_policy_allow(&p, "srt", err, sizeof(err)));
-	CHECK(url_policy_allow(&p, "SRT", err, sizeof(err)));
-	CHECK(url_policy_allow(&p, "rtsp", err, sizeof(err))); /* built in: nothing to add */
+	CHECK(CS_OK == url_policy_allow(&p, "srt", &e_));
+	CHECK(CS_OK == url_policy_allow(&p, "SRT", &e_));
+	CHECK(CS_OK == url_policy_allow(&p, "rtsp", &e_)); /* built in: nothing to add */
 	CHECK(p.n_extra == 1);
 }
 
 static void test_policy_allow_refuses_when_list_is_full(void)
 {
 	struct url_policy p = { .n_extra = 16 };
-	char err[256];
+	struct cs_error e_ = { 0 };
 
-	CHECK(!url_policy_allow(&p, "http", err, sizeof(err)));
+	CHECK(CS_OK != url_policy_allow(&p, "http", &e_));
 	CHECK(p.n_extra == 16);
 }
 
@@ -523,7 +535,8 @@ static void test_too_long_url_is_refused(void)
 	size_t n = URL_MAX_LEN + 1;
 	char *s = malloc(n + 1);
 	struct cam_url u;
-	char err[256];
+	struct cs_error e_ = { 0 };
+	char *err = e_.msg;
 
 	CHECK(s != NULL);
 	if (!s)
@@ -531,10 +544,10 @@ static void test_too_long_url_is_refused(void)
 	memset(s, 'a', n);
 	memcpy(s, "rtsp://h/", 9);
 	s[n] = '\0';
-	CHECK(url_parse(s, NULL, &u, err, sizeof(err)) == CS_BAD_REQUEST);
+	CHECK(url_parse(s, NULL, &u, &e_) == CS_BAD_REQUEST);
 	CHECK(strstr(err, "longer") != NULL);
 	s[n - 1] = '\0'; /* exactly URL_MAX_LEN */
-	CHECK(url_parse(s, NULL, &u, err, sizeof(err)) == CS_OK);
+	CHECK(url_parse(s, NULL, &u, &e_) == CS_OK);
 	url_free(&u);
 	free(s);
 }
@@ -545,11 +558,12 @@ static void test_control_characters_are_refused(void)
 		"rtsp://h/x\n", "rtsp://h/x\r\nInjected: 1", "rtsp://h/\x7f", "rtsp://h/\x1b[31m",
 	};
 	struct cam_url u;
-	char err[256];
+	struct cs_error e_ = { 0 };
+	char *err = e_.msg;
 	size_t i;
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		CHECK(url_parse(bad[i], NULL, &u, err, sizeof(err)) == CS_BAD_REQUEST);
+		CHECK(url_parse(bad[i], NULL, &u, &e_) == CS_BAD_REQUEST);
 		CHECK(strstr(err, "control character") != NULL);
 	}
 }
@@ -557,9 +571,10 @@ static void test_control_characters_are_refused(void)
 static void test_space_is_refused_with_encoding_hint(void)
 {
 	struct cam_url u;
-	char err[256];
+	struct cs_error e_ = { 0 };
+	char *err = e_.msg;
 
-	CHECK(url_parse("rtsp://u:a b@h/x", NULL, &u, err, sizeof(err)) == CS_BAD_REQUEST);
+	CHECK(url_parse("rtsp://u:a b@h/x", NULL, &u, &e_) == CS_BAD_REQUEST);
 	CHECK(strstr(err, "'+'") != NULL);
 	CHECK(strstr(err, "percent-encode") != NULL);
 }
@@ -567,32 +582,35 @@ static void test_space_is_refused_with_encoding_hint(void)
 static void test_empty_and_null_url_are_refused(void)
 {
 	struct cam_url u;
-	char err[256];
+	struct cs_error e_ = { 0 };
+	char *err = e_.msg;
 
-	CHECK(url_parse("", NULL, &u, err, sizeof(err)) == CS_BAD_REQUEST);
-	CHECK(url_parse(NULL, NULL, &u, err, sizeof(err)) == CS_BAD_REQUEST);
+	CHECK(url_parse("", NULL, &u, &e_) == CS_BAD_REQUEST);
+	CHECK(url_parse(NULL, NULL, &u, &e_) == CS_BAD_REQUEST);
 	CHECK(strstr(err, "empty") != NULL);
 }
 
 static void test_missing_host_is_refused(void)
 {
 	struct cam_url u;
-	char err[256];
+	struct cs_error e_ = { 0 };
+	char *err = e_.msg;
 
-	CHECK(url_parse("rtsp:///x", NULL, &u, err, sizeof(err)) == CS_BAD_REQUEST);
+	CHECK(url_parse("rtsp:///x", NULL, &u, &e_) == CS_BAD_REQUEST);
 	CHECK(strstr(err, "host") != NULL);
-	CHECK(url_parse("rtsp://u:p@/x", NULL, &u, err, sizeof(err)) == CS_BAD_REQUEST);
-	CHECK(url_parse("rtsp:h/x", NULL, &u, err, sizeof(err)) == CS_BAD_REQUEST);
-	CHECK(url_parse("rtsp://", NULL, &u, err, sizeof(err)) == CS_BAD_REQUEST);
+	CHECK(url_parse("rtsp://u:p@/x", NULL, &u, &e_) == CS_BAD_REQUEST);
+	CHECK(url_parse("rtsp:h/x", NULL, &u, &e_) == CS_BAD_REQUEST);
+	CHECK(url_parse("rtsp://", NULL, &u, &e_) == CS_BAD_REQUEST);
 }
 
 static void test_missing_scheme_is_refused(void)
 {
 	struct cam_url u;
-	char err[256];
+	struct cs_error e_ = { 0 };
+	char *err = e_.msg;
 
-	CHECK(url_parse("192.168.1.10/stream", NULL, &u, err, sizeof(err)) == CS_BAD_REQUEST);
-	CHECK(url_parse("//h/x", NULL, &u, err, sizeof(err)) == CS_BAD_REQUEST);
+	CHECK(url_parse("192.168.1.10/stream", NULL, &u, &e_) == CS_BAD_REQUEST);
+	CHECK(url_parse("//h/x", NULL, &u, &e_) == CS_BAD_REQUEST);
 	CHECK(strstr(err, "scheme") != NULL);
 }
 
@@ -600,11 +618,11 @@ static void test_demo_source(void)
 {
 	static const char *const ok[] = { "demo:", "DEMO:", "demo://", "Demo://" };
 	struct cam_url u;
-	char err[256];
+	struct cs_error e_ = { 0 };
 	size_t i;
 
 	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
-		CHECK(url_parse(ok[i], NULL, &u, err, sizeof(err)) == CS_OK);
+		CHECK(url_parse(ok[i], NULL, &u, &e_) == CS_OK);
 		CHECK(u.is_demo);
 		CHECK_STR(u.scheme, "demo");
 		CHECK_STR(u.host, "");
@@ -619,42 +637,71 @@ static void test_demo_source(void)
 static void test_demo_with_anything_after_is_refused(void)
 {
 	struct cam_url u;
-	char err[256];
+	struct cs_error e_ = { 0 };
+	char *err = e_.msg;
 
-	CHECK(url_parse("demo:foo", NULL, &u, err, sizeof(err)) == CS_BAD_REQUEST);
-	CHECK(url_parse("demo://h/x", NULL, &u, err, sizeof(err)) == CS_BAD_REQUEST);
+	CHECK(url_parse("demo:foo", NULL, &u, &e_) == CS_BAD_REQUEST);
+	CHECK(url_parse("demo://h/x", NULL, &u, &e_) == CS_BAD_REQUEST);
 	CHECK(strstr(err, "demo:") != NULL);
 }
 
 static void test_output_is_zeroed_on_failure(void)
 {
 	struct cam_url u;
-	char err[256];
+	struct cs_error e_ = { 0 };
 
 	memset(&u, 0xa5, sizeof(u));
-	CHECK(url_parse("http://h/x", NULL, &u, err, sizeof(err)) != CS_OK);
+	CHECK(url_parse("http://h/x", NULL, &u, &e_) != CS_OK);
 	CHECK(u.text == NULL && u.redacted == NULL && u.scheme == NULL && u.host == NULL);
 	CHECK(u.port == 0 && !u.has_credentials && !u.is_demo);
 	url_free(&u); /* still safe */
 }
 
-static void test_error_buffer_may_be_absent_or_tiny(void)
+static void test_error_may_be_absent(void)
 {
 	struct cam_url u;
-	char err[8];
+	struct cs_error e_ = { 0 };
 
-	CHECK(url_parse("file:/x", NULL, &u, NULL, 0) == CS_SCHEME_NOT_ALLOWED);
-	CHECK(url_parse("file:/x", NULL, &u, err, sizeof(err)) == CS_SCHEME_NOT_ALLOWED);
-	CHECK(strlen(err) == sizeof(err) - 1);
+	CHECK(url_parse("file:/x", NULL, &u, NULL) == CS_SCHEME_NOT_ALLOWED);
+	CHECK(url_parse("file:/x", NULL, &u, &e_) == CS_SCHEME_NOT_ALLOWED);
+	CHECK(e_.code == CS_SCHEME_NOT_ALLOWED && e_.msg[0]);
+}
+
+static void test_a_long_message_is_cut_at_a_character_boundary(void)
+{
+	struct cs_error e;
+	char text[2 * CS_ERROR_MSG];
+	/* 'x' then two-byte characters: a cut must not leave half of one */
+	text[0] = 'x';
+	for (size_t i = 1; i + 2 < sizeof(text); i += 2) {
+		text[i] = (char)0xc3;
+		text[i + 1] = (char)0xa9;
+		text[i + 2] = '\0';
+	}
+	CHECK(cs_fail(&e, CS_BAD_REQUEST, "%s", text) == CS_BAD_REQUEST);
+	size_t n = strlen(e.msg);
+	CHECK(n < CS_ERROR_MSG && n >= CS_ERROR_MSG - 2);
+	CHECK(((unsigned char)e.msg[n - 1] & 0xc0) == 0x80); /* ends on a whole character */
+	CHECK(!cs_refuse(&e, CS_NOT_FOUND, "gone") && e.code == CS_NOT_FOUND);
+}
+
+static void test_out_of_memory_is_server_busy(void)
+{
+	struct cs_error e;
+	CHECK(cs_fail_oom(&e) == CS_SERVER_BUSY);
+	CHECK(e.code == CS_SERVER_BUSY);
+	/* the page retries on 1013; on 1008 it would give up on the camera for good */
+	CHECK(cs_err_ws_close(e.code, false) == 1013);
+	CHECK(cs_err_http_status(e.code) == 503);
 }
 
 static void test_url_free_accepts_null_and_twice(void)
 {
 	struct cam_url u;
-	char err[256];
+	struct cs_error e_ = { 0 };
 
 	url_free(NULL);
-	CHECK(url_parse("rtsp://h/x", NULL, &u, err, sizeof(err)) == CS_OK);
+	CHECK(url_parse("rtsp://h/x", NULL, &u, &e_) == CS_OK);
 	url_free(&u);
 	url_free(&u);
 	CHECK(u.text == NULL);
@@ -755,6 +802,69 @@ static void test_error_http_statuses(void)
 	CHECK(cs_err_http_status(CS_SERVER_BUSY) == 503);
 }
 
+/* The page hides the same query values as the server: web/js/secrets.js holds its own copy of
+ * the two lists (the page runs without the server), read here with a simple scanner. */
+static size_t page_list(const char *js, const char *name, char out[][32], size_t cap)
+{
+	char decl[64];
+	snprintf(decl, sizeof(decl), "const %s = [", name);
+	const char *p = strstr(js, decl), *end = p ? strstr(p, "];") : NULL;
+	size_t n = 0;
+	if (!p || !end)
+		return 0;
+	for (p += strlen(decl); p < end && n < cap; p++) {
+		if (*p != '\'')
+			continue;
+		const char *q = memchr(p + 1, '\'', (size_t)(end - p - 1));
+		if (!q || q - p - 1 >= 32)
+			return 0;
+		memcpy(out[n], p + 1, (size_t)(q - p - 1));
+		out[n++][q - p - 1] = '\0';
+		p = q;
+	}
+	return n;
+}
+
+static bool same_set(const char *const *a, size_t na, char b[][32], size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++) {
+		bool found = false;
+		for (size_t k = 0; k < nb && !found; k++)
+			found = !strcmp(a[i], b[k]);
+		if (!found) {
+			printf("#   %s is not in the page's list\n", a[i]);
+			return false;
+		}
+	}
+	return true;
+}
+
+static void test_the_page_hides_the_same_secret_names(void)
+{
+	const char *root = getenv("CAMSTREAM_WEB_ROOT");
+	char path[4096], js[65536], page[64][32];
+	snprintf(path, sizeof(path), "%s/js/secrets.js", root ? root : "web");
+	FILE *f = fopen(path, "r");
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	size_t len = fread(js, 1, sizeof(js) - 1, f);
+	fclose(f);
+	js[len] = '\0';
+
+	size_t n;
+	const char *const *words = url_secret_words(&n);
+	size_t np = page_list(js, "SECRET_WORDS", page, 64);
+	CHECK(np > 0);
+	CHECK(same_set(words, n, page, np));
+	const char *const *parts = url_secret_parts(&n);
+	np = page_list(js, "SECRET_PARTS", page, 64);
+	CHECK(np > 0);
+	CHECK(same_set(parts, n, page, np));
+}
+
 int main(void)
 {
 	RUN(test_rtsp_url_with_path_parses);
@@ -807,7 +917,10 @@ int main(void)
 	RUN(test_demo_source);
 	RUN(test_demo_with_anything_after_is_refused);
 	RUN(test_output_is_zeroed_on_failure);
-	RUN(test_error_buffer_may_be_absent_or_tiny);
+	RUN(test_error_may_be_absent);
+	RUN(test_a_long_message_is_cut_at_a_character_boundary);
+	RUN(test_out_of_memory_is_server_busy);
+	RUN(test_the_page_hides_the_same_secret_names);
 	RUN(test_url_free_accepts_null_and_twice);
 	RUN(test_url_redact_hides_userinfo);
 	RUN(test_url_redact_reduces_unparseable_text);
