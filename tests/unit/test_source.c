@@ -15,7 +15,13 @@
 
 #include <libavutil/log.h>
 
+#include <libavcodec/avcodec.h>
+
+#include "av_pull.h"
+#include "input.h"
 #include "check.h"
+#include "clock.h"
+#include "demo.h"
 #include "log.h"
 
 /* The notify function's other end: counts wake-ups and signals waiters. */
@@ -91,9 +97,9 @@ static struct source *start(struct waiter *wt, const char *url, bool demo, bool 
 	int64_t min_us, int64_t max_us)
 {
 	struct source_params p = {
+		.input = demo ? &demo_input : &av_pull_input,
 		.url = url,
 		.display_url = url,
-		.is_demo = demo,
 		.transport = TRANSPORT_TCP,
 		.open_timeout_us = 2000000,
 		.read_timeout_us = 2000000,
@@ -322,19 +328,18 @@ static void reconnect_mode_retries_a_refused_open(void)
 	printf("# %llu failed attempts in %.2f s\n", (unsigned long long)wakes(&wt),
 		(double)(clock_mono_us() - t0) / 1e6);
 
-	char msg[256] = "x";
-	int clean = -1;
-	CHECK(source_error(s, msg, sizeof(msg), &clean) == CS_OK);
-	CHECK_STR(msg, "");
+	struct cs_error err;
+	CHECK(source_error(s, &err) == CS_OK);
+	CHECK_STR(err.msg, "");
 	struct source_stats st;
 	source_get_stats(s, &st);
 	CHECK(st.state == SOURCE_RECONNECTING || st.state == SOURCE_OPENING);
-	CHECK(st.last_error == CS_OPEN_FAILED);
-	CHECK(st.last_error_msg[0] != '\0');
+	CHECK(st.last_error.code == CS_OPEN_FAILED);
+	CHECK(st.last_error.msg[0] != '\0');
 	CHECK(st.reconnects == 0);
 	CHECK(st.opened_wall_us == 0);
 	CHECK(!source_exited(s));
-	printf("# last_error_msg: %s\n", st.last_error_msg);
+	printf("# last_error: %s\n", st.last_error.msg);
 	finish(s, &wt);
 }
 
@@ -350,13 +355,13 @@ static void without_reconnect_a_refused_open_finishes(void)
 	struct state_wait sw = { s, SOURCE_FAILED };
 	CHECK(wait_for(&wt, in_state, &sw, 5000));
 
-	char msg[256] = "";
-	CHECK(source_error(s, msg, sizeof(msg), NULL) == CS_OPEN_FAILED);
-	CHECK(msg[0] != '\0');
+	struct cs_error err;
+	CHECK(source_error(s, &err) == CS_OPEN_FAILED);
+	CHECK(err.msg[0] != '\0');
 	struct source_stats st;
 	source_get_stats(s, &st);
-	CHECK(st.last_error == CS_OPEN_FAILED);
-	CHECK_STR(st.last_error_msg, msg);
+	CHECK(st.last_error.code == CS_OPEN_FAILED);
+	CHECK_STR(st.last_error.msg, err.msg);
 	finish(s, &wt);
 }
 
@@ -381,6 +386,161 @@ static void stop_during_the_reconnect_wait_is_prompt(void)
 	CHECK(took < 300000);
 }
 
+/* ---- the coded path, with an input of our own (no network) ---------------------------- */
+
+/* tests/unit/data/tiny.h264: 20 pictures of 64x48 H.264 (x264), a key picture every 10, every
+ * access unit led by a delimiter (ffmpeg -bsf:v h264_metadata=aud=insert). */
+static uint8_t *clip;
+static size_t clip_len;
+
+static bool load_clip(void)
+{
+	const char *dir = getenv("CAMSTREAM_TEST_DATA");
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/tiny.h264", dir ? dir : "tests/unit/data");
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return false;
+	clip = malloc(1 << 16);
+	clip_len = clip ? fread(clip, 1, 1 << 16, f) : 0;
+	fclose(f);
+	return clip_len > 0;
+}
+
+/* The next access unit from @pos: up to the next delimiter (00 00 00 01 09). */
+static size_t next_au(size_t pos, size_t *len)
+{
+	static const uint8_t aud[] = { 0, 0, 0, 1, 9 };
+	size_t end = pos + sizeof(aud);
+	while (end + sizeof(aud) <= clip_len && memcmp(clip + end, aud, sizeof(aud)))
+		end++;
+	if (end + sizeof(aud) > clip_len)
+		end = clip_len;
+	*len = end - pos;
+	return end;
+}
+
+/* Plays the clip in a loop, a picture every 4 ms, until stopped: a camera as an input sees
+ * it, H.264 access units in Annex B. */
+static int64_t clip_session(struct source *s, struct cs_error *why)
+{
+	(void)why;
+	AVCodecParameters *par = avcodec_parameters_alloc();
+	if (!par)
+		return 0;
+	par->codec_type = AVMEDIA_TYPE_VIDEO;
+	par->codec_id = AV_CODEC_ID_H264;
+	par->width = 64;
+	par->height = 48;
+	source_video_format(s, par);
+	avcodec_parameters_free(&par);
+	source_playing(s, "h264", 64, 48, 25);
+	int64_t t = 0;
+	while (!source_stopping(s)) {
+		for (size_t pos = 0, len; pos < clip_len && !source_stopping(s); t += 40000) {
+			size_t next = next_au(pos, &len);
+			source_count_bytes(s, len);
+			source_push_video(s, clip + pos, len, t, t, false, 4000);
+			pos = next;
+			sleep_ms(4);
+		}
+	}
+	return 1;
+}
+
+static const struct input_ops clip_input = { .name = "clip", .run_session = clip_session };
+
+static struct source *start_clip(struct waiter *wt)
+{
+	struct source_params p = {
+		.input = &clip_input,
+		.url = "clip:",
+		.display_url = "clip:",
+		.transport = TRANSPORT_TCP,
+		.decoder_linger_us = 0,
+	};
+	waiter_init(wt);
+	return source_start(&p, notify, wt);
+}
+
+struct pictures_wait {
+	struct source *s;
+	uint64_t min;
+};
+
+static bool received(void *arg)
+{
+	struct pictures_wait *pw = arg;
+	struct source_stats st;
+	source_get_stats(pw->s, &st);
+	return st.pictures_received >= pw->min;
+}
+
+static bool decoded(void *arg)
+{
+	struct pictures_wait *pw = arg;
+	struct source_stats st;
+	source_get_stats(pw->s, &st);
+	return st.frames_decoded >= pw->min;
+}
+
+static void coded_readers_alone_cost_no_decode(void)
+{
+	struct waiter wt;
+	struct source *s = start_clip(&wt);
+	CHECK(s);
+	if (!s)
+		return;
+	struct pictures_wait pw = { s, 60 };
+	CHECK(wait_for(&wt, received, &pw, 5000));
+	/* a coded reader: the log has the key picture, with the SPS's size */
+	struct coded_cursor cur = { 0 };
+	struct coded_entry *e = NULL;
+	CHECK(coded_log_read(source_log(s), &cur, 0, &e) && e && e->key);
+	CHECK(e && e->params && e->params->width == 64 && e->params->height == 48);
+	coded_entry_unref(e);
+	struct source_stats st;
+	source_get_stats(s, &st);
+	CHECK(st.coded == SOURCE_CODED_YES);
+	CHECK(st.width == 64 && st.height == 48);
+	/* and no decoder was ever opened for it */
+	CHECK(st.frames_decoded == 0);
+	CHECK(st.decoder_opens == 0 && !st.decoder_open);
+	printf("# %llu pictures logged, %llu decoded\n", (unsigned long long)st.pictures_received,
+		(unsigned long long)st.frames_decoded);
+	finish(s, &wt);
+}
+
+static void a_picture_output_opens_the_decoder_and_its_end_closes_it(void)
+{
+	struct waiter wt;
+	struct source *s = start_clip(&wt);
+	CHECK(s);
+	if (!s)
+		return;
+	struct pictures_wait pw = { s, 10 };
+	CHECK(wait_for(&wt, received, &pw, 5000));
+	struct source_output *o = add(s, 0, 0, 0);
+	pw.min = 15;
+	CHECK(wait_for(&wt, decoded, &pw, 5000));
+	CHECK(seq_of(o) > 0); /* JPEGs come out */
+	struct source_stats st;
+	source_get_stats(s, &st);
+	CHECK(st.decoder_opens == 1 && st.decoder_open);
+	source_output_remove(s, o);
+	/* the next picture closes it (no linger here) */
+	pw.min = st.pictures_received + 5;
+	CHECK(wait_for(&wt, received, &pw, 5000));
+	source_get_stats(s, &st);
+	CHECK(!st.decoder_open);
+	uint64_t n = st.frames_decoded;
+	pw.min = st.pictures_received + 20;
+	CHECK(wait_for(&wt, received, &pw, 5000));
+	source_get_stats(s, &st);
+	CHECK(st.frames_decoded == n);
+	finish(s, &wt);
+}
+
 int main(void)
 {
 	log_set_level(LOG_ERROR);
@@ -392,5 +552,12 @@ int main(void)
 	RUN(reconnect_mode_retries_a_refused_open);
 	RUN(without_reconnect_a_refused_open_finishes);
 	RUN(stop_during_the_reconnect_wait_is_prompt);
+	if (load_clip()) {
+		RUN(coded_readers_alone_cost_no_decode);
+		RUN(a_picture_output_opens_the_decoder_and_its_end_closes_it);
+	} else {
+		printf("not ok - the test clip tests/unit/data/tiny.h264 cannot be read\n");
+	}
+	free(clip);
 	return CHECK_DONE();
 }
