@@ -17,7 +17,8 @@ STATUS_FIELDS = {
     "name", "rtsp_url", "enabled", "always_on", "transport", "idle_fps", "channel", "subtype",
     "username", "password", "state", "connected", "playing", "is_online", "packets_received",
     "frames_received", "frames_encoded", "capture_count", "bytes_received", "last_frame_time",
-    "last_update", "viewers", "width", "height", "codec", "fps", "reconnects", "error",
+    "last_update", "viewers", "width", "height", "codec", "fps", "fps_nominal", "reconnects",
+    "frames_decoded", "error",
     "error_code",
 }
 STATES = {"stopped", "idle", "connecting", "playing", "reconnecting", "failed", "ended"}
@@ -206,7 +207,7 @@ class StreamsApi(StreamsCase):
 
     def test_unknown_subpaths_are_404(self):
         self.add("cam1")
-        for path in ("/api/streams/cam1/frame", "/api/streams/cam1/start/now",
+        for path in ("/api/streams/cam1/frames", "/api/streams/cam1/start/now",
                      "/api/config", "/api/config/other"):
             self.assertJsonError(self.call(self.cam, "GET", path), 404, "not_found", path)
 
