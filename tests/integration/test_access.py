@@ -36,6 +36,27 @@ def upgrade(port, path, headers=None, timeout=10.0):
         conn.close()
 
 
+def raw_request(port, path, extra_headers=b"", timeout=10.0):
+    """Sends a GET of @path as raw bytes (no client library escapes or limits it) and reads
+    the whole answer: (status, body bytes)."""
+    import socket
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n" +
+                  extra_headers + b"Connection: close\r\n\r\n")
+        data = b""
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    status = int(head.split(b" ")[1]) if head.startswith(b"HTTP/") else 0
+    return status, body
+
+
 class AccessTestCase(CamTestCase):
     def assertJsonRefusal(self, status, body, want_status, want_code, what):
         self.assertEqual(status, want_status, "%s: HTTP status (body %r)" % (what, body[:200]))
@@ -221,6 +242,30 @@ class Requests(AccessTestCase):
         self.assertJsonRefusal(status, body, 414, "uri_too_long", "upgrade")
         r = http_get(cam.port, "/snapshot?rtsp_url=" + "a" * 30000)
         self.assertJsonRefusal(r.status, r.body, 414, "uri_too_long", "snapshot")
+        self.assertEqual(http_get(cam.port, "/api/health").status, 200)
+
+    def test_requests_of_64_kb_and_1_mb_get_414_json_too(self):
+        # past lws' own header buffer (48 KB): it would close without a word
+        cam = self.start_camstream()
+        for size in (64 * 1024, 1024 * 1024):
+            for path in ("/snapshot?rtsp_url=demo:&x=", "/ws/stream?rtsp_url=demo:&x="):
+                status, body = raw_request(cam.port, path + "a" * size)
+                self.assertJsonRefusal(status, body, 414, "uri_too_long",
+                                       "%s with %d bytes" % (path, size))
+        status, body = raw_request(cam.port, "/api/health", b"X-Big: " + b"a" * 70000 + b"\r\n")
+        self.assertJsonRefusal(status, body, 414, "uri_too_long", "a 70 kB header")
+        self.assertEqual(http_get(cam.port, "/api/health").status, 200)
+
+    def test_a_malformed_percent_escape_gets_400_json(self):
+        cam = self.start_camstream()
+        bad = "rtsp%3A%2F%2Fhost%zz/x"
+        for path in ("/snapshot", "/mjpeg", "/api/streams", "/ws/stream"):
+            status, body = raw_request(cam.port, path + "?rtsp_url=" + bad)
+            self.assertJsonRefusal(status, body, 400, "bad_request", path)
+        # the WebSocket upgrade: refused before it happens, like the other refusals of a
+        # request lws cannot read (see docs/SECURITY.md)
+        status, _, body = upgrade(cam.port, "/ws/stream?rtsp_url=" + bad)
+        self.assertJsonRefusal(status, body, 400, "bad_request", "upgrade")
         self.assertEqual(http_get(cam.port, "/api/health").status, 200)
 
     def test_a_viewer_sending_data_is_closed_and_others_carry_on(self):
