@@ -122,7 +122,7 @@ async function main() {
     const page = await newPage();
     const response = await page.goto(server.base + '/', { timeout: STATE_TIMEOUT_MS });
     const header = response.headers()['content-security-policy'];
-    assert(header === undefined || header === CSP_HEADER, `content-security-policy header "${header}"`);
+    assert(header === CSP_HEADER, `content-security-policy header "${header}"`);
     await exercise(page, 'served');
     // The policy is enforced, so "no violation" above means something: an inline script and
     // a style attribute are refused, and say so.
