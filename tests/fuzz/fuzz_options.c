@@ -112,7 +112,7 @@ static void check_result(const char *const *args, size_t n, const struct run *r)
 		o->src ? o->src : "(null)");
 	FUZZ_CHECK(name ? o->name && !strcmp(o->name, name) : !o->name, "name \"%s\"",
 		o->name ? o->name : "(null)");
-	FUZZ_CHECK(o->fps == 0 || (o->fps > 0 && o->fps <= OPTS_MAX_FPS), "fps %g", o->fps);
+	FUZZ_CHECK(o->fps == 0 || (o->fps > 0 && o->fps <= OUTPUT_MAX_FPS), "fps %g", o->fps);
 	FUZZ_CHECK(o->width >= 0 && o->width <= OPTS_MAX_DIM, "width %d", o->width);
 	FUZZ_CHECK(o->height >= 0 && o->height <= OPTS_MAX_DIM, "height %d", o->height);
 	FUZZ_CHECK(o->quality >= 1 && o->quality <= 100, "quality %d", o->quality);
