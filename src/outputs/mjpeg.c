@@ -30,7 +30,6 @@
 #include "log.h"
 #include "viewer.h"
 
-#define STALL_S 30                 /* a client that takes no bytes this long is dropped */
 #define BOUNDARY "camstream-mjpeg-boundary"
 #define PART_TYPE "Content-Type: image/jpeg\r\n"
 #define ADVANCE_ARG "advance_headers="
@@ -84,22 +83,6 @@ static const struct viewer_kind kind = {
 	.http_writeable = writeable,
 };
 
-static int begin(struct lws *wsi, struct mjpeg *m)
-{
-	struct cs_error err;
-	if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0)
-		return http_reply_error(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, CS_BAD_REQUEST,
-			"only GET is supported here");
-	if (viewer_start(&m->v, wsi, &kind, NULL, &err) != CS_OK)
-		return viewer_http_fail(&m->v, &err);
-	int64_t wait_us = viewer_first_wait_us(&m->v);
-	viewer_wait(&m->v, wait_us);
-	/* lws' 5 s content timeout would cut the wait short; ours decides, lws' is a backstop */
-	lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, (int)(wait_us / 1000000) + STALL_S);
-	/* a running source may have a picture already: look at once */
-	lws_callback_on_writable(wsi);
-	return 0;
-}
 
 static int add_header(struct lws *wsi, const char *name, const char *value, unsigned char **p,
 	unsigned char *end)
@@ -153,7 +136,7 @@ static int start_response(struct mjpeg *m, struct lws *wsi)
 static void part_begin(struct mjpeg *m, struct lws *wsi)
 {
 	m->part = m->advance ? PART_BODY : PART_HEAD;
-	lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, STALL_S);
+	lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, VIEWER_STALL_S);
 }
 
 /* advance_headers=0: the part's own headers, with what only the frame knows. */
@@ -173,16 +156,12 @@ static int part_head(struct mjpeg *m, struct lws *wsi)
 
 static int part_body(struct mjpeg *m, struct lws *wsi)
 {
-	struct frame *f = m->v.cur;
-	size_t n = f->len - m->v.off, cap = viewer_chunk_limit(wsi);
-	if (n > cap)
-		n = cap;
-	if (viewer_write_shared(wsi, f->data + m->v.off, n, LWS_WRITE_HTTP))
+	int done = viewer_write_next(&m->v, LWS_WRITE_HTTP, LWS_WRITE_HTTP);
+	if (done < 0)
 		return -1;
-	m->v.off += n;
-	if (m->v.off == f->len)
+	if (done)
 		m->part = PART_TAIL;
-	lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, STALL_S);
+	lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, VIEWER_STALL_S);
 	lws_callback_on_writable(wsi);
 	return 0;
 }
@@ -226,7 +205,7 @@ static int wait_first(struct mjpeg *m, struct lws *wsi)
 		return 0;
 	if (!m->v.opts.name) {
 		cs_fail(&err, CS_TIMEOUT, "no picture from the source within %.1f s",
-			(double)viewer_first_wait_us(&m->v) / 1e6);
+			(double)viewer_first_wait_us(wsi) / 1e6);
 		return viewer_http_fail(&m->v, &err);
 	}
 	/* a named stream reconnects: start the response, pictures follow when they come */
@@ -275,9 +254,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 
 	if (reason != LWS_CALLBACK_HTTP)
 		return viewer_http_callback(m ? &m->v : NULL, wsi, reason, user, in, len);
-	if (!access_http_check(wsi, true, "/mjpeg", &ret))
+	if (!access_http_check(wsi, true, "/mjpeg", &ret) ||
+		!viewer_http_start(&m->v, wsi, &kind, NULL, viewer_first_wait_us(wsi), &ret))
 		return ret;
-	return begin(wsi, m);
+	return 0;
 }
 
 const struct lws_protocols mjpeg_protocol = {

@@ -15,7 +15,6 @@
 #include "log.h"
 #include "nal.h"
 
-#define STALL_S 30
 
 static int writeable(struct viewer *v);
 static void release(struct viewer *v);
@@ -44,18 +43,10 @@ static void release(struct viewer *v)
 
 int rawframe_begin(struct lws *wsi, struct rawframe *r, const char *path_name)
 {
-	struct cs_error err;
-	if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0)
-		return http_reply_error(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, CS_BAD_REQUEST,
-			"only GET is supported here");
-	if (viewer_start(&r->v, wsi, &kind, path_name, &err) != CS_OK)
-		return viewer_http_fail(&r->v, &err);
 	/* the open timeout bounds the wait for a key picture (cameras send one every few s) */
 	int64_t wait_us = (int64_t)app_of(wsi)->cfg->open_timeout_ms * 1000;
-	viewer_wait(&r->v, wait_us);
-	lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, (int)(wait_us / 1000000) + STALL_S);
-	lws_callback_on_writable(wsi);
-	return 0;
+	int ret;
+	return viewer_http_start(&r->v, wsi, &kind, path_name, wait_us, &ret) ? 0 : ret;
 }
 
 /* The parameter sets, then the picture, in Annex B, after LWS_PRE bytes of room. */
@@ -109,7 +100,7 @@ static int head(struct rawframe *r, struct lws *wsi, struct coded_entry *e)
 		return -1;
 	if (lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_HEADERS) < (int)(p - start))
 		return -1;
-	lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, STALL_S);
+	lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, VIEWER_STALL_S);
 	lws_callback_on_writable(wsi);
 	return 0;
 }
@@ -126,7 +117,7 @@ static int body(struct rawframe *r, struct lws *wsi)
 		return -1;
 	r->off += n;
 	if (!last) {
-		lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, STALL_S);
+		lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, VIEWER_STALL_S);
 		lws_callback_on_writable(wsi);
 		return 0;
 	}

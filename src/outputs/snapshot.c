@@ -17,7 +17,6 @@
 
 #define FRESH_MIN_US 250000        /* a newest frame this old is current whatever the rate */
 #define STALE_WAIT_US 1000000      /* most time spent waiting for a newer frame */
-#define STALL_S 30                 /* a client that takes no bytes this long is dropped */
 
 /* PHASE_WAIT: a source that was running (its newest frame must be current). PHASE_COLD: a
  * source that had no picture yet (the first one wins). PHASE_NEWER: waiting for a frame
@@ -41,20 +40,12 @@ static struct snapshot *snapshot_of(struct viewer *v)
 
 int snapshot_begin(struct lws *wsi, struct snapshot *r, const char *path_name)
 {
-	struct cs_error err;
-	if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0)
-		return http_reply_error(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, CS_BAD_REQUEST,
-			"only GET is supported here");
-	if (viewer_start(&r->v, wsi, &kind, path_name, &err) != CS_OK)
-		return viewer_http_fail(&r->v, &err);
-	int64_t wait_us = viewer_first_wait_us(&r->v);
-	viewer_wait(&r->v, wait_us);
-	lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, (int)(wait_us / 1000000) + STALL_S);
+	int ret;
+	if (!viewer_http_start(&r->v, wsi, &kind, path_name, viewer_first_wait_us(wsi), &ret))
+		return ret;
 	struct frame *f = hub_sub_newest(&r->v.sub);
 	r->phase = f ? PHASE_WAIT : PHASE_COLD;
 	frame_unref(f);
-	/* a running source may have a picture already: look at once */
-	lws_callback_on_writable(wsi);
 	return 0;
 }
 
@@ -100,7 +91,7 @@ static int head(struct snapshot *r, struct lws *wsi, struct frame *f)
 		return -1;
 	if (lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_HEADERS) < (int)(p - start))
 		return -1;
-	lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, STALL_S);
+	lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, VIEWER_STALL_S);
 	log_debug("snapshot %s: %zu bytes, frame %" PRIu64 ", %s ms old", viewer_label(&r->v),
 		f->len, f->seq, age);
 	lws_callback_on_writable(wsi);
@@ -109,17 +100,11 @@ static int head(struct snapshot *r, struct lws *wsi, struct frame *f)
 
 static int body(struct snapshot *r, struct lws *wsi)
 {
-	struct frame *f = r->v.cur;
-	size_t n = f->len - r->v.off, cap = viewer_chunk_limit(wsi);
-	if (n > cap)
-		n = cap;
-	bool last = r->v.off + n == f->len;
-	if (viewer_write_shared(wsi, f->data + r->v.off, n,
-		last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP))
+	int last = viewer_write_next(&r->v, LWS_WRITE_HTTP, LWS_WRITE_HTTP_FINAL);
+	if (last < 0)
 		return -1;
-	r->v.off += n;
 	if (!last) {
-		lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, STALL_S);
+		lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, VIEWER_STALL_S);
 		lws_callback_on_writable(wsi);
 		return 0;
 	}
@@ -174,7 +159,7 @@ static int writeable(struct viewer *v)
 		return viewer_http_fail(&r->v, &err);
 	if (r->v.expired) {
 		cs_fail(&err, CS_TIMEOUT, "no picture from the source within %.1f s",
-			(double)viewer_first_wait_us(&r->v) / 1e6);
+			(double)viewer_first_wait_us(wsi) / 1e6);
 		return viewer_http_fail(&r->v, &err);
 	}
 	return 0;

@@ -167,9 +167,9 @@ void viewer_wait(struct viewer *v, int64_t wait_us)
 		lws_sul_schedule(lws_get_context(v->wsi), 0, &v->sul, on_wait, wait_us);
 }
 
-int64_t viewer_first_wait_us(struct viewer *v)
+int64_t viewer_first_wait_us(struct lws *wsi)
 {
-	return (int64_t)app_of(v->wsi)->cfg->open_timeout_ms * 1000 + WAIT_GRACE_US;
+	return (int64_t)app_of(wsi)->cfg->open_timeout_ms * 1000 + WAIT_GRACE_US;
 }
 
 void viewer_on_timer(struct viewer *v)
@@ -261,6 +261,20 @@ int viewer_write_shared(struct lws *wsi, unsigned char *p, size_t n,
 	return m < (int)n ? -1 : 0;
 }
 
+int viewer_write_next(struct viewer *v, enum lws_write_protocol wp,
+	enum lws_write_protocol last_wp)
+{
+	struct frame *f = v->cur;
+	size_t n = f->len - v->off, cap = viewer_chunk_limit(v->wsi);
+	if (n > cap)
+		n = cap;
+	bool last = v->off + n == f->len;
+	if (viewer_write_shared(v->wsi, f->data + v->off, n, last ? last_wp : wp))
+		return -1;
+	v->off += n;
+	return last;
+}
+
 size_t viewer_chunk_limit(struct lws *wsi)
 {
 	const struct lws_protocols *pr = lws_get_protocol(wsi);
@@ -270,6 +284,26 @@ size_t viewer_chunk_limit(struct lws *wsi)
 	else if (pr && pr->rx_buffer_size)
 		cap = pr->rx_buffer_size;
 	return cap < CHUNK_MAX ? cap : CHUNK_MAX;
+}
+
+bool viewer_http_start(struct viewer *v, struct lws *wsi, const struct viewer_kind *kind,
+	const char *path_name, int64_t wait_us, int *ret)
+{
+	struct cs_error err;
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0) {
+		*ret = http_reply_error(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, CS_BAD_REQUEST,
+			"only GET is supported here");
+		return false;
+	}
+	if (viewer_start(v, wsi, kind, path_name, &err) != CS_OK) {
+		*ret = viewer_http_fail(v, &err);
+		return false;
+	}
+	viewer_wait(v, wait_us);
+	lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT,
+		(int)(wait_us / 1000000) + VIEWER_STALL_S);
+	lws_callback_on_writable(wsi);
+	return true;
 }
 
 int viewer_http_callback(struct viewer *v, struct lws *wsi, enum lws_callback_reasons reason,

@@ -81,7 +81,7 @@ bool viewer_live(const struct viewer *v);
  * comes. 0 cancels the wait. */
 void viewer_wait(struct viewer *v, int64_t wait_us);
 /* --open-timeout plus the grace a first picture may take. */
-int64_t viewer_first_wait_us(struct viewer *v);
+int64_t viewer_first_wait_us(struct lws *wsi);
 
 /* The newest frame @v has not had (latest frame wins; with @fresh, none that waited while
  * nobody asked), as v->cur from offset 0, marked busy; NULL if there is none. */
@@ -103,12 +103,27 @@ enum cs_err viewer_source_error(struct viewer *v, struct cs_error *err);
  * lws_write returns). 0, or -1 if the write failed. */
 int viewer_write_shared(struct lws *wsi, unsigned char *p, size_t n,
 	enum lws_write_protocol wp);
+/* Writes the next chunk of the frame in hand (v->cur from v->off, at most
+ * viewer_chunk_limit bytes) with @wp, or @last_wp for the chunk that ends it. 1 when the frame
+ * is all written, 0 when more follows, -1 when the write failed. */
+int viewer_write_next(struct viewer *v, enum lws_write_protocol wp,
+	enum lws_write_protocol last_wp);
 /* The most bytes one write should carry on @wsi: lws sends at most the protocol's
  * tx_packet_size (else rx_buffer_size, else 4096) at once and copies the rest to its heap. */
 size_t viewer_chunk_limit(struct lws *wsi);
 
 /* LWS_CALLBACK_TIMER and the wait's end: asks for a writable callback if still live. */
 void viewer_on_timer(struct viewer *v);
+
+/* A client that takes no bytes of an answer this long is dropped. */
+#define VIEWER_STALL_S 30
+
+/* LWS_CALLBACK_HTTP of an HTTP viewer: GET only, viewer_start, then the wait for a first
+ * answer (@wait_us; lws' own content timeout stays as a backstop past it) and a first look
+ * (a running source may have a picture already). true to go on; false when the answer is
+ * out, with *@ret what the callback returns. */
+bool viewer_http_start(struct viewer *v, struct lws *wsi, const struct viewer_kind *kind,
+	const char *path_name, int64_t wait_us, int *ret);
 
 /* Every callback of an HTTP viewer after LWS_CALLBACK_HTTP, the same for all of them: writable
  * goes to the kind's http_writeable while @v is live, the timer asks for writable, the end of
