@@ -1,5 +1,6 @@
 #include "redact.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,7 +62,8 @@ void url_redact(const char *text, char *out, size_t outlen)
 	} else {
 		sb_puts(&b, "***");
 	}
-	/* out of memory: nothing of the URL rather than a piece of it */
-	str_copy(out, outlen, b.failed ? "***" : b.p);
+	/* cut bytewise: a short buffer holds a prefix of the whole (JSON gets its text cleaned
+	 * later); out of memory: nothing of the URL rather than a piece of it */
+	snprintf(out, outlen, "%s", b.failed ? "***" : b.p);
 	sb_free(&b);
 }
