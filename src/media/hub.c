@@ -287,6 +287,7 @@ static enum cs_err attach(struct hub_entry *e, struct hub_sub *sub,
 		e->coded = sub;
 		e->n_coded++;
 		e->n_subs++;
+		source_set_coded_wanted(e->src, true);
 		return CS_OK;
 	}
 	struct hub_output *o = get_output(e, pic);
@@ -391,6 +392,7 @@ void hub_unsubscribe(struct hub *h, struct hub_sub *sub)
 		unlink_sub(&e->coded, sub);
 		e->n_coded--;
 		e->coded_skipped += sub->cursor.skipped;
+		source_set_coded_wanted(e->src, e->n_coded > 0);
 	}
 	e->n_subs--;
 	sub->entry = NULL;
@@ -576,12 +578,16 @@ static void reap(struct hub *h)
 void hub_poll(struct hub *h)
 {
 	for (struct hub_entry *e = h->entries; e; e = e->next) {
-		if (!source_take_news(e->src))
-			continue;
-		/* a failed source is detached at once: a new viewer of its URL gets a fresh one */
-		if (joinable(e) && source_error(e->src, NULL) != CS_OK)
-			e->state = ENTRY_FAILED;
-		notify_subs(e);
+		unsigned news = source_take_news(e->src);
+		if (news & SOURCE_NEWS) {
+			/* a failed source is detached at once: a new viewer of its URL gets a fresh one */
+			if (joinable(e) && source_error(e->src, NULL) != CS_OK)
+				e->state = ENTRY_FAILED;
+			notify_subs(e);
+		} else if (news & SOURCE_NEWS_CODED) {
+			for (struct hub_sub *s = e->coded; s; s = s->next)
+				s->on_news(s);
+		}
 	}
 	reap(h);
 }

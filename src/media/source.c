@@ -83,6 +83,8 @@ struct source {
 	atomic_bool stop;          /* set by anyone; the worker polls it */
 	atomic_bool exited;        /* set by the worker as it returns */
 	atomic_bool news;          /* set by the worker, cleared by source_take_news */
+	atomic_bool coded_news;    /* the log grew; likewise */
+	atomic_bool coded_wanted;  /* set by the service thread: coded readers exist */
 	atomic_bool has_outputs;   /* the outputs list is not empty (set under lock) */
 	_Atomic int64_t outputs_gone_us; /* monotonic µs the list became empty (set under lock) */
 
@@ -134,6 +136,17 @@ bool transport_parse(const char *s, enum transport *out)
 static void announce(struct source *s)
 {
 	atomic_store(&s->news, true);
+	if (s->notify)
+		s->notify(s->arg);
+}
+
+/* The log grew: news for coded readers only, and only when there are some (a camera watched
+ * as JPEG alone wakes the service thread per encoded frame, not per picture). */
+static void announce_coded(struct source *s)
+{
+	if (!atomic_load(&s->coded_wanted))
+		return;
+	atomic_store(&s->coded_news, true);
 	if (s->notify)
 		s->notify(s->arg);
 }
@@ -499,7 +512,7 @@ void source_push_video(struct source *s, const uint8_t *data, size_t len, int64_
 		&changed);
 	if (changed)
 		set_size(s, coded_feed_params(s->feed));
-	announce(s); /* coded readers */
+	announce_coded(s);
 	/* the decoder runs while picture outputs exist, and lingers a while after the last one
 	 * left; coded readers alone cost no decode */
 	bool was_open = picdec_is_open(s->dec);
@@ -624,6 +637,8 @@ struct source *source_start(const struct source_params *p, source_notify_fn noti
 	atomic_init(&s->stop, false);
 	atomic_init(&s->exited, false);
 	atomic_init(&s->news, false);
+	atomic_init(&s->coded_news, false);
+	atomic_init(&s->coded_wanted, false);
 	atomic_init(&s->has_outputs, false);
 	atomic_init(&s->outputs_gone_us, 0);
 	if (pthread_mutex_init(&s->lock, NULL) != 0)
@@ -694,9 +709,17 @@ void source_destroy(struct source *s)
 
 /* ---- the service thread's side ------------------------------------------------------ */
 
-bool source_take_news(struct source *s)
+unsigned source_take_news(struct source *s)
 {
-	return atomic_exchange(&s->news, false);
+	unsigned news = atomic_exchange(&s->news, false) ? SOURCE_NEWS : 0;
+	if (atomic_exchange(&s->coded_news, false))
+		news |= SOURCE_NEWS_CODED;
+	return news;
+}
+
+void source_set_coded_wanted(struct source *s, bool wanted)
+{
+	atomic_store(&s->coded_wanted, wanted);
 }
 
 enum cs_err source_error(struct source *s, struct cs_error *out)

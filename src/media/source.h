@@ -134,8 +134,14 @@ void source_abandon(struct source *s);
  * entries live on in their holders. */
 void source_destroy(struct source *s);
 
-/* True if anything was published since the last call (and clears the flag). */
-bool source_take_news(struct source *s);
+/* What was published since the last call (and clears it): SOURCE_NEWS for frames, errors, a
+ * state change or the worker's exit, which every reader wants to know; SOURCE_NEWS_CODED for
+ * new entries in the log, which only coded readers do. */
+#define SOURCE_NEWS 1u
+#define SOURCE_NEWS_CODED 2u
+unsigned source_take_news(struct source *s);
+/* Whether coded readers exist: the worker announces log entries only then. Default false. */
+void source_set_coded_wanted(struct source *s, bool wanted);
 
 /* CS_OK while healthy, opening or reconnecting. Otherwise the final error (its message for a
  * person, credentials never included; clean tells a clean end of stream). */
