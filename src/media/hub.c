@@ -15,7 +15,7 @@ struct hub_output {
 	struct hub_output *next;     /* in entry->outputs */
 	struct hub_entry *entry;
 	struct output_params params;
-	struct source_output *so;    /* owned by entry->src; removed together with this */
+	struct output *so;           /* in the source's outputs; removed together with this */
 	struct hub_sub *subs;        /* not owned: each lives in its viewer's state */
 	int n_subs;
 	int n_busy;                  /* subscribers in the middle of sending a frame */
@@ -99,7 +99,7 @@ static void detach_subs(struct hub_sub *list)
 
 static void entry_free(struct hub_entry *e)
 {
-	/* source_destroy frees the source_outputs the hub_outputs point at (NULL: abandoned) */
+	/* source_destroy frees the outputs the hub_outputs point at (NULL: abandoned) */
 	source_destroy(e->src);
 	while (e->outputs) {
 		struct hub_output *o = e->outputs;
@@ -222,7 +222,7 @@ fail:
 
 static void update_wanted(struct hub_output *o)
 {
-	source_output_set_wanted(o->so, o->internal || o->n_busy < o->n_subs);
+	output_set_wanted(o->so, o->internal || o->n_busy < o->n_subs);
 }
 
 static bool same_params(const struct output_params *a, const struct output_params *b)
@@ -240,7 +240,7 @@ static struct hub_output *get_output(struct hub_entry *e, const struct output_pa
 	struct hub_output *o = calloc(1, sizeof(*o));
 	if (!o)
 		return NULL;
-	o->so = source_output_add(e->src, p);
+	o->so = output_add(source_outputs(e->src), p);
 	if (!o->so) {
 		free(o);
 		return NULL;
@@ -260,7 +260,7 @@ static void remove_output(struct hub_entry *e, struct hub_output *o)
 			break;
 		}
 	}
-	source_output_remove(e->src, o->so);
+	output_remove(source_outputs(e->src), o->so);
 	free(o);
 }
 
@@ -407,7 +407,7 @@ struct frame *hub_sub_latest(struct hub_sub *sub, bool fresh)
 {
 	if (!sub->out)
 		return NULL;
-	struct frame *f = source_output_latest(sub->out->so, sub->last_seq, fresh);
+	struct frame *f = output_latest(sub->out->so, sub->last_seq, fresh);
 	if (f) {
 		if (sub->last_seq && f->seq > sub->last_seq + 1)
 			sub->entry->frames_dropped += f->seq - sub->last_seq - 1;
@@ -418,7 +418,7 @@ struct frame *hub_sub_latest(struct hub_sub *sub, bool fresh)
 
 struct frame *hub_sub_newest(struct hub_sub *sub)
 {
-	return sub->out ? source_output_latest(sub->out->so, 0, false) : NULL;
+	return sub->out ? output_latest(sub->out->so, 0, false) : NULL;
 }
 
 struct coded_entry *hub_sub_coded_next(struct hub_sub *sub, int64_t max_lag_us)

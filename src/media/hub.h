@@ -86,7 +86,7 @@ void hub_unsubscribe(struct hub *h, struct hub_sub *sub);
 /* A new reference to the newest frame of @sub's output not yet returned to @sub, or NULL.
  * Counts the frames @sub never saw as dropped (latest frame wins). With @fresh, NULL too
  * while that frame is older than a picture the camera sent since (see
- * source_output_latest): the caller waits for the next one. */
+ * output_latest): the caller waits for the next one. */
 struct frame *hub_sub_latest(struct hub_sub *sub, bool fresh);
 /* The newest frame of @sub's output, even one @sub already had (snapshots). */
 struct frame *hub_sub_newest(struct hub_sub *sub);

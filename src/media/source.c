@@ -1,14 +1,13 @@
-/* source: one camera session: its worker thread, its mailbox, its picture outputs and its
- * coded-picture log. The input (input.h) runs on the worker and hands over what it reads;
- * this file logs coded pictures, decodes them (decode.c) while picture outputs exist, encodes
- * one JPEG per output and publishes it; and runs the reconnect loop for named streams.
+/* source: one camera session: its worker thread and mailbox, with its picture outputs
+ * (output.c) and its coded-picture log (codedlog.c, fed by coded_feed.c). The input
+ * (input.h) runs on the worker and hands over what it reads; this file logs coded pictures,
+ * decodes them (decode.c) while picture outputs exist, has one JPEG per output encoded and
+ * published, and runs the reconnect loop for named streams.
  *
  * Threads. The worker owns every FFmpeg and libjpeg object and the fields marked "worker
- * only". It shares with the service thread the mailbox under s->lock (the outputs list and
- * each output's newest frame, the error, the stats), the coded log (its own lock) and the
- * atomic flags. Every publication sets `news` and then calls notify() outside the lock.
- * Outputs are refcounted so the service thread may remove one mid-encode: see struct
- * source_output. */
+ * only". It shares with the service thread the mailbox under s->lock (the error, the stats),
+ * the outputs and the log (each with its own lock) and the atomic flags. Every publication
+ * sets a news flag and then calls notify() outside the lock. */
 #include "source.h"
 
 #include <malloc.h>
@@ -23,7 +22,6 @@
 #include <time.h>
 
 #include <libavcodec/avcodec.h>
-#include <libavutil/pixdesc.h>
 
 #include "clock.h"
 #include "coded_feed.h"
@@ -32,6 +30,7 @@
 #include "encoder.h"
 #include "input.h"
 #include "log.h"
+#include "output.h"
 #include "text.h"
 
 #define LOG_MAX_BYTES_DEFAULT (8u << 20)
@@ -41,33 +40,6 @@
 /* A session that played this long was healthy: the next failure starts the backoff over. */
 #define RECONNECT_HEALTHY_US (10 * 1000000LL)
 #define FPS_WINDOW_US 1000000   /* the measured rate counts the pictures of this long */
-
-/* One rendition of the source's pictures.
- *
- * Ownership: refcounted (refs). The source's outputs list holds one reference from
- * source_output_add until source_output_remove (or source_destroy) unlinks it. The worker
- * takes one more per output it picks for a picture, under s->lock and only from the list,
- * so only while the list's reference is still held; it drops them once that picture is
- * published. Whoever drops the last reference frees the output and its latest frame. So the
- * service thread may remove an output at any time, and the worker never touches an output it
- * does not hold a reference to. */
-struct source_output {
-	struct source *s;           /* the owner; set at add, read-only afterwards */
-	struct output_params p;     /* read-only after add */
-	atomic_int refs;
-	atomic_bool wanted;         /* set by the service thread; default true */
-
-	/* Under s->lock. */
-	struct source_output *next; /* the source's list; meaningless once removed */
-	bool removed;               /* unlinked: the worker publishes nothing more into it */
-	struct frame *latest;       /* this output's reference to its newest frame, or NULL */
-	uint64_t seq;               /* seq of the last published frame, from 1 */
-	bool stale;                 /* a picture came after latest and was not encoded for it */
-
-	/* Worker only (while it holds a reference, or under s->lock while linked). */
-	int64_t next_due;           /* fps cap: when the next frame may be encoded */
-	bool enc_warned;            /* an encode failure was logged already */
-};
 
 struct source {
 	/* Set by source_start, read-only afterwards (both threads). */
@@ -85,20 +57,16 @@ struct source {
 	atomic_bool news;          /* set by the worker, cleared by source_take_news */
 	atomic_bool coded_news;    /* the log grew; likewise */
 	atomic_bool coded_wanted;  /* set by the service thread: coded readers exist */
-	atomic_bool has_outputs;   /* the outputs list is not empty (set under lock) */
-	_Atomic int64_t outputs_gone_us; /* monotonic µs the list became empty (set under lock) */
+	struct output_list *outputs; /* owned; its own lock */
 
-	pthread_mutex_t lock;      /* guards the mailbox below and the outputs' locked fields */
-	struct source_output *outputs; /* the list (one reference each); see source_output */
+	pthread_mutex_t lock;      /* guards the mailbox below */
 	struct cs_error err;       /* the final error; stays CS_OK while reconnecting */
 	struct source_stats stats;
 
 	/* Worker only. */
 	struct encoder *enc;
 	struct picdec *dec;
-	struct source_output **picked; /* outputs pinned for the picture in hand (grown) */
-	size_t n_picked, cap_picked;
-	bool pick_warned;          /* could not grow picked: logged once */
+	bool picked;               /* outputs are pinned for the picture in hand */
 	struct coded_feed *feed;   /* what goes into the log, and in which form */
 	int64_t fps_since;         /* monotonic µs the current rate window began */
 	uint64_t fps_count;        /* pictures in it */
@@ -274,149 +242,18 @@ static bool retry_wait(struct source *s, const struct cs_error *why, int64_t pla
 
 /* ---- picture outputs ---------------------------------------------------------------- */
 
-static void output_unref(struct source_output *o)
-{
-	/* acq_rel: the thread that frees sees every write made under the other references. */
-	if (atomic_fetch_sub_explicit(&o->refs, 1, memory_order_acq_rel) != 1)
-		return;
-	frame_unref(o->latest);
-	free(o);
-}
-
-/* The fps cap. A frame is due when the clock has reached next_due, less a quarter interval
- * of slack so that a camera running at exactly the cap is not halved by jitter; next_due
- * advances by whole intervals, so the long-run rate never exceeds the cap. */
-static bool frame_due(struct source_output *o, int64_t now)
-{
-	double fps = o->p.fps_max;
-	if (fps <= 0)
-		return true;
-	int64_t iv = (int64_t)(1e6 / fps);
-	if (now < o->next_due - iv / 4)
-		return false;
-	if (now - o->next_due > iv)
-		o->next_due = now + iv;
-	else
-		o->next_due += iv;
-	return true;
-}
-
-/* Makes room for @n picked outputs. Under s->lock: the list cannot shrink meanwhile. */
-static bool grow_picked(struct source *s, size_t n)
-{
-	if (n <= s->cap_picked)
-		return true;
-	size_t cap = s->cap_picked ? s->cap_picked : 4;
-	while (cap < n)
-		cap *= 2;
-	struct source_output **p = realloc(s->picked, cap * sizeof(*p));
-	if (!p)
-		return false;
-	s->picked = p;
-	s->cap_picked = cap;
-	return true;
-}
-
-/* Picks and pins the outputs that take the next picture (wanted and due under their fps
- * cap); returns how many. deliver() must follow when non-zero. */
-static size_t pick(struct source *s)
-{
-	int64_t now = clock_mono_us();
-	size_t n = 0;
-
-	pthread_mutex_lock(&s->lock);
-	for (struct source_output *o = s->outputs; o; o = o->next)
-		n++;
-	if (!grow_picked(s, n) && !s->pick_warned) {
-		log_warn("source %s: out of memory, some outputs are skipped", s->display_url);
-		s->pick_warned = true;
-	}
-	s->n_picked = 0;
-	for (struct source_output *o = s->outputs; o && s->n_picked < s->cap_picked; o = o->next) {
-		/* An output nobody can take a frame for costs no encode; its latest frame is no
-		 * longer the camera's newest picture. */
-		if (!atomic_load(&o->wanted)) {
-			o->stale = true;
-			continue;
-		}
-		if (!frame_due(o, now))
-			continue;
-		atomic_fetch_add_explicit(&o->refs, 1, memory_order_relaxed);
-		s->picked[s->n_picked++] = o;
-	}
-	pthread_mutex_unlock(&s->lock);
-	return s->n_picked;
-}
-
-/* The shortest frame interval any output asks for (its fps cap), in µs: 0 if one takes
- * every frame, INT64_MAX if there is no output. */
-static int64_t min_interval_us(struct source *s)
-{
-	int64_t min = INT64_MAX;
-
-	pthread_mutex_lock(&s->lock);
-	for (struct source_output *o = s->outputs; o; o = o->next) {
-		if (o->p.fps_max <= 0) {
-			min = 0;
-			break;
-		}
-		int64_t iv = (int64_t)(1e6 / o->p.fps_max);
-		if (iv < min)
-			min = iv;
-	}
-	pthread_mutex_unlock(&s->lock);
-	return min;
-}
-
-/* Encodes @pic for every picked output, publishes, unpins. */
+/* Encodes @pic for the picked outputs; one wake-up for all of them. */
 static void deliver(struct source *s, const AVFrame *pic, int64_t t_capture_us)
 {
-	bool published = false;
-
-	for (size_t i = 0; i < s->n_picked; i++) {
-		struct source_output *o = s->picked[i];
-		struct cs_error err;
-		int64_t t0 = clock_mono_us();
-		struct frame *f = encoder_encode(s->enc, pic, o->p.width, o->p.height, o->p.quality,
-			&err);
-		int64_t took = clock_mono_us() - t0;
-
-		if (!f) {
-			if (!o->enc_warned)
-				log_warn("source %s: %s (%dx%d %s)", s->display_url, err.msg, pic->width,
-					pic->height, av_get_pix_fmt_name(pic->format) ?
-					av_get_pix_fmt_name(pic->format) : "?");
-			o->enc_warned = true;
-			continue;
-		}
-		f->t_capture_us = t_capture_us;
-		f->t_encoded_us = clock_wall_us();
-		struct frame *old = f;  /* dropped below: the replaced frame, or f if not taken */
-		pthread_mutex_lock(&s->lock);
-		if (!o->removed) {
-			f->seq = ++o->seq;
-			encoder_stamp(f); /* before it is published: frames are immutable after */
-			old = o->latest;
-			o->latest = f;
-			o->stale = false;
-			published = true;
-		}
-		s->stats.frames_encoded++;
-		s->stats.encode_us_total += (uint64_t)(took > 0 ? took : 0);
-		pthread_mutex_unlock(&s->lock);
-		frame_unref(old);
-	}
-	for (size_t i = 0; i < s->n_picked; i++)
-		output_unref(s->picked[i]);
-	s->n_picked = 0;
-	/* One wake-up for all outputs of this picture: the service thread looks at each. */
-	if (published)
+	s->picked = false;
+	if (output_list_deliver(s->outputs, s->enc, pic, t_capture_us))
 		announce(s);
 }
 
 bool source_picture_wanted(struct source *s)
 {
-	return pick(s) > 0;
+	s->picked = output_list_pick(s->outputs) > 0;
+	return s->picked;
 }
 
 void source_push_picture(struct source *s, const AVFrame *pic, int64_t t_capture_us)
@@ -425,7 +262,7 @@ void source_push_picture(struct source *s, const AVFrame *pic, int64_t t_capture
 	s->stats.frames_decoded++;
 	s->stats.last_frame_wall_us = t_capture_us;
 	pthread_mutex_unlock(&s->lock);
-	if (s->n_picked)
+	if (s->picked)
 		deliver(s, pic, t_capture_us);
 }
 
@@ -441,7 +278,7 @@ static void got_picture(void *arg, const AVFrame *pic, bool late)
 	s->stats.height = pic->height;
 	s->stats.frames_late += late;
 	pthread_mutex_unlock(&s->lock);
-	if (!late && pick(s))
+	if (!late && output_list_pick(s->outputs))
 		deliver(s, pic, wall);
 }
 
@@ -516,15 +353,16 @@ void source_push_video(struct source *s, const uint8_t *data, size_t len, int64_
 	/* the decoder runs while picture outputs exist, and lingers a while after the last one
 	 * left; coded readers alone cost no decode */
 	bool was_open = picdec_is_open(s->dec);
-	bool decode = atomic_load(&s->has_outputs);
+	bool decode = output_list_any(s->outputs);
 	if (!decode && was_open) {
-		decode = clock_mono_us() - atomic_load(&s->outputs_gone_us) < s->p.decoder_linger_us;
+		decode = clock_mono_us() - output_list_empty_since_us(s->outputs) <
+			s->p.decoder_linger_us;
 		if (!decode)
 			picdec_close(s->dec);
 	}
 	if (decode)
-		picdec_decode(s->dec, data, len, pts_us, key, waited_us, min_interval_us(s),
-			got_picture, s);
+		picdec_decode(s->dec, data, len, pts_us, key, waited_us,
+			output_list_min_interval_us(s->outputs), got_picture, s);
 	bool open = picdec_is_open(s->dec);
 	if (open != was_open) {
 		pthread_mutex_lock(&s->lock);
@@ -603,8 +441,6 @@ static void *worker_main(void *arg)
 	s->dec = NULL;
 	encoder_destroy(s->enc);
 	s->enc = NULL;
-	free(s->picked); /* every picked output was unpinned by deliver */
-	s->picked = NULL;
 	coded_feed_destroy(s->feed);
 	s->feed = NULL;
 
@@ -626,7 +462,8 @@ struct source *source_start(const struct source_params *p, source_notify_fn noti
 	s->host = strdup(p->host ? p->host : "");
 	s->log = coded_log_create(p->log_max_bytes ? p->log_max_bytes : LOG_MAX_BYTES_DEFAULT,
 		LOG_MAX_ENTRIES);
-	if (!s->url || !s->display_url || !s->host || !s->log || !p->input)
+	s->outputs = s->display_url ? output_list_create(s->display_url) : NULL;
+	if (!s->url || !s->display_url || !s->host || !s->log || !s->outputs || !p->input)
 		goto fail_alloc;
 	s->p = *p;
 	s->p.url = s->url;
@@ -639,8 +476,6 @@ struct source *source_start(const struct source_params *p, source_notify_fn noti
 	atomic_init(&s->news, false);
 	atomic_init(&s->coded_news, false);
 	atomic_init(&s->coded_wanted, false);
-	atomic_init(&s->has_outputs, false);
-	atomic_init(&s->outputs_gone_us, 0);
 	if (pthread_mutex_init(&s->lock, NULL) != 0)
 		goto fail_alloc;
 	s->stats.state = SOURCE_OPENING;
@@ -658,6 +493,7 @@ struct source *source_start(const struct source_params *p, source_notify_fn noti
 fail_mutex:
 	pthread_mutex_destroy(&s->lock);
 fail_alloc:
+	output_list_destroy(s->outputs);
 	coded_log_destroy(s->log);
 	free(s->display_url);
 	free(s->host);
@@ -689,12 +525,7 @@ void source_destroy(struct source *s)
 		return;
 	source_stop(s);
 	pthread_join(s->thread, NULL);
-	/* The worker is gone, and with it every reference but the list's. */
-	while (s->outputs) {
-		struct source_output *o = s->outputs;
-		s->outputs = o->next;
-		output_unref(o);
-	}
+	output_list_destroy(s->outputs);
 	coded_log_destroy(s->log);
 	pthread_mutex_destroy(&s->lock);
 	free(s->display_url);
@@ -737,64 +568,15 @@ void source_get_stats(struct source *s, struct source_stats *out)
 	pthread_mutex_lock(&s->lock);
 	*out = s->stats;
 	pthread_mutex_unlock(&s->lock);
+	output_list_counts(s->outputs, &out->frames_encoded, &out->encode_us_total);
+}
+
+struct output_list *source_outputs(struct source *s)
+{
+	return s->outputs;
 }
 
 struct coded_log *source_log(struct source *s)
 {
 	return s->log;
-}
-
-struct source_output *source_output_add(struct source *s, const struct output_params *p)
-{
-	struct source_output *o = calloc(1, sizeof(*o));
-
-	if (!o)
-		return NULL;
-	o->s = s;
-	o->p = *p;
-	atomic_init(&o->refs, 1); /* the list's */
-	atomic_init(&o->wanted, true);
-	pthread_mutex_lock(&s->lock);
-	o->next = s->outputs;
-	s->outputs = o;
-	atomic_store(&s->has_outputs, true);
-	pthread_mutex_unlock(&s->lock);
-	return o;
-}
-
-void source_output_remove(struct source *s, struct source_output *o)
-{
-	if (!o)
-		return;
-	pthread_mutex_lock(&s->lock);
-	for (struct source_output **pp = &s->outputs; *pp; pp = &(*pp)->next) {
-		if (*pp == o) {
-			*pp = o->next;
-			break;
-		}
-	}
-	o->removed = true;
-	o->next = NULL;
-	atomic_store(&s->has_outputs, s->outputs != NULL);
-	if (!s->outputs)
-		atomic_store(&s->outputs_gone_us, clock_mono_us());
-	pthread_mutex_unlock(&s->lock);
-	/* The list's reference; the worker may still hold one for the picture in hand. */
-	output_unref(o);
-}
-
-struct frame *source_output_latest(struct source_output *o, uint64_t after_seq, bool fresh)
-{
-	struct frame *f = NULL;
-
-	pthread_mutex_lock(&o->s->lock);
-	if (o->latest && o->seq > after_seq && !(fresh && o->stale))
-		f = frame_ref(o->latest);
-	pthread_mutex_unlock(&o->s->lock);
-	return f;
-}
-
-void source_output_set_wanted(struct source_output *o, bool wanted)
-{
-	atomic_store(&o->wanted, wanted);
 }

@@ -23,6 +23,7 @@
 #include "error.h"
 #include "frame.h"
 #include "netpolicy.h"
+#include "output.h"
 
 struct source;
 struct input_ops;
@@ -64,19 +65,6 @@ struct source_params {
 	 * picture within a frame, not at the next key picture. */
 	int64_t decoder_linger_us;
 };
-
-/* The highest frame rate a viewer or a stream may ask for. */
-#define OUTPUT_MAX_FPS 240.0
-
-/* One encoded rendition of the source's pictures. Every output is encoded from the same
- * decode; viewers with the same output settings share one output (and so one encode). */
-struct output_params {
-	double fps_max;           /* 0 = every decoded frame */
-	int width, height;        /* requested size, 0 = source's (one alone keeps aspect) */
-	int quality;              /* 1..100 */
-};
-
-struct source_output;         /* owned by its source; see source_output_add/remove */
 
 enum source_state {
 	SOURCE_OPENING = 0,
@@ -153,21 +141,10 @@ void source_get_stats(struct source *s, struct source_stats *out);
  * source. */
 struct coded_log *source_log(struct source *s);
 
-/* Adds an output; the worker decodes and encodes for it from the next picture on (the first
- * output opens the decoder, at the next key picture). NULL if out of memory. The handle
- * stays valid until source_output_remove() or source_destroy(). */
-struct source_output *source_output_add(struct source *s, const struct output_params *p);
-/* Removes an output; the caller must not use the handle afterwards. With the last one gone
- * the worker closes its decoder: coded readers alone cost no decode. */
-void source_output_remove(struct source *s, struct source_output *o);
-
-/* A new reference to the output's newest frame if its seq is greater than @after_seq,
- * else NULL. seq counts per output, from 1. With @fresh, also NULL while the frame is stale:
- * the camera sent a newer picture that was not encoded because nobody wanted it. */
-struct frame *source_output_latest(struct source_output *o, uint64_t after_seq, bool fresh);
-
-/* Whether any viewer of this output could take a frame now; when none can, the worker
- * skips this output's encode. Default true. */
-void source_output_set_wanted(struct source_output *o, bool wanted);
+/* The source's picture outputs (output.h): add one and the worker decodes and encodes for
+ * it from the next picture on (the first output opens the decoder, at the next key picture);
+ * with the last one gone the worker closes its decoder (after decoder_linger_us), so coded
+ * readers alone cost no decode. Lives as long as the source. */
+struct output_list *source_outputs(struct source *s);
 
 #endif

@@ -117,16 +117,16 @@ static void finish(struct source *s, struct waiter *wt)
 	waiter_fini(wt);
 }
 
-static struct source_output *add(struct source *s, double fps, int w, int h)
+static struct output *add(struct source *s, double fps, int w, int h)
 {
 	struct output_params p = { .fps_max = fps, .width = w, .height = h, .quality = 70 };
-	return source_output_add(s, &p);
+	return output_add(source_outputs(s), &p);
 }
 
 /* The seq of the output's newest frame, 0 before the first. */
-static uint64_t seq_of(struct source_output *o)
+static uint64_t seq_of(struct output *o)
 {
-	struct frame *f = source_output_latest(o, 0, false);
+	struct frame *f = output_latest(o, 0, false);
 	uint64_t seq = f ? f->seq : 0;
 	frame_unref(f);
 	return seq;
@@ -185,20 +185,20 @@ static void two_outputs_get_frames_of_their_own_sizes(void)
 	CHECK(s);
 	if (!s)
 		return;
-	struct source_output *small = add(s, 0, 320, 0), *big = add(s, 0, 640, 360);
+	struct output *small = add(s, 0, 320, 0), *big = add(s, 0, 640, 360);
 	CHECK(small && big);
 	CHECK(wait_for(&wt, has_frame, small, 5000));
 	CHECK(wait_for(&wt, has_frame, big, 5000));
 
-	struct frame *a = source_output_latest(small, 0, false);
-	struct frame *b = source_output_latest(big, 0, false);
+	struct frame *a = output_latest(small, 0, false);
+	struct frame *b = output_latest(big, 0, false);
 	CHECK(a && a->width == 320 && a->height == 180);
 	CHECK(b && b->width == 640 && b->height == 360);
 	CHECK(a && a->len > 2 && a->data[0] == 0xff && a->data[1] == 0xd8);
 	CHECK(b && b->len > 2 && b->data[0] == 0xff && b->data[1] == 0xd8);
 	/* Nothing newer than what one holds yet: latest frame wins, per output. */
 	if (a)
-		CHECK(!source_output_latest(small, a->seq + 1000, false));
+		CHECK(!output_latest(small, a->seq + 1000, false));
 	frame_unref(a);
 	frame_unref(b);
 
@@ -217,7 +217,7 @@ static void each_output_keeps_its_own_fps_cap(void)
 	CHECK(s);
 	if (!s)
 		return;
-	struct source_output *slow = add(s, 5, 160, 90), *fast = add(s, 0, 160, 90);
+	struct output *slow = add(s, 5, 160, 90), *fast = add(s, 0, 160, 90);
 	CHECK(wait_for(&wt, has_frame, slow, 5000));
 	CHECK(wait_for(&wt, has_frame, fast, 5000));
 
@@ -240,11 +240,11 @@ static void unwanted_output_costs_no_encodes(void)
 	CHECK(s);
 	if (!s)
 		return;
-	struct source_output *idle = add(s, 0, 160, 90), *busy = add(s, 0, 160, 90);
+	struct output *idle = add(s, 0, 160, 90), *busy = add(s, 0, 160, 90);
 	CHECK(wait_for(&wt, has_frame, idle, 5000));
 	CHECK(wait_for(&wt, has_frame, busy, 5000));
 
-	source_output_set_wanted(idle, false);
+	output_set_wanted(idle, false);
 	sleep_ms(100); /* an encode already under way may still land */
 	struct source_stats st0, st1;
 	uint64_t i0 = seq_of(idle), b0 = seq_of(busy);
@@ -261,14 +261,14 @@ static void unwanted_output_costs_no_encodes(void)
 	CHECK(st1.frames_decoded > st0.frames_decoded);
 
 	/* newer pictures went by unencoded: its latest is stale, and a fresh one is refused */
-	CHECK(!source_output_latest(idle, 0, true));
-	source_output_set_wanted(idle, true);
-	struct frame *f = source_output_latest(idle, 0, false);
+	CHECK(!output_latest(idle, 0, true));
+	output_set_wanted(idle, true);
+	struct frame *f = output_latest(idle, 0, false);
 	CHECK(f);
 	frame_unref(f);
 	sleep_ms(300);
 	CHECK(seq_of(idle) > i1);
-	f = source_output_latest(idle, 0, true);
+	f = output_latest(idle, 0, true);
 	CHECK(f);   /* encoded again: fresh */
 	frame_unref(f);
 	finish(s, &wt);
@@ -281,8 +281,8 @@ static void outputs_come_and_go_while_the_worker_runs(void)
 	CHECK(s);
 	if (!s)
 		return;
-	struct source_output *keep = add(s, 0, 160, 90);
-	struct source_output *live[8] = { 0 };
+	struct output *keep = add(s, 0, 160, 90);
+	struct output *live[8] = { 0 };
 	unsigned r = 12345;
 	CHECK(wait_for(&wt, has_frame, keep, 5000));
 
@@ -291,15 +291,15 @@ static void outputs_come_and_go_while_the_worker_runs(void)
 	for (int i = 0; i < 200; i++) {
 		int k = (int)(r % 8);
 		r = r * 1103515245u + 12345u;
-		source_output_remove(s, live[k]);
+		output_remove(source_outputs(s), live[k]);
 		live[k] = add(s, (r >> 8) % 3 ? 0 : 10, (r >> 4) % 2 ? 0 : 320, 0);
 		CHECK(live[k]);
-		frame_unref(source_output_latest(live[k], 0, false));
+		frame_unref(output_latest(live[k], 0, false));
 		if (i % 4 == 0)
 			sleep_ms((int)((r >> 16) % 5));
 	}
 	for (int k = 0; k < 8; k += 2)
-		source_output_remove(s, live[k]);
+		output_remove(source_outputs(s), live[k]);
 	uint64_t k0 = seq_of(keep);
 	sleep_ms(300);
 	CHECK(seq_of(keep) > k0);
@@ -520,14 +520,14 @@ static void a_picture_output_opens_the_decoder_and_its_end_closes_it(void)
 		return;
 	struct pictures_wait pw = { s, 10 };
 	CHECK(wait_for(&wt, received, &pw, 5000));
-	struct source_output *o = add(s, 0, 0, 0);
+	struct output *o = add(s, 0, 0, 0);
 	pw.min = 15;
 	CHECK(wait_for(&wt, decoded, &pw, 5000));
 	CHECK(seq_of(o) > 0); /* JPEGs come out */
 	struct source_stats st;
 	source_get_stats(s, &st);
 	CHECK(st.decoder_opens == 1 && st.decoder_open);
-	source_output_remove(s, o);
+	output_remove(source_outputs(s), o);
 	/* the next picture closes it (no linger here) */
 	pw.min = st.pictures_received + 5;
 	CHECK(wait_for(&wt, received, &pw, 5000));
