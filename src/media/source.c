@@ -242,6 +242,26 @@ static bool retry_wait(struct source *s, const struct cs_error *why, int64_t pla
 
 /* ---- picture outputs ---------------------------------------------------------------- */
 
+/* The measured rate: pictures counted over windows of FPS_WINDOW_US. Worker only. */
+static void count_picture(struct source *s, int64_t now, int64_t wall)
+{
+	double fps = -1;
+	if (!s->fps_since) {
+		s->fps_since = now;
+	} else if (now - s->fps_since >= FPS_WINDOW_US) {
+		fps = (double)s->fps_count * 1e6 / (double)(now - s->fps_since);
+		s->fps_since = now;
+		s->fps_count = 0;
+	}
+	s->fps_count++;
+	pthread_mutex_lock(&s->lock);
+	s->stats.pictures_received++;
+	s->stats.last_frame_wall_us = wall;
+	if (fps >= 0)
+		s->stats.fps = fps;
+	pthread_mutex_unlock(&s->lock);
+}
+
 /* Encodes @pic for the picked outputs; one wake-up for all of them. */
 static void deliver(struct source *s, const AVFrame *pic, int64_t t_capture_us)
 {
@@ -258,9 +278,10 @@ bool source_picture_wanted(struct source *s)
 
 void source_push_picture(struct source *s, const AVFrame *pic, int64_t t_capture_us)
 {
+	/* a drawn picture is received and decoded at once */
+	count_picture(s, clock_mono_us(), t_capture_us);
 	pthread_mutex_lock(&s->lock);
 	s->stats.frames_decoded++;
-	s->stats.last_frame_wall_us = t_capture_us;
 	pthread_mutex_unlock(&s->lock);
 	if (s->picked)
 		deliver(s, pic, t_capture_us);
@@ -319,25 +340,6 @@ void source_count_bytes(struct source *s, size_t bytes)
 	pthread_mutex_unlock(&s->lock);
 }
 
-/* The measured rate: pictures counted over windows of FPS_WINDOW_US. Worker only. */
-static void count_picture(struct source *s, int64_t now, int64_t wall)
-{
-	double fps = -1;
-	if (!s->fps_since) {
-		s->fps_since = now;
-	} else if (now - s->fps_since >= FPS_WINDOW_US) {
-		fps = (double)s->fps_count * 1e6 / (double)(now - s->fps_since);
-		s->fps_since = now;
-		s->fps_count = 0;
-	}
-	s->fps_count++;
-	pthread_mutex_lock(&s->lock);
-	s->stats.pictures_received++;
-	s->stats.last_frame_wall_us = wall;
-	if (fps >= 0)
-		s->stats.fps = fps;
-	pthread_mutex_unlock(&s->lock);
-}
 
 void source_push_video(struct source *s, const uint8_t *data, size_t len, int64_t pts_us,
 	int64_t dts_us, bool key_hint, int64_t waited_us)

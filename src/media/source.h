@@ -86,7 +86,7 @@ struct source_stats {
 	enum source_coded coded;
 	uint64_t packets_received;
 	uint64_t bytes_received;
-	uint64_t pictures_received;  /* coded pictures read from the camera (decoded or not) */
+	uint64_t pictures_received;  /* pictures from the input: coded (decoded or not), or drawn */
 	uint64_t frames_decoded;
 	uint64_t decoder_opens;     /* times the picture path opened its decoder */
 	bool decoder_open;          /* the picture path decodes now */
