@@ -7,10 +7,16 @@
 #include <stdint.h>
 
 /* ASCII only, independent of the locale. */
-static inline bool ascii_is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+static inline bool ascii_is_alpha(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
 static inline bool ascii_is_digit(char c) { return c >= '0' && c <= '9'; }
 static inline bool ascii_is_alnum(char c) { return ascii_is_alpha(c) || ascii_is_digit(c); }
-static inline char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c; }
+static inline char ascii_lower(char c)
+{
+	return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+}
 /* 0..15 for a hex digit, else -1. */
 static inline int ascii_hex_val(char c)
 {

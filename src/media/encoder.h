@@ -34,7 +34,8 @@ void encoder_stamp(struct frame *f);
 
 /* Encodes @pic (any planar or packed video format FFmpeg decodes to) at the size chosen by
  * encoder_out_size(@req_w, @req_h) with JPEG @quality (1..100). Returns a new frame with one
- * reference (seq and timestamps left 0 for the caller), or NULL with @err. Resolution and pixel format may change from one call to the next. */
+ * reference (seq and timestamps left 0 for the caller), or NULL with @err. Resolution and
+ * pixel format may change from one call to the next. */
 struct frame *encoder_encode(struct encoder *e, const AVFrame *pic, int req_w, int req_h,
 	int quality, struct cs_error *err);
 

@@ -151,12 +151,10 @@ bool access_http_check(struct lws *wsi, bool protected, const char *exact, int *
 		*ret = -1;
 		return false;
 	}
-	if (exact) {
-		if (lws_http_get_uri_and_method(wsi, &uri, &uri_len) < 0 || uri_len < 0 || (size_t)uri_len != strlen(exact) || strncmp(uri, exact,
-			(size_t)uri_len)) {
-			*ret = http_reply_error(wsi, HTTP_STATUS_NOT_FOUND, CS_NOT_FOUND, "no such path");
-			return false;
-		}
+	if (exact && (lws_http_get_uri_and_method(wsi, &uri, &uri_len) < 0 || uri_len < 0 ||
+		(size_t)uri_len != strlen(exact) || strncmp(uri, exact, (size_t)uri_len))) {
+		*ret = http_reply_error(wsi, HTTP_STATUS_NOT_FOUND, CS_NOT_FOUND, "no such path");
+		return false;
 	}
 	if (!protected)
 		return true;

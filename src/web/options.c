@@ -120,40 +120,37 @@ static enum cs_err apply(struct stream_opts *o, enum opt_id id, const char *name
 		echo(shown, val, strlen(val));
 	switch (id) {
 	case OPT_SRC:
-		if (!*val) {
+		if (!*val)
 			return cs_fail(err, CS_BAD_REQUEST, "%s is empty", name);
-		}
 		o->src = strdup(val);
-		if (!o->src) {
+		if (!o->src)
 			return cs_fail_oom(err);
-		}
 		return CS_OK;
 	case OPT_TOKEN:
 		return CS_OK; /* the access token: checked before the options are */
 	case OPT_NAME:
-		if (!*val) {
+		if (!*val)
 			return cs_fail(err, CS_BAD_REQUEST, "name is empty");
-		}
 		o->name = strdup(val);
-		if (!o->name) {
+		if (!o->name)
 			return cs_fail_oom(err);
-		}
 		return CS_OK;
 	case OPT_FPS:
 		if (parse_fps(val, &o->fps))
 			return CS_OK;
-		return cs_fail(err, CS_BAD_REQUEST, "fps must be a number greater than 0 and at most %g (got \"%s\")",
-			OUTPUT_MAX_FPS, shown);
+		return cs_fail(err, CS_BAD_REQUEST, "fps must be a number greater than 0 and at most "
+			"%g (got \"%s\")", OUTPUT_MAX_FPS, shown);
 	case OPT_WIDTH:
 	case OPT_HEIGHT:
 		if (parse_int(val, 1, OPTS_MAX_DIM, id == OPT_WIDTH ? &o->width : &o->height))
 			return CS_OK;
-		return cs_fail(err, CS_BAD_REQUEST, "%s must be an integer from 1 to %d (got \"%s\")", name,
-			OPTS_MAX_DIM, shown);
+		return cs_fail(err, CS_BAD_REQUEST, "%s must be an integer from 1 to %d (got \"%s\")",
+			name, OPTS_MAX_DIM, shown);
 	case OPT_QUALITY:
 		if (parse_int(val, 1, 100, &o->quality))
 			return CS_OK;
-		return cs_fail(err, CS_BAD_REQUEST, "quality must be an integer from 1 to 100 (got \"%s\")", shown);
+		return cs_fail(err, CS_BAD_REQUEST, "quality must be an integer from 1 to 100 (got "
+			"\"%s\")", shown);
 	case OPT_TRANSPORT:
 		if (transport_parse(val, &o->transport))
 			return CS_OK;
@@ -197,7 +194,8 @@ static int find_opt(const char *name, size_t len)
 	return -1;
 }
 
-enum cs_err opts_parse(struct stream_opts *o, const char *const *args, size_t n, struct cs_error *err)
+enum cs_err opts_parse(struct stream_opts *o, const char *const *args, size_t n,
+	struct cs_error *err)
 {
 	const char *seen[OPT_COUNT] = { NULL }; /* the name each option was given under */
 	const char *frag, *eq, *name;
@@ -208,9 +206,8 @@ enum cs_err opts_parse(struct stream_opts *o, const char *const *args, size_t n,
 
 	if (err)
 		cs_error_clear(err);
-	if (!o) {
+	if (!o)
 		return cs_fail(err, CS_BAD_REQUEST, "no place for the options");
-	}
 	*o = (struct stream_opts){ .quality = 80, .transport = TRANSPORT_TCP };
 	for (i = 0; i < n; i++) {
 		frag = args ? args[i] : NULL;
