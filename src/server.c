@@ -61,12 +61,24 @@ static void waker_set(struct lws_context *ctx)
 	pthread_mutex_unlock(&waker_lock);
 }
 
-/* protocols[0]: what no mount takes (site.c), and the wake-up from workers, which lws
- * delivers to every protocol: this one runs the hub's poll. */
-static int callback_main(struct lws *wsi, enum lws_callback_reasons reason, void *user,
-	void *in, size_t len)
+/* Every protocol's callback passes this gate first. A WebSocket upgrade is confirmed here,
+ * whichever protocol lws asks: on a kept-alive connection it asks the protocol of the
+ * previous request (/metrics, /api/...), so each must refuse the same way. And any callback
+ * means no request head is overflowing now (lws_glue.c). */
+static int gate(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+	size_t len, lws_callback_function *inner)
 {
 	lws_glue_no_overflow();
+	if (reason == LWS_CALLBACK_HTTP_CONFIRM_UPGRADE)
+		return access_confirm_upgrade(wsi, ws_paths, sizeof(ws_paths) / sizeof(ws_paths[0]));
+	return inner(wsi, reason, user, in, len);
+}
+
+/* protocols[0]: what no mount takes (site.c), and the wake-up from workers, which lws
+ * delivers to every protocol: this one runs the hub's poll. */
+static int main_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+	void *in, size_t len)
+{
 	if (reason == LWS_CALLBACK_EVENT_WAIT_CANCELLED) {
 		struct app *app = app_of(wsi);
 		if (app && app->hub)
@@ -76,30 +88,38 @@ static int callback_main(struct lws *wsi, enum lws_callback_reasons reason, void
 	return site_callback(wsi, reason, user, in, len);
 }
 
-/* The WebSocket protocol, the vhost's default (browsers name none): lws asks it to confirm
- * every upgrade, whatever the path; the gate decides, ws_jpeg serves. */
-static int callback_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-	size_t len)
-{
-	lws_glue_no_overflow();
-	if (reason == LWS_CALLBACK_HTTP_CONFIRM_UPGRADE)
-		return access_confirm_upgrade(wsi, ws_paths, sizeof(ws_paths) / sizeof(ws_paths[0]));
-	return ws_jpeg_protocol.callback(wsi, reason, user, in, len);
-}
+#define GATED(name, inner) \
+	static int name(struct lws *wsi, enum lws_callback_reasons reason, void *user, \
+		void *in, size_t len) \
+	{ \
+		return gate(wsi, reason, user, in, len, inner); \
+	}
+
+/* The WebSocket protocol is the vhost's default (browsers name none). */
+GATED(gated_main, main_callback)
+GATED(gated_ws, ws_jpeg_protocol.callback)
+GATED(gated_mjpeg, mjpeg_protocol.callback)
+GATED(gated_snapshot, snapshot_protocol.callback)
+GATED(gated_metrics, metrics_protocol.callback)
+GATED(gated_api, streams_api_protocol.callback)
 
 enum { P_MAIN, P_WS, P_MJPEG, P_SNAPSHOT, P_METRICS, P_API, P_END };
 static struct lws_protocols protocols[P_END + 1];
 
 static void build_protocols(void)
 {
-	protocols[P_MAIN] = (struct lws_protocols){ .name = "http", .callback = callback_main,
+	protocols[P_MAIN] = (struct lws_protocols){ .name = "http", .callback = gated_main,
 		.tx_packet_size = WS_JPEG_FRAGMENT + 64 };
 	protocols[P_WS] = ws_jpeg_protocol;
-	protocols[P_WS].callback = callback_ws;
+	protocols[P_WS].callback = gated_ws;
 	protocols[P_MJPEG] = mjpeg_protocol;
+	protocols[P_MJPEG].callback = gated_mjpeg;
 	protocols[P_SNAPSHOT] = snapshot_protocol;
+	protocols[P_SNAPSHOT].callback = gated_snapshot;
 	protocols[P_METRICS] = metrics_protocol;
+	protocols[P_METRICS].callback = gated_metrics;
 	protocols[P_API] = streams_api_protocol;
+	protocols[P_API].callback = gated_api;
 	protocols[P_END] = (struct lws_protocols){ 0 };
 }
 

@@ -36,6 +36,30 @@ def upgrade(port, path, headers=None, timeout=10.0):
         conn.close()
 
 
+def upgrade_after(port, first, path, first_headers=None, headers=None, timeout=10.0):
+    """A GET of @first and then, on the same kept-alive connection, a WebSocket upgrade of
+    @path. Returns (status, body bytes) of the upgrade; fails if the connection changed."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("GET", first, headers=first_headers or {})
+        r = conn.getresponse()
+        r.read()
+        if r.will_close:
+            raise AssertionError("%s: the server did not keep the connection" % first)
+        local = conn.sock.getsockname()
+        h = {"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
+             "Sec-WebSocket-Key": base64.b64encode(os.urandom(16)).decode()}
+        h.update(headers or {})
+        conn.request("GET", path, headers=h)
+        if conn.sock.getsockname() != local:
+            raise AssertionError("%s: the upgrade went out on a new connection" % first)
+        r = conn.getresponse()
+        body = r.read() if r.status != 101 else b""
+        return r.status, body
+    finally:
+        conn.close()
+
+
 def raw_request(port, path, extra_headers=b"", timeout=10.0):
     """Sends a GET of @path as raw bytes (no client library escapes or limits it) and reads
     the whole answer: (status, body bytes)."""
@@ -96,6 +120,26 @@ class Token(AccessTestCase):
     def test_websocket_upgrade_without_token_is_refused_with_401_json(self):
         status, _, body = upgrade(self.cam.port, stream_path("demo:"))
         self.assertJsonRefusal(status, body, 401, "invalid_token", "upgrade without token")
+
+    def test_an_upgrade_after_a_kept_alive_request_passes_the_same_gate(self):
+        # lws asks the protocol of the connection's previous request to confirm an upgrade
+        bearer = {"Authorization": "Bearer " + TOKEN}
+        for first in ["/api/health", "/metrics", "/api/streams", "/snapshot?rtsp_url=demo:",
+                      "/js/util.js"]:
+            status, body = upgrade_after(self.cam.port, first, stream_path("demo:"),
+                                         first_headers=bearer)
+            self.assertJsonRefusal(status, body, 401, "invalid_token", "upgrade after " + first)
+            status, body = upgrade_after(self.cam.port, first, "/elsewhere?token=" + TOKEN,
+                                         first_headers=bearer)
+            self.assertJsonRefusal(status, body, 404, "not_found", "/elsewhere after " + first)
+            status, body = upgrade_after(self.cam.port, first, stream_path("demo:", token=TOKEN),
+                                         first_headers=bearer,
+                                         headers={"Origin": "http://evil.example"})
+            self.assertJsonRefusal(status, body, 403, "origin_not_allowed",
+                                   "foreign origin after " + first)
+        status, _ = upgrade_after(self.cam.port, "/metrics", stream_path("demo:", token=TOKEN),
+                                  first_headers=bearer)
+        self.assertEqual(status, 101, "an upgrade with the token after /metrics")
 
     def test_websocket_with_query_token_streams(self):
         v = self.viewer(self.cam, stream_path("demo:", token=TOKEN))
@@ -317,17 +361,28 @@ class Robustness(AccessTestCase):
         self.assertEqual(http_get(cam.port, "/api/health").status, 200)
 
 
+def self_signed():
+    """A fresh self-signed certificate and its key: (cert path, key path)."""
+    d = tempfile.mkdtemp()
+    cert, key = os.path.join(d, "c.pem"), os.path.join(d, "k.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                    key, "-out", cert, "-days", "1", "-subj", "/CN=localhost"],
+                   check=True, capture_output=True, timeout=60)
+    return cert, key
+
+
+def trusting_context():
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
 class Tls(AccessTestCase):
     def test_https_and_wss_with_a_self_signed_certificate(self):
-        d = tempfile.mkdtemp()
-        cert, key = os.path.join(d, "c.pem"), os.path.join(d, "k.pem")
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
-                        key, "-out", cert, "-days", "1", "-subj", "/CN=localhost"],
-                       check=True, capture_output=True, timeout=60)
+        cert, key = self_signed()
         cam = self.start_camstream("--tls-cert", cert, "--tls-key", key)
-        ctx = ssl.create_default_context()
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
+        ctx = trusting_context()
         ctx.set_alpn_protocols(["h2", "http/1.1"])
         conn = http.client.HTTPSConnection("127.0.0.1", cam.port, timeout=10, context=ctx)
         conn.request("GET", "/api/health")
