@@ -215,7 +215,7 @@ int server_run(const struct config *cfg, volatile sig_atomic_t *stop)
 	int ret = -1;
 
 	raise_fd_limit();
-	lws_glue_logging(cfg->log_level >= LOG_DEBUG);
+	lws_glue_logging(cfg->log_level >= LOG_DEBUG, !cfg->tls_cert[0]);
 	avlog_route(cfg->log_level >= LOG_DEBUG);
 	build_protocols();
 	build_mounts(&s);
@@ -283,8 +283,10 @@ int server_run(const struct config *cfg, volatile sig_atomic_t *stop)
 	announce(cfg, vh ? lws_get_vhost_listen_port(vh) : cfg->port);
 	lws_sul_schedule(s.ctx, 0, &s.tick, on_tick, 100 * LWS_US_PER_MS);
 
-	while (!*stop)
+	while (!*stop) {
 		lws_service(s.ctx, 0);
+		lws_glue_no_overflow(); /* a flag left by a pass must not outlive it */
+	}
 
 	log_info("stopping: closing %d viewer(s), %d source(s)", s.app.clients,
 		hub_source_count(s.app.hub));

@@ -20,8 +20,8 @@
  * writes our 414 answer on that socket (a few hundred bytes into an empty send buffer) and
  * then shuts it; lws then drains the rest of the request before it closes, so the client
  * reads the answer. The flag is thread-local (FFmpeg's sockets close on worker threads) and
- * any other callback clears it (a TLS connection is shut with SSL_shutdown instead: it gets
- * no plain-text answer). */
+ * any callback or the end of a service pass clears it. Over TLS the flag is never raised: a
+ * TLS connection is shut with SSL_shutdown, and plain text on it would be garbage. */
 #include "lws_glue.h"
 
 #include <stdbool.h>
@@ -40,11 +40,12 @@
 
 /* The service thread's: a request head just ran out of room (see the top of the file). */
 static __thread bool head_overflow;
+static bool answer_overflows; /* plain HTTP: set once before serving */
 
 static void lws_log_to_ours(int level, const char *line)
 {
 	if ((level & LLL_ERR) && strstr(line, "Ran out of header data space")) {
-		head_overflow = true;
+		head_overflow = answer_overflows;
 		return; /* answer_overflow says it */
 	}
 	char buf[1024];
@@ -84,8 +85,9 @@ int shutdown(int fd, int how)
 	return (int)syscall(SYS_shutdown, fd, how);
 }
 
-void lws_glue_logging(bool debug)
+void lws_glue_logging(bool debug, bool plain)
 {
+	answer_overflows = plain;
 	lws_set_log_level(debug ? LLL_ERR | LLL_WARN | LLL_NOTICE : LLL_ERR, lws_log_to_ours);
 }
 
@@ -95,11 +97,22 @@ int lws_return_http_status(struct lws *wsi, unsigned int code, const char *html_
 	enum cs_err e = code == HTTP_STATUS_NOT_FOUND ? CS_NOT_FOUND
 		: code == HTTP_STATUS_SERVICE_UNAVAILABLE ? CS_SERVER_BUSY
 		: code >= 500 ? CS_INTERNAL : CS_BAD_REQUEST;
-	const char *msg = e == CS_NOT_FOUND ? "no such path"
-		: e == CS_SERVER_BUSY ? "the server is busy"
-		: e == CS_INTERNAL ? "the server failed to answer"
-		: "malformed request: in its URL a '%' must start an escape of two hex digits "
-		  "(%25 for a '%' itself), and the path must start with '/'";
+	char refused[64];
+	const char *msg;
+	if (e == CS_NOT_FOUND)
+		msg = "no such path";
+	else if (e == CS_SERVER_BUSY)
+		msg = "the server is busy";
+	else if (e == CS_INTERNAL)
+		msg = "the server failed to answer";
+	else if (code == HTTP_STATUS_FORBIDDEN || code == HTTP_STATUS_BAD_REQUEST)
+		msg = "malformed request: in its URL a '%' must start an escape of two hex digits "
+		      "(%25 for a '%' itself), and the path must start with '/'";
+	else {
+		snprintf(refused, sizeof(refused), "the request was refused (HTTP %u)", code);
+		msg = refused;
+	}
+	/* the parser's 403 is a malformed request, not a refusal by rights */
 	if (code == HTTP_STATUS_FORBIDDEN)
 		code = HTTP_STATUS_BAD_REQUEST;
 	log_debug("answering %u for libwebsockets: %s", code, msg);

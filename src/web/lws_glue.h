@@ -7,8 +7,9 @@
 
 #include <stdbool.h>
 
-/* Routes lws' log into ours; @debug: its notices too. */
-void lws_glue_logging(bool debug);
+/* Routes lws' log into ours; @debug: its notices too. @plain: the server speaks plain HTTP,
+ * so an over-long request head can be answered 414 (never over TLS). */
+void lws_glue_logging(bool debug, bool plain);
 
 /* Any callback of lws but its log: no request head is overflowing now (see lws_glue.c). */
 void lws_glue_no_overflow(void);

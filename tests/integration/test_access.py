@@ -403,6 +403,28 @@ class Tls(AccessTestCase):
         self.assertGreater(len(data), 65536, "a JPEG of several fragments")
         self.assertJpeg(data, "over wss")
 
+    def test_an_over_long_request_over_tls_is_closed_without_plain_text(self):
+        import socket
+        cert, key = self_signed()
+        cam = self.start_camstream("--tls-cert", cert, "--tls-key", key)
+        ctx = trusting_context()
+        with ctx.wrap_socket(socket.create_connection(("127.0.0.1", cam.port), timeout=10)) as s:
+            try:
+                s.sendall(b"GET /api/health?x=" + b"a" * 70000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            data = b""
+            while True:  # an SSLError here would mean plain bytes on the TLS stream
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        self.assertNotIn(b"414", data)
+        conn = http.client.HTTPSConnection("127.0.0.1", cam.port, timeout=10, context=ctx)
+        conn.request("GET", "/api/health")
+        self.assertEqual(conn.getresponse().status, 200, "the next TLS client is served")
+        conn.close()
+
     def test_a_certificate_without_its_key_is_refused(self):
         from camtest import run_camstream
         rc, _, err = run_camstream("--tls-cert", "/nonexistent.pem")
