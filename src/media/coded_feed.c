@@ -127,6 +127,29 @@ const struct coded_params *coded_feed_params(const struct coded_feed *f)
 	return f->vparams;
 }
 
+/* Whether a unit the log could not take (malformed further on, or no memory) is a key
+ * picture all the same, by the units read before the walk stopped; the demuxer's @key_hint
+ * when none was read. The decoder opens at key pictures: it must not miss one. */
+static bool scan_key(const struct coded_feed *f, const uint8_t *data, size_t len, unsigned nls,
+	bool key_hint)
+{
+	enum nal_codec nc = f->vcodec == CODED_H264 ? NAL_H264 : NAL_H265;
+	struct nal_iter it;
+	struct nal_unit u;
+	bool any = false;
+	if (nls)
+		nal_iter_lp(&it, data, len, nls);
+	else
+		nal_iter_annexb(&it, data, len);
+	while (nal_iter_next(&it, &u) == 1) {
+		int type = nal_type(nc, u.data, u.len);
+		if (nal_is_key(nc, type))
+			return true;
+		any |= nal_is_vcl(nc, type);
+	}
+	return any ? false : key_hint;
+}
+
 bool coded_feed_picture(struct coded_feed *f, const uint8_t *data, size_t len, int64_t pts_us,
 	int64_t dts_us, int64_t wall_us, bool key_hint, bool *changed)
 {
@@ -136,9 +159,10 @@ bool coded_feed_picture(struct coded_feed *f, const uint8_t *data, size_t len, i
 
 	if (changed)
 		*changed = false;
-	if (f->vcodec == CODED_NONE ||
-		coded_entry_from_au(f->vcodec, data, len, nls, f->vparams, &e, &fresh) < 0)
+	if (f->vcodec == CODED_NONE)
 		return key_hint;
+	if (coded_entry_from_au(f->vcodec, data, len, nls, f->vparams, &e, &fresh) < 0)
+		return scan_key(f, data, len, nls, key_hint);
 	if (fresh) {
 		/* new parameter sets in the stream: a resolution change, or the first ones */
 		coded_params_unref(f->vparams);

@@ -21,6 +21,7 @@ struct picdec {
 	AVPacket *pkt;
 	AVFrame *pic;
 	bool open_failed;          /* logged; tried again at the next key picture */
+	char failure[160];         /* why, while open_failed */
 	uint64_t errors;           /* units that failed to decode (this session) */
 
 	/* key pictures only */
@@ -93,6 +94,11 @@ bool picdec_is_open(const struct picdec *d)
 	return d->dec != NULL;
 }
 
+const char *picdec_failure(const struct picdec *d)
+{
+	return d->open_failed ? d->failure : NULL;
+}
+
 static bool open_decoder(struct picdec *d)
 {
 	const AVCodec *codec = d->par ? avcodec_find_decoder(d->par->codec_id) : NULL;
@@ -114,8 +120,9 @@ static bool open_decoder(struct picdec *d)
 	if (!d->open_failed) {
 		char e[AV_ERROR_MAX_STRING_SIZE];
 		av_strerror(ret, e, sizeof(e));
-		log_warn("source %s: cannot decode %s: %s", d->display_url,
-			d->par ? avcodec_get_name(d->par->codec_id) : "?", e);
+		snprintf(d->failure, sizeof(d->failure), "cannot decode %s: %s",
+			d->par ? avcodec_get_name(d->par->codec_id) : "the stream", e);
+		log_warn("source %s: %s", d->display_url, d->failure);
 	}
 	d->open_failed = true;
 	return false;

@@ -449,7 +449,10 @@ enum cs_err hub_sub_error(struct hub_sub *sub, struct cs_error *out)
 		out->clean = true;
 		return CS_SOURCE_ENDED;
 	}
-	return source_error(e->src, out);
+	enum cs_err code = source_error(e->src, out);
+	if (code == CS_OK && sub->out)
+		code = source_picture_error(e->src, out);
+	return code;
 }
 
 void hub_sub_set_busy(struct hub_sub *sub, bool busy)

@@ -61,6 +61,7 @@ struct source {
 
 	pthread_mutex_t lock;      /* guards the mailbox below */
 	struct cs_error err;       /* the final error; stays CS_OK while reconnecting */
+	struct cs_error pic_err;   /* the picture path's: the decoder cannot open (this session) */
 	struct source_stats stats;
 
 	/* Worker only. */
@@ -321,6 +322,7 @@ bool source_video_format(struct source *s, const AVCodecParameters *par)
 	bool coded = coded_feed_video(s->feed, par);
 	pthread_mutex_lock(&s->lock);
 	s->stats.coded = coded ? SOURCE_CODED_YES : SOURCE_CODED_NO;
+	cs_error_clear(&s->pic_err);
 	pthread_mutex_unlock(&s->lock);
 	set_size(s, coded_feed_params(s->feed));
 	return picdec_set_format(s->dec, par);
@@ -340,6 +342,20 @@ void source_count_bytes(struct source *s, size_t bytes)
 	pthread_mutex_unlock(&s->lock);
 }
 
+
+/* The decoder cannot open: the picture outputs are told (the coded path goes on). */
+static void picture_path_failed(struct source *s, const char *why)
+{
+	pthread_mutex_lock(&s->lock);
+	bool fresh = s->pic_err.code == CS_OK;
+	if (fresh) {
+		cs_fail(&s->pic_err, CS_UNSUPPORTED_CODEC, "%s: %s", s->display_url, why);
+		s->stats.last_error = s->pic_err;
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (fresh)
+		announce(s);
+}
 
 void source_push_video(struct source *s, const uint8_t *data, size_t len, int64_t pts_us,
 	int64_t dts_us, bool key_hint, int64_t waited_us)
@@ -366,6 +382,8 @@ void source_push_video(struct source *s, const uint8_t *data, size_t len, int64_
 		picdec_decode(s->dec, data, len, pts_us, key, waited_us,
 			output_list_min_interval_us(s->outputs), got_picture, s);
 	bool open = picdec_is_open(s->dec);
+	if (decode && !open && picdec_failure(s->dec))
+		picture_path_failed(s, picdec_failure(s->dec));
 	if (open != was_open) {
 		pthread_mutex_lock(&s->lock);
 		s->stats.decoder_open = open;
@@ -561,6 +579,16 @@ enum cs_err source_error(struct source *s, struct cs_error *out)
 	enum cs_err err = s->err.code;
 	if (out)
 		*out = s->err;
+	pthread_mutex_unlock(&s->lock);
+	return err;
+}
+
+enum cs_err source_picture_error(struct source *s, struct cs_error *out)
+{
+	pthread_mutex_lock(&s->lock);
+	enum cs_err err = s->pic_err.code;
+	if (out && err != CS_OK)
+		*out = s->pic_err;
 	pthread_mutex_unlock(&s->lock);
 	return err;
 }

@@ -135,6 +135,11 @@ void source_set_coded_wanted(struct source *s, bool wanted);
  * person, credentials never included; clean tells a clean end of stream). */
 enum cs_err source_error(struct source *s, struct cs_error *out);
 
+/* The picture path's error, CS_OK while it works: CS_UNSUPPORTED_CODEC when the decoder
+ * cannot open for this session's stream (the coded path may still serve it). Cleared when a
+ * new session's stream is set. Any thread. */
+enum cs_err source_picture_error(struct source *s, struct cs_error *out);
+
 void source_get_stats(struct source *s, struct source_stats *out);
 
 /* The source's coded-picture log: read it with a cursor (codedlog.h). Lives as long as the

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,6 +23,7 @@
 #include "check.h"
 #include "clock.h"
 #include "demo.h"
+#include "hub.h"
 #include "log.h"
 
 /* The notify function's other end: counts wake-ups and signals waiters. */
@@ -450,18 +452,49 @@ static int64_t clip_session(struct source *s, struct cs_error *why)
 
 static const struct input_ops clip_input = { .name = "clip", .run_session = clip_session };
 
-static struct source *start_clip(struct waiter *wt)
+static struct source *start_input(struct waiter *wt, const struct input_ops *input,
+	int64_t linger_us)
 {
 	struct source_params p = {
-		.input = &clip_input,
+		.input = input,
 		.url = "clip:",
 		.display_url = "clip:",
 		.transport = TRANSPORT_TCP,
-		.decoder_linger_us = 0,
+		.decoder_linger_us = linger_us,
 	};
 	waiter_init(wt);
 	return source_start(&p, notify, wt);
 }
+
+static struct source *start_clip(struct waiter *wt)
+{
+	return start_input(wt, &clip_input, 0);
+}
+
+/* A stream of a codec this FFmpeg has no decoder for (H.266, 5.1 only demuxes it), every
+ * unit flagged key: the decoder tries to open at each. */
+static int64_t undecodable_session(struct source *s, struct cs_error *why)
+{
+	(void)why;
+	static const uint8_t unit[] = { 0, 0, 0, 1, 0x00, 0x41, 0x12, 0x34 };
+	AVCodecParameters *par = avcodec_parameters_alloc();
+	if (!par)
+		return 0;
+	par->codec_type = AVMEDIA_TYPE_VIDEO;
+	par->codec_id = AV_CODEC_ID_VVC;
+	source_video_format(s, par);
+	avcodec_parameters_free(&par);
+	source_playing(s, "vvc", 64, 48, 25);
+	for (int64_t t = 0; !source_stopping(s); t += 40000) {
+		source_count_bytes(s, sizeof(unit));
+		source_push_video(s, unit, sizeof(unit), t, t, true, 4000);
+		sleep_ms(4);
+	}
+	return 1;
+}
+
+static const struct input_ops undecodable_input = { .name = "undecodable",
+	.run_session = undecodable_session };
 
 struct pictures_wait {
 	struct source *s;
@@ -541,6 +574,87 @@ static void a_picture_output_opens_the_decoder_and_its_end_closes_it(void)
 	finish(s, &wt);
 }
 
+static bool picture_path_failed(void *arg)
+{
+	return source_picture_error(arg, NULL) != CS_OK;
+}
+
+static void a_decoder_that_cannot_open_fails_the_picture_path_only(void)
+{
+	struct waiter wt;
+	struct source *s = start_input(&wt, &undecodable_input, 0);
+	CHECK(s);
+	if (!s)
+		return;
+	struct pictures_wait pw = { s, 10 };
+	CHECK(wait_for(&wt, received, &pw, 5000));
+	CHECK(source_picture_error(s, NULL) == CS_OK); /* nothing asked for pictures yet */
+	struct output *o = add(s, 0, 0, 0);
+	CHECK(wait_for(&wt, picture_path_failed, s, 5000));
+	struct cs_error err;
+	CHECK(source_picture_error(s, &err) == CS_UNSUPPORTED_CODEC);
+	CHECK(strstr(err.msg, "cannot decode") != NULL);
+	CHECK(source_error(s, NULL) == CS_OK); /* the source itself goes on */
+	struct source_stats st;
+	source_get_stats(s, &st);
+	CHECK(st.last_error.code == CS_UNSUPPORTED_CODEC);
+	CHECK(seq_of(o) == 0);
+	output_remove(source_outputs(s), o);
+	finish(s, &wt);
+}
+
+/* The service thread's side of it: a picture viewer is told, a coded reader is not. */
+struct hub_wait {
+	struct hub *h;
+	struct hub_sub *sub;
+};
+
+static void ignore_news(struct hub_sub *sub)
+{
+	(void)sub;
+}
+
+static bool sub_failed(void *arg)
+{
+	struct hub_wait *hw = arg;
+	hub_poll(hw->h);
+	return hub_sub_error(hw->sub, NULL) != CS_OK;
+}
+
+static void picture_viewers_get_unsupported_codec_and_coded_readers_go_on(void)
+{
+	struct waiter wt;
+	waiter_init(&wt);
+	struct hub_config hc = { .pull_input = &undecodable_input, .demo_input = &demo_input };
+	struct hub *h = hub_create(&hc, notify, &wt);
+	CHECK(h);
+	if (!h)
+		return;
+	char text[] = "rtsp://127.0.0.1:9/cam", scheme[] = "rtsp", host[] = "127.0.0.1";
+	struct cam_url url = { .text = text, .redacted = text, .scheme = scheme, .host = host,
+		.port = 9 };
+	struct output_params pic = { .quality = 70 };
+	struct hub_sub viewer = { .on_news = ignore_news }, reader = { .on_news = ignore_news };
+	struct cs_error err;
+	CHECK(hub_subscribe_url(h, &reader, &url, TRANSPORT_TCP, NULL, &err) == CS_OK);
+	CHECK(hub_subscribe_url(h, &viewer, &url, TRANSPORT_TCP, &pic, &err) == CS_OK);
+	struct hub_wait hw = { h, &viewer };
+	CHECK(wait_for(&wt, sub_failed, &hw, 5000));
+	CHECK(hub_sub_error(&viewer, &err) == CS_UNSUPPORTED_CODEC);
+	CHECK(!strcmp(cs_err_code(err.code), "unsupported_codec"));
+	CHECK(hub_sub_error(&reader, NULL) == CS_OK);
+	/* a viewer that comes later is told at once */
+	struct hub_sub late = { .on_news = ignore_news };
+	CHECK(hub_subscribe_url(h, &late, &url, TRANSPORT_TCP, &pic, &err) == CS_OK);
+	CHECK(late.entry == viewer.entry);
+	CHECK(hub_sub_error(&late, NULL) == CS_UNSUPPORTED_CODEC);
+	hub_unsubscribe(h, &late);
+	hub_unsubscribe(h, &viewer);
+	hub_unsubscribe(h, &reader);
+	hub_destroy(h, 2000000);
+	waiter_fini(&wt);
+}
+
 int main(void)
 {
 	log_set_level(LOG_ERROR);
@@ -552,6 +666,8 @@ int main(void)
 	RUN(reconnect_mode_retries_a_refused_open);
 	RUN(without_reconnect_a_refused_open_finishes);
 	RUN(stop_during_the_reconnect_wait_is_prompt);
+	RUN(a_decoder_that_cannot_open_fails_the_picture_path_only);
+	RUN(picture_viewers_get_unsupported_codec_and_coded_readers_go_on);
 	if (load_clip()) {
 		RUN(coded_readers_alone_cost_no_decode);
 		RUN(a_picture_output_opens_the_decoder_and_its_end_closes_it);
