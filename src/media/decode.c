@@ -135,8 +135,9 @@ static bool keys_suffice(const struct picdec *d)
 	if (d->gop_us <= 0)
 		return false; /* not measured yet */
 	int64_t need = d->need_interval_us;
-	/* no output at all (INT64_MAX) takes nothing: key pictures suffice */
-	return need >= 1000000 && d->gop_us - need <= need / 20;
+	/* no output at all (INT64_MAX): a decoder kept warm for the next viewer keeps decoding
+	 * every picture, so that viewer's first picture is the next one, not the next key */
+	return need >= 1000000 && need != INT64_MAX && d->gop_us - need <= need / 20;
 }
 
 /* The one switch between key pictures only and every picture; @why goes to the debug log. */

@@ -655,6 +655,31 @@ static void picture_viewers_get_unsupported_codec_and_coded_readers_go_on(void)
 	waiter_fini(&wt);
 }
 
+static void a_decoder_kept_warm_decodes_every_picture(void)
+{
+	struct waiter wt;
+	struct source *s = start_input(&wt, &clip_input, 60 * 1000000LL);
+	CHECK(s);
+	if (!s)
+		return;
+	struct output *o = add(s, 0, 0, 0);
+	/* two and a half loops of the clip: two key pictures measured the interval */
+	struct pictures_wait pw = { s, 50 };
+	CHECK(wait_for(&wt, decoded, &pw, 5000));
+	output_remove(source_outputs(s), o);
+	struct source_stats st;
+	source_get_stats(s, &st);
+	uint64_t d0 = st.frames_decoded;
+	pw.min = st.pictures_received + 45;
+	CHECK(wait_for(&wt, received, &pw, 5000));
+	source_get_stats(s, &st);
+	CHECK(st.decoder_open);
+	/* every picture, not one key picture in twenty */
+	CHECK(st.frames_decoded - d0 >= 30);
+	printf("# %llu pictures decoded while warm\n", (unsigned long long)(st.frames_decoded - d0));
+	finish(s, &wt);
+}
+
 int main(void)
 {
 	log_set_level(LOG_ERROR);
@@ -671,6 +696,7 @@ int main(void)
 	if (load_clip()) {
 		RUN(coded_readers_alone_cost_no_decode);
 		RUN(a_picture_output_opens_the_decoder_and_its_end_closes_it);
+		RUN(a_decoder_kept_warm_decodes_every_picture);
 	} else {
 		printf("not ok - the test clip tests/unit/data/tiny.h264 cannot be read\n");
 	}
