@@ -178,21 +178,26 @@ static void fail_open(struct pull *w, int ret, const char *what)
 /* Resolves the host with getaddrinfo_a, waiting in 50 ms steps so that stop and the open
  * deadline are honoured (a plain getaddrinfo can block for many seconds, beyond any FFmpeg
  * option or interrupt callback). The request lives on the heap: glibc's resolver thread may
- * still hold it after a cancel it could not honour, and then it is deliberately left to it.
+ * still hold it after a cancel it could not honour, and then it is deliberately left to it,
+ * the host name with it.
  * Returns the addresses (freeaddrinfo), or NULL with the failure recorded (none on stop). */
 static struct addrinfo *resolve(struct pull *w)
 {
 	struct lookup {
 		struct gaicb cb;
 		struct addrinfo hints;
-	} *l = calloc(1, sizeof(*l));
+		char name[];  /* the host: a lookup left to the resolver may outlive the source */
+	};
+	size_t n = strlen(w->p->host) + 1;
+	struct lookup *l = calloc(1, sizeof(*l) + n);
 	if (!l) {
 		cs_fail_oom(w->why);
 		return NULL;
 	}
+	memcpy(l->name, w->p->host, n);
 	l->hints.ai_family = AF_UNSPEC;
 	l->hints.ai_socktype = SOCK_STREAM;
-	l->cb.ar_name = w->p->host;  /* lives as long as the source, which outlives the worker */
+	l->cb.ar_name = l->name;
 	l->cb.ar_request = &l->hints;
 	struct gaicb *list[1] = { &l->cb };
 	int rc = getaddrinfo_a(GAI_NOWAIT, list, 1, NULL);
