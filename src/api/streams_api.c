@@ -310,8 +310,8 @@ static long long content_length(struct lws *wsi)
 
 static int rest_request(struct lws *wsi, struct api_req *r, const char *path)
 {
-	char *uri;
-	int uri_len;
+	char *uri = NULL;
+	int uri_len = 0;
 
 	snprintf(r->path, sizeof(r->path), "%s", path);
 	if (strlen(path) >= sizeof(r->path))
@@ -398,17 +398,18 @@ static int rest_callback(struct lws *wsi, enum lws_callback_reasons reason,
  * GETs of a stream's snapshot and raw frame are handed to those outputs; the rest is REST. */
 static int begin(struct lws *wsi, struct api_session *as)
 {
-	char *uri;
-	int uri_len, ret;
+	char *uri = NULL;
+	int uri_len = 0, ret;
 	char path[sizeof(as->u.rest.path)], name[sizeof(as->u.rest.path)];
 
 	as->kind = API_NONE;
 	if (!access_http_check(wsi, true, NULL, &ret))
 		return ret;
 	int method = lws_http_get_uri_and_method(wsi, &uri, &uri_len);
-	if (uri_len < 0 || (size_t)uri_len >= sizeof(path))
+	if (method < 0 || !uri || uri_len < 0 || (size_t)uri_len >= sizeof(path))
 		uri_len = 0; /* no route: 404 */
-	memcpy(path, uri, (size_t)uri_len);
+	if (uri_len)
+		memcpy(path, uri, (size_t)uri_len);
 	path[uri_len] = '\0';
 	enum route rt = parse_route(path, name, sizeof(name));
 	if (method == LWSHUMETH_GET && rt == RT_SNAPSHOT) {
