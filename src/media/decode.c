@@ -22,6 +22,7 @@ struct picdec {
 	AVFrame *pic;
 	bool open_failed;          /* logged; tried again at the next key picture */
 	char failure[160];         /* why, while open_failed */
+	int failure_err;           /* FFmpeg's error code for it */
 	uint64_t errors;           /* units that failed to decode (this session) */
 
 	/* key pictures only */
@@ -94,9 +95,13 @@ bool picdec_is_open(const struct picdec *d)
 	return d->dec != NULL;
 }
 
-const char *picdec_failure(const struct picdec *d)
+const char *picdec_failure(const struct picdec *d, int *averr)
 {
-	return d->open_failed ? d->failure : NULL;
+	if (!d->open_failed)
+		return NULL;
+	if (averr)
+		*averr = d->failure_err;
+	return d->failure;
 }
 
 static bool open_decoder(struct picdec *d)
@@ -120,6 +125,7 @@ static bool open_decoder(struct picdec *d)
 	if (!d->open_failed) {
 		char e[AV_ERROR_MAX_STRING_SIZE];
 		av_strerror(ret, e, sizeof(e));
+		d->failure_err = ret;
 		snprintf(d->failure, sizeof(d->failure), "cannot decode %s: %s",
 			d->par ? avcodec_get_name(d->par->codec_id) : "the stream", e);
 		log_warn("source %s: %s", d->display_url, d->failure);

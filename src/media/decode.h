@@ -47,8 +47,9 @@ void picdec_flush(struct picdec *d, picdec_fn fn, void *arg);
 void picdec_close(struct picdec *d);
 bool picdec_is_open(const struct picdec *d);
 
-/* Why the decoder could not open at the last key picture ("cannot decode hevc: ..."), or
- * NULL if it did or has not tried. Cleared by picdec_set_format. */
-const char *picdec_failure(const struct picdec *d);
+/* Why the decoder could not open at the last key picture ("cannot decode hevc: ...") and
+ * FFmpeg's error code in *@averr (when not NULL), or NULL if it did or has not tried.
+ * Cleared by picdec_set_format. */
+const char *picdec_failure(const struct picdec *d, int *averr);
 
 #endif

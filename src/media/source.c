@@ -10,6 +10,7 @@
  * sets a news flag and then calls notify() outside the lock. */
 #include "source.h"
 
+#include <errno.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
@@ -343,13 +344,16 @@ void source_count_bytes(struct source *s, size_t bytes)
 }
 
 
-/* The decoder cannot open: the picture outputs are told (the coded path goes on). */
-static void picture_path_failed(struct source *s, const char *why)
+/* The decoder cannot open: the picture outputs are told (the coded path goes on). Out of
+ * memory or threads is the server's state, not the stream's: busy. */
+static void picture_path_failed(struct source *s, const char *why, int averr)
 {
+	bool busy = averr == AVERROR(ENOMEM) || averr == AVERROR(EAGAIN);
 	pthread_mutex_lock(&s->lock);
 	bool fresh = s->pic_err.code == CS_OK;
 	if (fresh) {
-		cs_fail(&s->pic_err, CS_UNSUPPORTED_CODEC, "%s: %s", s->display_url, why);
+		cs_fail(&s->pic_err, busy ? CS_SERVER_BUSY : CS_UNSUPPORTED_CODEC, "%s: %s",
+			s->display_url, why);
 		s->stats.last_error = s->pic_err;
 	}
 	pthread_mutex_unlock(&s->lock);
@@ -382,12 +386,16 @@ void source_push_video(struct source *s, const uint8_t *data, size_t len, int64_
 		picdec_decode(s->dec, data, len, pts_us, key, waited_us,
 			output_list_min_interval_us(s->outputs), got_picture, s);
 	bool open = picdec_is_open(s->dec);
-	if (decode && !open && picdec_failure(s->dec))
-		picture_path_failed(s, picdec_failure(s->dec));
+	int averr = 0;
+	const char *failure = decode && !open ? picdec_failure(s->dec, &averr) : NULL;
+	if (failure)
+		picture_path_failed(s, failure, averr);
 	if (open != was_open) {
 		pthread_mutex_lock(&s->lock);
 		s->stats.decoder_open = open;
 		s->stats.decoder_opens += open;
+		if (open)
+			cs_error_clear(&s->pic_err); /* it opened after all (memory came back) */
 		pthread_mutex_unlock(&s->lock);
 	}
 }
@@ -424,6 +432,9 @@ static void run(struct source *s)
 	for (;;) {
 		struct cs_error why;
 		cs_error_clear(&why);
+		pthread_mutex_lock(&s->lock);
+		cs_error_clear(&s->pic_err); /* a new session: its stream may well decode */
+		pthread_mutex_unlock(&s->lock);
 		int64_t played = s->p.input->run_session(s, &why);
 		if (atomic_load(&s->stop))
 			return;

@@ -136,8 +136,9 @@ void source_set_coded_wanted(struct source *s, bool wanted);
 enum cs_err source_error(struct source *s, struct cs_error *out);
 
 /* The picture path's error, CS_OK while it works: CS_UNSUPPORTED_CODEC when the decoder
- * cannot open for this session's stream (the coded path may still serve it). Cleared when a
- * new session's stream is set. Any thread. */
+ * cannot open for this session's stream (the coded path may still serve it), CS_SERVER_BUSY
+ * when it lacked memory or threads. Cleared when a session starts and when the decoder
+ * opens after all. Any thread. */
 enum cs_err source_picture_error(struct source *s, struct cs_error *out);
 
 void source_get_stats(struct source *s, struct source_stats *out);

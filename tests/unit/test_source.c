@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -471,27 +472,53 @@ static struct source *start_clip(struct waiter *wt)
 	return start_input(wt, &clip_input, 0);
 }
 
-/* A stream of a codec this FFmpeg has no decoder for (H.266, 5.1 only demuxes it), every
- * unit flagged key: the decoder tries to open at each. */
-static int64_t undecodable_session(struct source *s, struct cs_error *why)
+/* A stream of a codec no FFmpeg has a decoder for (none at all), every unit flagged key:
+ * the decoder tries to open at each. */
+static int64_t undecodable_run(struct source *s, struct cs_error *why, bool once)
 {
-	(void)why;
 	static const uint8_t unit[] = { 0, 0, 0, 1, 0x00, 0x41, 0x12, 0x34 };
 	AVCodecParameters *par = avcodec_parameters_alloc();
 	if (!par)
 		return 0;
 	par->codec_type = AVMEDIA_TYPE_VIDEO;
-	par->codec_id = AV_CODEC_ID_VVC;
+	par->codec_id = AV_CODEC_ID_NONE;
 	source_video_format(s, par);
 	avcodec_parameters_free(&par);
-	source_playing(s, "vvc", 64, 48, 25);
-	for (int64_t t = 0; !source_stopping(s); t += 40000) {
+	source_playing(s, "none", 64, 48, 25);
+	for (int64_t t = 0; !source_stopping(s) && !(once && source_picture_error(s, NULL));
+		t += 40000) {
 		source_count_bytes(s, sizeof(unit));
 		source_push_video(s, unit, sizeof(unit), t, t, true, 4000);
 		sleep_ms(4);
 	}
+	cs_fail(why, CS_SOURCE_ENDED, "the undecodable stream ended");
 	return 1;
 }
+
+static int64_t undecodable_session(struct source *s, struct cs_error *why)
+{
+	return undecodable_run(s, why, false);
+}
+
+/* The first session's stream does not decode and ends once the source says so; every later
+ * one is the H.264 clip. */
+static atomic_int sessions;
+static atomic_bool first_failed, clear_at_second;
+
+static int64_t codec_changes_session(struct source *s, struct cs_error *why)
+{
+	if (atomic_fetch_add(&sessions, 1) > 0) {
+		/* while it opens (before its stream is known), viewers may join and wait */
+		atomic_store(&clear_at_second, source_picture_error(s, NULL) == CS_OK);
+		return clip_session(s, why);
+	}
+	int64_t played = undecodable_run(s, why, true);
+	atomic_store(&first_failed, source_picture_error(s, NULL) == CS_UNSUPPORTED_CODEC);
+	return played;
+}
+
+static const struct input_ops codec_changes_input = { .name = "codec changes",
+	.run_session = codec_changes_session };
 
 static const struct input_ops undecodable_input = { .name = "undecodable",
 	.run_session = undecodable_session };
@@ -655,6 +682,35 @@ static void picture_viewers_get_unsupported_codec_and_coded_readers_go_on(void)
 	waiter_fini(&wt);
 }
 
+static void the_next_session_starts_without_the_picture_error(void)
+{
+	struct waiter wt;
+	waiter_init(&wt);
+	struct source_params p = {
+		.input = &codec_changes_input,
+		.url = "clip:",
+		.display_url = "clip:",
+		.transport = TRANSPORT_TCP,
+		.reconnect = true,
+		.reconnect_min_us = 10000,
+		.reconnect_max_us = 20000,
+	};
+	struct source *s = source_start(&p, notify, &wt);
+	CHECK(s);
+	if (!s)
+		return;
+	struct output *o = add(s, 0, 0, 0);
+	struct pictures_wait pw = { s, 5 };
+	CHECK(wait_for(&wt, decoded, &pw, 10000));
+	CHECK(atomic_load(&first_failed));
+	CHECK(atomic_load(&sessions) >= 2);
+	CHECK(atomic_load(&clear_at_second));
+	CHECK(source_picture_error(s, NULL) == CS_OK);
+	CHECK(seq_of(o) > 0);
+	output_remove(source_outputs(s), o);
+	finish(s, &wt);
+}
+
 static void a_decoder_kept_warm_decodes_every_picture(void)
 {
 	struct waiter wt;
@@ -697,6 +753,7 @@ int main(void)
 		RUN(coded_readers_alone_cost_no_decode);
 		RUN(a_picture_output_opens_the_decoder_and_its_end_closes_it);
 		RUN(a_decoder_kept_warm_decodes_every_picture);
+		RUN(the_next_session_starts_without_the_picture_error);
 	} else {
 		printf("not ok - the test clip tests/unit/data/tiny.h264 cannot be read\n");
 	}
