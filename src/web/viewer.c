@@ -122,12 +122,15 @@ enum cs_err viewer_start(struct viewer *v, struct lws *wsi, const struct viewer_
 	enum cs_err e = read_options(v, path_name, err);
 	if (e == CS_OK)
 		e = subscribe(v, app, err);
-	/* a source that already told why it cannot give pictures (the decoder cannot open)
-	 * tells this viewer now: no news is coming to say it again */
-	if (e == CS_OK)
-		e = hub_sub_error(&v->sub, err);
 	if (e != CS_OK)
 		return e;
+	/* a source that already told why it cannot give pictures (the decoder cannot open)
+	 * tells this viewer now, as no news is coming to say it again; and lets it go at once,
+	 * so that its output does not keep the decoder trying */
+	if ((e = hub_sub_error(&v->sub, err)) != CS_OK) {
+		hub_unsubscribe(app->hub, &v->sub);
+		return e;
+	}
 	log_msg(kind->quiet ? LOG_DEBUG : LOG_INFO, "%s connected: %s (%d viewers)", kind->what,
 		viewer_label(v), app->clients);
 	return CS_OK;
