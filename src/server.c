@@ -62,9 +62,11 @@ static void waker_set(struct lws_context *ctx)
 }
 
 /* Every protocol's callback passes this gate first. A WebSocket upgrade is confirmed here,
- * whichever protocol lws asks: on a kept-alive connection it asks the protocol of the
- * previous request (/metrics, /api/...), so each must refuse the same way. And any callback
- * means no request head is overflowing now (lws_glue.c). */
+ * whichever protocol lws asks: the first request of a connection goes to the vhost's
+ * default (the WebSocket protocol), but after a kept-alive transaction lws 4.1.6 binds
+ * protocols[0] again and asks that; the other protocols are gated too, so no binding lws
+ * might keep can skip the checks. And any callback means no request head is overflowing now
+ * (lws_glue.c). */
 static int gate(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 	size_t len, lws_callback_function *inner)
 {

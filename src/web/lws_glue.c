@@ -107,7 +107,8 @@ int lws_return_http_status(struct lws *wsi, unsigned int code, const char *html_
 		msg = "the server failed to answer";
 	else if (code == HTTP_STATUS_FORBIDDEN || code == HTTP_STATUS_BAD_REQUEST)
 		msg = "malformed request: in its URL a '%' must start an escape of two hex digits "
-		      "(%25 for a '%' itself), and the path must start with '/'";
+		      "(%25 for a '%' itself), the path must start with '/', and an Upgrade "
+		      "header may only ask for websocket";
 	else {
 		snprintf(refused, sizeof(refused), "the request was refused (HTTP %u)", code);
 		msg = refused;

@@ -312,6 +312,13 @@ class Requests(AccessTestCase):
         self.assertJsonRefusal(status, body, 400, "bad_request", "upgrade")
         self.assertEqual(http_get(cam.port, "/api/health").status, 200)
 
+    def test_an_upgrade_to_another_protocol_gets_400_json_that_says_so(self):
+        cam = self.start_camstream()
+        for path in ("/ws/stream?rtsp_url=demo:", "/api/health"):
+            status, _, body = upgrade(cam.port, path, headers={"Upgrade": "foo"})
+            doc = self.assertJsonRefusal(status, body, 400, "bad_request", "Upgrade: foo at " + path)
+            self.assertIn("Upgrade", doc["error"])
+
     def test_a_viewer_sending_data_is_closed_and_others_carry_on(self):
         cam = self.start_camstream()
         other = self.viewer(cam, stream_path("demo:"))
@@ -404,6 +411,9 @@ class Tls(AccessTestCase):
         self.assertJpeg(data, "over wss")
 
     def test_an_over_long_request_over_tls_is_closed_without_plain_text(self):
+        # a guard: lws 4.1.6 shuts a TLS connection with SSL_shutdown and reaches shutdown(2)
+        # only in a later pass, so the 414 hook is not armed then; were that to change, the
+        # client's TLS layer would see plain bytes here and fail
         import socket
         cert, key = self_signed()
         cam = self.start_camstream("--tls-cert", cert, "--tls-key", key)
