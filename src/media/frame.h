@@ -1,5 +1,6 @@
-/* frame: one encoded JPEG, immutable once published, shared by reference between the worker
- * that made it and every client sending it. */
+/* frame: one encoded JPEG (or another answer sent in one piece, a raw frame), immutable once
+ * published, shared by reference between the worker that made it and every client sending
+ * it. */
 #ifndef CAMSTREAM_FRAME_H
 #define CAMSTREAM_FRAME_H
 

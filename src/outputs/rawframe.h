@@ -4,8 +4,7 @@
 #ifndef CAMSTREAM_RAWFRAME_H
 #define CAMSTREAM_RAWFRAME_H
 
-#include <stddef.h>
-#include <stdint.h>
+#include <stdbool.h>
 
 #include <libwebsockets.h>
 
@@ -15,8 +14,7 @@
  * (lws zeroes it). */
 struct rawframe {
 	struct viewer v;
-	uint8_t *buf;              /* LWS_PRE + the answer (owned), NULL until it is built */
-	size_t len, off;
+	bool answering;            /* the answer (v.cur) is going out */
 };
 
 /* LWS_CALLBACK_HTTP for the stream @path_name. */

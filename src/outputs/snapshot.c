@@ -6,7 +6,6 @@
 
 #include <inttypes.h>
 #include <stdio.h>
-#include <string.h>
 
 #include "access.h"
 #include "app.h"
@@ -49,67 +48,25 @@ int snapshot_begin(struct lws *wsi, struct snapshot *r, const char *path_name)
 	return 0;
 }
 
-static int add_header(struct lws *wsi, const char *name, const char *value, unsigned char **p,
-	unsigned char *end)
+/* Takes @f for the answer and writes the headers; the body follows in chunks. */
+static int head(struct snapshot *r, struct frame *f)
 {
-	return lws_add_http_header_by_name(wsi, (const unsigned char *)name,
-		(const unsigned char *)value, (int)strlen(value), p, end);
-}
-
-/* Takes @f for the answer, lets the source go (kept warm for a page that polls) and writes
- * the headers; the body follows in chunks. */
-static int head(struct snapshot *r, struct lws *wsi, struct frame *f)
-{
-	struct app *app = app_of(wsi);
-
-	viewer_wait(&r->v, 0);
-	frame_unref(r->v.cur);
-	r->v.cur = f;
-	r->v.off = 0;
-	r->phase = PHASE_BODY;
-	hub_sub_count_sent(&r->v.sub, f->len);
-	hub_sub_keep_warm(&r->v.sub, app->cfg->keep_warm_s);
-	hub_unsubscribe(app->hub, &r->v.sub);
-
 	char age[24], seq[24], size[32], captured[40];
 	int64_t age_ms = (clock_wall_us() - f->t_capture_us) / 1000;
 	snprintf(age, sizeof(age), "%" PRId64, age_ms > 0 ? age_ms : 0);
 	snprintf(seq, sizeof(seq), "%" PRIu64, f->seq);
 	snprintf(size, sizeof(size), "%dx%d", f->width, f->height);
 	text_iso8601(f->t_capture_us, true, captured, sizeof(captured));
-
-	unsigned char buf[LWS_PRE + 1024];
-	unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf);
-	if (lws_add_http_common_headers(wsi, HTTP_STATUS_OK, "image/jpeg", f->len, &p, end) ||
-		add_header(wsi, "cache-control:", "no-store", &p, end) ||
-		add_header(wsi, "access-control-allow-origin:", "*", &p, end) ||
-		add_header(wsi, "x-frame-age-ms:", age, &p, end) ||
-		add_header(wsi, "x-frame-captured:", captured, &p, end) ||
-		add_header(wsi, "x-frame-seq:", seq, &p, end) ||
-		add_header(wsi, "x-frame-size:", size, &p, end) ||
-		lws_finalize_http_header(wsi, &p, end))
-		return -1;
-	if (lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_HEADERS) < (int)(p - start))
-		return -1;
-	lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, VIEWER_STALL_S);
+	const struct http_header extra[] = {
+		{ "x-frame-age-ms:", age },
+		{ "x-frame-captured:", captured },
+		{ "x-frame-seq:", seq },
+		{ "x-frame-size:", size },
+	};
+	r->phase = PHASE_BODY;
 	log_debug("snapshot %s: %zu bytes, frame %" PRIu64 ", %s ms old", viewer_label(&r->v),
 		f->len, f->seq, age);
-	lws_callback_on_writable(wsi);
-	return 0;
-}
-
-static int body(struct snapshot *r, struct lws *wsi)
-{
-	int last = viewer_write_next(&r->v, LWS_WRITE_HTTP, LWS_WRITE_HTTP_FINAL);
-	if (last < 0)
-		return -1;
-	if (!last) {
-		lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, VIEWER_STALL_S);
-		lws_callback_on_writable(wsi);
-		return 0;
-	}
-	viewer_finish(&r->v); /* before the transaction ends: lws frees @r there */
-	return lws_http_transaction_completed(wsi) ? -1 : 0;
+	return viewer_http_answer(&r->v, f, "image/jpeg", extra, sizeof(extra) / sizeof(extra[0]));
 }
 
 /* Whether @f is the current picture: no older than 1.5 frame intervals of the source. */
@@ -138,7 +95,7 @@ static int writeable(struct viewer *v)
 	struct cs_error err;
 
 	if (r->phase == PHASE_BODY)
-		return body(r, wsi);
+		return viewer_http_body(v);
 	if (app_of(wsi)->shutting_down)
 		return viewer_http_fail(&r->v, &(struct cs_error){ .code = CS_SERVER_BUSY,
 			.msg = "the server is shutting down" });
@@ -146,7 +103,7 @@ static int writeable(struct viewer *v)
 	if (f) {
 		if (r->v.expired || r->phase == PHASE_COLD ||
 			(r->phase == PHASE_NEWER ? f->seq > r->stale_seq : is_current(r, f)))
-			return head(r, wsi, f);
+			return head(r, f);
 		if (r->phase != PHASE_NEWER) {
 			r->phase = PHASE_NEWER;
 			r->stale_seq = f->seq;

@@ -7,23 +7,37 @@
 
 #include "text.h"
 
+/* The status line and headers at *@p (up to @end): the common ones for @len body bytes,
+ * no-store, CORS, then @extra. 0, or -1 if they do not fit. */
+static int add_headers(struct lws *wsi, unsigned int status, const char *type, size_t len,
+	const struct http_header *extra, size_t n_extra, unsigned char **p, unsigned char *end)
+{
+	int bad = lws_add_http_common_headers(wsi, status, type, len, p, end) ||
+		lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
+			(const unsigned char *)"no-store", 8, p, end) ||
+		lws_add_http_header_by_name(wsi, (const unsigned char *)"access-control-allow-origin:",
+			(const unsigned char *)"*", 1, p, end);
+	for (size_t i = 0; !bad && i < n_extra; i++)
+		bad = lws_add_http_header_by_name(wsi, (const unsigned char *)extra[i].name,
+			(const unsigned char *)extra[i].value, (int)strlen(extra[i].value), p, end);
+	return bad || lws_finalize_http_header(wsi, p, end) ? -1 : 0;
+}
+
+/* Room for the headers: the common ones and 256 bytes per extra header. */
+static size_t head_room(size_t n_extra)
+{
+	return 1024 + 256 * n_extra;
+}
+
 int http_write_response(struct lws *wsi, unsigned int status, const char *type,
 	const void *body, size_t len, const struct http_header *extra, size_t n_extra)
 {
-	size_t cap = LWS_PRE + 1024 + 256 * n_extra + len;
+	size_t cap = LWS_PRE + head_room(n_extra) + len;
 	unsigned char *buf = malloc(cap);
 	if (!buf)
 		return -1;
-	unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + cap - len;
-	int bad = lws_add_http_common_headers(wsi, status, type, len, &p, end) ||
-		lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
-			(const unsigned char *)"no-store", 8, &p, end) ||
-		lws_add_http_header_by_name(wsi, (const unsigned char *)"access-control-allow-origin:",
-			(const unsigned char *)"*", 1, &p, end);
-	for (size_t i = 0; !bad && i < n_extra; i++)
-		bad = lws_add_http_header_by_name(wsi, (const unsigned char *)extra[i].name,
-			(const unsigned char *)extra[i].value, (int)strlen(extra[i].value), &p, end);
-	if (bad || lws_finalize_http_header(wsi, &p, end)) {
+	unsigned char *start = buf + LWS_PRE, *p = start;
+	if (add_headers(wsi, status, type, len, extra, n_extra, &p, buf + cap - len)) {
 		free(buf);
 		return -1;
 	}
@@ -33,6 +47,22 @@ int http_write_response(struct lws *wsi, unsigned int status, const char *type,
 	int n = lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_FINAL);
 	free(buf);
 	return n < 0 ? -1 : 0;
+}
+
+int http_write_head(struct lws *wsi, unsigned int status, const char *type, size_t len,
+	const struct http_header *extra, size_t n_extra)
+{
+	size_t cap = LWS_PRE + head_room(n_extra);
+	unsigned char *buf = malloc(cap);
+	if (!buf)
+		return -1;
+	unsigned char *start = buf + LWS_PRE, *p = start;
+	int rc = add_headers(wsi, status, type, len, extra, n_extra, &p, buf + cap);
+	if (!rc && lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_HEADERS) <
+		(int)(p - start))
+		rc = -1;
+	free(buf);
+	return rc;
 }
 
 int http_reply(struct lws *wsi, unsigned int status, const char *type, const void *body,

@@ -25,6 +25,9 @@ struct http_header {
  * access-control-allow-origin: *. Returns 0, or -1 if the write failed. */
 int http_write_response(struct lws *wsi, unsigned int status, const char *type,
 	const void *body, size_t len, const struct http_header *extra, size_t n_extra);
+/* The same headers alone, for a body of @len bytes that follows in later writes. */
+int http_write_head(struct lws *wsi, unsigned int status, const char *type, size_t len,
+	const struct http_header *extra, size_t n_extra);
 
 #define HTTP_MAX_ARGS 32
 

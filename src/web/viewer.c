@@ -313,6 +313,40 @@ bool viewer_http_start(struct viewer *v, struct lws *wsi, const struct viewer_ki
 	return true;
 }
 
+int viewer_http_answer(struct viewer *v, struct frame *f, const char *type,
+	const struct http_header *extra, size_t n_extra)
+{
+	struct app *app = app_of(v->wsi);
+
+	viewer_wait(v, 0);
+	frame_unref(v->cur);
+	v->cur = f;
+	v->off = 0;
+	hub_sub_count_sent(&v->sub, f->len);
+	hub_sub_keep_warm(&v->sub, app->cfg->keep_warm_s);
+	hub_unsubscribe(app->hub, &v->sub);
+	if (http_write_head(v->wsi, HTTP_STATUS_OK, type, f->len, extra, n_extra))
+		return -1;
+	lws_set_timeout(v->wsi, PENDING_TIMEOUT_HTTP_CONTENT, VIEWER_STALL_S);
+	lws_callback_on_writable(v->wsi);
+	return 0;
+}
+
+int viewer_http_body(struct viewer *v)
+{
+	struct lws *wsi = v->wsi;
+	int last = viewer_write_next(v, LWS_WRITE_HTTP, LWS_WRITE_HTTP_FINAL);
+	if (last < 0)
+		return -1;
+	if (!last) {
+		lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, VIEWER_STALL_S);
+		lws_callback_on_writable(wsi);
+		return 0;
+	}
+	viewer_finish(v); /* before the transaction ends: lws frees @v there */
+	return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
 int viewer_http_callback(struct viewer *v, struct lws *wsi, enum lws_callback_reasons reason,
 	void *user, void *in, size_t len)
 {

@@ -118,6 +118,16 @@ void viewer_on_timer(struct viewer *v);
 /* A client that takes no bytes of an answer this long is dropped. */
 #define VIEWER_STALL_S 30
 
+/* A one-shot answer (a snapshot, a raw frame): @f (the caller's reference, now v->cur) is the
+ * body of a 200 of @type with the @extra headers (http_write_head). The source is let go
+ * first, kept warm for a page that polls. 0, or -1 if the headers could not be written; the
+ * body follows with viewer_http_body. */
+int viewer_http_answer(struct viewer *v, struct frame *f, const char *type,
+	const struct http_header *extra, size_t n_extra);
+/* HTTP_WRITEABLE during that answer: its next chunk; after the last, @v is finished and the
+ * transaction ends. Returns what the callback returns. */
+int viewer_http_body(struct viewer *v);
+
 /* LWS_CALLBACK_HTTP of an HTTP viewer: GET only, viewer_start, then the wait for a first
  * answer (@wait_us; lws' own content timeout stays as a backstop past it) and a first look
  * (a running source may have a picture already). true to go on; false when the answer is
