@@ -306,6 +306,20 @@ static enum cs_err attach(struct hub_entry *e, struct hub_sub *sub,
 	return CS_OK;
 }
 
+/* What every source of this hub is started with; the caller adds what it is. */
+static struct source_params source_params_of(const struct hub *h, bool demo,
+	enum transport transport)
+{
+	return (struct source_params){
+		.input = demo ? h->cfg.demo_input : h->cfg.pull_input,
+		.transport = transport,
+		.open_timeout_us = h->cfg.open_timeout_us,
+		.read_timeout_us = h->cfg.read_timeout_us,
+		.no_slice_release = h->cfg.no_slice_release,
+		.decoder_linger_us = h->cfg.decoder_linger_us,
+	};
+}
+
 enum cs_err hub_subscribe_url(struct hub *h, struct hub_sub *sub, const struct cam_url *url,
 	enum transport transport, const struct output_params *pic, struct cs_error *err)
 {
@@ -321,18 +335,11 @@ enum cs_err hub_subscribe_url(struct hub *h, struct hub_sub *sub, const struct c
 
 	struct hub_entry *e = find_entry(h, key);
 	if (!e) {
-		struct source_params p = {
-			.input = url->is_demo ? h->cfg.demo_input : h->cfg.pull_input,
-			.url = url->text,
-			.display_url = url->redacted,
-			.host = url->host,
-			.hosts = h->cfg.hosts,
-			.transport = transport,
-			.open_timeout_us = h->cfg.open_timeout_us,
-			.read_timeout_us = h->cfg.read_timeout_us,
-			.no_slice_release = h->cfg.no_slice_release,
-			.decoder_linger_us = h->cfg.decoder_linger_us,
-		};
+		struct source_params p = source_params_of(h, url->is_demo, transport);
+		p.url = url->text;
+		p.display_url = url->redacted;
+		p.host = url->host;
+		p.hosts = h->cfg.hosts; /* --allow-hosts applies to ad-hoc cameras */
 		e = start_entry(h, key, NULL, &p, url->port, err);
 		if (e)
 			e->isolated = h->cfg.isolate;
@@ -349,18 +356,11 @@ static struct hub_entry *stream_entry(struct hub *h, const struct hub_stream_def
 	struct hub_entry *e = find_entry(h, key);
 	if (e)
 		return e;
-	struct source_params p = {
-		.input = def->is_demo ? h->cfg.demo_input : h->cfg.pull_input,
-		.url = def->url,
-		.display_url = def->display_url,
-		.host = def->host,
-		.transport = def->transport,
-		.open_timeout_us = h->cfg.open_timeout_us,
-		.read_timeout_us = h->cfg.read_timeout_us,
-		.no_slice_release = h->cfg.no_slice_release,
-		.decoder_linger_us = h->cfg.decoder_linger_us,
-		.reconnect = true,
-	};
+	struct source_params p = source_params_of(h, def->is_demo, def->transport);
+	p.url = def->url;
+	p.display_url = def->display_url;
+	p.host = def->host;
+	p.reconnect = true;
 	return start_entry(h, key, def->name, &p, def->port, err);
 }
 
