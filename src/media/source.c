@@ -323,7 +323,6 @@ bool source_video_format(struct source *s, const AVCodecParameters *par)
 	bool coded = coded_feed_video(s->feed, par);
 	pthread_mutex_lock(&s->lock);
 	s->stats.coded = coded ? SOURCE_CODED_YES : SOURCE_CODED_NO;
-	cs_error_clear(&s->pic_err);
 	pthread_mutex_unlock(&s->lock);
 	set_size(s, coded_feed_params(s->feed));
 	return picdec_set_format(s->dec, par);
@@ -386,8 +385,9 @@ void source_push_video(struct source *s, const uint8_t *data, size_t len, int64_
 		picdec_decode(s->dec, data, len, pts_us, key, waited_us,
 			output_list_min_interval_us(s->outputs), got_picture, s);
 	bool open = picdec_is_open(s->dec);
+	/* a closed decoder tries to open at key pictures only: only then is there news */
 	int averr = 0;
-	const char *failure = decode && !open ? picdec_failure(s->dec, &averr) : NULL;
+	const char *failure = decode && key && !open ? picdec_failure(s->dec, &averr) : NULL;
 	if (failure)
 		picture_path_failed(s, failure, averr);
 	if (open != was_open) {
