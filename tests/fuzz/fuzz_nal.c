@@ -25,25 +25,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../unit/data/param_sets.h" /* real sets for "current": b320, e720 */
 #include "codedlog.h"
 #include "fuzz_common.h"
 #include "nal.h"
 
 #define MAX_UNITS 4096
-
-/* Real parameter sets (libx264 baseline 320x240, libx265 main 1280x720), for "current". */
-static const uint8_t h264_sps[] = { 0x67, 0x42, 0xc0, 0x0d, 0xd9, 0x01, 0x41, 0xfb, 0x01,
-	0x10, 0x00, 0x00, 0x03, 0x00, 0x10, 0x00, 0x00, 0x03, 0x03, 0x20, 0xf1, 0x42, 0xa4,
-	0x80 };
-static const uint8_t h264_pps[] = { 0x68, 0xcb, 0x83, 0xcb, 0x20 };
-static const uint8_t h265_vps[] = { 0x40, 0x01, 0x0c, 0x01, 0xff, 0xff, 0x01, 0x60, 0x00,
-	0x00, 0x03, 0x00, 0x90, 0x00, 0x00, 0x03, 0x00, 0x00, 0x03, 0x00, 0x5d, 0x95, 0x98,
-	0x09 };
-static const uint8_t h265_sps[] = { 0x42, 0x01, 0x01, 0x01, 0x60, 0x00, 0x00, 0x03, 0x00,
-	0x90, 0x00, 0x00, 0x03, 0x00, 0x00, 0x03, 0x00, 0x5d, 0xa0, 0x02, 0x80, 0x80, 0x2d,
-	0x16, 0x59, 0x59, 0xa4, 0x93, 0x2b, 0xc0, 0x5a, 0x02, 0x00, 0x00, 0x03, 0x00, 0x02,
-	0x00, 0x00, 0x03, 0x00, 0x32, 0x10 };
-static const uint8_t h265_pps[] = { 0x44, 0x01, 0xc1, 0x72, 0xb4, 0x62, 0x40 };
 
 static struct nal_unit units_a[MAX_UNITS], units_b[MAX_UNITS];
 
@@ -282,19 +269,19 @@ static void check_entry(enum coded_codec codec, const uint8_t *p, size_t len, un
 {
 	static struct nal_unit au_units[MAX_UNITS];
 	enum nal_codec nc = codec == CODED_H264 ? NAL_H264 : NAL_H265;
-	const uint8_t *sets[3] = { h264_sps, h264_pps, NULL };
-	size_t lens[3] = { sizeof(h264_sps), sizeof(h264_pps), 0 };
+	const uint8_t *sets[3] = { b320_sps, b320_pps, NULL };
+	size_t lens[3] = { sizeof(b320_sps), sizeof(b320_pps), 0 };
 	struct coded_params *current = NULL, *changed;
 	struct coded_entry *e;
 	struct nal_iter it;
 
 	if (codec == CODED_H265) {
-		sets[0] = h265_vps;
-		sets[1] = h265_sps;
-		sets[2] = h265_pps;
-		lens[0] = sizeof(h265_vps);
-		lens[1] = sizeof(h265_sps);
-		lens[2] = sizeof(h265_pps);
+		sets[0] = e720_vps;
+		sets[1] = e720_sps;
+		sets[2] = e720_pps;
+		lens[0] = sizeof(e720_vps);
+		lens[1] = sizeof(e720_sps);
+		lens[2] = sizeof(e720_pps);
 	}
 	if (with_current) {
 		current = coded_params_video(codec, sets, lens, codec == CODED_H265 ? 3 : 2);

@@ -1,4 +1,4 @@
-/* Parameter sets and records both test_nal.c and test_codedlog.c use: written by FFmpeg 5.1's
+/* Parameter sets and records the NAL tests and fuzz_nal.c use: written by FFmpeg 5.1's
  * libx264 and libx265 (320x240 baseline, 1920x1080 high, 1280x720 main), the records as
  * FFmpeg wrote them into an .mp4's avcC/hvcC box. */
 #ifndef CAMSTREAM_TEST_PARAM_SETS_H
