@@ -7,6 +7,9 @@
 #include <stdio.h>
 #include <string.h>
 
+/* The number of elements of the array @a. */
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
 static int check_failed_;   /* failures in the current test */
 static int check_count_;
 static int check_bad_;

@@ -12,9 +12,6 @@
 #include "codedlog.h"
 #include "nal.h"
 
-
-#define N(a) (sizeof(a) / sizeof((a)[0]))
-
 /* A PPS other than b320's: a parameter-set change that keeps the size. */
 static const uint8_t other_pps[] = { 0x68, 0xce, 0x38, 0x80 };
 

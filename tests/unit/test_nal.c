@@ -166,7 +166,6 @@ static const uint8_t h444_sl_sps[] = {
 	0x80, 0x00, 0x00, 0x19, 0x07, 0x8a, 0x14, 0xcb,
 };
 
-#define N(a) (sizeof(a) / sizeof((a)[0]))
 #define UNIT(a) ((struct nal_unit){ (a), sizeof(a) })
 
 /* ---- helpers ---- */

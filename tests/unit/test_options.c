@@ -6,8 +6,6 @@
 
 #include "check.h"
 
-#define N(a) (sizeof(a) / sizeof((a)[0]))
-
 /* Parses one fragment. */
 static enum cs_err parse1(struct stream_opts *o, const char *frag, struct cs_error *err)
 {
