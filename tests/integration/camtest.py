@@ -16,6 +16,7 @@ import io
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -773,6 +774,26 @@ class CamTestCase(unittest.TestCase):
                           "\n%s" % (rc, cam.log_path, cam.log_text()[-3000:]))
             self.assertEqual(rc, 0, "camstream did not exit 0 within %.0f s of SIGTERM (rc %s, "
                              "None = killed); log %s" % (STOP_TIMEOUT, rc, cam.log_path))
+
+    def write_streams_config(self, streams, mode=0o600):
+        """A streams file {"streams": @streams} in a folder of its own (removed at the end of
+        the test), for --config: its path."""
+        folder = tempfile.mkdtemp(prefix="camstream-cfg-")
+        self.addCleanup(shutil.rmtree, folder, True)
+        path = os.path.join(folder, "streams.json")
+        with open(path, "w") as f:
+            json.dump({"streams": streams}, f, indent=2)
+        os.chmod(path, mode)
+        return path
+
+    def assertJsonError(self, r, status, code, what):
+        """@r (an HttpResponse) is the JSON error {"error": text, "code": @code} with
+        @status."""
+        self.assertEqual(r.status, status, "%s: status (body %r)" % (what, r.body[:200]))
+        doc = json.loads(r.body.decode())
+        self.assertEqual(doc.get("code"), code, "%s: %r" % (what, doc))
+        self.assertTrue(doc.get("error"), "%s: no error text" % what)
+        return doc
 
     def viewer(self, cam, path, **kw):
         """A connected Viewer of @path (closed at the end of the test)."""

@@ -3,10 +3,10 @@ hosts, named-only mode, camera sessions per host, sources, over-long requests, v
 talk, and TLS. Every refusal is an HTTP status with a JSON body, or the WebSocket error JSON
 and close code, and opens nothing."""
 
-import base64
 import http.client
 import json
 import os
+import socket
 import ssl
 import subprocess
 import tempfile
@@ -15,9 +15,18 @@ import urllib.parse
 
 import websocket
 
+import rawws
 from camtest import CamTestCase, http_get, stream_path
 
 TOKEN = "t0ken-Xy9"
+
+
+def upgrade_headers(extra=None):
+    """A WebSocket upgrade's request headers, @extra added or replacing."""
+    h = {"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
+         "Sec-WebSocket-Key": rawws.new_key()}
+    h.update(extra or {})
+    return h
 
 
 def upgrade(port, path, headers=None, timeout=10.0):
@@ -25,10 +34,7 @@ def upgrade(port, path, headers=None, timeout=10.0):
     Returns (status, headers, body bytes)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
-        h = {"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
-             "Sec-WebSocket-Key": base64.b64encode(os.urandom(16)).decode()}
-        h.update(headers or {})
-        conn.request("GET", path, headers=h)
+        conn.request("GET", path, headers=upgrade_headers(headers))
         r = conn.getresponse()
         body = r.read() if r.status != 101 else b""
         return r.status, {k.lower(): v for k, v in r.getheaders()}, body
@@ -47,10 +53,7 @@ def upgrade_after(port, first, path, first_headers=None, headers=None, timeout=1
         if r.will_close:
             raise AssertionError("%s: the server did not keep the connection" % first)
         local = conn.sock.getsockname()
-        h = {"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
-             "Sec-WebSocket-Key": base64.b64encode(os.urandom(16)).decode()}
-        h.update(headers or {})
-        conn.request("GET", path, headers=h)
+        conn.request("GET", path, headers=upgrade_headers(headers))
         if conn.sock.getsockname() != local:
             raise AssertionError("%s: the upgrade went out on a new connection" % first)
         r = conn.getresponse()
@@ -63,7 +66,6 @@ def upgrade_after(port, first, path, first_headers=None, headers=None, timeout=1
 def raw_request(port, path, extra_headers=b"", timeout=10.0):
     """Sends a GET of @path as raw bytes (no client library escapes or limits it) and reads
     the whole answer: (status, body bytes)."""
-    import socket
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
         s.sendall(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n" +
                   extra_headers + b"Connection: close\r\n\r\n")
@@ -414,7 +416,6 @@ class Tls(AccessTestCase):
         # a guard: lws 4.1.6 shuts a TLS connection with SSL_shutdown and reaches shutdown(2)
         # only in a later pass, so the 414 hook is not armed then; were that to change, the
         # client's TLS layer would see plain bytes here and fail
-        import socket
         cert, key = self_signed()
         cam = self.start_camstream("--tls-cert", cert, "--tls-key", key)
         ctx = trusting_context()

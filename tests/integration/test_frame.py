@@ -40,25 +40,14 @@ class Frame(CamTestCase):
         cls.start_class_rtsp(fps=FPS)
 
     def start(self, streams):
-        folder = tempfile.mkdtemp(prefix="camstream-frame-")
-        path = os.path.join(folder, "streams.json")
-        with open(path, "w") as f:
-            json.dump({"streams": streams}, f)
-        self.addCleanup(os.rmdir, folder)
-        self.addCleanup(os.unlink, path)
-        return self.start_camstream("--config", path, "--open-timeout", "4")
+        return self.start_camstream("--config", self.write_streams_config(streams),
+                                    "--open-timeout", "4")
 
     def get_frame(self, cam, name):
         return http_get(cam.port, "/api/streams/%s/frame" % name, timeout=20)
 
     def metric(self, cam, name, stream):
         return Metrics(http_get(cam.port, "/metrics").body.decode()).value(name, name=stream)
-
-    def assertJsonError(self, r, status, code, what):
-        self.assertEqual(r.status, status, "%s: status (body %r)" % (what, r.body[:200]))
-        doc = json.loads(r.body.decode())
-        self.assertEqual(doc.get("code"), code, "%s: %r" % (what, doc))
-        self.assertTrue(doc.get("error"), "%s: no error text" % what)
 
     def test_h264_frame_decodes_with_ffmpeg(self):
         cam = self.start([{"name": "cam", "rtsp_url": self.rtsp.url("h264")}])
