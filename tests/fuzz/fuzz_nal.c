@@ -19,13 +19,19 @@
  *   built from the units of an access unit;
  * - an entry made from an access unit holds its units, with 4-byte lengths, is key when
  *   one of them is, always has parameters, and new ones only when they differ; appended to
- *   a log, a new reader gets it back at once if it is key. */
+ *   a log, a new reader gets it back at once if it is key;
+ * - a source's feed (Annex B, no parameters before) judges any access unit, one the log
+ *   refuses included, key when a unit read before the walk stopped is key, and not key
+ *   when slices were read and none is, whatever the demuxer's hint. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <libavcodec/avcodec.h>
+
 #include "../unit/data/param_sets.h" /* real sets for "current": b320, e720 */
+#include "coded_feed.h"
 #include "codedlog.h"
 #include "fuzz_common.h"
 #include "nal.h"
@@ -331,6 +337,36 @@ static void check_entry(enum coded_codec codec, const uint8_t *p, size_t len, un
 	coded_params_unref(current);
 }
 
+static void check_feed(enum nal_codec codec, const uint8_t *p, size_t len, bool hint)
+{
+	struct nal_iter it;
+	struct nal_unit u;
+	bool key = false, slice = false;
+	nal_iter_annexb(&it, p, len);
+	while (nal_iter_next(&it, &u) == 1) {
+		int type = nal_type(codec, u.data, u.len);
+		key |= nal_is_key(codec, type);
+		slice |= nal_is_vcl(codec, type);
+	}
+	if (!key && !slice)
+		return; /* no picture in it: the hint, or the log's "not key" */
+
+	struct coded_log *log = coded_log_create(1 << 20, 8);
+	struct coded_feed *feed = log ? coded_feed_create(log, "fuzz:") : NULL;
+	AVCodecParameters *par = avcodec_parameters_alloc();
+	if (!feed || !par)
+		abort();
+	par->codec_type = AVMEDIA_TYPE_VIDEO;
+	par->codec_id = codec == NAL_H264 ? AV_CODEC_ID_H264 : AV_CODEC_ID_HEVC;
+	FUZZ_CHECK(coded_feed_video(feed, par), "the feed refused H.264/H.265");
+	bool got = coded_feed_picture(feed, p, len, 0, 0, 0, hint, NULL);
+	FUZZ_CHECK(got == key, "the feed judged key %d, the units say %d (hint %d)", got, key,
+		hint);
+	avcodec_parameters_free(&par);
+	coded_feed_destroy(feed);
+	coded_log_destroy(log);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const unsigned sizes[4] = { 1, 2, 4, 4 };
@@ -349,6 +385,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_records(codec, p, len);
 	check_entry(codec == NAL_H264 ? CODED_H264 : CODED_H265, p, len, sel & 8 ? ls : 0,
 		sel & 16);
+	check_feed(codec, p, len, sel & 32);
 
 	/* the bit reader alone: runs off the end, never past it */
 	struct nal_bits b;
