@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "app.h"
+#include "clock.h"
 #include "error.h"
 #include "http_reply.h"
 #include "log.h"
@@ -66,8 +67,10 @@ static void start(struct session *s, struct lws *wsi)
 {
 	struct cs_error err;
 	enum cs_err e = viewer_start(&s->v, wsi, &kind, NULL, &err);
-	if (e == CS_OK)
+	if (e == CS_OK) {
+		viewer_wait(&s->v, viewer_first_wait_us(wsi)); /* see no_picture */
 		return;
+	}
 	if (e == CS_SOURCE_ENDED)
 		err.clean = true; /* a stopped stream: the page may come back to it later */
 	fail(s, &err);
@@ -141,6 +144,29 @@ static int send_error_text(struct session *s)
 	return 0;
 }
 
+/* A source that plays, data flowing, and has decoded no picture for as long as a first
+ * picture may take (a stream too damaged to decode, a codec the decoder opens but cannot
+ * use) would keep the viewer waiting without a word: it is told. A source still opening or
+ * reconnecting is waited for, as the contract says; the look is taken again later. */
+static bool no_picture(struct session *s, struct cs_error *err)
+{
+	struct source_stats st;
+	s->v.expired = false;
+	if (!hub_sub_stats(&s->v.sub, &st) || st.frames_decoded > 0)
+		return false; /* pictures come: no more looks */
+	int64_t wait_us = viewer_first_wait_us(s->v.wsi);
+	int64_t played_us = st.state == SOURCE_PLAYING && st.opened_wall_us ?
+		clock_wall_us() - st.opened_wall_us : 0;
+	if (played_us < wait_us) {
+		viewer_wait(&s->v, wait_us - played_us);
+		return false;
+	}
+	cs_fail(err, CS_TIMEOUT, "%s plays but gave no picture that decodes within %.1f s (no "
+		"key picture came, or the stream is damaged)", viewer_label(&s->v),
+		(double)wait_us / 1e6);
+	return true;
+}
+
 static int writeable(struct session *s, struct lws *wsi)
 {
 	if (s->phase == PHASE_CLOSE)
@@ -162,7 +188,7 @@ static int writeable(struct session *s, struct lws *wsi)
 		return send_fragment(s);
 	}
 	struct cs_error err;
-	if (viewer_source_error(&s->v, &err) != CS_OK) {
+	if (viewer_source_error(&s->v, &err) != CS_OK || (s->v.expired && no_picture(s, &err))) {
 		fail(s, &err);
 		return send_error_text(s);
 	}
