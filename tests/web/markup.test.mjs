@@ -12,7 +12,7 @@ const tags = html.match(/<[a-zA-Z][^>]*>/g);
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; " +
   "img-src 'self' data: blob: http: https:; connect-src 'self' ws: wss: http: https:; " +
   "base-uri 'none'; form-action 'none'";
-const SCRIPTS = ['js/util.js', 'js/secrets.js', 'js/tile.js', 'js/dashboard.js'];
+const SCRIPTS = ['js/util.js', 'js/secrets.js', 'js/embed.js', 'js/tile.js', 'js/dashboard.js'];
 
 const attr = (tag, name) => {
   const m = new RegExp(`\\s${name}="([^"]*)"`).exec(tag);
@@ -40,7 +40,7 @@ test('the content security policy is a <meta> before anything it governs is load
   }
 });
 
-test('the page loads the stylesheet and the four classic scripts in order, and every one exists', () => {
+test('the page loads the stylesheet and the five classic scripts in order, and every one exists', () => {
   const scripts = tags.filter((t) => /^<script\b/i.test(t));
   assert.deepEqual(scripts.map((t) => attr(t, 'src')), SCRIPTS);
   for (const t of scripts) {

@@ -1,8 +1,8 @@
 'use strict';
 
 /*
- * camstream page, 1 of 4: util.js, secrets.js, tile.js, dashboard.js, classic scripts loaded
- * in this order by index.html; they share their top-level names.
+ * camstream page, 1 of 5: util.js, secrets.js, embed.js, tile.js, dashboard.js, classic
+ * scripts loaded in this order by index.html; they share their top-level names.
  *
  * Timings, the server's addresses, the URLs and file names the page makes, text helpers, the
  * share-link format and small page helpers. Nothing here touches the page while the file
