@@ -1,12 +1,12 @@
-// web/js/embed.js and web/js/tile.js: they load without a page (after util.js and secrets.js,
-// as in index.html), and the embed snippets a tile offers work in another page.
+// web/js/embed.js and web/js/tile.js: they load without a page (after util.js, secrets.js and
+// flvplayer.js, as in index.html), and the embed snippets a tile offers work in another page.
 // Run: node --test tests/web/
 import assert from 'node:assert/strict';
 import test from 'node:test';
 import vm from 'node:vm';
 import { load, plain } from './load.mjs';
 
-const { context, get } = load(['util.js', 'secrets.js', 'embed.js', 'tile.js']);
+const { context, get } = load(['util.js', 'secrets.js', 'embed.js', 'flvplayer.js', 'tile.js']);
 const HTTP = 'http://cams.lan:8000';
 const WS = 'ws://cams.lan:8000';
 
