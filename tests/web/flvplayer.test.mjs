@@ -45,7 +45,11 @@ function setup() {
   const fake = fakeMpegts();
   const { context, get } = load(['flvplayer.js'], { mpegts: fake.mpegts, queueMicrotask });
   const failures = [];
-  const video = { tag: 'video' };
+  const video = {
+    listeners: {}, error: null,
+    addEventListener(type, fn) { this.listeners[type] = fn; },
+    removeEventListener(type, fn) { if (this.listeners[type] === fn) delete this.listeners[type]; },
+  };
   const player = new (get('FlvPlayer'))(video, (why) => failures.push(why));
   return { ...fake, context, player, video, failures };
 }
@@ -126,6 +130,18 @@ test('an mpegts.js error (a codec this browser cannot play) stops the player and
   assert.equal(made[0].destroyed, true);
   player.push(bytes(1));
   assert.equal(made[0].chunks.length, 1, 'bytes went on after the failure');
+});
+
+test('the <video> refusing (e.g. a policy without media-src blob:) fails the player with its reason', async () => {
+  const { player, made, failures, video } = setup();
+  player.push(bytes(...HEADER_V));
+  assert.equal(typeof video.listeners.error, 'function');
+  video.error = { code: 4, message: 'Media load rejected by URL safety check' };
+  video.listeners.error();
+  await tick();
+  assert.deepEqual(failures, ['the <video> failed (4: Media load rejected by URL safety check)']);
+  assert.equal(made[0].destroyed, true);
+  assert.equal(video.listeners.error, undefined, 'the player still listens to the <video>');
 });
 
 test('destroy lets go of the player; later bytes are dropped', () => {

@@ -47,6 +47,11 @@ class FlvPlayer {
     this.received = 0;    // bytes handed over: the loader's positions in the stream
     this.done = false;    // failed or destroyed: nothing more is taken
     this.samples = [];    // {t, frames} of the last second, for the frame rate
+    // the <video> itself may refuse (a policy without media-src blob:, a decoder error)
+    this.onVideoError = () => {
+      const e = this.video.error;
+      this.fail(`the <video> failed${e ? ` (${e.code}${e.message ? `: ${e.message}` : ''})` : ''}`);
+    };
   }
 
   /** One binary message of /ws/flv (an ArrayBuffer). */
@@ -101,6 +106,7 @@ class FlvPlayer {
       this.fail(`${type}, ${detail}${info && info.msg ? `: ${info.msg}` : ''}`);
     });
     this.player.attachMediaElement(this.video);
+    this.video.addEventListener('error', this.onVideoError);
     this.player.load();
     const playing = this.player.play();
     if (playing && playing.catch) playing.catch(() => {}); // the muted autoplay starts it anyway
@@ -164,6 +170,7 @@ class FlvPlayer {
     const player = this.player;
     this.player = null;
     if (!player) return;
+    this.video.removeEventListener('error', this.onVideoError);
     try {
       player.destroy(); // unloads, and detaches from the <video>
     } catch (err) {

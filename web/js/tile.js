@@ -27,7 +27,8 @@
  *   stalled       open but no picture for a while (a named stream's camera may be down;
  *                 camstream reconnects it and the pictures resume on the same socket)
  *   reconnecting  closed by a drop or a source failure; a new attempt after a backoff
- *   error         refused (1008): not retried until the person presses Retry
+ *   error         refused (1008), or FLV that cannot be (unsupported_codec, or this browser
+ *                 cannot play it): not retried until the person presses Retry
  *   ended         the stream ended (1000): Retry is offered, nothing automatic
  *   credentials   the URL needs a user name and password that this browser does not have
  *   paused        the tab was hidden long enough to close the socket
@@ -195,6 +196,7 @@ class Tile {
     this.renderMode();
     this.dashboard.save();
     this.restart();
+    this.tick(performance.now()); // show the zeros now, not at the next tick
   }
 
   renderMode() {
@@ -318,7 +320,8 @@ class Tile {
     const closed = `(close ${event.code})`;
     if (err && err.code === 'unauthorized' && !this.isNamed) {
       this.needCredentials(`${said} ${closed}`);
-    } else if (event.code === 1008) {
+    } else if (event.code === 1008 || (this.mode === 'flv' && err && err.code === 'unsupported_codec')) {
+      // FLV of a source that is not H.264/H.265 (demo:, MJPEG): JPEG shows it, retrying would not
       this.setState('error', `Error: ${said} ${closed}`);
     } else if (event.code === 1000) {
       this.setState('ended', `Ended: ${said} ${closed}`);
