@@ -33,7 +33,7 @@ const LIBRARIES = {
 };
 const PLAYED_SECONDS = 1.5;   // of video, after the first picture
 const PLAYED_FRAMES = 20;     // decoded in that time (25 fps: 37)
-const PLAYER_PAGE = '<!DOCTYPE html><title>player</title><video id="v" muted autoplay playsinline></video>';
+const PLAYER_PAGE = '<!DOCTYPE html><title>player</title><link rel="icon" href="data:,"><video id="v" muted autoplay playsinline></video>';
 
 let server = null;
 let pageBase = null; // the player page's server
