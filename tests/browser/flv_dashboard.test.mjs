@@ -3,7 +3,8 @@
 // (tests/integration/rtsp_server.py: /h264 and /h265, 640x360 at 25 fps) behind named streams:
 // a tile switched to FLV plays the camera's video and shows what it costs next to JPEG, keeps
 // its mode, shows /ws/flv's refusals as the JPEG mode does, says when this browser cannot play
-// the stream, and offers no FLV where there is no MSE. Prints TAP.
+// the stream, offers no FLV where there is no MSE, and plays on when a named stream's camera
+// comes back. Prints TAP.
 //
 // Environment: see helpers.mjs (CAMSTREAM_BIN is required).
 // Run: CAMSTREAM_BIN=build/src/camstream node tests/browser/flv_dashboard.test.mjs
@@ -17,7 +18,9 @@ import {
   startRtspServer, test, tileSel, tileStat, tileStatus, waitTileDrawn, waitTileState,
 } from './helpers.mjs';
 
-const RUN_TIMEOUT_MS = 200000;
+const RUN_TIMEOUT_MS = 240000;
+// Short timings so the stall shows in seconds; the defaults are in web/js/util.js.
+const FAST = { stallMs: 2000, statusPollMs: 1000 };
 const MEASURE_MS = 2000; // the KB/s figure is read over this long (it is the last second's)
 
 let server = null;
@@ -28,8 +31,8 @@ const logs = () => [
 ].filter(Boolean).join('\n');
 
 /** The dashboard served by camstream; @hashLayout opens it as a share link of that layout. */
-async function openServed({ hashLayout = null, init = null } = {}) {
-  const page = await newPage();
+async function openServed({ hashLayout = null, init = null, tuning = null } = {}) {
+  const page = await newPage({ tuning });
   if (init) await page.addInitScript(init);
   const hash = hashLayout ? '#layout=' + Buffer.from(JSON.stringify(hashLayout)).toString('base64url') : '';
   await page.goto(server.base + '/' + hash, { timeout: STATE_TIMEOUT_MS });
@@ -208,6 +211,28 @@ async function main() {
     await waitTileDrawn(noMse, 0, 5);
     assertNoPageErrors(noMse);
     await closePage(noMse);
+  }, logs);
+
+  // Last: it stops the RTSP server.
+  await test('a named FLV tile whose camera is lost says so, and plays again on the same socket when it is back', async () => {
+    const lost = await openServed({ hashLayout: { tiles: [{ name: 'cam1', mode: 'flv', options: {} }] }, tuning: FAST });
+    await waitTileState(lost, 0, ['live'], LIVE_TIMEOUT_MS);
+    await waitVideoPlays(lost, 0, 1, 15);
+    const port = rtsp.port;
+    await rtsp.stop('SIGKILL');
+    await lost.waitForFunction((sel) => {
+      const el = document.querySelector(sel);
+      return el.dataset.state === 'stalled' && /camstream is reconnecting it/.test(el.textContent);
+    }, tileSel(0), { timeout: STATE_TIMEOUT_MS }).catch(async () => {
+      throw new Error(`FLV tile: "${await tileStatus(lost, 0)}"`);
+    });
+    rtsp = await startRtspServer(port, { width: 640, height: 360, fps: 25 });
+    await waitTileState(lost, 0, ['live'], 30000); // camstream's own backoff for cam1
+    await waitVideoPlays(lost, 0, 1, 15);
+    const sockets = (await counters(lost)).sockets.length;
+    assert(sockets === 1, `the FLV tile opened ${sockets} sockets; it should have stayed connected`);
+    assertNoPageErrors(lost);
+    await closePage(lost);
   }, logs);
 }
 
