@@ -161,14 +161,14 @@ static bool take(struct flv_stream *fs, struct coded_entry *e, struct cs_error *
 		return false;
 	}
 	int64_t t_us = flv_clock_place(&fs->clock, e);
-	uint8_t *pre = e->headroom + CODED_HEADROOM - FLV_PREFIX_MAX;
-	size_t n = flv_entry_prefix(pre, fs->prev, e, (uint32_t)(t_us / 1000),
+	size_t n = flv_entry_prefix(fs->prefix, fs->prev, e, (uint32_t)(t_us / 1000),
 		composition_ms(e), &fs->prev);
 	if (!n) { /* cannot happen for entries that passed flv_carries */
 		coded_entry_unref(e);
 		return fs->built != NULL;
 	}
 	fs->e = e;
+	fs->prefix_len = n;
 	fs->e_start = e->data - n;
 	fs->e_len = n + e->len;
 	fs->e_off = 0;
@@ -217,6 +217,10 @@ int flv_stream_write(struct flv_stream *fs, enum lws_write_protocol wp)
 	size_t n = fs->e_len - fs->e_off;
 	if (n > cap)
 		n = cap;
+	/* the headroom is every reader's scratch: the prefix goes there only now, right before
+	 * the write that sends it (another viewer may have used it since this one took @e) */
+	if (fs->e_off == 0)
+		memcpy(fs->e_start, fs->prefix + FLV_PREFIX_MAX - fs->prefix_len, fs->prefix_len);
 	if (viewer_write_shared(fs->v->wsi, fs->e_start + fs->e_off, n, wp))
 		return -1;
 	hub_sub_count_sent(&fs->v->sub, n);

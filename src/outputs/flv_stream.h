@@ -6,7 +6,8 @@
  * them again before the picture that uses them.
  *
  * Nothing is copied per viewer: a picture goes out from the log's own entry, its tag header
- * written into the entry's headroom just before the write (see codedlog.h). What the viewer
+ * written into the entry's headroom right before the write that sends it, in the same
+ * callback (the headroom is every reader's scratch: see codedlog.h). What the viewer
  * holds: one entry reference, and the few hundred bytes of headers while they go out; lws
  * keeps what the kernel did not take of the last write (one chunk at most).
  *
@@ -44,7 +45,10 @@ struct flv_stream {
 	uint8_t *built;
 	size_t built_len, built_off;
 	struct coded_entry *e;      /* one reference, or NULL */
-	uint8_t *e_start;           /* its tag prefix in the headroom */
+	uint8_t prefix[FLV_PREFIX_MAX]; /* its tag prefix (at the end), copied into the entry's
+	                             * headroom just before the first write (see codedlog.h) */
+	size_t prefix_len;
+	uint8_t *e_start;           /* where the prefix goes in the headroom */
 	size_t e_len, e_off;        /* prefix + data, and how much of it is out */
 	struct flv_clock clock;     /* the viewer's timeline */
 	int64_t join_lag_us, join_mono_us;
