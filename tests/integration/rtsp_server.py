@@ -12,6 +12,7 @@ Mounts on the main port (all live; each RTSP session gets its own pipeline):
   /audio  audio only (PCMU): a source without video
   /resize moving ball, H.264, switching between WxH and W/2xH/2 every --resize-seconds (new
           parameter sets in band, as a camera whose resolution is changed mid-stream)
+  /snow   random noise, H.264 at 8 Mbit/s (about 1 MB/s): a camera that fills buffers fast
 Video with audio (moving ball at WxH; a 440 Hz sine from audiotestsrc, live, mono, as pay1):
   /h264-aac   H.264 + AAC-LC 16 kHz (avenc_aac, RTP mpeg4-generic)
   /h264-pcma  H.264 + G.711 A-law 8 kHz (PCMA, payload type 8)
@@ -96,6 +97,10 @@ def mount_launches(width, height, fps, eos_seconds):
                     f"! video/x-raw,format=I420,framerate={fps}/1 ! videoscale "
                     f"! capsfilter name=size caps=video/x-raw,width={width},height={height} "
                     f"! {_h264(key)}"),
+        "/snow": (f"videotestsrc is-live=true pattern=snow ! {caps} "
+                  f"! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={key} threads=1 "
+                  "bitrate=8000 vbv-buf-capacity=1000 ! rtph264pay name=pay0 pt=96 "
+                  "config-interval=1"),
         "/audio": ("audiotestsrc is-live=true ! audioconvert ! audioresample "
                    "! audio/x-raw,rate=8000,channels=1 ! mulawenc ! rtppcmupay name=pay0 pt=0"),
     } | with_audio
