@@ -4,6 +4,7 @@
 #include "server.h"
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -16,6 +17,8 @@
 #include "avlog.h"
 #include "clock.h"
 #include "demo.h"
+#include "flv_http.h"
+#include "flv_ws.h"
 #include "hub.h"
 #include "log.h"
 #include "lws_glue.h"
@@ -28,7 +31,7 @@
 #include "ws_jpeg.h"
 
 /* The paths that take a WebSocket. */
-static const char *const ws_paths[] = { "/ws/stream" };
+static const char *const ws_paths[] = { "/ws/stream", FLV_WS_PATH };
 
 struct server {
 	struct app app;               /* the context's user data: every handler's app_of() */
@@ -36,7 +39,7 @@ struct server {
 	lws_sorted_usec_list_t tick;  /* wakes the loop so it notices the stop flag */
 	volatile sig_atomic_t *stop;
 	char js_dir[4200], css_dir[4200];
-	struct lws_http_mount mounts[7];
+	struct lws_http_mount mounts[10];
 };
 
 /* Called by workers after publishing: the one lws call allowed off the service thread.
@@ -99,21 +102,55 @@ static int main_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 
 /* The WebSocket protocol is the vhost's default (browsers name none). */
 GATED(gated_main, main_callback)
-GATED(gated_ws, ws_jpeg_protocol.callback)
 GATED(gated_mjpeg, mjpeg_protocol.callback)
 GATED(gated_snapshot, snapshot_protocol.callback)
 GATED(gated_metrics, metrics_protocol.callback)
 GATED(gated_api, streams_api_protocol.callback)
+GATED(gated_flv, flv_http_protocol.callback)
 
-enum { P_MAIN, P_WS, P_MJPEG, P_SNAPSHOT, P_METRICS, P_API, P_END };
+/* WebSockets. Browsers and mpegts.js name no subprotocol, so lws gives every upgrade the
+ * vhost's default protocol, whatever the path (a mount does not bind one in lws 4.1.6). This
+ * one picks the endpoint's protocol by the path when the connection is established and hands
+ * it every callback, with its own part of the session data. */
+struct ws_route {
+	const struct lws_protocols *inner; /* NULL until ESTABLISHED */
+	_Alignas(max_align_t) unsigned char pss[];
+};
+
+static size_t ws_route_size(void)
+{
+	size_t a = ws_jpeg_protocol.per_session_data_size;
+	size_t b = flv_ws_protocol.per_session_data_size;
+	return sizeof(struct ws_route) + (a > b ? a : b);
+}
+
+static int ws_route_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+	void *in, size_t len)
+{
+	struct ws_route *r = user;
+	if (reason == LWS_CALLBACK_ESTABLISHED && r) {
+		char path[sizeof(FLV_WS_PATH) + 1];
+		int n = lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI);
+		r->inner = n > 0 && !strcmp(path, FLV_WS_PATH) ? &flv_ws_protocol
+			: &ws_jpeg_protocol;
+	}
+	if (r && r->inner)
+		return r->inner->callback(wsi, reason, r->pss, in, len);
+	return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+GATED(gated_ws, ws_route_callback)
+
+enum { P_MAIN, P_WS, P_MJPEG, P_SNAPSHOT, P_METRICS, P_API, P_FLV, P_END };
 static struct lws_protocols protocols[P_END + 1];
 
 static void build_protocols(void)
 {
 	protocols[P_MAIN] = (struct lws_protocols){ .name = "http", .callback = gated_main,
+		.per_session_data_size = SITE_SESSION_SIZE,
 		.tx_packet_size = WS_JPEG_FRAGMENT + 64 };
 	protocols[P_WS] = ws_jpeg_protocol;
 	protocols[P_WS].callback = gated_ws;
+	protocols[P_WS].per_session_data_size = ws_route_size();
 	protocols[P_MJPEG] = mjpeg_protocol;
 	protocols[P_MJPEG].callback = gated_mjpeg;
 	protocols[P_SNAPSHOT] = snapshot_protocol;
@@ -122,6 +159,8 @@ static void build_protocols(void)
 	protocols[P_METRICS].callback = gated_metrics;
 	protocols[P_API] = streams_api_protocol;
 	protocols[P_API].callback = gated_api;
+	protocols[P_FLV] = flv_http_protocol;
+	protocols[P_FLV].callback = gated_flv;
 	protocols[P_END] = (struct lws_protocols){ 0 };
 }
 
@@ -138,7 +177,8 @@ static void build_mounts(struct server *s)
 		int protocol;
 	} routes[] = {
 		{ "/mjpeg", P_MJPEG }, { "/snapshot", P_SNAPSHOT }, { "/metrics", P_METRICS },
-		{ "/api/streams", P_API }, { "/api/config", P_API },
+		{ "/api/streams", P_API }, { "/api/config", P_API }, { "/flv", P_FLV },
+		{ "/live", P_FLV },
 	};
 	size_t n = 0;
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++, n++)

@@ -1,5 +1,6 @@
 /* site: what the server answers where no endpoint is mounted: GET / (the health JSON, or the
- * viewer page for a browser), GET /api/health, the page itself, and a JSON 404 for the rest.
+ * viewer page for a browser; with ?cam_url= the camera as HTTP-FLV, seed 003's URL), GET
+ * /api/health, the page itself, and a JSON 404 for the rest.
  * The page's scripts and styles (css/, js/) are lws file mounts. Service thread only. */
 #include "site.h"
 
@@ -12,6 +13,7 @@
 #include "access.h"
 #include "app.h"
 #include "error.h"
+#include "flv_http.h"
 #include "http_reply.h"
 #include "log.h"
 
@@ -67,9 +69,25 @@ static int serve_page(struct lws *wsi)
 	return 0;
 }
 
-static int on_http(struct lws *wsi, const char *path)
+/* GET /?cam_url=: seed 003's HTTP-FLV URL, so its users change only the host and port. */
+static bool flv_asked(struct lws *wsi, const char *path)
+{
+	struct query q;
+	if (strcmp(path, "/") || http_query(wsi, &q, NULL) != CS_OK)
+		return false; /* a query that cannot be read: the health JSON, as before */
+	bool asked = query_get(&q, "cam_url") != NULL;
+	query_free(&q);
+	return asked;
+}
+
+static int on_http(struct lws *wsi, struct flv_http *f, const char *path)
 {
 	int ret;
+	if (f && flv_asked(wsi, path)) {
+		if (!access_http_check(wsi, true, "/", &ret))
+			return ret;
+		return flv_http_begin(wsi, f, NULL);
+	}
 	if (!access_http_check(wsi, false, NULL, &ret))
 		return ret;
 	if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0)
@@ -91,7 +109,10 @@ static int on_http(struct lws *wsi, const char *path)
 int site_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 	size_t len)
 {
+	struct flv_http *f = user;
 	if (reason == LWS_CALLBACK_HTTP)
-		return on_http(wsi, in ? (const char *)in : "/");
+		return on_http(wsi, f, in ? (const char *)in : "/");
+	if (f && flv_http_took(f))
+		return flv_http_callback(wsi, reason, f, in, len);
 	return lws_callback_http_dummy(wsi, reason, user, in, len);
 }

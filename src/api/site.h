@@ -6,6 +6,11 @@
 
 #include <libwebsockets.h>
 
+#include "flv_http.h"
+
+/* The per-session data the callback needs (a /?cam_url= request is an FLV viewer). */
+#define SITE_SESSION_SIZE sizeof(struct flv_http)
+
 /* What the page may load and talk to: its own scripts and styles only, pictures from
  * camstream servers (a dashboard may show several) as blobs, connections to any server. */
 #define SITE_PAGE_CSP "default-src 'none'; script-src 'self'; style-src 'self'; " \

@@ -81,8 +81,14 @@ void coded_params_unref(struct coded_params *p);                 /* NULL ok */
  * parameter-set bytes. The version is not compared. Two NULLs are the same. */
 bool coded_params_same(const struct coded_params *a, const struct coded_params *b);
 
+/* Room before every entry's data for a writer that sends the data with a header of its own
+ * in front (an FLV tag header, a WebSocket frame header) in one write. */
+#define CODED_HEADROOM 64
+
 /* One coded picture or audio frame. The writer fills it between coded_entry_create() and
- * coded_log_append(); from then on nobody changes it. */
+ * coded_log_append(); from then on nobody changes it, except the headroom, which belongs to
+ * the service thread: it writes a reader's header there just before sending (the bytes are
+ * scratch, overwritten by the next reader; no other thread reads them). */
 struct coded_entry {
 	atomic_uint refs;
 	uint64_t seq;               /* given by coded_log_append: 1, 2, ... per log, no gaps */
@@ -92,6 +98,7 @@ struct coded_entry {
 	int64_t t_wall_us;          /* CLOCK_REALTIME when the source read it */
 	struct coded_params *params; /* one reference, dropped with the entry */
 	size_t len;
+	uint8_t headroom[CODED_HEADROOM];
 	/* video: NAL units with 4-byte big-endian lengths; audio: one raw frame */
 	uint8_t data[];
 };

@@ -439,6 +439,11 @@ struct coded_entry *hub_sub_newest_key(struct hub_sub *sub)
 	return ce;
 }
 
+struct coded_params *hub_sub_coded_params(struct hub_sub *sub, enum coded_kind kind)
+{
+	return sub->entry ? coded_log_params(source_log(sub->entry->src), kind) : NULL;
+}
+
 enum cs_err hub_sub_error(struct hub_sub *sub, struct cs_error *out)
 {
 	struct hub_entry *e = sub->entry;

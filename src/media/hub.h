@@ -96,6 +96,9 @@ struct frame *hub_sub_newest(struct hub_sub *sub);
 struct coded_entry *hub_sub_coded_next(struct hub_sub *sub, int64_t max_lag_us);
 /* The newest key picture the source's log holds (a new reference), or NULL. */
 struct coded_entry *hub_sub_newest_key(struct hub_sub *sub);
+/* The source's current parameters of @kind (a new reference), or NULL: whether it has audio
+ * and in what form, before the first audio frame. */
+struct coded_params *hub_sub_coded_params(struct hub_sub *sub, enum coded_kind kind);
 /* CS_OK while the source is healthy, opening or reconnecting; else its final error. A picture
  * output's subscriber also gets the picture path's error (the decoder cannot open). */
 enum cs_err hub_sub_error(struct hub_sub *sub, struct cs_error *out);

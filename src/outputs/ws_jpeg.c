@@ -14,12 +14,7 @@
 #include "http_reply.h"
 #include "log.h"
 #include "viewer.h"
-
-enum phase {
-	PHASE_STREAM = 0,  /* sending frames */
-	PHASE_ERROR,       /* the error text goes out at the next message boundary */
-	PHASE_CLOSE,       /* the text is out: the close frame goes next */
-};
+#include "ws_end.h"
 
 /* Pull mode. A viewer that sends the text message "next" asks for one frame; from its first
  * "next" on it gets a frame only when it has asked for one, and always one encoded after the
@@ -34,9 +29,7 @@ struct session {
 	struct viewer v;
 	bool pull;                /* the viewer asks for each frame ("next") */
 	int credits;              /* frames asked for and not yet started (pull mode) */
-	enum phase phase;
-	struct cs_error err;
-	int close_code;
+	struct ws_end end;        /* the failure, once there is one */
 };
 
 /* Whether the viewer can take a frame now: always, unless it pulls and has asked for none. */
@@ -53,14 +46,8 @@ static const struct viewer_kind kind = {
 /* Switches the session to error-then-close. The text goes out at the next message boundary. */
 static void fail(struct session *s, const struct cs_error *err)
 {
-	if (s->phase != PHASE_STREAM)
-		return;
-	s->phase = PHASE_ERROR;
-	s->err = *err;
-	s->close_code = cs_err_ws_close(err->code, err->clean);
-	log_info("viewer %s: %s (%s)", s->v.url.redacted ? s->v.url.redacted : "-", err->msg,
-		cs_err_code(err->code));
-	lws_callback_on_writable(s->v.wsi);
+	ws_end_fail(&s->end, s->v.wsi, err, "viewer",
+		s->v.url.redacted ? s->v.url.redacted : "-");
 }
 
 static void start(struct session *s, struct lws *wsi)
@@ -75,7 +62,7 @@ static void start(struct session *s, struct lws *wsi)
 		err.clean = true; /* a stopped stream: the page may come back to it later */
 	fail(s, &err);
 	if (e == CS_NOT_FOUND && s->v.opts.name)
-		s->close_code = LWS_CLOSE_STATUS_POLICY_VIOLATION; /* asking again won't help */
+		s->end.close_code = LWS_CLOSE_STATUS_POLICY_VIOLATION; /* asking again won't help */
 }
 
 /* Writes the next fragment of the frame in hand. */
@@ -118,32 +105,6 @@ static void on_next(struct session *s)
 	}
 }
 
-static int close_with(struct lws *wsi, int code, const char *reason)
-{
-	lws_close_reason(wsi, (enum lws_close_status)code, (unsigned char *)(uintptr_t)reason,
-		strlen(reason));
-	return -1;
-}
-
-static int send_error_text(struct session *s)
-{
-	unsigned char buf[LWS_PRE + CS_ERROR_MSG * 2 + 64];
-	char *text = http_error_json(s->err.code, s->err.msg);
-	if (!text) /* out of memory: at least the close code says what happened */
-		return close_with(s->v.wsi, s->close_code, cs_err_code(s->err.code));
-	size_t len = strlen(text);
-	if (len > sizeof(buf) - LWS_PRE)
-		len = sizeof(buf) - LWS_PRE; /* the message is bounded: cannot happen */
-	memcpy(buf + LWS_PRE, text, len);
-	free(text);
-	if (lws_write(s->v.wsi, buf + LWS_PRE, len, LWS_WRITE_TEXT) < (int)len)
-		return -1;
-	/* the close frame in the next callback: only then is the text surely out */
-	s->phase = PHASE_CLOSE;
-	lws_callback_on_writable(s->v.wsi);
-	return 0;
-}
-
 /* A source that plays, data flowing, and has decoded no picture for as long as a first
  * picture may take (a stream too damaged to decode, a codec the decoder opens but cannot
  * use) would keep the viewer waiting without a word: it is told. A source still opening or
@@ -169,15 +130,15 @@ static bool no_picture(struct session *s, struct cs_error *err)
 
 static int writeable(struct session *s, struct lws *wsi)
 {
-	if (s->phase == PHASE_CLOSE)
-		return close_with(wsi, s->close_code, cs_err_code(s->err.code));
+	if (s->end.phase == WS_CLOSE_NEXT)
+		return ws_end_write(&s->end, wsi);
 	/* a close frame may interrupt a fragmented message; a text frame may not */
-	if (app_of(wsi)->shutting_down && s->phase == PHASE_STREAM)
-		return close_with(wsi, LWS_CLOSE_STATUS_GOINGAWAY, "server shutting down");
+	if (app_of(wsi)->shutting_down && s->end.phase == WS_STREAMING)
+		return ws_close_with(wsi, LWS_CLOSE_STATUS_GOINGAWAY, "server shutting down");
 	if (s->v.cur)
 		return send_fragment(s);
-	if (s->phase == PHASE_ERROR)
-		return send_error_text(s);
+	if (s->end.phase == WS_ERROR_NEXT)
+		return ws_end_write(&s->end, wsi);
 
 	if (!s->v.sub.entry || viewer_backlogged(&s->v))
 		return 0;
@@ -190,7 +151,7 @@ static int writeable(struct session *s, struct lws *wsi)
 	struct cs_error err;
 	if (viewer_source_error(&s->v, &err) != CS_OK || (s->v.expired && no_picture(s, &err))) {
 		fail(s, &err);
-		return send_error_text(s);
+		return ws_end_write(&s->end, wsi);
 	}
 	return 0;
 }
@@ -220,7 +181,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		/* besides "next", viewers send nothing but control frames (lws answers those) */
 		log_info("viewer %s sent a data message: closing it",
 			s && s->v.url.redacted ? s->v.url.redacted : "-");
-		return close_with(wsi, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE,
+		return ws_close_with(wsi, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE,
 			"viewers send nothing but \"next\"");
 	case LWS_CALLBACK_CLOSED:
 		if (s)
