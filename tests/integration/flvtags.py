@@ -705,8 +705,7 @@ class FlvClient:
 class HttpFlv(FlvClient):
     """GET @path on 127.0.0.1:@port over a plain socket, HTTP/1.1. read_head() reads the
     status and headers (and a non-FLV answer's whole body, into body); then the FLV body is
-    read incrementally. A chunked body is de-chunked (the test of the headers says whether one
-    should be)."""
+    read incrementally, as the close-delimited body it is (a chunked one fails the parser)."""
 
     def __init__(self, port, path, rcvbuf=None, timeout=10.0, headers=None):
         super().__init__()
@@ -723,8 +722,6 @@ class HttpFlv(FlvClient):
         self.status = None
         self.headers = {}
         self.body = b""
-        self.chunked = False
-        self._chunk_left = 0
 
     @property
     def local_port(self):
@@ -766,85 +763,29 @@ class HttpFlv(FlvClient):
         for line in lines[1:]:
             name, _, value = line.partition(":")
             self.headers[name.strip().lower()] = value.strip()
-        self.chunked = "chunked" in self.headers.get("transfer-encoding", "").lower()
         if self.headers.get("content-type", "").split(";")[0].strip() != "video/x-flv":
             self._read_whole_body(deadline)
         return self.status
 
     def _read_whole_body(self, deadline):
         length = self.headers.get("content-length")
-        while True:
-            if length is not None and len(self.raw) >= int(length):
-                break
-            if self.chunked and self.raw.endswith(b"0\r\n\r\n"):
-                break
+        while length is None or len(self.raw) < int(length):
             data = self._recv_raw(deadline)
             if not data:
                 break
             self.raw += data
-        body = bytes(self.raw if length is None else self.raw[:int(length)])
-        self.body = self._dechunk_all(body) if self.chunked else body
-
-    @staticmethod
-    def _dechunk_all(body):
-        out, pos = bytearray(), 0
-        while True:
-            end = body.find(b"\r\n", pos)
-            if end < 0:
-                return bytes(out)
-            n = int(body[pos:end].split(b";")[0], 16)
-            if n == 0:
-                return bytes(out)
-            out += body[end + 2:end + 2 + n]
-            pos = end + 2 + n + 2
+        self.body = bytes(self.raw if length is None else self.raw[:int(length)])
 
     def json(self):
         return json.loads(self.body.decode("utf-8"))
 
-    def _take_chunked(self):
-        out = bytearray()
-        while True:
-            if self._chunk_left > 0:
-                n = min(self._chunk_left, len(self.raw))
-                out += self.raw[:n]
-                del self.raw[:n]
-                self._chunk_left -= n
-                if self._chunk_left:
-                    return bytes(out)
-                self._chunk_left = -2          # the CRLF after the chunk
-            if self._chunk_left == -2:
-                if len(self.raw) < 2:
-                    return bytes(out)
-                del self.raw[:2]
-                self._chunk_left = 0
-            end = self.raw.find(b"\r\n")
-            if end < 0:
-                return bytes(out)
-            n = int(bytes(self.raw[:end]).split(b";")[0], 16)
-            del self.raw[:end + 2]
-            if n == 0:
-                self.eof = True
-                return bytes(out)
-            self._chunk_left = n
-
     def _receive(self, deadline):
         if self.status is None:
             self.read_head(deadline - time.monotonic())
-        if not self.chunked:
-            if self.raw:
-                data, self.raw = bytes(self.raw), bytearray()
-                return data
-            return self._recv_raw(deadline)
-        out = self._take_chunked()
-        if not out and not self.eof:
-            data = self._recv_raw(deadline)
-            if not data:
-                return b""
-            self.raw += data
-            out = self._take_chunked()
-        if self.eof and not out:
-            return b""
-        return out or None
+        if self.raw:
+            data, self.raw = bytes(self.raw), bytearray()
+            return data
+        return self._recv_raw(deadline)
 
     def describe(self):
         return "GET %s: %s; %s" % (self.path, self.status_line if self.status else "no answer",
