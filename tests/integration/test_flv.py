@@ -547,6 +547,9 @@ class Errors(FlvCase):
         self.expect_error(self.cam, flv_path("rtsp://127.0.0.1:%d/x" % port), 502,
                           "open_failed")
 
+    def test_camera_refusing_our_credentials_is_502(self):
+        self.expect_error(self.cam, flv_path(self.rtsp.secure_url()), 502, "unauthorized")
+
     def test_missing_camera_path_is_404(self):
         self.expect_error(self.cam, flv_path(self.camera("no/such/mount")), 404, "not_found")
 
