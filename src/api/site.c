@@ -112,7 +112,20 @@ int site_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	struct flv_http *f = user;
 	if (reason == LWS_CALLBACK_HTTP)
 		return on_http(wsi, f, in ? (const char *)in : "/");
-	if (f && flv_http_took(f))
-		return flv_http_callback(wsi, reason, f, in, len);
+	switch (reason) {
+	/* the callbacks of a request's life, where @user is this protocol's session data (in
+	 * others, such as FILTER_NETWORK_CONNECTION, it is something else) */
+	case LWS_CALLBACK_HTTP_WRITEABLE:
+	case LWS_CALLBACK_TIMER:
+	case LWS_CALLBACK_CLOSED_HTTP:
+	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+	case LWS_CALLBACK_HTTP_BODY:
+	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+		if (f && flv_http_took(f))
+			return flv_http_callback(wsi, reason, f, in, len);
+		break;
+	default:
+		break;
+	}
 	return lws_callback_http_dummy(wsi, reason, user, in, len);
 }

@@ -12,10 +12,12 @@
 #define SITE_SESSION_SIZE sizeof(struct flv_http)
 
 /* What the page may load and talk to: its own scripts and styles only, pictures from
- * camstream servers (a dashboard may show several) as blobs, connections to any server. */
+ * camstream servers (a dashboard may show several) as blobs, video from a MediaSource (the
+ * FLV mode: mpegts.js, without a worker), connections to any server. */
 #define SITE_PAGE_CSP "default-src 'none'; script-src 'self'; style-src 'self'; " \
-	"img-src 'self' data: blob: http: https:; connect-src 'self' ws: wss: http: https:; " \
-	"base-uri 'none'; form-action 'none'; frame-ancestors 'self'"
+	"img-src 'self' data: blob: http: https:; media-src blob:; " \
+	"connect-src 'self' ws: wss: http: https:; base-uri 'none'; form-action 'none'; " \
+	"frame-ancestors 'self'"
 
 int site_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 	size_t len);

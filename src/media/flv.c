@@ -225,3 +225,44 @@ size_t flv_entry_prefix(uint8_t out[FLV_PREFIX_MAX], uint32_t prev, const struct
 		*tag_size = (uint32_t)(TAG_HEADER_LEN + head + e->len);
 	return o.n;
 }
+
+/* ---- the viewer's timeline ---- */
+
+#define NO_TS INT64_MIN /* FFmpeg's AV_NOPTS_VALUE */
+
+int64_t flv_clock_place(struct flv_clock *c, const struct coded_entry *e)
+{
+	int k = e->kind == CODED_AUDIO;
+	int other = !k;
+	int64_t t = k ? e->pts_us : e->dts_us;
+	if (t == NO_TS)
+		t = e->pts_us != NO_TS ? e->pts_us : e->t_wall_us;
+
+	if (!c->seen[k]) {
+		if (!c->seen[other]) {
+			c->offset_us[k] = -t; /* the first picture is 0 */
+		} else {
+			c->offset_us[k] = c->offset_us[other];
+			int64_t gap = t + c->offset_us[k] - c->last_out_us[other];
+			if (gap > FLV_CLOCK_JUMP_US || gap < -FLV_CLOCK_JUMP_US)
+				c->offset_us[k] = c->last_out_us[other] - t;
+		}
+	} else {
+		int64_t d = t - c->last_in_us[k];
+		int64_t wall = e->t_wall_us - c->last_wall_us[k];
+		if (wall < 0)
+			wall = 0;
+		if (d < 0 || d - wall > FLV_CLOCK_JUMP_US || wall - d > FLV_CLOCK_JUMP_US)
+			c->offset_us[k] = c->last_out_us[k] + wall - t;
+	}
+	int64_t out = t + c->offset_us[k];
+	if (c->seen[k] && out < c->last_out_us[k])
+		out = c->last_out_us[k];
+	if (out < 0)
+		out = 0;
+	c->seen[k] = true;
+	c->last_in_us[k] = t;
+	c->last_wall_us[k] = e->t_wall_us;
+	c->last_out_us[k] = out;
+	return out;
+}

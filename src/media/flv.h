@@ -61,4 +61,18 @@ size_t flv_config(uint8_t *out, size_t cap, uint32_t prev, const struct coded_pa
 size_t flv_entry_prefix(uint8_t out[FLV_PREFIX_MAX], uint32_t prev, const struct coded_entry *e,
 	uint32_t ts_ms, int32_t cts_ms, uint32_t *tag_size);
 
+/* A viewer's timeline: where each entry goes, in µs from the viewer's first picture (0).
+ * Each track (video by its dts, audio by its pts) follows the camera's clock; where that clock
+ * and the wall clock (when the source read the entries) disagree by more than
+ * FLV_CLOCK_JUMP_US, or a track's clock goes back, the camera's clock jumped (an RTCP sender
+ * report re-based RTSP timestamps, the source reconnected): the wall clock between the two
+ * entries bridges the jump. A track never goes back. A second track starts on the first
+ * one's timeline, or where the first one is, if its clock is elsewhere. Zero-initialise. */
+#define FLV_CLOCK_JUMP_US 1000000
+struct flv_clock {
+	bool seen[2];
+	int64_t offset_us[2], last_in_us[2], last_wall_us[2], last_out_us[2];
+};
+int64_t flv_clock_place(struct flv_clock *c, const struct coded_entry *e);
+
 #endif

@@ -13,7 +13,6 @@ _Static_assert(CODED_HEADROOM >= FLV_PREFIX_MAX + LWS_PRE,
 
 #define AUDIO_ARG "audio="
 #define NO_TS INT64_MIN            /* FFmpeg's AV_NOPTS_VALUE */
-#define JUMP_US 1000000            /* camera clock and wall clock disagree by more: a jump */
 #define MAX_SKIPS_PER_CALL 64      /* entries passed over (audio not wanted) in one call */
 
 enum cs_err flv_stream_options(struct flv_stream *fs, struct query *q, struct cs_error *err)
@@ -44,56 +43,12 @@ bool flv_stream_pending(const struct flv_stream *fs)
 
 /* ---- timestamps ---- */
 
-static int64_t clamp64(int64_t v, int64_t lo, int64_t hi)
-{
-	return v < lo ? lo : v > hi ? hi : v;
-}
-
-/* The entry's time on this viewer's timeline, in µs from its first picture. */
-static int64_t timeline_us(struct flv_stream *fs, const struct coded_entry *e)
-{
-	int k = e->kind == CODED_AUDIO;
-	int other = !k;
-	int64_t t = k ? e->pts_us : e->dts_us;
-	if (t == NO_TS)
-		t = e->pts_us != NO_TS ? e->pts_us : e->t_wall_us;
-
-	if (!fs->seen[k]) {
-		if (!fs->seen[other]) {
-			fs->offset_us[k] = -t; /* the first picture is 0 */
-		} else {
-			/* the second track starts on the first one's timeline, unless its clock is
-			 * elsewhere (a separate base): then where the first one is now */
-			fs->offset_us[k] = fs->offset_us[other];
-			int64_t gap = t + fs->offset_us[k] - fs->last_out_us[other];
-			if (gap > JUMP_US || gap < -JUMP_US)
-				fs->offset_us[k] = fs->last_out_us[other] - t;
-		}
-	} else {
-		int64_t d = t - fs->last_in_us[k];
-		int64_t wall = e->t_wall_us - fs->last_wall_us[k];
-		if (wall < 0)
-			wall = 0;
-		if (d < 0 || d - wall > JUMP_US || wall - d > JUMP_US)
-			fs->offset_us[k] = fs->last_out_us[k] + wall - t;
-	}
-	int64_t out = t + fs->offset_us[k];
-	if (fs->seen[k] && out < fs->last_out_us[k])
-		out = fs->last_out_us[k];
-	if (out < 0)
-		out = 0;
-	fs->seen[k] = true;
-	fs->last_in_us[k] = t;
-	fs->last_wall_us[k] = e->t_wall_us;
-	fs->last_out_us[k] = out;
-	return out;
-}
-
 static int32_t composition_ms(const struct coded_entry *e)
 {
 	if (e->kind == CODED_AUDIO || e->pts_us == NO_TS || e->dts_us == NO_TS)
 		return 0;
-	return (int32_t)clamp64((e->pts_us - e->dts_us) / 1000, -0x7fffff, 0x7fffff);
+	int64_t ms = (e->pts_us - e->dts_us) / 1000;
+	return (int32_t)(ms < -0x7fffff ? -0x7fffff : ms > 0x7fffff ? 0x7fffff : ms);
 }
 
 /* ---- the pieces ---- */
@@ -196,16 +151,16 @@ static bool take(struct flv_stream *fs, struct coded_entry *e, struct cs_error *
 		ok = begin(fs, e);
 	} else if (e->kind == CODED_VIDEO && e->params != fs->vp) {
 		ok = add_metadata(fs, e->params) && add_config(fs, e->params,
-			(uint32_t)(fs->last_out_us[0] / 1000));
+			(uint32_t)(fs->clock.last_out_us[0] / 1000));
 	} else if (e->kind == CODED_AUDIO && e->params != fs->ap) {
-		ok = add_config(fs, e->params, (uint32_t)(fs->last_out_us[1] / 1000));
+		ok = add_config(fs, e->params, (uint32_t)(fs->clock.last_out_us[1] / 1000));
 	}
 	if (!ok) {
 		coded_entry_unref(e);
 		cs_fail_oom(err);
 		return false;
 	}
-	int64_t t_us = timeline_us(fs, e);
+	int64_t t_us = flv_clock_place(&fs->clock, e);
 	uint8_t *pre = e->headroom + CODED_HEADROOM - FLV_PREFIX_MAX;
 	size_t n = flv_entry_prefix(pre, fs->prev, e, (uint32_t)(t_us / 1000),
 		composition_ms(e), &fs->prev);

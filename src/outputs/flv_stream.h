@@ -25,6 +25,7 @@
 
 #include "codedlog.h"
 #include "error.h"
+#include "flv.h"
 #include "viewer.h"
 
 /* How far behind the camera a viewer may fall before it skips to the next key picture; a
@@ -45,9 +46,7 @@ struct flv_stream {
 	struct coded_entry *e;      /* one reference, or NULL */
 	uint8_t *e_start;           /* its tag prefix in the headroom */
 	size_t e_len, e_off;        /* prefix + data, and how much of it is out */
-	/* timestamps, per kind (video, audio) */
-	bool seen[2];
-	int64_t offset_us[2], last_in_us[2], last_wall_us[2], last_out_us[2];
+	struct flv_clock clock;     /* the viewer's timeline */
 	int64_t join_lag_us, join_mono_us;
 };
 

@@ -323,6 +323,76 @@ static void test_data_over_a_tags_limit_is_refused(void)
 	coded_params_unref(p);
 }
 
+/* ---- the viewer's timeline ---- */
+
+/* Places an entry of @kind at camera time @t_ms, read at wall time @wall_ms; returns ms. */
+static int64_t place(struct flv_clock *c, enum coded_kind kind, int64_t t_ms, int64_t wall_ms)
+{
+	struct coded_entry e = { .kind = kind, .pts_us = t_ms * 1000, .dts_us = t_ms * 1000,
+		.t_wall_us = wall_ms * 1000 };
+	return flv_clock_place(c, &e) / 1000;
+}
+
+static void test_clock_starts_at_zero_and_follows_the_camera(void)
+{
+	struct flv_clock c = { 0 };
+	CHECK(place(&c, CODED_VIDEO, 90000, 5000) == 0);
+	/* the camera's clock, not the wall clock: arrival jitter does not show */
+	CHECK(place(&c, CODED_VIDEO, 90040, 5055) == 40);
+	CHECK(place(&c, CODED_VIDEO, 90080, 5070) == 80);
+	CHECK(place(&c, CODED_AUDIO, 90070, 5072) == 70);
+	CHECK(place(&c, CODED_AUDIO, 90134, 5140) == 134);
+}
+
+static void test_clock_bridges_a_jump_with_the_wall_clock(void)
+{
+	struct flv_clock c = { 0 };
+	place(&c, CODED_VIDEO, 1000, 0);
+	CHECK(place(&c, CODED_VIDEO, 1040, 40) == 40);
+	/* an RTCP sender report moves the camera's clock by hours, forwards ... */
+	CHECK(place(&c, CODED_VIDEO, 7201080, 80) == 80);
+	CHECK(place(&c, CODED_VIDEO, 7201120, 120) == 120);
+	/* ... or backwards: the track goes on, never back */
+	CHECK(place(&c, CODED_VIDEO, 500, 160) == 160);
+	CHECK(place(&c, CODED_VIDEO, 540, 200) == 200);
+}
+
+static void test_clock_keeps_a_gap_the_wall_clock_saw(void)
+{
+	struct flv_clock c = { 0 };
+	place(&c, CODED_VIDEO, 0, 0);
+	/* a viewer that skipped 1.5 s of pictures: the camera's clock says so, and is kept */
+	CHECK(place(&c, CODED_VIDEO, 1500, 1500) == 1500);
+}
+
+static void test_clock_never_lets_a_track_go_back(void)
+{
+	struct flv_clock c = { 0 };
+	place(&c, CODED_VIDEO, 0, 0);
+	CHECK(place(&c, CODED_VIDEO, 40, 40) == 40);
+	CHECK(place(&c, CODED_VIDEO, 39, 80) >= 40);
+}
+
+static void test_clock_puts_a_second_track_with_its_own_base_where_the_first_is(void)
+{
+	struct flv_clock c = { 0 };
+	place(&c, CODED_VIDEO, 500000, 0);
+	place(&c, CODED_VIDEO, 500040, 40);
+	/* audio whose clock starts elsewhere entirely */
+	CHECK(place(&c, CODED_AUDIO, 3, 45) == 40);
+	CHECK(place(&c, CODED_AUDIO, 67, 110) == 104);
+}
+
+static void test_clock_uses_the_wall_clock_when_the_camera_gives_no_time(void)
+{
+	struct flv_clock c = { 0 };
+	struct coded_entry e = { .kind = CODED_VIDEO, .pts_us = INT64_MIN, .dts_us = INT64_MIN,
+		.t_wall_us = 10000000 };
+	CHECK(flv_clock_place(&c, &e) == 0);
+	e.t_wall_us += 40000;
+	CHECK(flv_clock_place(&c, &e) == 40000);
+}
+
 int main(void)
 {
 	RUN(test_header_flags_audio_only_when_asked);
@@ -339,5 +409,11 @@ int main(void)
 	RUN(test_aac_frame_prefix);
 	RUN(test_a_kind_that_does_not_match_its_params_is_refused);
 	RUN(test_data_over_a_tags_limit_is_refused);
+	RUN(test_clock_starts_at_zero_and_follows_the_camera);
+	RUN(test_clock_bridges_a_jump_with_the_wall_clock);
+	RUN(test_clock_keeps_a_gap_the_wall_clock_saw);
+	RUN(test_clock_never_lets_a_track_go_back);
+	RUN(test_clock_puts_a_second_track_with_its_own_base_where_the_first_is);
+	RUN(test_clock_uses_the_wall_clock_when_the_camera_gives_no_time);
 	return CHECK_DONE();
 }
