@@ -5,8 +5,8 @@ key picture on, without decoding them. Checked tag by tag with a strict reader o
 JSON; viewers share the camera's one RTSP session; a dead, frozen or ending camera ends the
 body; a viewer that never reads costs no memory and slows nobody; 1000 viewers are served.
 
-The contract is /work/flv-contract.md as of issue 11. CAMSTREAM_FLV_MANY sets the number of
-viewers of the load test (default 1000)."""
+The contract is issue 11's, as the README's "HTTP-FLV and WS-FLV" section tells it.
+CAMSTREAM_FLV_MANY sets the number of viewers of the load test (default 1000)."""
 
 import json
 import os
