@@ -40,7 +40,7 @@ test)
   install_missing "$BUILD_PKGS $TEST_PKGS"
   # node may come from elsewhere (with its own npm); Debian's packages only when it is absent
   command -v npm >/dev/null || install_missing "nodejs npm"
-  if [ ! -d tests/browser/node_modules/playwright-core ]; then
+  if [ ! -d tests/browser/node_modules/playwright-core ] || [ ! -d tests/browser/node_modules/flv.js ]; then
     npm ci --prefix tests/browser --no-audit --no-fund
   fi
   # a build that fails is reported in CI's terms too

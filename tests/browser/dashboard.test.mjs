@@ -264,13 +264,16 @@ async function main() {
     await closePage(soak);
   }, logs, 60000 + SOAK_SECONDS * 1000);
 
-  await test('a 4-tile dashboard is saved as dashboard-4.png', async () => {
+  await test('a 4-tile dashboard, one tile in FLV, is saved as dashboard-4.png', async () => {
     const shot = await openServed({ viewport: { width: 1180, height: 900 } });
     await addTile(shot, 'demo:', { width: 960 });
     await addTile(shot, 'demo:', { width: 640, fps: 10, quality: 60 });
     await addNamed(shot, 'cam1');
     await addTile(shot, rtsp.url('h264'), { width: 640 });
     for (let i = 0; i < 4; i++) await waitTileDrawn(shot, i, 10);
+    await shot.click(`${tileSel(2)} [data-mode="flv"]`); // cam1's KB/s next to the JPEG tiles'
+    await waitTileState(shot, 2, ['live'], LIVE_TIMEOUT_MS);
+    await waitTileDrawn(shot, 2, 10);
     await shot.$eval('#add-form details', (d) => { d.open = false; });
     await shot.evaluate(() => document.activeElement.blur());
     await shot.waitForTimeout(1200); // a full second of stats

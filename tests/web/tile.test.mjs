@@ -1,11 +1,12 @@
-// web/js/tile.js: it loads without a page (after util.js and secrets.js, as in index.html),
-// and the embed snippets it offers work in another page. Run: node --test tests/web/
+// web/js/embed.js and web/js/tile.js: they load without a page (after util.js, secrets.js and
+// flvplayer.js, as in index.html), and the embed snippets a tile offers work in another page.
+// Run: node --test tests/web/
 import assert from 'node:assert/strict';
 import test from 'node:test';
 import vm from 'node:vm';
 import { load, plain } from './load.mjs';
 
-const { context, get } = load(['util.js', 'secrets.js', 'tile.js']);
+const { context, get } = load(['util.js', 'secrets.js', 'embed.js', 'flvplayer.js', 'tile.js']);
 const HTTP = 'http://cams.lan:8000';
 const WS = 'ws://cams.lan:8000';
 
@@ -31,7 +32,7 @@ function imgSrc(snippet) {
   return m[1].replace(/&quot;/g, '"').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
 }
 
-test('tile.js loads without window or document, and defines Tile and embedSnippets', () => {
+test('embed.js and tile.js load without window or document, and define embedSnippets and Tile', () => {
   assert.equal(get('typeof Tile'), 'function');
   assert.equal(typeof context.embedSnippets, 'function');
   assert.equal(get('Tile.count'), 0);

@@ -56,6 +56,13 @@ test('optionsQuery and streamQuery: known options in a fixed order, empty ones l
   assert.equal(streamQuery({ url: 'demo:' }, { fps: '10', width: '320' }), 'rtsp_url=demo%3A&fps=10&width=320');
 });
 
+test('flvQuery: the source as for /ws/stream, and of the options only the RTSP transport', () => {
+  const { flvQuery } = context;
+  assert.equal(flvQuery({ url: 'rtsp://u:p@h/x?a=1' }, { fps: '5', width: '320', quality: '60', transport: 'tcp' }),
+    'rtsp_url=rtsp%3A%2F%2Fu%3Ap%40h%2Fx%3Fa%3D1&transport=tcp');
+  assert.equal(flvQuery({ name: 'door cam' }, { width: '320' }), 'name=door%20cam');
+});
+
 test('snapshotUrl and snapshotName: /snapshot for a URL, /api/streams/{name}/snapshot for a named stream', () => {
   const { snapshotUrl, snapshotName } = context;
   assert.equal(snapshotUrl('http://h:1', { url: 'demo:' }, { width: '320' }), 'http://h:1/snapshot?rtsp_url=demo%3A&width=320');

@@ -1,8 +1,12 @@
 'use strict';
 
 /*
- * camstream page, 3 of 4: one camera tile. The dashboard is a grid of them, each with its own
- * WebSocket to /ws/stream.
+ * camstream page, 5 of 6: one camera tile. The dashboard is a grid of them, each with its own
+ * WebSocket: to /ws/stream in the JPEG mode (below), to /ws/flv in the FLV mode, where the
+ * camera's own video comes as an FLV byte stream that a <video> plays (flvplayer.js): far fewer
+ * bytes, and nothing decoded on the server. The person picks the mode per tile; the numbers
+ * under the tile say what each costs. Both modes share the socket's life: states, errors,
+ * reconnecting.
  *
  * The server sends every picture as one binary message holding a JPEG whose first segment is
  * a comment "camstream t=<µs since the epoch> seq=<n>", and on failure one text message
@@ -16,47 +20,6 @@
  * back draws the newest picture at once, or reconnects.
  */
 
-/**
- * What the embed panel offers for showing a camera in another page: {img, ws, snapshot}, an
- * <img> of /mjpeg, a <canvas> fed by /ws/stream, and the /snapshot URL. @source is {name} or
- * {url} with the camera URL as the snippets should show it (placeholders or not); @http and
- * @ws are the server's bases, @title the <img>'s alt text. Only text, for another page: the
- * snippets may have the <script> and style="" this page itself may not.
- */
-function embedSnippets({ http, ws, source, options, title }) {
-  const named = source.name !== undefined;
-  const query = streamQuery(source, options);
-  const more = optionsQuery(options);
-  const address = named
-    ? jsString(`${ws}/ws/stream?${query}`)
-    : `${jsString(`${ws}/ws/stream?rtsp_url=`)} + encodeURIComponent(camera)${more ? ` + ${jsString('&' + more)}` : ''}`;
-  const script = [
-    '<canvas id="camera" style="max-width:100%"></canvas>',
-    '<script>',
-    ...(named ? [] : [`  const camera = ${jsString(source.url)};`]),
-    `  const ws = new WebSocket(${address});`,
-    '  const ctx = document.getElementById("camera").getContext("2d");',
-    '  let busy = false; // drop pictures that arrive while one is drawn',
-    '  ws.onmessage = async (ev) => {',
-    '    if (typeof ev.data === "string") return console.error(JSON.parse(ev.data));',
-    '    if (busy) return;',
-    '    busy = true;',
-    '    try {',
-    '      const bmp = await createImageBitmap(ev.data);',
-    '      ctx.canvas.width = bmp.width; ctx.canvas.height = bmp.height;',
-    '      ctx.drawImage(bmp, 0, 0); bmp.close();',
-    '    } finally { busy = false; }',
-    '  };',
-    '  ws.onclose = (ev) => console.log("camera closed", ev.code, ev.reason);',
-    '<\/script>',
-  ].join('\n');
-  return {
-    img: `<img src="${escapeHtml(`${http}/mjpeg?${query}`)}" alt="${escapeHtml(title)}">`,
-    ws: script,
-    snapshot: snapshotUrl(http, source, options),
-  };
-}
-
 /*
  * States (data-state on the tile, text in its status line):
  *   connecting    socket opening, or open and waiting for the first picture
@@ -64,7 +27,8 @@ function embedSnippets({ http, ws, source, options, title }) {
  *   stalled       open but no picture for a while (a named stream's camera may be down;
  *                 camstream reconnects it and the pictures resume on the same socket)
  *   reconnecting  closed by a drop or a source failure; a new attempt after a backoff
- *   error         refused (1008): not retried until the person presses Retry
+ *   error         refused (1008), or FLV that cannot be (unsupported_codec, or this browser
+ *                 cannot play it): not retried until the person presses Retry
  *   ended         the stream ended (1000): Retry is offered, nothing automatic
  *   credentials   the URL needs a user name and password that this browser does not have
  *   paused        the tab was hidden long enough to close the socket
@@ -73,15 +37,18 @@ class Tile {
   static count = 0; // for unique element ids
 
   /**
-   * @spec {url, secrets?} or {name}; @options {fps, width, quality, transport} (strings).
-   * A URL with secrets stripped (from storage or a shared link) lists them in spec.secrets
-   * and waits for the person to type them.
+   * @spec {url, secrets?, mode?} or {name, mode?}; @options {fps, width, quality, transport}
+   * (strings). A URL with secrets stripped (from storage or a shared link) lists them in
+   * spec.secrets and waits for the person to type them. spec.mode 'flv' is the FLV mode
+   * where this browser can play it; anything else is JPEG.
    */
   constructor(dashboard, spec, options) {
     this.dashboard = dashboard;
     this.source = spec.name !== undefined ? { name: spec.name } : { url: spec.url };
     this.missing = spec.secrets && spec.secrets.length ? spec.secrets : null;
     this.options = { ...options };
+    this.mode = spec.mode === 'flv' && mseAvailable() ? 'flv' : 'jpeg';
+    this.flv = null;          // FLV mode: the FlvPlayer of the open socket
     this.ws = null;
     this.state = 'connecting';
     this.attempt = 0;         // failed attempts since the last picture
@@ -124,14 +91,15 @@ class Tile {
     return parts.filter(Boolean).join(' · ');
   }
 
-  /** What the layout stores: secrets only if @withSecrets. */
+  /** What the layout stores: secrets only if @withSecrets; the mode when it is not JPEG. */
   spec(withSecrets) {
     const options = { ...this.options };
-    if (this.isNamed) return { name: this.source.name, options };
-    if (this.missing) return { url: this.source.url, secrets: this.missing, options };
+    const mode = this.mode === 'flv' ? { mode: 'flv' } : {};
+    if (this.isNamed) return { name: this.source.name, ...mode, options };
+    if (this.missing) return { url: this.source.url, secrets: this.missing, ...mode, options };
     const secrets = secretsOf(this.source.url);
-    if (withSecrets || !secrets.length) return { url: this.source.url, options };
-    return { url: stripSecrets(this.source.url), secrets, options };
+    if (withSecrets || !secrets.length) return { url: this.source.url, ...mode, options };
+    return { url: stripSecrets(this.source.url), secrets, ...mode, options };
   }
 
   /* ----- DOM ----- */
@@ -141,6 +109,8 @@ class Tile {
     this.el = root;
     this.canvas = root.querySelector('canvas');
     this.ctx = this.canvas.getContext('2d');
+    this.video = root.querySelector('video');
+    this.video.muted = true; // autoplay needs it, whatever the attribute was parsed as
     this.statusEl = root.querySelector('.status');
     this.messageEl = root.querySelector('.message');
     this.countdownEl = root.querySelector('.countdown');
@@ -162,7 +132,14 @@ class Tile {
       label.htmlFor = area.id;
     }
     this.settingsPanel.querySelector('.options').append(...optionFields(this.options));
+    if (!mseAvailable()) {
+      const flv = root.querySelector('[data-mode="flv"]');
+      flv.disabled = true;
+      flv.title = 'FLV cannot play in this browser: it has no Media Source Extensions (MediaSource)';
+    }
+    this.ageTitle = this.stats.age.parentElement.title;
     this.renderTitle();
+    this.renderMode();
 
     root.addEventListener('click', (event) => {
       const button = event.target.closest('[data-action], [data-copy]');
@@ -190,6 +167,7 @@ class Tile {
     title.title = this.isNamed ? this.source.name : displayUrl(this.source.url);
     this.el.querySelector('.tile-sub').textContent = this.subtitle;
     this.canvas.setAttribute('aria-label', `Picture of ${this.title}`);
+    this.video.setAttribute('aria-label', `Video of ${this.title}`);
     for (const button of this.el.querySelectorAll('.actions button')) {
       button.setAttribute('aria-label', `${button.title} (${this.title})`);
     }
@@ -203,8 +181,35 @@ class Tile {
       case 'settings': this.togglePanel(this.settingsPanel, button); break;
       case 'close': this.dashboard.remove(this); break;
       case 'retry': this.attempt = 0; this.connect(); break;
+      case 'mode': this.setMode(button.dataset.mode); break;
       default: break;
     }
+  }
+
+  /** 'jpeg' or 'flv' (where this browser has MSE): says so, saves, connects anew. */
+  setMode(mode) {
+    if (mode === this.mode || !['jpeg', 'flv'].includes(mode) || (mode === 'flv' && !mseAvailable())) return;
+    this.mode = mode;
+    // the numbers start over for the new mode; the last JPEG would not be this mode's picture
+    Object.assign(this, { arrivals: [], frames: 0, drawn: 0, dropped: 0, age: null, lastJpeg: null });
+    Object.assign(this, { width: 0, height: 0 });
+    this.renderMode();
+    this.dashboard.save();
+    this.restart();
+    this.tick(performance.now()); // show the zeros now, not at the next tick
+  }
+
+  renderMode() {
+    const flv = this.mode === 'flv';
+    this.el.dataset.mode = this.mode;
+    for (const button of this.el.querySelectorAll('[data-action="mode"]')) {
+      button.setAttribute('aria-pressed', String(button.dataset.mode === this.mode));
+    }
+    this.canvas.hidden = flv;
+    this.video.hidden = !flv;
+    this.stats.age.parentElement.title = flv
+      ? 'How far the video plays behind the newest received: the player\'s buffer (FLV has no capture time to compare with)'
+      : this.ageTitle;
   }
 
   togglePanel(panel, button, onOpen) {
@@ -233,6 +238,7 @@ class Tile {
   /* ----- the connection ----- */
 
   address() {
+    if (this.mode === 'flv') return wsBase(this.dashboard.server) + '/ws/flv?' + flvQuery(this.source, this.options);
     return wsBase(this.dashboard.server) + '/ws/stream?' + streamQuery(this.source, this.options);
   }
 
@@ -250,8 +256,12 @@ class Tile {
       this.setState('error', `Bad server address "${this.dashboard.server}": ${err.message}`);
       return;
     }
-    ws.binaryType = 'blob';
+    ws.binaryType = this.mode === 'flv' ? 'arraybuffer' : 'blob';
     this.ws = ws;
+    if (this.mode === 'flv') {
+      this.flv = new FlvPlayer(this.video, (why) => this.onFlvFailure(why));
+      this.drawn = 0; // FLV: what this connection's <video> decoded
+    }
     this.serverError = null;
     this.openedAt = performance.now();
     this.lastFrameAt = 0;
@@ -263,6 +273,7 @@ class Tile {
     ws.onmessage = (event) => {
       if (ws !== this.ws) return;
       if (typeof event.data === 'string') this.onText(event.data);
+      else if (this.flv) this.onBytes(event.data);
       else this.onFrame(event.data);
     };
     ws.onclose = (event) => { if (ws === this.ws) this.onClose(event); };
@@ -277,7 +288,13 @@ class Tile {
     const ws = this.ws;
     this.ws = null;
     this.pending = null;
+    this.stopVideo();
     if (ws && ws.readyState <= WebSocket.OPEN) ws.close(1000, 'viewer closed');
+  }
+
+  stopVideo() {
+    if (this.flv) this.flv.destroy();
+    this.flv = null;
   }
 
   restart() {
@@ -297,12 +314,14 @@ class Tile {
   onClose(event) {
     this.ws = null;
     this.pending = null;
+    this.stopVideo();
     const err = this.serverError;
     const said = err ? `${err.error}${err.code ? ` [${err.code}]` : ''}` : closeReason(event.code);
     const closed = `(close ${event.code})`;
     if (err && err.code === 'unauthorized' && !this.isNamed) {
       this.needCredentials(`${said} ${closed}`);
-    } else if (event.code === 1008) {
+    } else if (event.code === 1008 || (this.mode === 'flv' && err && err.code === 'unsupported_codec')) {
+      // FLV of a source that is not H.264/H.265 (demo:, MJPEG): JPEG shows it, retrying would not
       this.setState('error', `Error: ${said} ${closed}`);
     } else if (event.code === 1000) {
       this.setState('ended', `Ended: ${said} ${closed}`);
@@ -397,6 +416,24 @@ class Tile {
 
   /* ----- pictures ----- */
 
+  /** FLV mode: a piece of the byte stream; pieces of one 50 ms count as one arrival. */
+  onBytes(buffer) {
+    const now = performance.now();
+    const last = this.arrivals[this.arrivals.length - 1];
+    if (last && now - last.t < 50) last.bytes += buffer.byteLength;
+    else this.arrivals.push({ t: now, bytes: buffer.byteLength });
+    this.frames += 1;
+    this.lastFrameAt = now;
+    this.attempt = 0;
+    this.flv.push(buffer);
+  }
+
+  /** The bytes came but this browser cannot play them: retrying would not help. */
+  onFlvFailure(why) {
+    this.disconnect();
+    this.setState('error', `Error: this browser cannot play the FLV stream: ${why}`);
+  }
+
   onFrame(blob) {
     const now = performance.now();
     this.frames += 1;
@@ -461,7 +498,9 @@ class Tile {
   tick(now) {
     while (this.arrivals.length && now - this.arrivals[0].t > 1000) this.arrivals.shift();
     const bytes = this.arrivals.reduce((sum, a) => sum + a.bytes, 0);
-    this.stats.fps.textContent = String(this.arrivals.length);
+    const video = this.flv && this.flv.player ? this.flv.stats(now) : null;
+    if (video) this.tickVideo(video);
+    this.stats.fps.textContent = String(video ? Math.round(video.fps) : this.arrivals.length);
     this.stats.kbps.textContent = String(Math.round(bytes / 1024));
     this.stats.resolution.textContent = this.width ? `${this.width}×${this.height}` : '–';
     const age = this.age === null || this.state !== 'live' ? null : formatAge(this.age);
@@ -472,6 +511,18 @@ class Tile {
     this.el.dataset.drawn = String(this.drawn);
     this.renderCountdown(now);
     if (this.ws && this.ws.readyState === WebSocket.OPEN) this.watch(now);
+  }
+
+  /** FLV mode: live while the <video> decodes pictures; its numbers for the stats. */
+  tickVideo(video) {
+    if (video.decoding && this.ws && this.state !== 'live') {
+      this.sourceStatus = null;
+      this.setState('live', 'Live');
+    }
+    this.drawn = video.frames;
+    this.width = video.width;
+    this.height = video.height;
+    this.age = video.behindMs;
   }
 
   /**

@@ -1,8 +1,9 @@
 'use strict';
 
 /*
- * camstream page, 1 of 4: util.js, secrets.js, tile.js, dashboard.js, classic scripts loaded
- * in this order by index.html; they share their top-level names.
+ * camstream page, 1 of 6: util.js, secrets.js, embed.js, flvplayer.js, tile.js, dashboard.js,
+ * classic scripts loaded in this order by index.html, after js/vendor/mpegts.js (the FLV
+ * player, global `mpegts`); they share their top-level names.
  *
  * Timings, the server's addresses, the URLs and file names the page makes, text helpers, the
  * share-link format and small page helpers. Nothing here touches the page while the file
@@ -63,6 +64,14 @@ function streamQuery(source, options) {
     : 'rtsp_url=' + encodeURIComponent(source.url);
   const more = optionsQuery(options);
   return more ? `${query}&${more}` : query;
+}
+
+/**
+ * The query of /ws/flv for a source and its options: the camera's own video is copied, so of
+ * the options only the RTSP transport applies (size, rate and quality are the JPEG path's).
+ */
+function flvQuery(source, options) {
+  return streamQuery(source, options.transport ? { transport: options.transport } : {});
 }
 
 /** One JPEG of @source ({url} or {name}) with @options, from the server at @http. */
