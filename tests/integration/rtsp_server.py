@@ -12,6 +12,14 @@ Mounts on the main port (all live; each RTSP session gets its own pipeline):
   /audio  audio only (PCMU): a source without video
   /resize moving ball, H.264, switching between WxH and W/2xH/2 every --resize-seconds (new
           parameter sets in band, as a camera whose resolution is changed mid-stream)
+  /snow   random noise, H.264 at 8 Mbit/s (about 1 MB/s): a camera that fills buffers fast
+Video with audio (moving ball at WxH; a 440 Hz sine from audiotestsrc, live, mono, as pay1):
+  /h264-aac   H.264 + AAC-LC 16 kHz (avenc_aac, RTP mpeg4-generic)
+  /h264-pcma  H.264 + G.711 A-law 8 kHz (PCMA, payload type 8)
+  /h264-pcmu  H.264 + G.711 mu-law 8 kHz (PCMU, payload type 0)
+  /h264-opus  H.264 + Opus 48 kHz (opusenc; its SDP says 2 channels, as RFC 7587 has it)
+  /h264-g722  H.264 + G.722 16 kHz (avenc_g722, payload type 9)
+  /h265-aac   H.265 + AAC-LC 16 kHz
 A second port serves /secure (moving ball, H.264) only with the Basic credentials
 viewer:s3cr3tPass and answers 401 with a challenge otherwise. Both ports share one session pool.
 
@@ -50,15 +58,34 @@ def _h264(key_int):
             "! rtph264pay name=pay0 pt=96 config-interval=1")
 
 
+def _sine(rate, encode):
+    """A live 440 Hz mono sine at @rate Hz through @encode (an encoder and payloader as pay1)."""
+    return (f"audiotestsrc is-live=true wave=sine freq=440 ! audioconvert ! audioresample "
+            f"! audio/x-raw,rate={rate},channels=1 ! {encode}")
+
+
+AUDIO = {
+    "aac": _sine(16000, "avenc_aac ! rtpmp4gpay name=pay1 pt=97"),
+    "pcma": _sine(8000, "alawenc ! rtppcmapay name=pay1 pt=8"),
+    "pcmu": _sine(8000, "mulawenc ! rtppcmupay name=pay1 pt=0"),
+    "opus": _sine(48000, "opusenc ! rtpopuspay name=pay1 pt=98"),
+    "g722": _sine(16000, "avenc_g722 ! rtpg722pay name=pay1 pt=9"),
+}
+
+
 def mount_launches(width, height, fps, eos_seconds):
     """Launch lines of the open mounts: path -> gst-launch syntax."""
     caps = f"video/x-raw,format=I420,width={width},height={height},framerate={fps}/1"
     key = max(1, fps)
     ball = f"videotestsrc is-live=true pattern=ball ! {caps}"
+    h265 = (f"x265enc tune=zerolatency speed-preset=ultrafast key-int-max={key} "
+            "! rtph265pay name=pay0 pt=96 config-interval=1")
+    with_audio = {f"/h264-{kind}": f"{ball} ! {_h264(key)}  {audio}"
+                  for kind, audio in AUDIO.items()}
+    with_audio["/h265-aac"] = f"{ball} ! {h265}  {AUDIO['aac']}"
     return {
         "/h264": f"{ball} ! {_h264(key)}",
-        "/h265": (f"{ball} ! x265enc tune=zerolatency speed-preset=ultrafast key-int-max={key} "
-                  "! rtph265pay name=pay0 pt=96 config-interval=1"),
+        "/h265": f"{ball} ! {h265}",
         "/mjpeg": f"{ball} ! jpegenc quality=85 ! rtpjpegpay name=pay0 pt=26",
         "/black": f"videotestsrc is-live=true pattern=black ! {caps} ! {_h264(key)}",
         "/white": f"videotestsrc is-live=true pattern=white ! {caps} ! {_h264(key)}",
@@ -70,9 +97,13 @@ def mount_launches(width, height, fps, eos_seconds):
                     f"! video/x-raw,format=I420,framerate={fps}/1 ! videoscale "
                     f"! capsfilter name=size caps=video/x-raw,width={width},height={height} "
                     f"! {_h264(key)}"),
+        "/snow": (f"videotestsrc is-live=true pattern=snow ! {caps} "
+                  f"! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={key} threads=1 "
+                  "bitrate=8000 vbv-buf-capacity=1000 ! rtph264pay name=pay0 pt=96 "
+                  "config-interval=1"),
         "/audio": ("audiotestsrc is-live=true ! audioconvert ! audioresample "
                    "! audio/x-raw,rate=8000,channels=1 ! mulawenc ! rtppcmupay name=pay0 pt=0"),
-    }
+    } | with_audio
 
 
 class Counters:
