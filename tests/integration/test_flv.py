@@ -210,9 +210,10 @@ class Metadata(FlvCase):
             self.assertEqual(meta["audiochannels"], 1, meta)
         self.assertIs(meta.get("stereo", False), False, meta)
 
-    def test_on_metadata_of_an_h265_camera_names_codec_12(self):
+    def test_on_metadata_of_an_h265_camera_names_its_fourcc(self):
+        # Enhanced RTMP names a codec by its FourCC where the legacy ids end: "hvc1"
         meta = self.metadata("h265")
-        self.assertEqual(meta.get("videocodecid"), 12, meta)
+        self.assertEqual(meta.get("videocodecid"), int.from_bytes(b"hvc1", "big"), meta)
         self.assertEqual((meta.get("width"), meta.get("height")), SIZE, meta)
 
 
