@@ -143,6 +143,13 @@ void coded_log_append(struct coded_log *log, struct coded_entry *entry);
  * current params stay (a version changes only when the params do). */
 void coded_log_reset(struct coded_log *log);
 
+/* Writer thread only. Makes @params (of @kind; NULL: none) the current params of @kind before
+ * any entry refers to them, so that a reader starting now knows of a stream whose first entry
+ * is still to come: an FLV header says audio only when audio will follow. Byte-equal params
+ * keep the current object and its version. The log takes a reference of its own. */
+void coded_log_set_params(struct coded_log *log, enum coded_kind kind,
+	struct coded_params *params);
+
 /* A new reference to the current params of @kind, or NULL. */
 struct coded_params *coded_log_params(struct coded_log *log, enum coded_kind kind);
 
