@@ -27,6 +27,8 @@ enum coded_kind {
 	CODED_AUDIO = 1,
 };
 
+/* The log's audio is AAC only (coded_feed transcodes what else it can); the other audio
+ * codecs name what a camera sends. */
 enum coded_codec {
 	CODED_NONE = 0,
 	CODED_H264,
@@ -52,7 +54,8 @@ struct coded_params {
 	 * after another keeps the version it had (readers compare for inequality). */
 	uint64_t version;
 	/* Decoder configuration record: avcC or hvcC (lengths of 4 bytes) for video, the
-	 * AudioSpecificConfig for AAC, as given for other audio. Points into this object. */
+	 * AudioSpecificConfig for AAC (the camera's, or the transcoder's encoder's), as given for
+	 * other audio. Points into this object. */
 	const uint8_t *config;
 	size_t config_len;
 	/* Video: the parameter sets (VPS, SPS, PPS in that order) as NAL units with 4-byte
@@ -92,7 +95,8 @@ struct coded_entry {
 	int64_t t_wall_us;          /* CLOCK_REALTIME when the source read it */
 	struct coded_params *params; /* one reference, dropped with the entry */
 	size_t len;
-	/* video: NAL units with 4-byte big-endian lengths; audio: one raw frame */
+	/* video: NAL units with 4-byte big-endian lengths; audio: one raw AAC frame (no ADTS
+	 * header) */
 	uint8_t data[];
 };
 

@@ -27,7 +27,7 @@ struct gen_audio {
 	size_t n;
 };
 
-static void gen_free(struct gen_audio *g)
+static inline void gen_free(struct gen_audio *g)
 {
 	for (size_t i = 0; i < g->n; i++)
 		free(g->pkts[i].data);
@@ -38,12 +38,13 @@ static void gen_free(struct gen_audio *g)
 
 /* One sample of the sine: @freq Hz at half scale, channel @ch a quarter turn later than the
  * one before it. */
-static double gen_sine(double freq, int64_t i, int rate, int ch)
+static inline double gen_sine(double freq, int64_t i, int rate, int ch)
 {
 	return 0.5 * sin(2 * M_PI * freq * (double)i / rate + ch * M_PI / 2);
 }
 
-static bool gen_fill(AVFrame *fr, double freq, int64_t first, int rate, int channels)
+static inline bool gen_fill(AVFrame *fr, double freq, int64_t first, int rate,
+	int channels)
 {
 	if (av_frame_make_writable(fr) < 0)
 		return false;
@@ -70,7 +71,8 @@ static bool gen_fill(AVFrame *fr, double freq, int64_t first, int rate, int chan
 	return true;
 }
 
-static bool gen_take(struct gen_audio *g, AVCodecContext *e, AVPacket *pkt, int64_t start_us)
+static inline bool gen_take(struct gen_audio *g, AVCodecContext *e, AVPacket *pkt,
+	int64_t start_us)
 {
 	while (avcodec_receive_packet(e, pkt) == 0) {
 		struct gen_packet *n = realloc(g->pkts, (g->n + 1) * sizeof(*n));
@@ -93,7 +95,7 @@ static bool gen_take(struct gen_audio *g, AVCodecContext *e, AVPacket *pkt, int6
 /* @seconds of a @freq Hz sine through encoder @name at @rate Hz with @channels, at
  * @bit_rate (0: the encoder's choice); the first sample at @start_us. false when this
  * FFmpeg lacks the encoder or something failed. */
-static bool gen_audio(struct gen_audio *g, const char *name, int rate, int channels,
+static inline bool gen_audio(struct gen_audio *g, const char *name, int rate, int channels,
 	int64_t bit_rate, double seconds, double freq, int64_t start_us)
 {
 	memset(g, 0, sizeof(*g));
@@ -153,7 +155,7 @@ struct gen_pcm {
 	int errors;                /* frames that did not decode */
 };
 
-static void gen_pcm_free(struct gen_pcm *d)
+static inline void gen_pcm_free(struct gen_pcm *d)
 {
 	free(d->ch[0]);
 	free(d->ch[1]);
@@ -167,7 +169,8 @@ struct gen_aac_decoder {
 	struct gen_pcm pcm;
 };
 
-static bool gen_aac_open(struct gen_aac_decoder *d, const uint8_t *config, size_t len)
+static inline bool gen_aac_open(struct gen_aac_decoder *d, const uint8_t *config,
+	size_t len)
 {
 	memset(d, 0, sizeof(*d));
 	const AVCodec *c = avcodec_find_decoder(AV_CODEC_ID_AAC);
@@ -184,7 +187,8 @@ static bool gen_aac_open(struct gen_aac_decoder *d, const uint8_t *config, size_
 	return avcodec_open2(d->dec, c, NULL) >= 0;
 }
 
-static bool gen_aac_frame(struct gen_aac_decoder *d, const uint8_t *data, size_t len)
+static inline bool gen_aac_frame(struct gen_aac_decoder *d, const uint8_t *data,
+	size_t len)
 {
 	av_packet_unref(d->pkt);
 	if (av_new_packet(d->pkt, (int)len) < 0)
@@ -212,7 +216,7 @@ static bool gen_aac_frame(struct gen_aac_decoder *d, const uint8_t *data, size_t
 }
 
 /* Closes the decoder; its samples stay in d->pcm (the caller frees them). */
-static void gen_aac_close(struct gen_aac_decoder *d)
+static inline void gen_aac_close(struct gen_aac_decoder *d)
 {
 	avcodec_free_context(&d->dec);
 	av_packet_free(&d->pkt);
@@ -221,7 +225,7 @@ static void gen_aac_close(struct gen_aac_decoder *d)
 
 /* The frequency of channel @c from its upward zero crossings, past the first @skip
  * samples (the encoder's start). */
-static double gen_frequency(const struct gen_pcm *p, int c, int64_t skip)
+static inline double gen_frequency(const struct gen_pcm *p, int c, int64_t skip)
 {
 	int64_t first = -1, last = -1, crossings = 0;
 	for (int64_t i = skip + 1; i < p->n; i++)
