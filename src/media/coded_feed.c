@@ -36,33 +36,32 @@ struct coded_feed *coded_feed_create(struct coded_log *log, const char *display_
 	return f;
 }
 
-void coded_feed_destroy(struct coded_feed *f)
-{
-	if (!f)
-		return;
-	coded_params_unref(f->vparams);
-	coded_params_unref(f->aparams);
-	aac_transcode_destroy(f->aac);
-	free(f);
-}
-
 /* Forgets the session's audio. */
 static void drop_audio(struct coded_feed *f)
 {
 	if (f->aac) {
 		struct aac_transcode_stats st;
 		aac_transcode_get_stats(f->aac, &st);
-		if (st.dropped || st.samples_dropped)
-			log_debug("source %s: audio transcoded: %llu packets, %llu dropped, %llu "
-				"samples dropped, %llu AAC frames", f->display_url,
-				(unsigned long long)st.packets, (unsigned long long)st.dropped,
-				(unsigned long long)st.samples_dropped, (unsigned long long)st.frames);
+		log_debug("source %s: audio transcoded: %llu packets, %llu dropped, %llu samples "
+			"dropped, %llu AAC frames, %llu timestamp anchors", f->display_url,
+			(unsigned long long)st.packets, (unsigned long long)st.dropped,
+			(unsigned long long)st.samples_dropped, (unsigned long long)st.frames,
+			(unsigned long long)st.anchors);
 	}
 	aac_transcode_destroy(f->aac);
 	f->aac = NULL;
 	coded_params_unref(f->aparams);
 	f->aparams = NULL;
 	f->audio_drop_said = false;
+}
+
+void coded_feed_destroy(struct coded_feed *f)
+{
+	if (!f)
+		return;
+	coded_params_unref(f->vparams);
+	drop_audio(f);
+	free(f);
 }
 
 /* The parameter sets an extradata holds: avcC/hvcC (FLV, MP4) or Annex B (an SDP's
