@@ -92,6 +92,17 @@ static inline bool gen_take(struct gen_audio *g, AVCodecContext *e, AVPacket *pk
 	return true;
 }
 
+/* Why the tests cannot make input with encoder @name and check what comes out here (this
+ * FFmpeg lacks that encoder, or the aac decoder), or NULL when they can. */
+static inline const char *gen_missing(const char *name)
+{
+	if (!avcodec_find_encoder_by_name(name))
+		return "this FFmpeg lacks an encoder the input is made with";
+	if (!avcodec_find_decoder(AV_CODEC_ID_AAC))
+		return "this FFmpeg has no aac decoder to check the output with";
+	return NULL;
+}
+
 /* @seconds of a @freq Hz sine through encoder @name at @rate Hz with @channels, at
  * @bit_rate (0: the encoder's choice); the first sample at @start_us. false when this
  * FFmpeg lacks the encoder or something failed. */
@@ -190,6 +201,8 @@ static inline bool gen_aac_open(struct gen_aac_decoder *d, const uint8_t *config
 static inline bool gen_aac_frame(struct gen_aac_decoder *d, const uint8_t *data,
 	size_t len)
 {
+	if (!d->dec || !d->pkt)
+		return false;
 	av_packet_unref(d->pkt);
 	if (av_new_packet(d->pkt, (int)len) < 0)
 		return false;

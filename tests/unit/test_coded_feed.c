@@ -112,6 +112,21 @@ static void test_units_that_say_nothing_keep_the_hint(void)
 
 /* ---- audio ---- */
 
+/* Camera audio made by encoder @name, or false: a skip when this FFmpeg cannot make it. */
+static bool input(struct gen_audio *g, const char *name, int rate, int channels,
+	int64_t bit_rate, double seconds, int64_t start_us)
+{
+	const char *why = gen_missing(name);
+	memset(g, 0, sizeof(*g));
+	if (why) {
+		SKIP(why);
+		return false;
+	}
+	bool ok = gen_audio(g, name, rate, channels, bit_rate, seconds, 1000, start_us);
+	CHECK(ok);
+	return ok;
+}
+
 /* The log's current audio params: AAC at @rate with @channels and a config. */
 static bool announced_aac(struct coded_log *log, unsigned rate, unsigned channels)
 {
@@ -126,8 +141,9 @@ static void test_g711_audio_is_announced_as_aac_before_its_first_frame(void)
 {
 	struct fixture fx;
 	struct gen_audio g;
+	if (!input(&g, "pcm_alaw", 8000, 1, 0, 0.1, 0))
+		return;
 	CHECK(setup(&fx, AV_CODEC_ID_H264, b320_avcc, sizeof(b320_avcc)));
-	CHECK(gen_audio(&g, "pcm_alaw", 8000, 1, 0, 0.1, 1000, 0));
 	coded_feed_audio(fx.feed, g.par);
 	CHECK(announced_aac(fx.log, 16000, 1));
 	gen_free(&g);
@@ -164,8 +180,9 @@ static void test_transcoded_audio_enters_the_log_as_aac_on_the_camera_clock(void
 	struct gen_audio g;
 	int64_t pts[64];
 	bool aac;
+	if (!input(&g, "g722", 16000, 1, 0, 1.0, 3000000))
+		return;
 	CHECK(setup(&fx, AV_CODEC_ID_H264, b320_avcc, sizeof(b320_avcc)));
-	CHECK(gen_audio(&g, "g722", 16000, 1, 0, 1.0, 1000, 3000000));
 	coded_feed_audio(fx.feed, g.par);
 	size_t n = read_audio(&fx, &g, pts, N(pts), &aac);
 	CHECK(aac && n >= 16000 / 1024 - 2);
@@ -182,8 +199,9 @@ static void test_camera_aac_is_copied_as_it_is(void)
 	struct gen_audio g;
 	int64_t pts[64];
 	bool aac;
+	if (!input(&g, "aac", 44100, 2, 96000, 0.5, 0))
+		return;
 	CHECK(setup(&fx, AV_CODEC_ID_H264, b320_avcc, sizeof(b320_avcc)));
-	CHECK(gen_audio(&g, "aac", 44100, 2, 96000, 0.5, 1000, 0));
 	coded_feed_audio(fx.feed, g.par);
 	CHECK(announced_aac(fx.log, 44100, 2));
 	size_t n = read_audio(&fx, &g, pts, N(pts), &aac);
@@ -196,8 +214,9 @@ static void test_a_session_without_usable_audio_announces_none(void)
 {
 	struct fixture fx;
 	struct gen_audio g;
+	if (!input(&g, "pcm_mulaw", 8000, 1, 0, 0.1, 0))
+		return;
 	CHECK(setup(&fx, AV_CODEC_ID_H264, b320_avcc, sizeof(b320_avcc)));
-	CHECK(gen_audio(&g, "pcm_mulaw", 8000, 1, 0, 0.1, 1000, 0));
 	coded_feed_audio(fx.feed, g.par);
 	CHECK(announced_aac(fx.log, 16000, 1));
 	/* the camera reconnects without audio */
