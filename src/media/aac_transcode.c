@@ -23,6 +23,7 @@ struct anchor {
 	int64_t pts_us;
 };
 
+/* One session's; its worker's alone. Everything it points to is its own. */
 struct aac_transcode {
 	AVCodecContext *dec;
 	AVCodecContext *enc;
@@ -53,7 +54,6 @@ struct aac_transcode {
 	int64_t in_pts;          /* at the anchor */
 	int64_t in_samples;      /* since then, at in_rate */
 	int in_rate;
-	int64_t limit;           /* decoded samples one packet may give: a second's */
 
 	struct anchor anchors[MAX_ANCHORS]; /* ordered by at; [0] covers the next frame out */
 	size_t n_anchors;
@@ -359,10 +359,16 @@ static int drain_encoder(struct aac_transcode *t, aac_transcode_sink sink, void 
 {
 	int made = 0, ret;
 	while ((ret = avcodec_receive_packet(t->enc, t->out)) == 0) {
-		/* the encoder stamps a packet with its first input sample less its priming
-		 * delay; our frames' pts count input samples */
-		int64_t at = t->out->pts != AV_NOPTS_VALUE ? t->out->pts + t->enc->initial_padding
-			: (int64_t)t->st.frames * t->enc->frame_size;
+		/* A packet's pts is the input sample its sound starts at: the encoder's delay
+		 * (initial_padding, one frame) is taken off. The first packet holds that delay's
+		 * silence only and goes: every frame then sounds at its stamp, and the first
+		 * starts at the first input sample. */
+		int64_t at = t->out->pts != AV_NOPTS_VALUE ? t->out->pts
+			: (int64_t)(t->st.frames + 1) * t->enc->frame_size - t->enc->initial_padding;
+		if (at < 0) {
+			av_packet_unref(t->out);
+			continue;
+		}
 		int64_t nb = t->out->duration > 0 ? t->out->duration : t->enc->frame_size;
 		int64_t pts = stamp(t, at, nb);
 		t->st.frames++;

@@ -1,15 +1,18 @@
 /* aac_transcode: a camera's audio that is not AAC (G.711 A-law and mu-law, G.722, G.726 at any
  * bit rate, Opus, MP3) turned into AAC-LC frames for the coded-picture log, whose readers
- * (FLV, HLS) carry AAC only. Decoded with libavcodec, converted with libswresample to what
- * FFmpeg's native "aac" encoder takes (planar float; 8 kHz and other low rates raised to
- * 16 kHz so a 1024-sample frame lasts 64 ms, not 128 ms; mono stays mono, stereo stereo, more
- * channels become stereo), encoded with that encoder.
+ * (FLV, HLS) carry AAC only. RTSP's G.726 comes as FFmpeg's adpcm_g726le and is taken too.
+ * Decoded with libavcodec, converted with libswresample to what FFmpeg's native "aac" encoder
+ * takes (planar float; 8 kHz and other low rates raised to 16 kHz so a 1024-sample frame
+ * lasts 64 ms, not 128 ms; mono stays mono, stereo stereo, more channels become stereo),
+ * encoded with that encoder. The encoder looks two frames ahead: a frame comes out about
+ * three frames after its first sound went in (under 200 ms at 16 kHz).
  *
- * Timestamps are the camera's, in µs: the first frame starts at the first packet's pts, each
+ * Timestamps are the camera's, in µs, and say when a frame's sound starts: the first frame
+ * starts at the first packet's pts (the encoder's leading silence is not handed over), each
  * next one 1024 samples later; when the input's pts leave that count by more than
  * AAC_TRANSCODE_JUMP_US (a gap, or RTSP's re-timing at an RTCP sender report) the count is
  * anchored again at the new pts, and a frame is never stamped before the end of the one
- * before it, so the output never goes back.
+ * before it, so the output never goes back (after a backward jump it runs on by the count).
  *
  * Memory is bounded: a packet is at most AAC_TRANSCODE_MAX_PACKET bytes and one second of
  * sound, and the samples waiting for the encoder are held to one second. Packets that do not
@@ -56,7 +59,7 @@ typedef void (*aac_transcode_sink)(void *arg, const uint8_t *frame, size_t len,
 
 /* Feeds one packet of the camera's audio with its pts (µs, or AV_NOPTS_VALUE: it then
  * follows the one before). Every AAC frame that is ready goes to @sink before this returns;
- * the encoder keeps up to about two frames back, as any AAC encoder must. Returns the frames
+ * what the encoder holds back (see above) comes with later packets. Returns the frames
  * made, or -EINVAL when the packet (or what was left of it) was dropped (counted), -ENOMEM
  * when memory ran out. */
 int aac_transcode_push(struct aac_transcode *t, const uint8_t *data, size_t len,

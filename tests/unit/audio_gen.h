@@ -43,14 +43,15 @@ static inline double gen_sine(double freq, int64_t i, int rate, int ch)
 	return 0.5 * sin(2 * M_PI * freq * (double)i / rate + ch * M_PI / 2);
 }
 
+/* Silence before sample @onset, the sine from there on (its phase counted from sample 0). */
 static inline bool gen_fill(AVFrame *fr, double freq, int64_t first, int rate,
-	int channels)
+	int channels, int64_t onset)
 {
 	if (av_frame_make_writable(fr) < 0)
 		return false;
 	for (int c = 0; c < channels; c++)
 		for (int i = 0; i < fr->nb_samples; i++) {
-			double v = gen_sine(freq, first + i, rate, c);
+			double v = first + i < onset ? 0 : gen_sine(freq, first + i, rate, c);
 			switch (fr->format) {
 			case AV_SAMPLE_FMT_S16:
 				((int16_t *)fr->data[0])[i * channels + c] = (int16_t)lrint(v * 32767);
@@ -104,10 +105,11 @@ static inline const char *gen_missing(const char *name)
 }
 
 /* @seconds of a @freq Hz sine through encoder @name at @rate Hz with @channels, at
- * @bit_rate (0: the encoder's choice); the first sample at @start_us. false when this
- * FFmpeg lacks the encoder or something failed. */
-static inline bool gen_audio(struct gen_audio *g, const char *name, int rate, int channels,
-	int64_t bit_rate, double seconds, double freq, int64_t start_us)
+ * @bit_rate (0: the encoder's choice); the first sample at @start_us; silence for the first
+ * @onset_s seconds. false when this FFmpeg lacks the encoder or something failed. */
+static inline bool gen_audio_onset(struct gen_audio *g, const char *name, int rate,
+	int channels, int64_t bit_rate, double seconds, double freq, int64_t start_us,
+	double onset_s)
 {
 	memset(g, 0, sizeof(*g));
 	const AVCodec *c = avcodec_find_encoder_by_name(name);
@@ -141,7 +143,7 @@ static inline bool gen_audio(struct gen_audio *g, const char *name, int rate, in
 	}
 	int64_t total = (int64_t)(seconds * rate) / fs * fs;
 	for (int64_t pos = 0; ok && pos < total; pos += fs) {
-		ok = gen_fill(fr, freq, pos, rate, channels);
+		ok = gen_fill(fr, freq, pos, rate, channels, (int64_t)(onset_s * rate));
 		fr->pts = pos;
 		ok = ok && avcodec_send_frame(e, fr) >= 0 && gen_take(g, e, pkt, start_us);
 	}
@@ -156,6 +158,13 @@ static inline bool gen_audio(struct gen_audio *g, const char *name, int rate, in
 	if (!ok)
 		gen_free(g);
 	return ok;
+}
+
+/* The same, sound from the first sample. */
+static inline bool gen_audio(struct gen_audio *g, const char *name, int rate, int channels,
+	int64_t bit_rate, double seconds, double freq, int64_t start_us)
+{
+	return gen_audio_onset(g, name, rate, channels, bit_rate, seconds, freq, start_us, 0);
 }
 
 /* What an AAC stream decodes to: channel by channel (planar float), and the rate. */
