@@ -43,15 +43,34 @@ static inline double gen_sine(double freq, int64_t i, int rate, int ch)
 	return 0.5 * sin(2 * M_PI * freq * (double)i / rate + ch * M_PI / 2);
 }
 
-/* Silence before sample @onset, the sine from there on (its phase counted from sample 0). */
-static inline bool gen_fill(AVFrame *fr, double freq, int64_t first, int rate,
-	int channels, int64_t onset)
+/* What is made: a sine of @freq Hz (none at 0), silent until @onset_s seconds, plus white
+ * noise of amplitude @noise (a microphone's hiss, or 0). */
+struct gen_signal {
+	double freq;
+	double onset_s;
+	double noise;
+};
+
+/* Uniform in [-1, 1), from a fixed sequence. */
+static inline double gen_random(uint32_t *state)
+{
+	*state = *state * 1664525u + 1013904223u;
+	return (double)(*state >> 8) / (1u << 23) - 1.0;
+}
+
+/* Frame @fr's samples, from sample @first on. */
+static inline bool gen_fill(AVFrame *fr, const struct gen_signal *sig, int64_t first, int rate,
+	int channels, uint32_t *state)
 {
 	if (av_frame_make_writable(fr) < 0)
 		return false;
+	int64_t onset = (int64_t)(sig->onset_s * rate);
 	for (int c = 0; c < channels; c++)
 		for (int i = 0; i < fr->nb_samples; i++) {
-			double v = first + i < onset ? 0 : gen_sine(freq, first + i, rate, c);
+			double v = first + i < onset || sig->freq <= 0 ? 0
+				: gen_sine(sig->freq, first + i, rate, c);
+			if (sig->noise > 0)
+				v += sig->noise * gen_random(state);
 			switch (fr->format) {
 			case AV_SAMPLE_FMT_S16:
 				((int16_t *)fr->data[0])[i * channels + c] = (int16_t)lrint(v * 32767);
@@ -104,13 +123,14 @@ static inline const char *gen_missing(const char *name)
 	return NULL;
 }
 
-/* @seconds of a @freq Hz sine through encoder @name at @rate Hz with @channels, at
- * @bit_rate (0: the encoder's choice); the first sample at @start_us; silence for the first
- * @onset_s seconds. false when this FFmpeg lacks the encoder or something failed. */
-static inline bool gen_audio_onset(struct gen_audio *g, const char *name, int rate,
-	int channels, int64_t bit_rate, double seconds, double freq, int64_t start_us,
-	double onset_s)
+/* @seconds of @sig through encoder @name at @rate Hz with @channels, at @bit_rate (0: the
+ * encoder's choice); the first sample at @start_us. false when this FFmpeg lacks the encoder
+ * or something failed. */
+static inline bool gen_audio_signal(struct gen_audio *g, const char *name, int rate,
+	int channels, int64_t bit_rate, double seconds, const struct gen_signal *sig,
+	int64_t start_us)
 {
+	uint32_t state = 12345;
 	memset(g, 0, sizeof(*g));
 	const AVCodec *c = avcodec_find_encoder_by_name(name);
 	if (!c)
@@ -143,7 +163,7 @@ static inline bool gen_audio_onset(struct gen_audio *g, const char *name, int ra
 	}
 	int64_t total = (int64_t)(seconds * rate) / fs * fs;
 	for (int64_t pos = 0; ok && pos < total; pos += fs) {
-		ok = gen_fill(fr, freq, pos, rate, channels, (int64_t)(onset_s * rate));
+		ok = gen_fill(fr, sig, pos, rate, channels, &state);
 		fr->pts = pos;
 		ok = ok && avcodec_send_frame(e, fr) >= 0 && gen_take(g, e, pkt, start_us);
 	}
@@ -160,11 +180,12 @@ static inline bool gen_audio_onset(struct gen_audio *g, const char *name, int ra
 	return ok;
 }
 
-/* The same, sound from the first sample. */
+/* A @freq Hz sine from the first sample. */
 static inline bool gen_audio(struct gen_audio *g, const char *name, int rate, int channels,
 	int64_t bit_rate, double seconds, double freq, int64_t start_us)
 {
-	return gen_audio_onset(g, name, rate, channels, bit_rate, seconds, freq, start_us, 0);
+	struct gen_signal sig = { .freq = freq };
+	return gen_audio_signal(g, name, rate, channels, bit_rate, seconds, &sig, start_us);
 }
 
 /* What an AAC stream decodes to: channel by channel (planar float), and the rate. */

@@ -264,7 +264,8 @@ static void test_the_sound_starts_at_its_timestamp(void)
 		SKIP(gen_missing("pcm_alaw"));
 		return;
 	}
-	CHECK(gen_audio_onset(&g, "pcm_alaw", 8000, 1, 0, 1.5, FREQ, START_US, 0.5));
+	struct gen_signal late = { .freq = FREQ, .onset_s = 0.5 };
+	CHECK(gen_audio_signal(&g, "pcm_alaw", 8000, 1, 0, 1.5, &late, START_US));
 	struct aac_transcode *t = make(&g);
 	struct collect c;
 	CHECK(t && collect_open(&c, t));
@@ -407,7 +408,7 @@ static void garbage_then_real(const char *encoder, int rate, int channels)
 		gen_free(&g);
 		return;
 	}
-	uint8_t junk[2000];
+	uint8_t junk[300];
 	srand(11);
 	static const int64_t odd_pts[] = { INT64_MAX, INT64_MIN, AV_NOPTS_VALUE, -1, 0,
 		INT64_MAX - 1, INT64_MIN + 1 };
