@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # A small FFmpeg for camstream: Debian 12's FFmpeg 5.1 source, configured with only what
-# camstream opens (RTSP, RTMP, HTTP; H.264, H.265, MJPEG; TLS through GnuTLS, as Debian's), then
-# camstream built against it. Why: Debian's libavcodec and libavformat link 123 libraries that
-# camstream never calls (x265, rav1e, aom, librsvg, ICU, ...) and their pages cost ~20 MiB of
-# resident memory per process (docs/PERFORMANCE.md "Memory").
+# camstream opens (RTSP, RTMP, HTTP; H.264, H.265, MJPEG; the camera audio it turns into AAC:
+# G.711, G.722, G.726, Opus, MP3, with swresample and the native AAC encoder; TLS through
+# GnuTLS, as Debian's), then camstream built against it. Why: Debian's libavcodec and
+# libavformat link 123 libraries that camstream never calls (x265, rav1e, aom, librsvg, ICU,
+# ...) and their pages cost ~20 MiB of resident memory per process (docs/PERFORMANCE.md
+# "Memory").
 #
 #   tools/ffmpeg-small.sh [BUILD_DIR [MESON_OPTION...]]
 #       BUILD_DIR defaults to build-small; then run BUILD_DIR/src/camstream, or bench it with
@@ -41,15 +43,19 @@ if [ -z "$src" ]; then
   src=$(ls -d "$TOP"/ffmpeg-$VERSION* | head -1)
 fi
 
-if [ ! -f "$PREFIX/lib/pkgconfig/libavcodec.pc" ]; then
-  # Only what src/source_av.c opens: the demuxers it forces or probes for, the protocols its
-  # whitelists name, the decoders of the codecs it plays; swscale for odd pixel formats.
+if [ ! -f "$PREFIX/lib/pkgconfig/libswresample.pc" ]; then
+  # Only what src/inputs/av_pull.c opens: the demuxers it forces or probes for, the protocols
+  # its whitelists name, the decoders of the codecs it plays; swscale for odd pixel formats;
+  # for src/media/aac_transcode.c the audio decoders, swresample (Opus needs it too) and the
+  # native aac encoder. A prefix built before these were added is built again.
   (cd "$src" && ./configure --prefix="$PREFIX" --enable-shared --disable-static \
      --disable-programs --disable-doc --disable-avdevice --disable-avfilter --disable-postproc \
-     --disable-swresample --disable-everything --disable-autodetect --enable-pthreads \
-     --enable-network --enable-gnutls \
+     --disable-everything --disable-autodetect --enable-pthreads \
+     --enable-network --enable-gnutls --enable-swresample \
      --enable-decoder=h264,hevc,mjpeg \
-     --enable-parser=h264,hevc,mjpeg \
+     --enable-decoder=pcm_alaw,pcm_mulaw,adpcm_g722,adpcm_g726,adpcm_g726le,opus,mp3float \
+     --enable-encoder=aac \
+     --enable-parser=h264,hevc,mjpeg,mpegaudio \
      --enable-demuxer=rtsp,rtp,sdp,flv,live_flv,mjpeg,mpjpeg \
      --enable-protocol=tcp,udp,rtp,rtmp,rtmps,http,https,tls \
      && make -j"$(nproc)" && make install)

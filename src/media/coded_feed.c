@@ -1,10 +1,12 @@
 #include "coded_feed.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <libavcodec/avcodec.h>
 
+#include "aac_transcode.h"
 #include "log.h"
 #include "nal.h"
 
@@ -19,6 +21,9 @@ struct coded_feed {
 	unsigned nal_length_size;  /* AU_LENGTH: 1, 2 or 4 */
 	struct coded_params *vparams; /* current video parameter sets (one reference), or NULL */
 	struct coded_params *aparams; /* current audio format (one reference), or NULL */
+	struct aac_transcode *aac; /* the session's audio into AAC (owned), or NULL: copied */
+	enum AVCodecID audio_refused; /* the codec whose audio was last left out, said once */
+	bool audio_drop_said;      /* a dropped audio packet was logged this session */
 };
 
 struct coded_feed *coded_feed_create(struct coded_log *log, const char *display_url)
@@ -31,12 +36,31 @@ struct coded_feed *coded_feed_create(struct coded_log *log, const char *display_
 	return f;
 }
 
+/* Forgets the session's audio. */
+static void drop_audio(struct coded_feed *f)
+{
+	if (f->aac) {
+		struct aac_transcode_stats st;
+		aac_transcode_get_stats(f->aac, &st);
+		log_debug("source %s: audio transcoded: %llu packets, %llu dropped, %llu samples "
+			"dropped, %llu AAC frames, %llu timestamp anchors", f->display_url,
+			(unsigned long long)st.packets, (unsigned long long)st.dropped,
+			(unsigned long long)st.samples_dropped, (unsigned long long)st.frames,
+			(unsigned long long)st.anchors);
+	}
+	aac_transcode_destroy(f->aac);
+	f->aac = NULL;
+	coded_params_unref(f->aparams);
+	f->aparams = NULL;
+	f->audio_drop_said = false;
+}
+
 void coded_feed_destroy(struct coded_feed *f)
 {
 	if (!f)
 		return;
 	coded_params_unref(f->vparams);
-	coded_params_unref(f->aparams);
+	drop_audio(f);
 	free(f);
 }
 
@@ -89,6 +113,9 @@ bool coded_feed_video(struct coded_feed *f, const AVCodecParameters *par)
 	coded_params_unref(f->vparams);
 	f->vparams = NULL;
 	f->au_form = AU_NONE;
+	/* the old session's audio goes; coded_feed_audio tells this one's, if it has any */
+	drop_audio(f);
+	coded_log_set_params(f->log, CODED_AUDIO, NULL);
 	f->vcodec = par->codec_id == AV_CODEC_ID_H264 ? CODED_H264
 		: par->codec_id == AV_CODEC_ID_HEVC ? CODED_H265 : CODED_NONE;
 	if (f->vcodec != CODED_NONE)
@@ -97,29 +124,67 @@ bool coded_feed_video(struct coded_feed *f, const AVCodecParameters *par)
 	return f->vcodec != CODED_NONE;
 }
 
-void coded_feed_audio(struct coded_feed *f, const AVCodecParameters *par)
+/* The audio is left out of the log: said once per source and codec at warning level (a
+ * reconnecting camera says the same each time), else for debugging. */
+static void refuse_audio(struct coded_feed *f, enum AVCodecID id, const char *why)
 {
-	static const struct {
-		enum AVCodecID id;
-		enum coded_codec codec;
-	} known[] = {
-		{ AV_CODEC_ID_AAC, CODED_AAC }, { AV_CODEC_ID_PCM_ALAW, CODED_PCMA },
-		{ AV_CODEC_ID_PCM_MULAW, CODED_PCMU }, { AV_CODEC_ID_OPUS, CODED_OPUS },
-		{ AV_CODEC_ID_ADPCM_G722, CODED_G722 }, { AV_CODEC_ID_ADPCM_G726, CODED_G726 },
-	};
-	coded_params_unref(f->aparams);
-	f->aparams = NULL;
-	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
-		if (known[i].id != par->codec_id)
-			continue;
-		f->aparams = coded_params_audio(known[i].codec, (unsigned)par->sample_rate,
+	if (f->audio_refused != id)
+		log_warn("source %s: its %s audio is left out: %s", f->display_url,
+			avcodec_get_name(id), why);
+	else
+		log_debug("source %s: its %s audio is left out: %s", f->display_url,
+			avcodec_get_name(id), why);
+	f->audio_refused = id;
+}
+
+/* The AAC stream @par announces: the camera's own (copied), or the transcoder's. */
+static void take_audio(struct coded_feed *f, const AVCodecParameters *par)
+{
+	if (par->codec_id == AV_CODEC_ID_AAC) {
+		f->aparams = coded_params_audio(CODED_AAC, (unsigned)par->sample_rate,
 			(unsigned)par->ch_layout.nb_channels, par->extradata,
 			par->extradata_size > 0 ? (size_t)par->extradata_size : 0);
 		if (!f->aparams)
-			log_debug("source %s: its %s audio is left out (no usable format)",
-				f->display_url, avcodec_get_name(par->codec_id));
+			refuse_audio(f, par->codec_id, "no AudioSpecificConfig, or out of memory");
+		else
+			f->audio_refused = AV_CODEC_ID_NONE;
 		return;
 	}
+	if (!aac_transcode_handles(par->codec_id)) {
+		refuse_audio(f, par->codec_id, "the log carries AAC, and this codec is not "
+			"transcoded to it");
+		return;
+	}
+	char why[128];
+	f->aac = aac_transcode_create(par, why, sizeof(why));
+	if (f->aac) {
+		size_t n;
+		const uint8_t *asc = aac_transcode_config(f->aac, &n);
+		f->aparams = coded_params_audio(CODED_AAC, aac_transcode_rate(f->aac),
+			aac_transcode_channels(f->aac), asc, n);
+		if (!f->aparams) {
+			aac_transcode_destroy(f->aac);
+			f->aac = NULL;
+			snprintf(why, sizeof(why), "out of memory");
+		}
+	}
+	if (!f->aparams) {
+		refuse_audio(f, par->codec_id, why);
+		return;
+	}
+	f->audio_refused = AV_CODEC_ID_NONE;
+	log_debug("source %s: its %s audio (%d Hz) becomes AAC at %u Hz, %u channel(s)",
+		f->display_url, avcodec_get_name(par->codec_id), par->sample_rate,
+		aac_transcode_rate(f->aac), aac_transcode_channels(f->aac));
+}
+
+void coded_feed_audio(struct coded_feed *f, const AVCodecParameters *par)
+{
+	drop_audio(f);
+	if (f->vcodec != CODED_NONE) /* else nothing is logged for this session */
+		take_audio(f, par);
+	/* readers that start before the first frame know the audio to come, or that none will */
+	coded_log_set_params(f->log, CODED_AUDIO, f->aparams);
 }
 
 const struct coded_params *coded_feed_params(const struct coded_feed *f)
@@ -184,11 +249,15 @@ bool coded_feed_picture(struct coded_feed *f, const uint8_t *data, size_t len, i
 	return key;
 }
 
-void coded_feed_audio_frame(struct coded_feed *f, const uint8_t *data, size_t len,
-	int64_t pts_us, int64_t wall_us)
+/* The transcoder's sink: one AAC frame into the log. */
+struct aac_put {
+	struct coded_feed *f;
+	int64_t wall_us;
+};
+
+static void append_audio(struct coded_feed *f, const uint8_t *data, size_t len, int64_t pts_us,
+	int64_t wall_us)
 {
-	if (!f->aparams || f->vcodec == CODED_NONE)
-		return;
 	struct coded_entry *e = coded_entry_create(len);
 	if (!e)
 		return;
@@ -198,4 +267,28 @@ void coded_feed_audio_frame(struct coded_feed *f, const uint8_t *data, size_t le
 	e->t_wall_us = wall_us;
 	e->params = coded_params_ref(f->aparams);
 	coded_log_append(f->log, e);
+}
+
+static void put_aac(void *arg, const uint8_t *frame, size_t len, int64_t pts_us)
+{
+	struct aac_put *p = arg;
+	append_audio(p->f, frame, len, pts_us, p->wall_us);
+}
+
+void coded_feed_audio_frame(struct coded_feed *f, const uint8_t *data, size_t len,
+	int64_t pts_us, int64_t wall_us)
+{
+	if (!f->aparams || f->vcodec == CODED_NONE)
+		return;
+	if (!f->aac) {
+		append_audio(f, data, len, pts_us, wall_us);
+		return;
+	}
+	struct aac_put p = { .f = f, .wall_us = wall_us };
+	if (aac_transcode_push(f->aac, data, len, pts_us, put_aac, &p) == -EINVAL &&
+		!f->audio_drop_said) {
+		f->audio_drop_said = true;
+		log_debug("source %s: an audio packet that does not decode is dropped (the "
+			"count is logged when the session ends)", f->display_url);
+	}
 }

@@ -481,6 +481,25 @@ void coded_log_reset(struct coded_log *log)
 	pthread_mutex_unlock(&log->lock);
 }
 
+void coded_log_set_params(struct coded_log *log, enum coded_kind kind,
+	struct coded_params *params)
+{
+	if (!log || (kind != CODED_VIDEO && kind != CODED_AUDIO) || (params && params->kind != kind))
+		return;
+	pthread_mutex_lock(&log->lock);
+	struct coded_params *cur = log->current[kind];
+	if (!params) {
+		log->current[kind] = NULL;
+		coded_params_unref(cur);
+	} else if (params != cur && !coded_params_same(params, cur)) {
+		if (!params->version)
+			params->version = ++log->versions[kind];
+		log->current[kind] = coded_params_ref(params);
+		coded_params_unref(cur);
+	}
+	pthread_mutex_unlock(&log->lock);
+}
+
 struct coded_params *coded_log_params(struct coded_log *log, enum coded_kind kind)
 {
 	struct coded_params *p;

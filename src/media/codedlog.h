@@ -27,6 +27,8 @@ enum coded_kind {
 	CODED_AUDIO = 1,
 };
 
+/* The log's audio is AAC only (coded_feed transcodes what else it can); the other audio
+ * codecs name what a camera sends. */
 enum coded_codec {
 	CODED_NONE = 0,
 	CODED_H264,
@@ -52,7 +54,8 @@ struct coded_params {
 	 * after another keeps the version it had (readers compare for inequality). */
 	uint64_t version;
 	/* Decoder configuration record: avcC or hvcC (lengths of 4 bytes) for video, the
-	 * AudioSpecificConfig for AAC, as given for other audio. Points into this object. */
+	 * AudioSpecificConfig for AAC (the camera's, or the transcoder's encoder's), as given for
+	 * other audio. Points into this object. */
 	const uint8_t *config;
 	size_t config_len;
 	/* Video: the parameter sets (VPS, SPS, PPS in that order) as NAL units with 4-byte
@@ -99,7 +102,8 @@ struct coded_entry {
 	struct coded_params *params; /* one reference, dropped with the entry */
 	size_t len;
 	uint8_t headroom[CODED_HEADROOM];
-	/* video: NAL units with 4-byte big-endian lengths; audio: one raw frame */
+	/* video: NAL units with 4-byte big-endian lengths; audio: one raw AAC frame (no ADTS
+	 * header) */
 	uint8_t data[];
 };
 
@@ -149,6 +153,13 @@ void coded_log_append(struct coded_log *log, struct coded_entry *entry);
  * key picture are dropped; readers wait for the next key picture and re-join there. The
  * current params stay (a version changes only when the params do). */
 void coded_log_reset(struct coded_log *log);
+
+/* Writer thread only. Makes @params (of @kind; NULL: none) the current params of @kind before
+ * any entry refers to them, so that a reader starting now knows of a stream whose first entry
+ * is still to come: an FLV header says audio only when audio will follow. Byte-equal params
+ * keep the current object and its version. The log takes a reference of its own. */
+void coded_log_set_params(struct coded_log *log, enum coded_kind kind,
+	struct coded_params *params);
 
 /* A new reference to the current params of @kind, or NULL. */
 struct coded_params *coded_log_params(struct coded_log *log, enum coded_kind kind);

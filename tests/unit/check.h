@@ -11,6 +11,7 @@
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
 static int check_failed_;   /* failures in the current test */
+static const char *check_skip_; /* why the current test could not run (SKIP), or NULL */
 static int check_count_;
 static int check_bad_;
 
@@ -49,16 +50,23 @@ static int check_bad_;
 		}                                                                             \
 	} while (0)
 
+/* The current test cannot run here (a library lacks what it needs): it says why, returns,
+ * and is reported as skipped unless a check failed before. */
+#define SKIP(why) (check_skip_ = (why))
+
 #define RUN(test)                                                                     \
 	do {                                                                              \
 		check_failed_ = 0;                                                            \
+		check_skip_ = NULL;                                                           \
 		test();                                                                       \
 		check_count_++;                                                               \
 		if (check_failed_) {                                                          \
 			check_bad_++;                                                             \
 			fprintf(stderr, "not ok %d - %s\n", check_count_, #test);               \
 		}                                                                             \
-		printf("%sok %d - %s\n", check_failed_ ? "not " : "", check_count_, #test);   \
+		printf("%sok %d - %s%s%s\n", check_failed_ ? "not " : "", check_count_, #test, \
+			check_skip_ && !check_failed_ ? " # SKIP " : "",                          \
+			check_skip_ && !check_failed_ ? check_skip_ : "");                        \
 	} while (0)
 
 #define CHECK_DONE()                                                                  \

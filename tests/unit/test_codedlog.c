@@ -163,6 +163,36 @@ static void test_params_are_the_same_when_their_bytes_are(void)
 	coded_params_unref(c);
 }
 
+static void test_params_can_be_made_current_before_any_entry(void)
+{
+	static const uint8_t asc[] = { 0x14, 0x08 }; /* AAC LC, 16 kHz, mono */
+	struct coded_log *log = coded_log_create(1 << 20, 100);
+	struct coded_params *a = coded_params_audio(CODED_AAC, 16000, 1, asc, sizeof(asc));
+	struct coded_params *same = coded_params_audio(CODED_AAC, 16000, 1, asc, sizeof(asc));
+
+	coded_log_set_params(log, CODED_AUDIO, a);
+	struct coded_params *got = coded_log_params(log, CODED_AUDIO);
+	CHECK(got == a && a->version == 1);
+	coded_params_unref(got);
+	/* byte-equal params keep the current object; params of the other kind are refused */
+	coded_log_set_params(log, CODED_AUDIO, same);
+	coded_log_set_params(log, CODED_VIDEO, same);
+	got = coded_log_params(log, CODED_AUDIO);
+	CHECK(got == a && same->version == 0);
+	coded_params_unref(got);
+	CHECK(coded_log_params(log, CODED_VIDEO) == NULL);
+	/* an entry with the equal params is swapped to the current object */
+	struct coded_entry *e = entry(CODED_AUDIO, false, same, 0, 10, 1);
+	coded_log_append(log, e);
+	CHECK(e->params == a);
+	/* none: a stream without audio */
+	coded_log_set_params(log, CODED_AUDIO, NULL);
+	CHECK(coded_log_params(log, CODED_AUDIO) == NULL);
+	coded_log_destroy(log);
+	coded_params_unref(a);
+	coded_params_unref(same);
+}
+
 /* ---- joining ---- */
 
 static void test_a_new_reader_starts_at_the_cached_key_picture(void)
@@ -732,6 +762,7 @@ int main(void)
 	RUN(test_video_params_need_a_good_sps_and_a_pps);
 	RUN(test_audio_params_need_a_config_for_aac_only);
 	RUN(test_params_are_the_same_when_their_bytes_are);
+	RUN(test_params_can_be_made_current_before_any_entry);
 	RUN(test_a_new_reader_starts_at_the_cached_key_picture);
 	RUN(test_a_reader_waits_for_the_first_key_picture);
 	RUN(test_a_key_picture_drops_the_gop_before_it);
