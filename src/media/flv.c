@@ -133,7 +133,7 @@ static unsigned metadata_body(struct out *o, const struct flv_meta *m)
 }
 
 size_t flv_metadata(uint8_t *out, size_t cap, uint32_t prev, const struct flv_meta *m,
-	uint32_t *tag_size)
+	uint32_t ts_ms, uint32_t *tag_size)
 {
 	struct out probe = { NULL, 0, 0 };
 	metadata_body(&probe, m);
@@ -143,7 +143,7 @@ size_t flv_metadata(uint8_t *out, size_t cap, uint32_t prev, const struct flv_me
 	if (4 + TAG_HEADER_LEN + body > cap)
 		return 4 + TAG_HEADER_LEN + body; /* all or nothing */
 	struct out o = { out, cap, 0 };
-	put_tag_start(&o, prev, TAG_SCRIPT, body, 0);
+	put_tag_start(&o, prev, TAG_SCRIPT, body, ts_ms);
 	struct out rest = { o.n <= cap ? out + o.n : NULL, o.n <= cap ? cap - o.n : 0, 0 };
 	metadata_body(&rest, m);
 	return o.n + rest.n;

@@ -45,9 +45,10 @@ struct flv_meta {
  * FLV does not carry, a config or data too long for a tag). *@tag_size, when not NULL, gets
  * the tag's size: the PreviousTagSize of the next piece. */
 
-/* The onMetaData script tag at timestamp 0. */
+/* The onMetaData script tag at @ts_ms (0 at the start; the time of the picture whose new
+ * parameters it describes, later). */
 size_t flv_metadata(uint8_t *out, size_t cap, uint32_t prev, const struct flv_meta *m,
-	uint32_t *tag_size);
+	uint32_t ts_ms, uint32_t *tag_size);
 
 /* The sequence header of @p (video: the avcC or hvcC record; audio: AAC's
  * AudioSpecificConfig) at @ts_ms. */

@@ -53,7 +53,7 @@ static int32_t composition_ms(const struct coded_entry *e)
 
 /* ---- the pieces ---- */
 
-/* Appends the piece @make writes (its size asked first) to the built bytes. */
+/* Makes room for @need more bytes after the built ones. */
 static bool build(struct flv_stream *fs, size_t need)
 {
 	uint8_t *b = realloc(fs->built, LWS_PRE + fs->built_len + need);
@@ -63,7 +63,7 @@ static bool build(struct flv_stream *fs, size_t need)
 	return true;
 }
 
-static bool add_metadata(struct flv_stream *fs, const struct coded_params *vp)
+static bool add_metadata(struct flv_stream *fs, const struct coded_params *vp, uint32_t ts_ms)
 {
 	struct flv_meta m = { .video = vp->codec, .width = vp->width, .height = vp->height };
 	struct source_stats st;
@@ -74,10 +74,10 @@ static bool add_metadata(struct flv_stream *fs, const struct coded_params *vp)
 		m.sample_rate = fs->ap->sample_rate;
 		m.channels = fs->ap->channels;
 	}
-	size_t need = flv_metadata(NULL, 0, fs->prev, &m, NULL);
+	size_t need = flv_metadata(NULL, 0, fs->prev, &m, ts_ms, NULL);
 	if (!build(fs, need))
 		return false;
-	flv_metadata(fs->built + LWS_PRE + fs->built_len, need, fs->prev, &m, &fs->prev);
+	flv_metadata(fs->built + LWS_PRE + fs->built_len, need, fs->prev, &m, ts_ms, &fs->prev);
 	fs->built_len += need;
 	return true;
 }
@@ -119,7 +119,7 @@ static bool begin(struct flv_stream *fs, struct coded_entry *first)
 		fs->ap = ap; /* for onMetaData; sent below */
 		ap = NULL;
 	}
-	ok = add_metadata(fs, first->params) && add_config(fs, first->params, 0);
+	ok = add_metadata(fs, first->params, 0) && add_config(fs, first->params, 0);
 	if (ok && fs->audio) {
 		struct coded_params *a = fs->ap;
 		fs->ap = NULL;
@@ -150,8 +150,8 @@ static bool take(struct flv_stream *fs, struct coded_entry *e, struct cs_error *
 	if (!fs->begun) {
 		ok = begin(fs, e);
 	} else if (e->kind == CODED_VIDEO && e->params != fs->vp) {
-		ok = add_metadata(fs, e->params) && add_config(fs, e->params,
-			(uint32_t)(fs->clock.last_out_us[0] / 1000));
+		uint32_t ts_ms = (uint32_t)(fs->clock.last_out_us[0] / 1000);
+		ok = add_metadata(fs, e->params, ts_ms) && add_config(fs, e->params, ts_ms);
 	} else if (e->kind == CODED_AUDIO && e->params != fs->ap) {
 		ok = add_config(fs, e->params, (uint32_t)(fs->clock.last_out_us[1] / 1000));
 	}

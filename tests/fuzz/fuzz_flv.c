@@ -54,17 +54,17 @@ static void check_config(const struct coded_params *p, uint32_t prev, uint32_t t
 	free(buf);
 }
 
-static void check_metadata(const struct coded_params *p, uint32_t prev)
+static void check_metadata(const struct coded_params *p, uint32_t prev, uint32_t ts)
 {
 	struct flv_meta m = { .width = p->width, .height = p->height, .video = p->codec,
 		.fps = prev % 61 };
-	size_t need = flv_metadata(NULL, 0, prev, &m, NULL);
+	size_t need = flv_metadata(NULL, 0, prev, &m, ts, NULL);
 	uint8_t *buf = malloc(need);
 	if (!buf)
 		return;
 	uint32_t size = 0;
-	FUZZ_CHECK(flv_metadata(buf, need, prev, &m, &size) == need, "size changed\n");
-	check_tag(buf, need, prev, 0, size);
+	FUZZ_CHECK(flv_metadata(buf, need, prev, &m, ts, &size) == need, "size changed\n");
+	check_tag(buf, need, prev, ts, size);
 	free(buf);
 }
 
@@ -115,7 +115,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct coded_params *changed = NULL;
 	if (coded_entry_from_au(codec, data, size, 0, NULL, &e, &changed) == 0) {
 		check_config(e->params, prev, ts);
-		check_metadata(e->params, prev);
+		check_metadata(e->params, prev, ts);
 		check_entry(e, prev, ts, cts);
 	}
 	coded_entry_unref(e);

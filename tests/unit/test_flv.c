@@ -88,14 +88,14 @@ static void test_metadata_is_an_ecma_array_of_what_is_known(void)
 {
 	struct flv_meta m = { .width = 1280, .height = 720, .fps = 25, .video = CODED_H264,
 		.audio = CODED_AAC, .sample_rate = 16000, .channels = 1 };
-	size_t need = flv_metadata(NULL, 0, 0, &m, NULL);
+	size_t need = flv_metadata(NULL, 0, 0, &m, 0, NULL);
 	uint8_t *buf = malloc(need + 1);
 	buf[need] = 0xee;
 	uint32_t tag_size = 0;
-	CHECK(flv_metadata(buf, need, 7, &m, &tag_size) == need);
+	CHECK(flv_metadata(buf, need, 7, &m, 4321, &tag_size) == need);
 	CHECK(buf[need] == 0xee);
 	struct tag t = read_tag(buf);
-	CHECK(t.prev == 7 && t.type == 18 && t.ts == 0);
+	CHECK(t.prev == 7 && t.type == 18 && t.ts == 4321);
 	CHECK(t.size == need - 15 && tag_size == 11 + t.size);
 	const uint8_t *p = t.body;
 	CHECK(p[0] == 2 && be(p + 1, 2) == 10 && !memcmp(p + 3, "onMetaData", 10));
@@ -139,7 +139,7 @@ static void test_metadata_names_h265_by_its_fourcc(void)
 {
 	struct flv_meta m = { .video = CODED_H265 };
 	uint8_t buf[512];
-	size_t n = flv_metadata(buf, sizeof(buf), 0, &m, NULL);
+	size_t n = flv_metadata(buf, sizeof(buf), 0, &m, 0, NULL);
 	CHECK(n > 0 && n <= sizeof(buf));
 	const uint8_t *hit = NULL;
 	for (size_t i = 0; i + 12 < n && !hit; i++)
@@ -163,9 +163,9 @@ static void test_short_buffer_writes_nothing(void)
 		untouched++;
 	CHECK(untouched == sizeof(buf));
 	struct flv_meta m = { .width = 320, .height = 240, .video = CODED_H264 };
-	need = flv_metadata(NULL, 0, 0, &m, NULL);
+	need = flv_metadata(NULL, 0, 0, &m, 0, NULL);
 	CHECK(need > 0 && need < sizeof(buf));
-	CHECK(flv_metadata(buf, need - 1, 0, &m, NULL) == need);
+	CHECK(flv_metadata(buf, need - 1, 0, &m, 0, NULL) == need);
 	for (untouched = 0; untouched < sizeof(buf) && buf[untouched] == 0xee; untouched++)
 		;
 	CHECK(untouched == sizeof(buf));
