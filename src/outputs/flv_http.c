@@ -52,27 +52,13 @@ int flv_http_begin(struct lws *wsi, struct flv_http *f, const char *path_name)
 	return 0;
 }
 
-static int add_header(struct lws *wsi, const char *name, const char *value, unsigned char **p,
-	unsigned char *end)
-{
-	return lws_add_http_header_by_name(wsi, (const unsigned char *)name,
-		(const unsigned char *)value, (int)strlen(value), p, end);
-}
-
 /* The response headers. After this the response can only end by closing the connection. */
 static int start_response(struct flv_http *f, struct lws *wsi)
 {
-	unsigned char buf[LWS_PRE + 512];
-	unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf);
-	if (lws_add_http_common_headers(wsi, HTTP_STATUS_OK, "video/x-flv",
-			LWS_ILLEGAL_HTTP_CONTENT_LEN, &p, end) ||
-		add_header(wsi, "cache-control:", "no-store", &p, end) ||
-		add_header(wsi, "access-control-allow-origin:", "*", &p, end) ||
-		/* a reverse proxy (nginx) must pass a live stream on, not buffer it */
-		add_header(wsi, "x-accel-buffering:", "no", &p, end) ||
-		lws_finalize_http_header(wsi, &p, end))
-		return -1;
-	if (lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_HEADERS) < (int)(p - start))
+	/* a reverse proxy (nginx) must pass a live stream on, not buffer it */
+	static const struct http_header extra[] = { { "x-accel-buffering:", "no" } };
+	if (http_write_head(wsi, HTTP_STATUS_OK, "video/x-flv", LWS_ILLEGAL_HTTP_CONTENT_LEN,
+			extra, 1))
 		return -1;
 	viewer_wait(&f->v, 0);
 	f->streaming = true;

@@ -11,29 +11,15 @@
 _Static_assert(CODED_HEADROOM >= FLV_PREFIX_MAX + LWS_PRE,
 	"an entry's headroom holds a tag prefix and lws' own header");
 
-#define AUDIO_ARG "audio="
 #define NO_TS INT64_MIN            /* FFmpeg's AV_NOPTS_VALUE */
 #define MAX_SKIPS_PER_CALL 64      /* entries passed over (audio not wanted) in one call */
 
 enum cs_err flv_stream_options(struct flv_stream *fs, struct query *q, struct cs_error *err)
 {
-	int kept = 0;
-	bool seen = false;
-	for (int i = 0; i < q->n; i++) {
-		if (strncmp(q->args[i], AUDIO_ARG, strlen(AUDIO_ARG))) {
-			q->args[kept++] = q->args[i];
-			continue;
-		}
-		const char *val = q->args[i] + strlen(AUDIO_ARG);
-		if (seen)
-			return cs_fail(err, CS_BAD_REQUEST, "audio is given twice");
-		if (strcmp(val, "0") && strcmp(val, "1"))
-			return cs_fail(err, CS_BAD_REQUEST, "audio must be 0 or 1");
-		seen = true;
-		fs->no_audio = val[0] == '0';
-	}
-	q->n = kept;
-	return CS_OK;
+	bool audio = true;
+	enum cs_err e = query_take_bool(q, "audio", &audio, err);
+	fs->no_audio = !audio;
+	return e;
 }
 
 bool flv_stream_pending(const struct flv_stream *fs)

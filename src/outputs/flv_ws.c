@@ -41,25 +41,8 @@ static const struct viewer_kind kind = {
 
 static int fail(struct session *s, const struct cs_error *err)
 {
-	ws_end_fail(&s->end, s->v.wsi, err, kind.what, viewer_label(&s->v));
+	ws_end_fail(&s->end, &s->v, err);
 	return ws_end_write(&s->end, s->v.wsi);
-}
-
-static void start(struct session *s, struct lws *wsi)
-{
-	struct cs_error err;
-	s->fs.v = &s->v;
-	enum cs_err e = viewer_start(&s->v, wsi, &kind, NULL, &err);
-	if (e == CS_OK) {
-		viewer_wait(&s->v, viewer_first_wait_us(wsi));
-		lws_callback_on_writable(wsi); /* a running source may have a key picture now */
-		return;
-	}
-	if (e == CS_SOURCE_ENDED)
-		err.clean = true;
-	ws_end_fail(&s->end, wsi, &err, kind.what, viewer_label(&s->v));
-	if (e == CS_NOT_FOUND && s->v.opts.name)
-		s->end.close_code = LWS_CLOSE_STATUS_POLICY_VIOLATION; /* asking again won't help */
 }
 
 static int send_more(struct session *s, struct lws *wsi)
@@ -109,7 +92,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 
 	switch (reason) {
 	case LWS_CALLBACK_ESTABLISHED:
-		start(s, wsi);
+		s->fs.v = &s->v;
+		if (ws_end_start(&s->end, &s->v, wsi, &kind))
+			lws_callback_on_writable(wsi); /* a running source may have a key picture now */
 		return 0;
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		if (!s || s->v.finished)

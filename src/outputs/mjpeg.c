@@ -32,7 +32,6 @@
 
 #define BOUNDARY "camstream-mjpeg-boundary"
 #define PART_TYPE "Content-Type: image/jpeg\r\n"
-#define ADVANCE_ARG "advance_headers="
 
 /* An MJPEG part: [headers (advance_headers=0 only)] JPEG chunks, then the tail: the next
  * boundary line (and, in advance mode, the next part's headers). */
@@ -54,24 +53,8 @@ static struct mjpeg *mjpeg_of(struct viewer *v)
 static enum cs_err take_advance(struct viewer *v, struct query *q, struct cs_error *err)
 {
 	struct mjpeg *m = mjpeg_of(v);
-	int kept = 0;
-	bool seen = false;
 	m->advance = true;
-	for (int i = 0; i < q->n; i++) {
-		if (strncmp(q->args[i], ADVANCE_ARG, strlen(ADVANCE_ARG))) {
-			q->args[kept++] = q->args[i];
-			continue;
-		}
-		const char *val = q->args[i] + strlen(ADVANCE_ARG);
-		if (seen)
-			return cs_fail(err, CS_BAD_REQUEST, "advance_headers is given twice");
-		if (strcmp(val, "0") && strcmp(val, "1"))
-			return cs_fail(err, CS_BAD_REQUEST, "advance_headers must be 0 or 1");
-		seen = true;
-		m->advance = val[0] == '1';
-	}
-	q->n = kept;
-	return CS_OK;
+	return query_take_bool(q, "advance_headers", &m->advance, err);
 }
 
 static int writeable(struct viewer *v);

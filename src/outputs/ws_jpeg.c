@@ -46,23 +46,7 @@ static const struct viewer_kind kind = {
 /* Switches the session to error-then-close. The text goes out at the next message boundary. */
 static void fail(struct session *s, const struct cs_error *err)
 {
-	ws_end_fail(&s->end, s->v.wsi, err, "viewer",
-		s->v.url.redacted ? s->v.url.redacted : "-");
-}
-
-static void start(struct session *s, struct lws *wsi)
-{
-	struct cs_error err;
-	enum cs_err e = viewer_start(&s->v, wsi, &kind, NULL, &err);
-	if (e == CS_OK) {
-		viewer_wait(&s->v, viewer_first_wait_us(wsi)); /* see no_picture */
-		return;
-	}
-	if (e == CS_SOURCE_ENDED)
-		err.clean = true; /* a stopped stream: the page may come back to it later */
-	fail(s, &err);
-	if (e == CS_NOT_FOUND && s->v.opts.name)
-		s->end.close_code = LWS_CLOSE_STATUS_POLICY_VIOLATION; /* asking again won't help */
+	ws_end_fail(&s->end, &s->v, err);
 }
 
 /* Writes the next fragment of the frame in hand. */
@@ -163,7 +147,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 
 	switch (reason) {
 	case LWS_CALLBACK_ESTABLISHED:
-		start(s, wsi);
+		ws_end_start(&s->end, &s->v, wsi, &kind); /* the wait: see no_picture */
 		return 0;
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		if (!s || s->v.finished)

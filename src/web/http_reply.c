@@ -140,6 +140,29 @@ const char *query_get(const struct query *q, const char *name)
 	return NULL;
 }
 
+enum cs_err query_take_bool(struct query *q, const char *name, bool *out,
+	struct cs_error *err)
+{
+	size_t n = strlen(name);
+	int kept = 0;
+	bool seen = false;
+	for (int i = 0; i < q->n; i++) {
+		const char *a = q->args[i];
+		if (strncmp(a, name, n) || a[n] != '=') {
+			q->args[kept++] = a;
+			continue;
+		}
+		if (seen)
+			return cs_fail(err, CS_BAD_REQUEST, "%s is given twice", name);
+		if (strcmp(a + n + 1, "0") && strcmp(a + n + 1, "1"))
+			return cs_fail(err, CS_BAD_REQUEST, "%s must be 0 or 1", name);
+		seen = true;
+		*out = a[n + 1] == '1';
+	}
+	q->n = kept;
+	return CS_OK;
+}
+
 void query_free(struct query *q)
 {
 	free(q->store);

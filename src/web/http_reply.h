@@ -4,6 +4,7 @@
 #ifndef CAMSTREAM_HTTP_REPLY_H
 #define CAMSTREAM_HTTP_REPLY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <libwebsockets.h>
@@ -43,6 +44,11 @@ struct query {
 enum cs_err http_query(struct lws *wsi, struct query *q, struct cs_error *err);
 /* The value of the first "@name=value" fragment, or NULL. */
 const char *query_get(const struct query *q, const char *name);
+/* An endpoint's own "@name=0|1" option, taken out of @q (the rest moves down): *@out gets
+ * its value, and stays as it was when the option is absent. CS_BAD_REQUEST when it is given
+ * twice or is neither 0 nor 1. */
+enum cs_err query_take_bool(struct query *q, const char *name, bool *out,
+	struct cs_error *err);
 void query_free(struct query *q);
 
 /* http_write_response, then ends the transaction: returns what the lws callback should

@@ -7,17 +7,34 @@
 #include "http_reply.h"
 #include "log.h"
 
-bool ws_end_fail(struct ws_end *e, struct lws *wsi, const struct cs_error *err,
-	const char *what, const char *label)
+bool ws_end_fail(struct ws_end *e, struct viewer *v, const struct cs_error *err)
 {
 	if (e->phase != WS_STREAMING)
 		return false;
 	e->phase = WS_ERROR_NEXT;
 	e->err = *err;
 	e->close_code = cs_err_ws_close(err->code, err->clean);
-	log_info("%s %s: %s (%s)", what, label, err->msg, cs_err_code(err->code));
-	lws_callback_on_writable(wsi);
+	log_info("%s %s: %s (%s)", v->kind ? v->kind->what : "viewer", viewer_label(v), err->msg,
+		cs_err_code(err->code));
+	lws_callback_on_writable(v->wsi);
 	return true;
+}
+
+bool ws_end_start(struct ws_end *e, struct viewer *v, struct lws *wsi,
+	const struct viewer_kind *kind)
+{
+	struct cs_error err;
+	enum cs_err code = viewer_start(v, wsi, kind, NULL, &err);
+	if (code == CS_OK) {
+		viewer_wait(v, viewer_first_wait_us(wsi));
+		return true;
+	}
+	if (code == CS_SOURCE_ENDED)
+		err.clean = true; /* a stopped stream: the page may come back to it later */
+	ws_end_fail(e, v, &err);
+	if (code == CS_NOT_FOUND && v->opts.name)
+		e->close_code = LWS_CLOSE_STATUS_POLICY_VIOLATION;
+	return false;
 }
 
 int ws_close_with(struct lws *wsi, int code, const char *reason)

@@ -10,6 +10,7 @@
 #include <libwebsockets.h>
 
 #include "error.h"
+#include "viewer.h"
 
 enum ws_end_phase {
 	WS_STREAMING = 0,  /* no failure yet */
@@ -24,10 +25,14 @@ struct ws_end {
 	int close_code;
 };
 
-/* Records @err (the first failure wins), logs it for @what @label, and asks for a writable
- * callback. false if a failure was already recorded. */
-bool ws_end_fail(struct ws_end *e, struct lws *wsi, const struct cs_error *err,
-	const char *what, const char *label);
+/* Records @err for @v (the first failure wins), logs it, and asks for a writable callback.
+ * false if a failure was already recorded. */
+bool ws_end_fail(struct ws_end *e, struct viewer *v, const struct cs_error *err);
+/* LWS_CALLBACK_ESTABLISHED of a WebSocket viewer: viewer_start, then the wait for a first
+ * picture. A refusal becomes the failure to send (the end of a stopped stream is clean; an
+ * unknown stream name closes with 1008: asking again will not help). true when started. */
+bool ws_end_start(struct ws_end *e, struct viewer *v, struct lws *wsi,
+	const struct viewer_kind *kind);
 /* In a writable callback at a message boundary, once a failure is recorded: writes the text,
  * or the close. Returns what the callback returns. */
 int ws_end_write(struct ws_end *e, struct lws *wsi);
