@@ -138,14 +138,15 @@ size_t flv_metadata(uint8_t *out, size_t cap, uint32_t prev, const struct flv_me
 	struct out probe = { NULL, 0, 0 };
 	metadata_body(&probe, m);
 	size_t body = probe.n;
+	if (tag_size)
+		*tag_size = (uint32_t)(TAG_HEADER_LEN + body);
+	if (4 + TAG_HEADER_LEN + body > cap)
+		return 4 + TAG_HEADER_LEN + body; /* all or nothing */
 	struct out o = { out, cap, 0 };
 	put_tag_start(&o, prev, TAG_SCRIPT, body, 0);
 	struct out rest = { o.n <= cap ? out + o.n : NULL, o.n <= cap ? cap - o.n : 0, 0 };
 	metadata_body(&rest, m);
-	o.n += rest.n;
-	if (tag_size)
-		*tag_size = (uint32_t)(TAG_HEADER_LEN + body);
-	return o.n;
+	return o.n + rest.n;
 }
 
 /* ---- sequence headers and pictures ---- */
@@ -183,6 +184,10 @@ size_t flv_config(uint8_t *out, size_t cap, uint32_t prev, const struct coded_pa
 	size_t body = media_header_len(p->kind, p->codec, true) + p->config_len;
 	if (body > FLV_MAX_DATA)
 		return 0;
+	if (tag_size)
+		*tag_size = (uint32_t)(TAG_HEADER_LEN + body);
+	if (4 + TAG_HEADER_LEN + body > cap)
+		return 4 + TAG_HEADER_LEN + body; /* all or nothing */
 	struct out o = { out, cap, 0 };
 	put_tag_start(&o, prev, p->kind == CODED_AUDIO ? TAG_AUDIO : TAG_VIDEO, body, ts_ms);
 	if (p->kind == CODED_AUDIO) {
@@ -192,8 +197,6 @@ size_t flv_config(uint8_t *out, size_t cap, uint32_t prev, const struct coded_pa
 		video_header(&o, p->codec, true, true, 0);
 	}
 	put(&o, p->config, p->config_len);
-	if (tag_size)
-		*tag_size = (uint32_t)(TAG_HEADER_LEN + body);
 	return o.n;
 }
 

@@ -40,10 +40,10 @@ struct flv_meta {
 	unsigned sample_rate, channels;
 };
 
-/* The pieces below each return the piece's length, and write it only when it fits in @cap
- * (like snprintf: call with @cap 0 to learn the size); 0 when there is nothing to write
- * (a codec FLV does not carry, a config or data too long for a tag). *@tag_size, when not
- * NULL, gets the tag's size: the PreviousTagSize of the next piece. */
+/* The pieces below each return the piece's length, and write it only when all of it fits
+ * in @cap (call with @cap 0 to learn the size); 0 when there is nothing to write (a codec
+ * FLV does not carry, a config or data too long for a tag). *@tag_size, when not NULL, gets
+ * the tag's size: the PreviousTagSize of the next piece. */
 
 /* The onMetaData script tag at timestamp 0. */
 size_t flv_metadata(uint8_t *out, size_t cap, uint32_t prev, const struct flv_meta *m,
