@@ -11,7 +11,7 @@ peers in the same run, each started fresh for every measurement:
 The order of the systems rotates from run to run; ratios are medians of per-run ratios.
 
   bench/run.sh --flv --quick       # flv1, flvjoin, flv10: 1 run, 3 s windows (about 2 minutes)
-  bench/run.sh --flv               # every FLV scenario, 3 runs (about 20 minutes)
+  bench/run.sh --flv               # every FLV scenario, 3 runs (about 30 minutes)
   bench/run.sh --flv --scenarios flv1000,flvslow --runs 5
 """
 
