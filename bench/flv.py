@@ -34,6 +34,8 @@ from receivers import (HttpChunked, Conn, _mask_frame, die_with_parent,  # noqa:
 
 CONNECT_TIMEOUT = 5.0
 RECV_CHUNK = 1 << 20
+_SCRATCH = bytearray(RECV_CHUNK)   # every viewer reads into this one: one thread, and what a
+                                   # viewer keeps it copies before the next read
 VIDEO, AUDIO, SCRIPT = 9, 8, 18
 
 
@@ -296,7 +298,7 @@ class FlvViewer(Conn):
         self.sock = None
         self.state = "connect"
         self.hbuf = bytearray()
-        self.scratch = bytearray(RECV_CHUNK)
+        self.scratch = _SCRATCH
         self.status = None
         self.headers = {}
         self.chunked = None
@@ -306,6 +308,7 @@ class FlvViewer(Conn):
         self.connect_timeout = CONNECT_TIMEOUT
         self.proc = None          # a peer process owned by this viewer (ffmpeg per viewer)
         self.bytes = 0
+        self.bytes_t0 = 0         # self.bytes when the window opened
         self.ended = False        # the server ended the body
         self.texts = []
         self.stamps = None
