@@ -116,7 +116,7 @@ class Loop:
                     if not conn.closed:
                         conn.resume()
                     if not conn.closed and conn not in self.paused:
-                        self.watch(conn.fileobj(), selectors.EVENT_READ, conn)
+                        self.watch(conn.fileobj(), conn.resume_events(), conn)
             timeout = deadline - t
             if self.paused:
                 timeout = min(timeout, max(0.0, min(self.paused.values()) - t))
@@ -165,6 +165,10 @@ class Conn:
 
     def resume(self):
         """A slow receiver's pause is over: take what it had already read, if anything."""
+
+    def resume_events(self):
+        """What the loop waits for once a pause is over."""
+        return selectors.EVENT_READ
 
     def fileobj(self):
         raise NotImplementedError
