@@ -94,15 +94,15 @@ static int writeable(struct viewer *v)
 	} else if (app_of(wsi)->shutting_down) {
 		return -1; /* lws sends what it holds, then closes */
 	}
+	/* a viewer that takes nothing for VIEWER_STALL_S is dropped; so is one whose stream
+	 * gives nothing for that long (a named stream reconnecting): its player reconnects */
+	viewer_stall_watch(v);
 	if (!flv_stream_pending(&f->fs)) {
-		if (viewer_backlogged(v))
+		if (viewer_unsent(v))
 			return 0;
 		if (!flv_stream_next(&f->fs, &err)) {
-			if (err.code == CS_OK && viewer_source_error(v, &err) == CS_OK) {
-				/* idle: no stall limit while the source has nothing new */
-				lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+			if (err.code == CS_OK && viewer_source_error(v, &err) == CS_OK)
 				return 0;
-			}
 			/* the body cannot carry an error: the end of the response is the message */
 			log_info("flv viewer %s: %s (%s): ending the response", viewer_label(v),
 				err.msg, cs_err_code(err.code));
@@ -111,7 +111,6 @@ static int writeable(struct viewer *v)
 	}
 	if (flv_stream_write(&f->fs, LWS_WRITE_HTTP))
 		return -1;
-	lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, VIEWER_STALL_S);
 	lws_callback_on_writable(wsi);
 	return 0;
 }

@@ -67,7 +67,7 @@ static int writeable(struct session *s, struct lws *wsi)
 		return send_more(s, wsi);
 	if (!s->v.sub.entry)
 		return 0;
-	if (s->fs.begun && viewer_backlogged(&s->v))
+	if (s->fs.begun && viewer_unsent(&s->v))
 		return 0;
 	if (flv_stream_next(&s->fs, &err)) {
 		viewer_wait(&s->v, 0);

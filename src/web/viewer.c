@@ -17,6 +17,7 @@
 #define WAIT_GRACE_US 2000000      /* a first picture may take open_timeout + this */
 #define GATE_PATIENCE_US 2000000   /* see viewer_backlogged */
 #define GATE_RETRY_US 10000
+#define STALL_REARM_US 1000000    /* see viewer_stall_watch */
 #define CHUNK_MAX (64 * 1024)
 #define LWS_SEND_DEFAULT 4096      /* lws' send cap when the protocol sets none */
 
@@ -213,15 +214,22 @@ enum cs_err viewer_source_error(struct viewer *v, struct cs_error *err)
 	return hub_sub_error(&v->sub, err);
 }
 
-/* See viewer.h. */
-static bool send_backlogged(struct lws *wsi, struct send_gate *g)
+/* Bytes the kernel holds for the connection and has not sent yet. */
+static int unsent_bytes(struct lws *wsi)
 {
 	int fd = lws_get_socket_fd(wsi);
 	int unsent = 0;
 	if (fd < 0 || ioctl(fd, SIOCOUTQNSD, &unsent) < 0)
-		return false;
-	if (unsent > 0)
+		return 0;
+	return unsent;
+}
+
+/* See viewer.h. */
+static bool send_backlogged(struct lws *wsi, struct send_gate *g)
+{
+	if (unsent_bytes(wsi) > 0)
 		return true;
+	int fd = lws_get_socket_fd(wsi);
 	/* The peer's window: it shrinks by what its kernel holds unread. Linux announces a
 	 * reopened window only once it has at least doubled, so "under half the widest seen"
 	 * is what can be told reliably: the reader has fallen a half-buffer behind. */
@@ -256,6 +264,23 @@ bool viewer_backlogged(struct viewer *v)
 	/* look again shortly rather than queue a stale frame behind the last */
 	lws_set_timer_usecs(v->wsi, GATE_RETRY_US);
 	return true;
+}
+
+bool viewer_unsent(struct viewer *v)
+{
+	if (unsent_bytes(v->wsi) <= 0)
+		return false;
+	lws_set_timer_usecs(v->wsi, GATE_RETRY_US);
+	return true;
+}
+
+void viewer_stall_watch(struct viewer *v)
+{
+	int64_t now = clock_mono_us();
+	if (v->stall_armed_us && now - v->stall_armed_us < STALL_REARM_US)
+		return;
+	lws_set_timeout(v->wsi, PENDING_TIMEOUT_HTTP_CONTENT, VIEWER_STALL_S);
+	v->stall_armed_us = now;
 }
 
 int viewer_write_shared(struct lws *wsi, unsigned char *p, size_t n,

@@ -62,6 +62,7 @@ struct viewer {
 	struct send_gate gate;
 	lws_sorted_usec_list_t sul; /* the wait (viewer_wait) */
 	bool expired;               /* the wait ran out */
+	int64_t stall_armed_us;     /* when viewer_stall_watch last armed lws' timeout */
 	bool started, counted, finished;
 };
 
@@ -95,6 +96,15 @@ void viewer_sent(struct viewer *v);
  * a long link at a frame per round trip. Latest frame wins only if frames cannot pile up in
  * the kernels either. When true, a timer asks again in 10 ms. */
 bool viewer_backlogged(struct viewer *v);
+/* The same for readers that must send everything they take (FLV): true only while bytes
+ * the kernel took are still unsent, so that no more pile up behind them; the reader's lag
+ * limit does the rest. One system call. When true, a timer asks again in 10 ms. */
+bool viewer_unsent(struct viewer *v);
+/* While a long HTTP answer goes out: a client that takes none of it for VIEWER_STALL_S is
+ * dropped. Call on every write (and every look for more); it re-arms lws' timeout at most
+ * once a second, since lws keeps timeouts in a sorted list and arming one walks it (a
+ * thousand viewers arming at every picture cost a quarter of a core). */
+void viewer_stall_watch(struct viewer *v);
 /* The source's final error (CS_OK while it is healthy, opening or reconnecting). */
 enum cs_err viewer_source_error(struct viewer *v, struct cs_error *err);
 
