@@ -118,6 +118,24 @@ static struct aac_transcode *make(const struct gen_audio *g)
 	return t;
 }
 
+/* A transcoder of @g's audio and @c open on what it gives; NULL, @g freed, when it could not
+ * be made. */
+static struct aac_transcode *start(struct gen_audio *g, struct collect *c)
+{
+	struct aac_transcode *t = make(g);
+	CHECK(t && collect_open(c, t));
+	if (!t)
+		gen_free(g);
+	return t;
+}
+
+static void finish(struct aac_transcode *t, struct collect *c, struct gen_audio *g)
+{
+	collect_free(c);
+	aac_transcode_destroy(t);
+	gen_free(g);
+}
+
 static void test_alaw_is_announced_as_16khz_mono_aac_lc_before_any_packet(void)
 {
 	struct gen_audio g;
@@ -137,7 +155,11 @@ static void test_alaw_is_announced_as_16khz_mono_aac_lc_before_any_packet(void)
 	gen_free(&g);
 }
 
+/* The tests the cases are grouped in. */
+enum codec_group { G711, G722, G726, OPUS_MP3 };
+
 struct codec_case {
+	enum codec_group group;
 	const char *encoder;
 	int rate, channels;
 	int64_t bit_rate;
@@ -160,13 +182,10 @@ static void check_case(const struct codec_case *k)
 		else
 			g.par->bit_rate = 0;
 	}
-	struct aac_transcode *t = make(&g);
 	struct collect c;
-	CHECK(t && collect_open(&c, t));
-	if (!t) {
-		gen_free(&g);
+	struct aac_transcode *t = start(&g, &c);
+	if (!t)
 		return;
-	}
 	feed(t, &g, &c, 0, 0);
 	CHECK(c.ok);
 	CHECK(aac_transcode_rate(t) == k->out_rate);
@@ -197,62 +216,58 @@ static void check_case(const struct codec_case *k)
 	aac_transcode_get_stats(t, &st);
 	CHECK(st.packets == g.n && st.dropped == 0 && st.frames == c.n && st.anchors == 1);
 
-	collect_free(&c);
-	aac_transcode_destroy(t);
-	gen_free(&g);
+	finish(t, &c, &g);
 }
 
-static void run_cases(const struct codec_case *cases, size_t n)
+/* Every case, each under the test that runs it. */
+static const struct codec_case codec_cases[] = {
+	{ G711, "pcm_alaw", 8000, 1, 0, 16000, false },
+	{ G711, "pcm_mulaw", 8000, 1, 0, 16000, false },
+	{ G711, "pcm_alaw", 8000, 2, 0, 16000, false },
+	{ G722, "g722", 16000, 1, 0, 16000, false },
+	{ G726, "g726", 8000, 1, 16000, 16000, false },
+	{ G726, "g726", 8000, 1, 24000, 16000, false },
+	{ G726, "g726", 8000, 1, 32000, 16000, false },
+	{ G726, "g726", 8000, 1, 40000, 16000, false },
+	{ G726, "g726le", 8000, 1, 32000, 16000, false },
+	{ G726, "g726", 8000, 1, 24000, 16000, true },
+	{ OPUS_MP3, "libopus", 48000, 2, 64000, 48000, false },
+	{ OPUS_MP3, "libopus", 48000, 1, 32000, 48000, false },
+	{ OPUS_MP3, "libmp3lame", 22050, 1, 48000, 22050, false },
+};
+
+static void run_cases(enum codec_group group)
 {
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < N(codec_cases); i++) {
+		const struct codec_case *k = &codec_cases[i];
+		if (k->group != group)
+			continue;
 		int before = check_failed_;
-		check_case(&cases[i]);
+		check_case(k);
 		if (check_failed_ != before)
 			CHECK_SAY_("#   in the case of %s at %d Hz, %d channel(s), %lld bit/s\n",
-				cases[i].encoder, cases[i].rate, cases[i].channels,
-				(long long)cases[i].bit_rate);
+				k->encoder, k->rate, k->channels, (long long)k->bit_rate);
 	}
 }
 
 static void test_g711_becomes_aac_of_the_same_sound_and_length(void)
 {
-	static const struct codec_case cases[] = {
-		{ "pcm_alaw", 8000, 1, 0, 16000, false },
-		{ "pcm_mulaw", 8000, 1, 0, 16000, false },
-		{ "pcm_alaw", 8000, 2, 0, 16000, false },
-	};
-	run_cases(cases, N(cases));
+	run_cases(G711);
 }
 
 static void test_g722_becomes_aac_of_the_same_sound_and_length(void)
 {
-	static const struct codec_case cases[] = {
-		{ "g722", 16000, 1, 0, 16000, false },
-	};
-	run_cases(cases, N(cases));
+	run_cases(G722);
 }
 
 static void test_g726_at_every_bit_rate_becomes_aac_of_the_same_sound(void)
 {
-	static const struct codec_case cases[] = {
-		{ "g726", 8000, 1, 16000, 16000, false },
-		{ "g726", 8000, 1, 24000, 16000, false },
-		{ "g726", 8000, 1, 32000, 16000, false },
-		{ "g726", 8000, 1, 40000, 16000, false },
-		{ "g726le", 8000, 1, 32000, 16000, false },
-		{ "g726", 8000, 1, 24000, 16000, true },
-	};
-	run_cases(cases, N(cases));
+	run_cases(G726);
 }
 
 static void test_opus_and_mp3_become_aac_of_the_same_sound(void)
 {
-	static const struct codec_case cases[] = {
-		{ "libopus", 48000, 2, 64000, 48000, false },
-		{ "libopus", 48000, 1, 32000, 48000, false },
-		{ "libmp3lame", 22050, 1, 48000, 22050, false },
-	};
-	run_cases(cases, N(cases));
+	run_cases(OPUS_MP3);
 }
 
 static void test_the_sound_starts_at_its_timestamp(void)
@@ -266,13 +281,10 @@ static void test_the_sound_starts_at_its_timestamp(void)
 	}
 	struct gen_signal late = { .freq = FREQ, .onset_s = 0.5 };
 	CHECK(gen_audio_signal(&g, "pcm_alaw", 8000, 1, 0, 1.5, &late, START_US));
-	struct aac_transcode *t = make(&g);
 	struct collect c;
-	CHECK(t && collect_open(&c, t));
-	if (!t) {
-		gen_free(&g);
+	struct aac_transcode *t = start(&g, &c);
+	if (!t)
 		return;
-	}
 	feed(t, &g, &c, 0, 0);
 	int64_t first = -1;
 	for (int64_t i = 0; i < c.dec.pcm.n && first < 0; i++)
@@ -281,9 +293,7 @@ static void test_the_sound_starts_at_its_timestamp(void)
 	int64_t heard_us = c.n ? c.pts[0] + first * 1000000 / c.dec.pcm.rate : 0;
 	CHECK(c.n && c.pts[0] == START_US && first > 0);
 	CHECK(llabs(heard_us - (START_US + 500000)) <= 2000);
-	collect_free(&c);
-	aac_transcode_destroy(t);
-	gen_free(&g);
+	finish(t, &c, &g);
 }
 
 /* 3 s of A-law whose pts step by @shift_us after the first second. false when it could not
@@ -351,13 +361,10 @@ static void test_jitter_under_the_threshold_keeps_the_sample_count(void)
 	struct gen_audio g;
 	if (!input(&g, "pcm_alaw", 8000, 1, 0, 2.0))
 		return;
-	struct aac_transcode *t = make(&g);
 	struct collect c;
-	CHECK(t && collect_open(&c, t));
-	if (!t) {
-		gen_free(&g);
+	struct aac_transcode *t = start(&g, &c);
+	if (!t)
 		return;
-	}
 	srand(7);
 	for (size_t i = 0; i < g.n; i++)
 		aac_transcode_push(t, g.pkts[i].data, g.pkts[i].len,
@@ -367,9 +374,7 @@ static void test_jitter_under_the_threshold_keeps_the_sample_count(void)
 	CHECK(st.anchors == 1);
 	for (size_t i = 1; i < c.n; i++)
 		CHECK(c.pts[i] - c.pts[i - 1] == 64000);
-	collect_free(&c);
-	aac_transcode_destroy(t);
-	gen_free(&g);
+	finish(t, &c, &g);
 }
 
 static void test_a_packet_without_pts_follows_the_one_before(void)
@@ -377,22 +382,17 @@ static void test_a_packet_without_pts_follows_the_one_before(void)
 	struct gen_audio g;
 	if (!input(&g, "pcm_mulaw", 8000, 1, 0, 1.0))
 		return;
-	struct aac_transcode *t = make(&g);
 	struct collect c;
-	CHECK(t && collect_open(&c, t));
-	if (!t) {
-		gen_free(&g);
+	struct aac_transcode *t = start(&g, &c);
+	if (!t)
 		return;
-	}
 	for (size_t i = 0; i < g.n; i++)
 		aac_transcode_push(t, g.pkts[i].data, g.pkts[i].len,
 			i % 2 ? AV_NOPTS_VALUE : g.pkts[i].pts_us, sink, &c);
 	CHECK(c.n > 10 && c.pts[0] == START_US);
 	for (size_t i = 1; i < c.n; i++)
 		CHECK(c.pts[i] - c.pts[i - 1] == 64000);
-	collect_free(&c);
-	aac_transcode_destroy(t);
-	gen_free(&g);
+	finish(t, &c, &g);
 }
 
 /* Random bytes of random lengths into @t; then the real packets of @g still come out. */
@@ -401,13 +401,10 @@ static void garbage_then_real(const char *encoder, int rate, int channels)
 	struct gen_audio g;
 	if (!input(&g, encoder, rate, channels, 0, 1.0))
 		return;
-	struct aac_transcode *t = make(&g);
 	struct collect c;
-	CHECK(t && collect_open(&c, t));
-	if (!t) {
-		gen_free(&g);
+	struct aac_transcode *t = start(&g, &c);
+	if (!t)
 		return;
-	}
 	uint8_t junk[300];
 	srand(11);
 	static const int64_t odd_pts[] = { INT64_MAX, INT64_MIN, AV_NOPTS_VALUE, -1, 0,
@@ -431,9 +428,7 @@ static void garbage_then_real(const char *encoder, int rate, int channels)
 	CHECK(st.packets == 300 + g.n);
 	if (!strcmp(encoder, "libopus") || !strcmp(encoder, "libmp3lame"))
 		CHECK(st.dropped > 0);
-	collect_free(&c);
-	aac_transcode_destroy(t);
-	gen_free(&g);
+	finish(t, &c, &g);
 }
 
 static void test_garbage_packets_are_dropped_without_harm(void)
@@ -450,13 +445,10 @@ static void test_packets_too_big_or_empty_are_dropped_and_counted(void)
 	struct gen_audio g;
 	if (!input(&g, "pcm_alaw", 8000, 1, 0, 0.1))
 		return;
-	struct aac_transcode *t = make(&g);
 	struct collect c;
-	CHECK(t && collect_open(&c, t));
-	if (!t) {
-		gen_free(&g);
+	struct aac_transcode *t = start(&g, &c);
+	if (!t)
 		return;
-	}
 	static uint8_t big[AAC_TRANSCODE_MAX_PACKET + 1];
 	CHECK(aac_transcode_push(t, big, sizeof(big), START_US, sink, &c) == -EINVAL);
 	CHECK(aac_transcode_push(t, big, 0, START_US, sink, &c) == -EINVAL);
@@ -466,9 +458,7 @@ static void test_packets_too_big_or_empty_are_dropped_and_counted(void)
 	struct aac_transcode_stats st;
 	aac_transcode_get_stats(t, &st);
 	CHECK(st.packets == 4 && st.dropped == 4 && st.frames == 0 && c.n == 0);
-	collect_free(&c);
-	aac_transcode_destroy(t);
-	gen_free(&g);
+	finish(t, &c, &g);
 }
 
 static void test_what_cannot_be_transcoded_is_refused_with_a_reason(void)
