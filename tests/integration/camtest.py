@@ -4,7 +4,8 @@ Processes: Camstream (the server under test, from $CAMSTREAM_BIN) and RtspServer
 gst-rtsp-server fixture, rtsp_server.py), each started, waited for and stopped with timeouts,
 with its stderr kept in a log file. Network fixtures: a silent listener and a closed port.
 Clients: Viewer, a WebSocket client of /ws/stream (python3-websocket), synchronous or receiving
-in a background thread; http_get. Checks: JPEG validity and size (PIL), mean luma.
+in a background thread; http_get; StreamClient, the base of the plain-socket clients that read
+a streamed answer with a deadline. Checks: JPEG validity and size (PIL), mean luma.
 
 Every wait has a deadline. Nothing sleeps to synchronise where an event can be awaited;
 conditions that cannot be awaited are polled with a deadline.
@@ -365,6 +366,46 @@ def tcp_send_queue(local_port, remote_port):
                 return int(fields[4].split(":")[0], 16)
     return None
 
+
+
+class StreamClient:
+    """A client of 127.0.0.1:@port on a plain blocking socket that sends @request at once, so
+    a test decides when (and whether) it reads the answer. _recv_raw(deadline) is one read
+    with a deadline; a subclass names what it raises when the deadline passes (Timeout)."""
+
+    Timeout = AssertionError
+
+    def __init__(self, port, request, rcvbuf=None, timeout=10.0):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.settimeout(timeout)
+        self.sock.connect(("127.0.0.1", port))
+        self.sock.sendall(request)
+
+    @property
+    def local_port(self):
+        return self.sock.getsockname()[1]
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def _recv_raw(self, deadline):
+        """Up to 256 KiB; b"" when the server ended (or reset) the connection; raises
+        self.Timeout when nothing came before @deadline (monotonic)."""
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise self.Timeout("no data before the deadline")
+        self.sock.settimeout(remaining)
+        try:
+            return self.sock.recv(256 * 1024)
+        except socket.timeout:
+            raise self.Timeout("no data before the deadline") from None
+        except (ConnectionResetError, BrokenPipeError):   # recv(2) itself never gives EPIPE
+            return b""
 
 # ---- HTTP -----------------------------------------------------------------------------------
 

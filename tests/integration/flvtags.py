@@ -16,11 +16,11 @@
 """
 
 import json
-import socket
 import struct
 import time
 
 import rawws
+from camtest import StreamClient
 
 TAG_AUDIO, TAG_VIDEO, TAG_SCRIPT = 8, 9, 18
 FLAG_AUDIO, FLAG_VIDEO = 0x04, 0x01
@@ -702,49 +702,23 @@ class FlvClient:
         return "%d FLV bytes, %d tags %s, eof %s" % (self.received, len(tags), shown, self.eof)
 
 
-class HttpFlv(FlvClient):
+class HttpFlv(FlvClient, StreamClient):
     """GET @path on 127.0.0.1:@port over a plain socket, HTTP/1.1. read_head() reads the
     status and headers (and a non-FLV answer's whole body, into body); then the FLV body is
     read incrementally, as the close-delimited body it is (a chunked one fails the parser)."""
 
+    Timeout = FlvTimeout
+
     def __init__(self, port, path, rcvbuf=None, timeout=10.0, headers=None):
-        super().__init__()
+        FlvClient.__init__(self)
         self.port, self.path = port, path
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        if rcvbuf:
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-        self.sock.settimeout(timeout)
-        self.sock.connect(("127.0.0.1", port))
         extra = "".join("%s: %s\r\n" % kv for kv in (headers or {}).items())
-        self.sock.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n%s\r\n"
-                           % (path, port, extra)).encode())
+        StreamClient.__init__(self, port, ("GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n%s\r\n"
+                                           % (path, port, extra)).encode(), rcvbuf, timeout)
         self.raw = bytearray()   # received, not yet consumed
         self.status = None
         self.headers = {}
         self.body = b""
-
-    @property
-    def local_port(self):
-        return self.sock.getsockname()[1]
-
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-
-    def _recv_raw(self, deadline):
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise FlvTimeout("no data before the deadline")
-        self.sock.settimeout(remaining)
-        try:
-            data = self.sock.recv(256 * 1024)
-        except socket.timeout:
-            raise FlvTimeout("no data before the deadline") from None
-        except ConnectionResetError:
-            data = b""
-        return data
 
     def read_head(self, timeout=15.0):
         """The status; headers in .headers (lower-case names); a non-FLV body in .body."""
@@ -792,22 +766,20 @@ class HttpFlv(FlvClient):
                                     super().describe())
 
 
-class WsFlv(FlvClient):
+class WsFlv(FlvClient, StreamClient):
     """A WebSocket client of /ws/flv... (rawws framing on a plain socket). Binary messages are
     the FLV byte stream; text messages are kept in texts; the close frame's code in
     close_code (1006 when the TCP connection just ended). A refused upgrade leaves its HTTP
     status and body in status and body, and the client ended."""
 
+    Timeout = FlvTimeout
+
     def __init__(self, port, path, rcvbuf=None, timeout=10.0, headers=()):
-        super().__init__()
+        FlvClient.__init__(self)
         self.port, self.path = port, path
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        if rcvbuf:
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-        self.sock.settimeout(timeout)
-        self.sock.connect(("127.0.0.1", port))
         self.key = rawws.new_key()
-        self.sock.sendall(rawws.handshake(path, self.key, extra_headers=headers))
+        StreamClient.__init__(self, port, rawws.handshake(path, self.key, extra_headers=headers),
+                              rcvbuf, timeout)
         self.parser_ws = rawws.Parser(keep_binary=True)
         self.status = None
         self.body = b""
@@ -817,32 +789,13 @@ class WsFlv(FlvClient):
         self._pending = []
         self._head = bytearray()
 
-    @property
-    def local_port(self):
-        return self.sock.getsockname()[1]
-
     def close(self):
         try:
             if self.status == 101 and not self.eof:
                 self.sock.send(rawws.close_frame(1000))
         except OSError:
             pass
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-
-    def _recv_raw(self, deadline):
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise FlvTimeout("no data before the deadline")
-        self.sock.settimeout(remaining)
-        try:
-            return self.sock.recv(256 * 1024)
-        except socket.timeout:
-            raise FlvTimeout("no data before the deadline") from None
-        except (ConnectionResetError, BrokenPipeError):
-            return b""
+        StreamClient.close(self)
 
     def open(self, timeout=15.0):
         """Reads the upgrade answer: its status (101 when upgraded)."""

@@ -7,12 +7,11 @@ server stops. Failures before the first picture are JSON {"error","code"}."""
 import os
 import re
 import signal
-import socket
 import time
 import urllib.parse
 
-from camtest import (SessionCountingCase, jpeg_problem, jpeg_size, stream_path,
-                     tcp_send_queue, wait_until)
+from camtest import (SessionCountingCase, StreamClient, jpeg_problem, jpeg_size,
+                     stream_path, tcp_send_queue, wait_until)
 
 FPS = 25
 OPEN_TIMEOUT = 3.0
@@ -28,19 +27,16 @@ class MjpegTimeout(AssertionError):
     pass
 
 
-class MjpegClient:
+class MjpegClient(StreamClient):
     """A /mjpeg client on a plain socket, so a test decides when (and whether) it reads. Parses
     the body part by part: a part ends at its Content-Length when it has one, else at the next
     boundary. Records when each part's header block and body were complete."""
 
+    Timeout = MjpegTimeout
+
     def __init__(self, port, path, rcvbuf=None, timeout=10.0):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        if rcvbuf:
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-        self.sock.settimeout(timeout)
-        self.sock.connect(("127.0.0.1", port))
-        self.sock.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nAccept: image/*\r\n\r\n"
-                           % (path, port)).encode())
+        super().__init__(port, ("GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nAccept: image/*\r\n\r\n"
+                                % (path, port)).encode(), rcvbuf, timeout)
         self.buf = b""
         self.eof = False
         self.eof_at = None
@@ -54,27 +50,8 @@ class MjpegClient:
         self.header_times = []    # monotonic times each part's header block was complete
         self.received = 0
 
-    @property
-    def local_port(self):
-        return self.sock.getsockname()[1]
-
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-
     def _recv(self, deadline):
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise MjpegTimeout("no data before the deadline")
-        self.sock.settimeout(remaining)
-        try:
-            data = self.sock.recv(256 * 1024)
-        except socket.timeout:
-            raise MjpegTimeout("no data before the deadline") from None
-        except ConnectionResetError:
-            data = b""
+        data = self._recv_raw(deadline)
         if not data:
             self.eof = True
             self.eof_at = time.monotonic()
