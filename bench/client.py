@@ -340,25 +340,22 @@ def run_ffmpeg_ttff(rtsp, reps=1, timeout=10.0):
     return out
 
 
-def run_gst(rtsp, warmup=2.0, window=10.0):
-    """The floor: GStreamer's RTSP client (which ends a frame on the RTP marker bit) and the
-    same libavcodec decoder, stamps read straight from the decoded luma. Runs in this process:
-    call it from a child process so its CPU is its own (client.py gst)."""
+def gst_pull(launch, warmup, window, take):
+    """Plays the GStreamer pipeline @launch, whose appsink is named "sink", from now until
+    @warmup + @window seconds later; hands each sample it pulls meanwhile to
+    take(recv_us, sample, data), data its buffer's bytes (mapped for the call). Returns
+    (cpu0, t0, t1, cpu1): os.times() and now_us() when the window opened, now_us() when it
+    closed, os.times() before the pipeline stops; t0 and t1 None if the window never opened or
+    closed (an error)."""
     import gi
     gi.require_version("Gst", "1.0")
     from gi.repository import Gst
-    import numpy as np
     Gst.init(None)
-    pipe = Gst.parse_launch(
-        "rtspsrc location=%s protocols=tcp latency=0 ! rtph264depay ! avdec_h264 "
-        "! video/x-raw,format=I420 ! appsink name=sink emit-signals=false sync=false "
-        "max-buffers=2 drop=true" % rtsp)
+    pipe = Gst.parse_launch(launch)
     sink = pipe.get_by_name("sink")
     pipe.set_state(Gst.State.PLAYING)
-    frames = []
     t_start = time.monotonic()
-    cpu0 = None
-    t0 = t1 = None
+    cpu0 = t0 = t1 = None
     try:
         while True:
             t = time.monotonic()
@@ -371,24 +368,41 @@ def run_gst(rtsp, warmup=2.0, window=10.0):
             if sample is None:
                 continue
             recv = now_us()
-            caps = sample.get_caps().get_structure(0)
-            w, h = caps.get_value("width"), caps.get_value("height")
             buf = sample.get_buffer()
             ok, info = buf.map(Gst.MapFlags.READ)
             if not ok:
                 continue
             try:
-                rows = barcode.strip_height(w)
-                y = np.frombuffer(info.data, dtype=np.uint8, count=w * rows).reshape(rows, w)
-                ts = barcode.read_array(y)
+                take(recv, sample, info.data)
             finally:
                 buf.unmap(info)
-            frames.append((recv, w * h, ts))
     finally:
+        cpu1 = os.times()
         pipe.set_state(Gst.State.NULL)
+    return cpu0, t0, t1, cpu1
+
+
+def run_gst(rtsp, warmup=2.0, window=10.0):
+    """The floor: GStreamer's RTSP client (which ends a frame on the RTP marker bit) and the
+    same libavcodec decoder, stamps read straight from the decoded luma. Runs in this process:
+    call it from a child process so its CPU is its own (client.py gst)."""
+    import numpy as np
+    frames = []
+
+    def take(recv, sample, data):
+        caps = sample.get_caps().get_structure(0)
+        w, h = caps.get_value("width"), caps.get_value("height")
+        rows = barcode.strip_height(w)
+        y = np.frombuffer(data, dtype=np.uint8, count=w * rows).reshape(rows, w)
+        frames.append((recv, w * h, barcode.read_array(y)))
+
+    cpu0, t0, t1, _ = gst_pull(
+        "rtspsrc location=%s protocols=tcp latency=0 ! rtph264depay ! avdec_h264 "
+        "! video/x-raw,format=I420 ! appsink name=sink emit-signals=false sync=false "
+        "max-buffers=2 drop=true" % rtsp, warmup, window, take)
     c = Conn("gst")
     c.frames = frames
-    cpu1 = os.times()
+    cpu1 = os.times()          # after the pipeline stopped: its teardown counts here
     res = summarize([c], t0 or now_us(), t1 or now_us())
     wall = ((t1 or 0) - (t0 or 0)) / 1e6
     return {"wall_s": wall,

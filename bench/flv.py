@@ -29,6 +29,7 @@ import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import barcode  # noqa: E402
+import client  # noqa: E402
 from receivers import (HttpChunked, Conn, _mask_frame, die_with_parent,  # noqa: E402
                        now_us)
 
@@ -546,41 +547,12 @@ def gst_depay(rtsp, warmup=2.0, window=10.0, width=1280):
     access units, which it ends on the RTP marker bit): the arrival time of each picture at an
     appsink minus its stamp is the floor of a server that copies pictures. Decoding happens
     after the window. Call it in a child process (flv.py gstdepay) so its CPU is its own."""
-    import gi
-    gi.require_version("Gst", "1.0")
-    from gi.repository import Gst
-    Gst.init(None)
-    pipe = Gst.parse_launch(
+    aus = []
+    cpu0, t0, t1, cpu1 = client.gst_pull(
         "rtspsrc location=%s protocols=tcp latency=0 ! rtph264depay "
         "! video/x-h264,stream-format=byte-stream,alignment=au "
-        "! appsink name=sink emit-signals=false sync=false max-buffers=100" % rtsp)
-    sink = pipe.get_by_name("sink")
-    pipe.set_state(Gst.State.PLAYING)
-    aus = []
-    t_start = time.monotonic()
-    cpu0 = t0 = t1 = None
-    try:
-        while True:
-            t = time.monotonic()
-            if cpu0 is None and t - t_start >= warmup:
-                cpu0, t0 = os.times(), now_us()
-            if t0 is not None and t - t_start >= warmup + window:
-                t1 = now_us()
-                break
-            if t - t_start > warmup + window + 20:
-                break
-            sample = sink.emit("try-pull-sample", int(0.2 * Gst.SECOND))
-            if sample is None:
-                continue
-            recv = now_us()
-            buf = sample.get_buffer()
-            ok, info = buf.map(Gst.MapFlags.READ)
-            if ok:
-                aus.append((recv, bytes(info.data)))
-                buf.unmap(info)
-    finally:
-        cpu1 = os.times()
-        pipe.set_state(Gst.State.NULL)
+        "! appsink name=sink emit-signals=false sync=false max-buffers=100" % rtsp,
+        warmup, window, lambda recv, sample, data: aus.append((recv, bytes(data))))
     # the decoder starts at an IDR picture: drop what comes before
     while aus and not _annexb_key(aus[0][1]):
         aus.pop(0)
