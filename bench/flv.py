@@ -16,11 +16,8 @@ Command line (prints one JSON object): the GStreamer depayloader floor
 """
 
 import argparse
-import errno
 import json
 import os
-import selectors
-import socket
 import struct
 import subprocess
 import sys
@@ -30,11 +27,9 @@ import zlib
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import barcode  # noqa: E402
 import client  # noqa: E402
-from receivers import (HttpChunked, Conn, _mask_frame, die_with_parent,  # noqa: E402
-                       now_us)
+from receivers import (RECV_CHUNK, HttpChunked, SockConn, _mask_frame,  # noqa: E402
+                       die_with_parent)
 
-CONNECT_TIMEOUT = 5.0
-RECV_CHUNK = 1 << 20
 _SCRATCH = bytearray(RECV_CHUNK)   # every viewer reads into this one: one thread, and what a
                                    # viewer keeps it copies before the next read
 VIDEO, AUDIO, SCRIPT = 9, 8, 18
@@ -284,29 +279,26 @@ def _keys(reader):
 
 # ---------------------------------------------------------------- viewers
 
-class FlvViewer(Conn):
+class FlvViewer(SockConn):
     """One FLV body over HTTP (`mode` "http": a GET, body close-delimited or chunked) or a
-    WebSocket (`mode` "ws": binary messages concatenated). `rate` > 0 reads at most that
-    many bytes a second (4 KiB reads, paused in between) with a small receive buffer (`rcvbuf`),
-    as a viewer behind a slow link. `retry_until` (monotonic): connection refusals are retried
-    until then (a peer still starting its listener)."""
+    WebSocket (`mode` "ws": binary messages concatenated). `rate`, `rcvbuf`, `retry_until`: as
+    for any SockConn (a viewer behind a slow link reads at most `rate` bytes a second with a
+    small receive buffer; a peer still starting its listener is retried)."""
 
     def __init__(self, label, host, port, path, mode="http", keep=False):
-        super().__init__(label)
-        self.host, self.port, self.path, self.mode = host, port, path, mode
+        if mode == "ws":
+            key = "dGhlIHNhbXBsZSBub25jZQ=="
+            req = ("GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
+                   "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+                   "Sec-WebSocket-Version: 13\r\n\r\n" % (path, host, port, key)).encode()
+        else:
+            req = ("GET %s HTTP/1.1\r\nHost: %s:%d\r\nAccept: */*\r\n\r\n"
+                   % (path, host, port)).encode()
+        super().__init__(label, host, port, req, scratch=_SCRATCH)
+        self.path, self.mode = path, mode
         self.flv = FlvReader(keep)
         self.keep = keep
-        self.sock = None
-        self.state = "connect"
-        self.hbuf = bytearray()
-        self.scratch = _SCRATCH
-        self.status = None
-        self.headers = {}
         self.chunked = None
-        self.rate = 0
-        self.rcvbuf = 0
-        self.retry_until = None
-        self.connect_timeout = CONNECT_TIMEOUT
         self.proc = None          # a peer process owned by this viewer (ffmpeg per viewer)
         self.bytes = 0
         self.bytes_t0 = 0         # self.bytes when the window opened
@@ -320,125 +312,23 @@ class FlvViewer(Conn):
         self.wop = 0
         self.ctl = bytearray()
 
-    def fileobj(self):
-        return self.sock
+    def on_headers(self, rest):
+        if self.status != (101 if self.mode == "ws" else 200):
+            self.fail("HTTP %s %s" % (self.status, rest[:200].decode("utf-8", "replace")))
+            return False
+        if "chunked" in self.headers.get("transfer-encoding", ""):
+            self.chunked = HttpChunked()
+        if self.stall:
+            self.loop.unwatch(self.sock)    # connected, never reads again
+            return False
+        return True
 
-    def start(self):
-        if self.t_connect is None:
-            self.t_connect = time.monotonic()
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setblocking(False)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if self.rcvbuf:
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.rcvbuf)
-        try:
-            self.sock.connect((self.host, self.port))
-        except BlockingIOError:
-            pass
-        except OSError as e:
-            self.fail("connect: %s" % e)
-            return
-        self.state = "connect"
-        self.loop.watch(self.sock, selectors.EVENT_WRITE, self)
+    def on_eof(self, t):
+        self.ended = self.state == "body"
+        self.fail("connection closed by server" +
+                  (": " + " ".join(self.texts)[:200] if self.texts else ""))
 
-    def request(self):
-        if self.mode == "ws":
-            key = "dGhlIHNhbXBsZSBub25jZQ=="
-            return ("GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
-                    "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
-                    "Sec-WebSocket-Version: 13\r\n\r\n" % (self.path, self.host, self.port,
-                                                           key)).encode()
-        return ("GET %s HTTP/1.1\r\nHost: %s:%d\r\nAccept: */*\r\n\r\n"
-                % (self.path, self.host, self.port)).encode()
-
-    def check_timeout(self, t):
-        if self.closed:
-            return
-        limit = self.connect_timeout if self.retry_until is None else \
-            max(self.connect_timeout, self.retry_until - self.t_connect)
-        if self.state in ("connect", "headers", "retry") and t - self.t_connect > limit:
-            self.fail("timeout in %s" % self.state)
-
-    def resume(self):
-        if self.state == "retry":
-            self.start()
-
-    def resume_events(self):
-        return selectors.EVENT_WRITE if self.state == "connect" else selectors.EVENT_READ
-
-    def on_event(self, events):
-        if self.closed:
-            return
-        if self.state == "connect":
-            err = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-            if err == errno.ECONNREFUSED and self.retry_until and \
-                    time.monotonic() < self.retry_until:
-                self.loop.unwatch(self.sock)
-                self.sock.close()
-                self.state = "retry"
-                self.loop.pause(self, 0.02)
-                return
-            if err:
-                self.fail("connect: %s" % os.strerror(err))
-                return
-            try:
-                self.sock.sendall(self.request())
-            except OSError as e:
-                self.fail("send: %s" % e)
-                return
-            self.state = "headers"
-            self.loop.watch(self.sock, selectors.EVENT_READ, self)
-            return
-        want = 4096 if self.rate else 0
-        try:
-            n = self.sock.recv_into(self.scratch, want)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError as e:
-            self.fail("recv: %s" % e)
-            return
-        t = now_us()
-        if n == 0:
-            self.ended = self.state == "body"
-            self.fail("connection closed by server" +
-                      (": " + " ".join(self.texts)[:200] if self.texts else ""))
-            return
-        mv = memoryview(self.scratch)[:n]
-        if self.state == "headers":
-            self.hbuf += mv
-            end = self.hbuf.find(b"\r\n\r\n")
-            if end < 0:
-                if len(self.hbuf) > 65536:
-                    self.fail("response headers too long")
-                return
-            head = bytes(self.hbuf[:end]).decode("latin-1").split("\r\n")
-            rest = bytes(self.hbuf[end + 4:])
-            self.hbuf = bytearray()
-            try:
-                self.status = int(head[0].split()[1])
-            except (IndexError, ValueError):
-                self.fail("bad status line %r" % head[0])
-                return
-            for line in head[1:]:
-                k, _, v = line.partition(":")
-                self.headers[k.strip().lower()] = v.strip()
-            if self.status != (101 if self.mode == "ws" else 200):
-                self.fail("HTTP %s %s" % (self.status, rest[:200].decode("utf-8", "replace")))
-                return
-            if "chunked" in self.headers.get("transfer-encoding", ""):
-                self.chunked = HttpChunked()
-            self.state = "body"
-            if self.stall:
-                self.loop.unwatch(self.sock)    # connected, never reads again
-                return
-            if rest:
-                self.body(memoryview(rest), t)
-        else:
-            self.body(mv, t)
-        if self.rate and not self.closed:
-            self.loop.pause(self, n / self.rate)
-
-    def body(self, mv, t):
+    def on_body(self, mv, t):
         self.bytes += len(mv)
         if self.chunked is not None:
             mv = memoryview(self.chunked.feed(mv))
@@ -509,17 +399,10 @@ class FlvViewer(Conn):
                 pass
 
     def close(self):
-        if self.sock is not None and not self.closed:
-            if self.loop is not None:
-                self.loop.unwatch(self.sock)
-            try:
-                self.sock.close()
-            except OSError:
-                pass
+        super().close()
         if self.proc is not None:
             stop_proc(self.proc)
             self.proc = None
-        self.closed = True
 
     # figures -----------------------------------------------------------------
 

@@ -14,6 +14,7 @@ that long (unregistered from the selector, so what it has not taken stays in the
 """
 
 import base64
+import errno
 import os
 import selectors
 import signal
@@ -178,30 +179,42 @@ class Conn:
 
 
 class SockConn(Conn):
-    """A TCP client speaking HTTP/1.1 first (a request, then the response headers)."""
+    """A TCP client speaking HTTP/1.1 first (a request, then the response headers). `rate` > 0
+    reads at most that many bytes a second (4 KiB reads, paused in between), as a viewer behind
+    a slow link. `retry_until` (monotonic): connection refusals are retried until then (a peer
+    still starting its listener). It reads into @scratch, if given, else a buffer of its own."""
 
-    def __init__(self, label, host, port, request):
+    def __init__(self, label, host, port, request, scratch=None):
         super().__init__(label)
         self.host, self.port, self.request = host, port, request
         self.sock = None
         self.state = "connect"
         self.hbuf = bytearray()
-        self.scratch = bytearray(RECV_CHUNK)
+        self.scratch = bytearray(RECV_CHUNK) if scratch is None else scratch
         self.status = None
         self.headers = {}
         self.pending = None       # slow mode: bytes read but not yet taken
         self.rcvbuf = 0           # SO_RCVBUF to ask for; 0 = the system's autotuning
+        self.rate = 0
+        self.retry_until = None
+        self.connect_timeout = CONNECT_TIMEOUT
 
     def resume(self):
-        if self.pending:
+        if self.state == "retry":
+            self.start()
+        elif self.pending:
             p, self.pending = self.pending, None
             self.on_body(memoryview(p), now_us())
 
     def fileobj(self):
         return self.sock
 
+    def resume_events(self):
+        return selectors.EVENT_WRITE if self.state == "connect" else selectors.EVENT_READ
+
     def start(self):
-        self.t_connect = time.monotonic()
+        if self.t_connect is None:     # a retry, or a wait started before (a peer's start)
+            self.t_connect = time.monotonic()
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setblocking(False)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -215,11 +228,15 @@ class SockConn(Conn):
         except OSError as e:
             self.fail("connect: %s" % e)
             return
+        self.state = "connect"
         self.loop.watch(self.sock, selectors.EVENT_WRITE, self)
 
     def check_timeout(self, t):
-        if not self.closed and self.state in ("connect", "headers") and \
-                t - self.t_connect > CONNECT_TIMEOUT:
+        if self.closed:
+            return
+        limit = self.connect_timeout if self.retry_until is None else \
+            max(self.connect_timeout, self.retry_until - self.t_connect)
+        if self.state in ("connect", "headers", "retry") and t - self.t_connect > limit:
             self.fail("timeout in %s" % self.state)
 
     def on_event(self, events):
@@ -227,6 +244,13 @@ class SockConn(Conn):
             return
         if self.state == "connect":
             err = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if err == errno.ECONNREFUSED and self.retry_until and \
+                    time.monotonic() < self.retry_until:
+                self.loop.unwatch(self.sock)
+                self.sock.close()
+                self.state = "retry"
+                self.loop.pause(self, 0.02)
+                return
             if err:
                 self.fail("connect: %s" % os.strerror(err))
                 return
@@ -239,8 +263,10 @@ class SockConn(Conn):
             self.loop.watch(self.sock, selectors.EVENT_READ, self)
             return
         try:
-            # A slow viewer reads 64 KiB at a time, so what it has not taken stays in the kernel.
-            n = self.sock.recv_into(self.scratch, 65536 if self.slow else 0)
+            # A slow viewer reads 64 KiB at a time, so what it has not taken stays in the kernel;
+            # one behind a slow link, 4 KiB.
+            n = self.sock.recv_into(self.scratch,
+                                    65536 if self.slow else 4096 if self.rate else 0)
         except (BlockingIOError, InterruptedError):
             return
         except OSError as e:
@@ -270,12 +296,19 @@ class SockConn(Conn):
                 k, _, v = line.partition(":")
                 self.headers[k.strip().lower()] = v.strip()
             self.state = "body"
-            if not self.on_headers():
+            if not self.on_headers(rest):
                 return
             if rest:
                 self.on_body(memoryview(rest), t)
-            return
-        self.on_body(mv, t)
+        else:
+            self.on_body(mv, t)
+        if self.rate and not self.closed:
+            self.loop.pause(self, n / self.rate)
+
+    def on_headers(self, rest):
+        """The response head is read (status, headers); @rest is the body that came with it.
+        False when the body is not to be read (the connection failed, or stays unread)."""
+        return True
 
     def on_eof(self, t):
         self.fail("connection closed by server")
@@ -327,7 +360,7 @@ class WsViewer(SockConn):
         self.close_code = None
         self.pull = False
 
-    def on_headers(self):
+    def on_headers(self, rest):
         if self.status != 101:
             self.fail("HTTP %s instead of 101" % self.status)
             return False
@@ -471,7 +504,7 @@ class MjpegViewer(SockConn):
         self.chunked = None
         self.boundary = None
 
-    def on_headers(self):
+    def on_headers(self, rest):
         if self.status != 200:
             self.fail("HTTP %s" % self.status)
             return False
@@ -533,7 +566,7 @@ class Snapshot(SockConn):
         self.chunked = None
         self.t_done = None
 
-    def on_headers(self):
+    def on_headers(self, rest):
         if self.status != 200:
             self.fail("HTTP %s" % self.status)
             return False
