@@ -17,6 +17,7 @@ import io
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -367,6 +368,17 @@ def tcp_send_queue(local_port, remote_port):
     return None
 
 
+
+def raise_nofile(n, what):
+    """Raises this process's soft RLIMIT_NOFILE, which camstream inherits, for @n connections:
+    each is a descriptor here and one in camstream. Fails when the hard limit is too low for @n
+    @what. Returns the limits before, for resource.setrlimit to restore."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = min(hard, max(soft, 2 * n + 256))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    if want < n + 64:
+        raise AssertionError("RLIMIT_NOFILE hard limit %d is too low for %d %s" % (hard, n, what))
+    return soft, hard
 
 class StreamClient:
     """A client of 127.0.0.1:@port on a plain blocking socket that sends @request at once, so

@@ -18,7 +18,8 @@ import time
 import urllib.parse
 
 import flvtags
-from camtest import (SessionCountingCase, http_get, stream_path, tcp_send_queue, wait_until)
+from camtest import (SessionCountingCase, http_get, raise_nofile, stream_path, tcp_send_queue,
+                     wait_until)
 from flvtags import FlvError, HttpFlv, WsFlv
 from test_many_clients import HealthProbe
 from test_metrics import Metrics
@@ -1029,13 +1030,7 @@ class ManyViewers(FlvCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        cls._nofile = (soft, hard)
-        want = min(hard, max(soft, 2 * MANY + 256))
-        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
-        if want < MANY + 64:
-            raise AssertionError("RLIMIT_NOFILE hard limit %d is too low for %d viewers"
-                                 % (hard, MANY))
+        cls._nofile = raise_nofile(MANY, "viewers")
 
     @classmethod
     def tearDownClass(cls):

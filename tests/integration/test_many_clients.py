@@ -12,7 +12,8 @@ import sys
 import time
 
 import rawws
-from camtest import CamTestCase, http_get, jpeg_problem, stream_path, wait_until
+from camtest import (CamTestCase, http_get, jpeg_problem, raise_nofile, stream_path,
+                     wait_until)
 
 N = int(os.environ.get("CAMSTREAM_MANY_CLIENTS", "1000"))
 HOLD_SECONDS = 10.0
@@ -96,14 +97,7 @@ class HealthProbe:
 class ManyClients(CamTestCase):
     @classmethod
     def setUpClass(cls):
-        # Each viewer is one descriptor here and one in camstream (which inherits the limit).
-        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        cls._nofile = (soft, hard)
-        want = min(hard, max(soft, 2 * N + 256))
-        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
-        if want < N + 64:
-            raise AssertionError("RLIMIT_NOFILE hard limit %d is too low for %d clients"
-                                 % (hard, N))
+        cls._nofile = raise_nofile(N, "clients")
 
     @classmethod
     def tearDownClass(cls):
