@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import random
-import signal
 import socket
 import statistics
 import subprocess
@@ -624,16 +623,7 @@ def main(argv):
         ap.error("no camstream binary at %s (set CAMSTREAM_BIN)" % a.bin)
     if not os.path.exists(NMS_APP):
         ap.error("node-media-server is not installed: run bench/peers/install.sh")
-    import resource
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    need = 4 * a.many + 256
-    if soft < need:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(need, 8192)), hard))
-    import atexit
-    atexit.register(run.stop_all)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, lambda *_: sys.exit(130))
+    run.prepare_process(a.many, 8192)
     b = FlvBench(a)
     started = time.strftime("%Y-%m-%d %H:%M:%S %Z")
     load0 = os.getloadavg()

@@ -500,6 +500,21 @@ def print_table(results, args, out=sys.stdout):
         print(file=out)
 
 
+def prepare_process(viewers, at_least):
+    """Before a benchmark of up to @viewers: the soft RLIMIT_NOFILE raised to 4 descriptors a
+    viewer and 256 more (at least @at_least) where it is lower; the servers stopped at exit;
+    SIGTERM and SIGHUP end it as Ctrl-C does."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    need = 4 * viewers + 256
+    if soft < need:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(need, at_least)), hard))
+    atexit.register(stop_all)
+    # Ctrl-C even where SIGINT was inherited ignored (a background job of a script).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda *_: sys.exit(130))
+
+
 def main():
     if "--flv" in sys.argv[1:]:     # the FLV benchmark: its own scenarios and table
         import flv_run
@@ -553,16 +568,7 @@ def main():
     if not os.access(a.bin, os.X_OK):
         ap.error("no camstream binary at %s (set CAMSTREAM_BIN)" % a.bin)
 
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    need = 4 * a.viewers + 256
-    if soft < need:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(need, 4096)), hard))
-
-    atexit.register(stop_all)
-    # Ctrl-C even where SIGINT was inherited ignored (a background job of a script).
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, lambda *_: sys.exit(130))
+    prepare_process(a.viewers, 4096)
 
     b = Bench(a)
     started = time.strftime("%Y-%m-%d %H:%M:%S %Z")
