@@ -127,6 +127,18 @@ static bool input(struct gen_audio *g, const char *name, int rate, int channels,
 	return ok;
 }
 
+/* @fx on an H.264 camera whose audio is @g, made by input(); false, as input(), when it was
+ * not made. */
+static bool setup_audio(struct fixture *fx, struct gen_audio *g, const char *name, int rate,
+	int channels, int64_t bit_rate, double seconds, int64_t start_us)
+{
+	if (!input(g, name, rate, channels, bit_rate, seconds, start_us))
+		return false;
+	CHECK(setup(fx, AV_CODEC_ID_H264, b320_avcc, sizeof(b320_avcc)));
+	coded_feed_audio(fx->feed, g->par);
+	return true;
+}
+
 /* The log's current audio params: AAC at @rate with @channels and a config. */
 static bool announced_aac(struct coded_log *log, unsigned rate, unsigned channels)
 {
@@ -141,10 +153,8 @@ static void test_g711_audio_is_announced_as_aac_before_its_first_frame(void)
 {
 	struct fixture fx;
 	struct gen_audio g;
-	if (!input(&g, "pcm_alaw", 8000, 1, 0, 0.1, 0))
+	if (!setup_audio(&fx, &g, "pcm_alaw", 8000, 1, 0, 0.1, 0))
 		return;
-	CHECK(setup(&fx, AV_CODEC_ID_H264, b320_avcc, sizeof(b320_avcc)));
-	coded_feed_audio(fx.feed, g.par);
 	CHECK(announced_aac(fx.log, 16000, 1));
 	gen_free(&g);
 	teardown(&fx);
@@ -180,10 +190,8 @@ static void test_transcoded_audio_enters_the_log_as_aac_on_the_camera_clock(void
 	struct gen_audio g;
 	int64_t pts[64];
 	bool aac;
-	if (!input(&g, "g722", 16000, 1, 0, 1.0, 3000000))
+	if (!setup_audio(&fx, &g, "g722", 16000, 1, 0, 1.0, 3000000))
 		return;
-	CHECK(setup(&fx, AV_CODEC_ID_H264, b320_avcc, sizeof(b320_avcc)));
-	coded_feed_audio(fx.feed, g.par);
 	size_t n = read_audio(&fx, &g, pts, N(pts), &aac);
 	CHECK(aac && n >= 16000 / 1024 - 2);
 	CHECK(n && pts[0] == g.pkts[0].pts_us); /* the encoder's start is before 3 s */
@@ -199,10 +207,8 @@ static void test_camera_aac_is_copied_as_it_is(void)
 	struct gen_audio g;
 	int64_t pts[64];
 	bool aac;
-	if (!input(&g, "aac", 44100, 2, 96000, 0.5, 0))
+	if (!setup_audio(&fx, &g, "aac", 44100, 2, 96000, 0.5, 0))
 		return;
-	CHECK(setup(&fx, AV_CODEC_ID_H264, b320_avcc, sizeof(b320_avcc)));
-	coded_feed_audio(fx.feed, g.par);
 	CHECK(announced_aac(fx.log, 44100, 2));
 	size_t n = read_audio(&fx, &g, pts, N(pts), &aac);
 	CHECK(aac && n == g.n);
@@ -214,10 +220,8 @@ static void test_a_session_without_usable_audio_announces_none(void)
 {
 	struct fixture fx;
 	struct gen_audio g;
-	if (!input(&g, "pcm_mulaw", 8000, 1, 0, 0.1, 0))
+	if (!setup_audio(&fx, &g, "pcm_mulaw", 8000, 1, 0, 0.1, 0))
 		return;
-	CHECK(setup(&fx, AV_CODEC_ID_H264, b320_avcc, sizeof(b320_avcc)));
-	coded_feed_audio(fx.feed, g.par);
 	CHECK(announced_aac(fx.log, 16000, 1));
 	/* the camera reconnects without audio */
 	AVCodecParameters *v = avcodec_parameters_alloc();
