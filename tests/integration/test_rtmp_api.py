@@ -419,6 +419,17 @@ class RtmpApi(SessionCountingCase, RtmpApiCase):
                          (0, False, None), st)
         # registered but without a picture: the next request waits again, and fails the same
         self.fail_json(cam, "GET", "/rtmp/snapshot/mute", 504)
+        # stopped: still registered, and without a picture to show the answer is 404 at once
+        r, _ = self.call(cam, "POST", "/api/streams/mute/stop")
+        self.assertEqual(r.status, 200, r.body[:300])
+
+        def offline_404():
+            r, elapsed = self.call(cam, "GET", "/rtmp/snapshot/mute")
+            return r.status == 404 and elapsed < AT_ONCE and r
+        r = wait_until(offline_404, 5, interval=0.2)
+        self.assertTrue(r, "a stopped registered key without a picture is not 404 at once")
+        self.assertIn("offline", r.json()["message"])
+        self.assertEqual(self.status(cam, "mute")["capture_count"], 0)
 
     def test_shutdown_with_registrations_and_a_waiting_request_is_clean(self):
         silent = self.silent_listener()
