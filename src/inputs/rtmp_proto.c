@@ -86,7 +86,7 @@ struct rtmp_conn {
 	uint64_t acked_at;
 
 	/* the session */
-	bool connected, publishing;
+	bool connected, publishing, unpublished;
 	double txid_connect;
 
 	/* the output */
@@ -362,8 +362,8 @@ static int cmd_stream(struct rtmp_conn *c, struct amf_reader *r, uint32_t msid, 
 	char name[MAX_STR] = "", type[32] = "live";
 	if (!c->connected)
 		return fail(c, -EPROTO, "publish or play before connect");
-	if (c->publishing)
-		return fail(c, -EPROTO, "publish or play while publishing");
+	if (c->publishing || c->unpublished)
+		return fail(c, -EPROTO, "publish or play again on one connection");
 	if (!amf_skip(r) || !read_cstr(r, name, sizeof(name)))
 		return fail(c, -EPROTO, "bad publish or play command");
 	if (publish && amf_peek(r) == AMF_STRING && !read_cstr(r, type, sizeof(type)))
@@ -395,16 +395,18 @@ static int cmd_stream(struct rtmp_conn *c, struct amf_reader *r, uint32_t msid, 
 	return 0;
 }
 
+/* FCUnpublish, closeStream, deleteStream: the first one ends the publishing. The connection
+ * stays until the peer closes it: publishers close right after deleteStream, and GStreamer's
+ * rtmp2sink reports an error when the server closes first. */
 static int unpublish(struct rtmp_conn *c, uint32_t msid)
 {
 	if (!c->publishing)
 		return 0;
 	c->publishing = false;
+	c->unpublished = true;
+	c->stage = RTMP_CLOSING;
 	struct rtmp_event ev = { .kind = RTMP_EV_UNPUBLISH, .stream_id = msid };
-	if (call(c, &ev, NULL) < 0)
-		return c->result;
-	finish(c);
-	return 0;
+	return call(c, &ev, NULL);
 }
 
 static int command(struct rtmp_conn *c, const uint8_t *p, size_t n, uint32_t msid)
@@ -454,8 +456,8 @@ static int command(struct rtmp_conn *c, const uint8_t *p, size_t n, uint32_t msi
 static int media(struct rtmp_conn *c, unsigned type, uint32_t msid, uint32_t ts,
 	const uint8_t *p, size_t n)
 {
-	if (!c->publishing)
-		return 0; /* nothing to say it belongs to yet */
+	if (!c->publishing || n == 0)
+		return 0; /* nothing to say it belongs to yet, or nothing at all */
 	struct rtmp_event ev = { .stream_id = msid, .timestamp = ts, .data = p, .len = n };
 	if (type == MSG_AUDIO || type == MSG_VIDEO) {
 		ev.kind = type == MSG_AUDIO ? RTMP_EV_AUDIO : RTMP_EV_VIDEO;

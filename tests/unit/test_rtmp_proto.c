@@ -932,10 +932,17 @@ static void test_unpublish_ends_the_session(void)
 	struct rtmp_conn *c = published(&r, NULL, WHOLE);
 	struct buf b = { 0 };
 	cmd_simple(&b, "FCUnpublish", 6, "cam1", 0);
+	uint8_t v[10] = { 0x17 };
+	message(&b, &plain, 0, 6, 0, 9, 1, v, sizeof(v)); /* dropped */
 	cmd_simple(&b, "deleteStream", 7, NULL, 0);
-	CHECK(feed(c, &b, ONE_BYTE, NULL) == RTMP_CLOSE);
-	CHECK(r.count[RTMP_EV_UNPUBLISH] == 1);
+	CHECK(feed(c, &b, ONE_BYTE, NULL) == 0); /* the peer closes */
+	CHECK(r.count[RTMP_EV_UNPUBLISH] == 1 && r.count[RTMP_EV_VIDEO] == 0);
 	CHECK(rtmp_conn_stage(c) == RTMP_CLOSING);
+	/* publishing again on the same connection is an error */
+	struct buf again = { 0 };
+	cmd_simple(&again, "publish", 8, "cam1", 1);
+	CHECK(feed(c, &again, WHOLE, NULL) < 0);
+	free(again.p);
 	free(b.p);
 	rtmp_conn_destroy(c);
 }
@@ -1270,6 +1277,7 @@ static uint8_t *load(const char *name, size_t *n)
 /* What a capture's events add up to. */
 struct tally {
 	int video, audio, data, video_config, audio_config, video_end, keys, h264, sized_meta;
+	int unpublish;
 	uint32_t last_video, last_audio;
 	bool video_back, audio_back;  /* a timestamp went back */
 	bool bad_body;
@@ -1307,6 +1315,8 @@ static int tally_event(void *arg, const struct rtmp_event *ev, struct rtmp_reply
 	} else if (ev->kind == RTMP_EV_CONNECT) {
 		if (strcmp(ev->app, "live") != 0)
 			t->bad_body = true;
+	} else if (ev->kind == RTMP_EV_UNPUBLISH) {
+		t->unpublish++;
 	} else if (ev->kind == RTMP_EV_PUBLISH) {
 		if (strcmp(ev->name, "test") != 0)
 			t->bad_body = true;
@@ -1335,7 +1345,7 @@ static void test_ffmpeg_capture(void)
 		struct tally t = { 0 };
 		int rc = 0;
 		capture_in(d, n, (enum split)how, &t, &rc);
-		CHECK(rc == RTMP_CLOSE); /* it ends with FCUnpublish/deleteStream */
+		CHECK(rc == 0 && t.unpublish == 1); /* it ends with FCUnpublish, deleteStream */
 		CHECK(!t.bad_body);
 		CHECK(t.data == 1 && t.sized_meta == 1);
 		/* the sequence header, 75 pictures, the end of sequence ffmpeg's trailer writes */
@@ -1363,7 +1373,7 @@ static void test_gstreamer_capture(void)
 		struct tally t = { 0 };
 		int rc = 0;
 		capture_in(d, n, (enum split)how, &t, &rc);
-		CHECK(rc == RTMP_CLOSE);
+		CHECK(rc == 0 && t.unpublish == 1);
 		CHECK(!t.bad_body);
 		CHECK(t.data >= 1 && t.sized_meta >= 1);
 		CHECK(t.video == 77 && t.video_config == 1 && t.video_end == 1 && t.h264 == 77);
