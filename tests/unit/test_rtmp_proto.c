@@ -576,6 +576,54 @@ static void test_extended_timestamp_not_repeated_on_type3(void)
 	ext_type3(false, RANDOM);
 }
 
+/* A peer that does not repeat the extended timestamp, and a last chunk of 2 bytes: the 4 bytes
+ * read in its place are those 2 and the start of the next chunk. */
+static void test_extended_timestamp_not_repeated_short_last_chunk(void)
+{
+	for (int how = WHOLE; how <= RANDOM; how++) {
+		struct rec r = { 0 };
+		struct rtmp_conn *c = published(&r, NULL, (enum split)how);
+		struct buf b = { 0 };
+		struct chunking ck = { 128, false };
+		uint8_t v[130], a[3] = { 0xaf, 1, 0x21 };
+		for (size_t i = 0; i < sizeof(v); i++)
+			v[i] = (uint8_t)(i + 100);
+		message(&b, &ck, 0, 6, 0x02000000, 9, 1, v, sizeof(v));
+		message(&b, &ck, 0, 4, 0x02000010, 8, 1, a, sizeof(a));
+		CHECK(feed(c, &b, (enum split)how, NULL) == 0);
+		CHECK(r.count[RTMP_EV_VIDEO] == 1 && r.count[RTMP_EV_AUDIO] == 1);
+		CHECK(r.ev[2].len == sizeof(v) && !memcmp(r.ev[2].data, v, sizeof(v)));
+		CHECK(r.ev[2].timestamp == 0x02000000);
+		CHECK(r.ev[3].len == sizeof(a) && r.ev[3].timestamp == 0x02000010);
+		free(b.p);
+		rtmp_conn_destroy(c);
+	}
+}
+
+static void test_amf3_command_is_read_as_amf0(void)
+{
+	struct rec r = { 0 };
+	struct rtmp_conn *c = rtmp_conn_create(NULL, on_event, &r);
+	struct buf b = { 0 };
+	handshake(&b);
+	struct amf *a = amf_new();
+	a->b[a->w.n++] = 0; /* the AMF0 switch of a type 17 command */
+	amfw_string(&a->w, "connect");
+	amfw_number(&a->w, 1);
+	amfw_object(&a->w);
+	amfw_key(&a->w, "app");
+	amfw_string(&a->w, "live");
+	amfw_end(&a->w);
+	message(&b, &plain, 0, 3, 0, 17, 0, a->b, a->w.n);
+	CHECK(feed(c, &b, ONE_BYTE, NULL) == 0);
+	CHECK(r.count[RTMP_EV_CONNECT] == 1);
+	CHECK_STR(r.ev[0].app, "live");
+	CHECK(rtmp_conn_stage(c) == RTMP_CONNECTED);
+	free(a);
+	free(b.p);
+	rtmp_conn_destroy(c);
+}
+
 static void test_chunk_size_change_mid_stream(void)
 {
 	struct rec r = { 0 };
@@ -1397,6 +1445,8 @@ int main(void)
 	RUN(test_basic_headers_of_two_and_three_bytes);
 	RUN(test_extended_timestamp_repeated_on_type3);
 	RUN(test_extended_timestamp_not_repeated_on_type3);
+	RUN(test_extended_timestamp_not_repeated_short_last_chunk);
+	RUN(test_amf3_command_is_read_as_amf0);
 	RUN(test_chunk_size_change_mid_stream);
 	RUN(test_interleaved_audio_and_video_chunk_streams);
 	RUN(test_abort_drops_a_message_in_progress);
