@@ -248,6 +248,7 @@ static int on_event(void *arg, const struct rtmp_event *ev, struct rtmp_reply *r
 		return refuse(ss, reply, "NetStream.Play.Failed", "%s", "this server takes "
 			"publishers only over RTMP: play http://HOST:PORT/live/KEY.flv");
 	case RTMP_EV_UNPUBLISH:
+		ss->unpublished_us = clock_mono_us();
 		end_publish(ss);
 		return 0;
 	case RTMP_EV_VIDEO:
