@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "rtmp_amf.h"
+#include "amf0.h"
 
 #define FRAME_KEY 1
 #define FRAME_COMMAND 5

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rtmp_amf.h"
+#include "amf0.h"
 #include "rtmp_internal.h"
 
 /* A status object: level, code, description. */

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "rtmp_amf.h"
+#include "amf0.h"
 #include "rtmp_media.h"
 #include "rtmp_proto.h"
 

@@ -1,8 +1,10 @@
-/* rtmp_amf: AMF0 values, read and written, for rtmp_proto and rtmp_media (internal to them).
- * Pure, no allocation. The reader never reads past its bytes and bounds nesting to
- * AMF_MAX_DEPTH; the writer counts every byte and stores those that fit (like flv.c's). */
-#ifndef CAMSTREAM_RTMP_AMF_H
-#define CAMSTREAM_RTMP_AMF_H
+/* amf0: AMF0 values (Adobe's Action Message Format), read and written: RTMP commands and
+ * metadata (inputs/rtmp_*), FLV's onMetaData (flv.c). Pure, no allocation. The reader never
+ * reads past its bytes and bounds nesting to AMF_MAX_DEPTH; the writer is the bounded byte
+ * writer FLV's tags use too: it counts every byte and stores those that fit, so a first pass
+ * with no buffer measures. */
+#ifndef CAMSTREAM_AMF0_H
+#define CAMSTREAM_AMF0_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -43,12 +45,17 @@ struct amf_writer {
 	uint8_t *p;
 	size_t cap, n;   /* n counts every byte; only those within cap are stored */
 };
-void amfw_number(struct amf_writer *w, double v);
+/* Raw bytes: as they are, one byte, @bytes (1-8) of @v big-endian. */
+void amfw_bytes(struct amf_writer *w, const void *b, size_t len);
+void amfw_u8(struct amf_writer *w, unsigned v);
+void amfw_be(struct amf_writer *w, uint64_t v, int bytes);
+/* Values (marker and value). */void amfw_number(struct amf_writer *w, double v);
 void amfw_bool(struct amf_writer *w, bool v);
 void amfw_string(struct amf_writer *w, const char *s); /* cut to 65535 bytes */
 void amfw_null(struct amf_writer *w);
 void amfw_undefined(struct amf_writer *w);
 void amfw_object(struct amf_writer *w);
+/* An object's key (a string without its marker), then its value. */
 void amfw_key(struct amf_writer *w, const char *key);
 void amfw_end(struct amf_writer *w);
 

@@ -1,4 +1,4 @@
-#include "rtmp_amf.h"
+#include "amf0.h"
 
 #include <string.h>
 
@@ -175,39 +175,39 @@ int amf_key(struct amf_reader *r, const uint8_t **key, size_t *len)
 
 /* ---- the writer ---- */
 
-static void put(struct amf_writer *w, const void *b, size_t len)
+void amfw_bytes(struct amf_writer *w, const void *b, size_t len)
 {
 	if (len && w->n <= w->cap && len <= w->cap - w->n)
 		memcpy(w->p + w->n, b, len);
 	w->n += len;
 }
 
-static void put_u8(struct amf_writer *w, unsigned v)
+void amfw_u8(struct amf_writer *w, unsigned v)
 {
 	uint8_t b = (uint8_t)v;
-	put(w, &b, 1);
+	amfw_bytes(w, &b, 1);
 }
 
-static void put_be(struct amf_writer *w, uint64_t v, int bytes)
+void amfw_be(struct amf_writer *w, uint64_t v, int bytes)
 {
 	uint8_t b[8];
 	for (int i = 0; i < bytes; i++)
 		b[i] = (uint8_t)(v >> (8 * (bytes - 1 - i)));
-	put(w, b, (size_t)bytes);
+	amfw_bytes(w, b, (size_t)bytes);
 }
 
 void amfw_number(struct amf_writer *w, double v)
 {
 	uint64_t bits;
 	memcpy(&bits, &v, sizeof(bits));
-	put_u8(w, AMF_NUMBER);
-	put_be(w, bits, 8);
+	amfw_u8(w, AMF_NUMBER);
+	amfw_be(w, bits, 8);
 }
 
 void amfw_bool(struct amf_writer *w, bool v)
 {
-	put_u8(w, AMF_BOOL);
-	put_u8(w, v);
+	amfw_u8(w, AMF_BOOL);
+	amfw_u8(w, v);
 }
 
 void amfw_key(struct amf_writer *w, const char *key)
@@ -215,33 +215,33 @@ void amfw_key(struct amf_writer *w, const char *key)
 	size_t n = strlen(key);
 	if (n > 0xffff)
 		n = 0xffff;
-	put_be(w, n, 2);
-	put(w, key, n);
+	amfw_be(w, n, 2);
+	amfw_bytes(w, key, n);
 }
 
 void amfw_string(struct amf_writer *w, const char *s)
 {
-	put_u8(w, AMF_STRING);
+	amfw_u8(w, AMF_STRING);
 	amfw_key(w, s);
 }
 
 void amfw_null(struct amf_writer *w)
 {
-	put_u8(w, AMF_NULL);
+	amfw_u8(w, AMF_NULL);
 }
 
 void amfw_undefined(struct amf_writer *w)
 {
-	put_u8(w, AMF_UNDEFINED);
+	amfw_u8(w, AMF_UNDEFINED);
 }
 
 void amfw_object(struct amf_writer *w)
 {
-	put_u8(w, AMF_OBJECT);
+	amfw_u8(w, AMF_OBJECT);
 }
 
 void amfw_end(struct amf_writer *w)
 {
-	put_be(w, 0, 2);
-	put_u8(w, AMF_OBJECT_END);
+	amfw_be(w, 0, 2);
+	amfw_u8(w, AMF_OBJECT_END);
 }
