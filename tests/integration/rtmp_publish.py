@@ -28,13 +28,13 @@ test_rtmp_ingest.py; run alone it publishes an FLV file or an H.265 stream:
 
 import argparse
 import os
+import random
 import select
 import socket
 import struct
 import sys
 import threading
 import time
-import urllib.parse
 
 # message types
 MSG_SET_CHUNK_SIZE, MSG_ABORT, MSG_ACK, MSG_USER_CONTROL, MSG_WINDOW_ACK, MSG_PEER_BW = \
@@ -1007,15 +1007,15 @@ def half_handshake(host, port, timeout=10.0):
     return p
 
 
-def garbage(host, port, n=64 * 1024, after_handshake=False, timeout=10.0):
+def garbage(host, port, n=64 * 1024, after_handshake=False, timeout=10.0, seed=None):
     """@n random bytes (the first not 3, so not a C0) or, @after_handshake, a valid handshake
-    then @n random bytes where chunks should be. Returns the Publisher; the send may fail
-    once the server closed (that is fine)."""
+    then @n random bytes where chunks should be (the same bytes each run with @seed). Returns
+    the Publisher; the send may fail once the server closed (that is fine)."""
     p = Publisher(host, port, timeout=timeout).tcp()
     if after_handshake:
         p.handshake()
     p.start_reader()
-    data = bytearray(os.urandom(n))
+    data = bytearray(random.Random(seed).randbytes(n) if seed is not None else os.urandom(n))
     if not after_handshake:
         data[0] = 0x7F
     try:
