@@ -16,6 +16,7 @@ import atexit
 import os
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
 import threading
@@ -24,9 +25,10 @@ import urllib.parse
 
 import rtmp_publish
 import rtmp_server
-from camtest import (CamTestCase, WsTimeout, _log_path, _Process, STARTED_LOGS, http_get,
-                     jpeg_size, measure_rate, stream_path, wait_until)
-from flvtags import HttpFlv
+from camtest import (WEB_ROOT, CamTestCase, WsTimeout, _log_path, _Process, STARTED_LOGS,
+                     http_get, jpeg_size, measure_rate, run_camstream, stream_path,
+                     wait_until)
+from flvtags import HttpFlv, WsFlv
 from rtmp_publish import Closed, Publisher, RtmpTimeout
 from test_metrics import Metrics
 
@@ -232,6 +234,12 @@ class IngestCase(CamTestCase):
         self.assertIsNotNone(m, "no 'camstream rtmp on rtmp://HOST:PORT/live/' line on stdout: "
                              "%r" % cam.stdout.lines)
         self.assertEqual(m.group(1), "127.0.0.1", "the rtmp line's host (--host 127.0.0.1)")
+        lines = cam.stdout.lines
+        listen = next((i for i, l in enumerate(lines) if l.startswith("camstream listening on")),
+                      None)
+        rtmp = next(i for i, l in enumerate(lines) if l.startswith("camstream rtmp on"))
+        self.assertTrue(listen is not None and listen < rtmp, "the rtmp line comes before the "
+                        "listening line: %r" % lines)
         cam.rtmp_port = int(m.group(2))
         self.assertNotEqual(cam.rtmp_port, 0, "the rtmp line shows port 0, not the bound one")
         cam.rtmp_base = "rtmp://127.0.0.1:%d/live/" % cam.rtmp_port
@@ -287,7 +295,8 @@ class IngestCase(CamTestCase):
         closed = p.wait_closed(REFUSAL_CLOSE + SLACK)
         self.assertIsNotNone(closed, "%s: the connection is still open %.1f s after the refusal"
                              % (what, REFUSAL_CLOSE + SLACK))
-        self.note("%s: %s, closed after %.2f s" % (what, info.get("code"), closed - t0))
+        self.note("%s: %s, closed %.2f s after the answer" % (what, info.get("code"),
+                                                               max(0.0, closed - t0)))
         return info
 
     # -- what viewers see
@@ -859,6 +868,81 @@ class Hostile(IngestCase):
         rtmp_publish.many_chunk_streams(p, n=16)
         self.assertIsNone(p.wait_closed(1.0), "16 chunk streams in progress closed the "
                           "connection: %s" % p.close_reason)
+
+
+    def test_connected_but_never_publishing(self):
+        t0 = time.monotonic()
+        p = rtmp_publish.connected(*self.host())
+        self.addCleanup(p.close)
+        took = self.assertClosedWithin(p, CONNECT_DEADLINE, "connect and then nothing", t0)
+        self.assertGreaterEqual(took, CONNECT_DEADLINE - 1.0, "closed before the deadline")
+
+    def test_more_than_64_connections_not_publishing(self):
+        conns = []
+        for _ in range(70):
+            p = Publisher(*self.host()).tcp().start_reader()
+            self.addCleanup(p.close)
+            conns.append(p)
+        t0 = time.monotonic()
+        wait_until(lambda: sum(p.closed_at is not None for p in conns) >= 6, 2.0)
+        early = sum(p.closed_at is not None and p.closed_at < t0 + 2.0 for p in conns)
+        self.note("%d of 70 idle connections closed at once" % early)
+        self.assertEqual(early, 70 - 64, "idle connections closed at accept (64 may wait)")
+        for p in conns:
+            p.close()
+
+
+class Startup(IngestCase):
+    def test_explicit_rtmp_port_taken_is_a_start_error(self):
+        taken = self.silent_listener()
+        rc, out, err = run_camstream("--port", "0", "--host", "127.0.0.1", "--web-root",
+                                     WEB_ROOT, "--rtmp-port", taken.port, timeout=10)
+        self.assertEqual(rc, 1, "exit status with --rtmp-port %d taken; stderr %r"
+                         % (taken.port, err[-500:]))
+        self.assertNotIn("camstream rtmp on", out)
+
+    def test_default_rtmp_port_taken_warns_and_runs_without_rtmp(self):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.addCleanup(sock.close)
+        try:
+            sock.bind(("127.0.0.1", 1935))
+            sock.listen(1)
+        except OSError:
+            pass        # someone else has it: taken all the same
+        cam = self.start_camstream("--port", "0", "--host", "127.0.0.1", "--web-root", WEB_ROOT,
+                                   default_args=False)
+        self.assertIsNone(cam.stdout.wait_for("^camstream rtmp on", 1.0),
+                          "an rtmp line with the default port taken: %r" % cam.stdout.lines)
+        self.assertEqual(http_get(cam.port, "/api/health").status, 200)
+        self.assertTrue(wait_until(lambda: "without RTMP" in cam.log_text(), 2.0),
+                        "no warning on stderr: %s" % cam.log_text()[-1000:])
+
+
+class Outputs(IngestCase):
+    def test_not_live_key_is_not_found_everywhere(self):
+        cam = self.start_ingest()
+        r = http_get(cam.port, "/api/streams/nokey")
+        self.assertJsonError(r, 404, "not_found", "/api/streams/nokey")
+        for path in ("/live/nokey.flv", "/flv?name=nokey", "/snapshot?name=nokey"):
+            self.assertJsonError(http_get(cam.port, path), 404, "not_found", path)
+        self.expect_ws_error(cam, "/ws/stream?name=nokey", "not_found", 1008)
+
+    def test_flv_by_name_and_ws_flv_carry_the_published_pictures(self):
+        cam = self.start_ingest()
+        loop = self.publish(cam, "outs")
+        self.wait_live(cam, "outs")
+        c = HttpFlv(cam.port, "/flv?name=outs")
+        self.addCleanup(c.close)
+        self.assertEqual(c.read_head(FIRST), 200, c.describe())
+        c.read_pictures(10, FIRST)
+        self.check_flv_tags(c, SIZE, "avc", audio=True)
+        self.check_same_pictures(c.pictures(), loop)
+        w = WsFlv(cam.port, "/ws/flv?name=outs")
+        self.addCleanup(w.close)
+        self.assertEqual(w.open(FIRST), 101, w.describe())
+        w.read_pictures(10, FIRST)
+        self.check_flv_tags(w, SIZE, "avc", audio=True)
+        self.check_same_pictures(w.pictures(), loop)
 
 
 # ---- interop: the pull path with nginx-rtmp -------------------------------------------------
