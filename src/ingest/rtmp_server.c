@@ -453,7 +453,6 @@ static void scan_absent(struct rtmp_server *srv, int64_t now)
 			srv->app->cfg->rtmp_grace_s);
 		hub_stream_stop(srv->app->hub, sc.stop[i], why);
 	}
-	free(sc.stop);
 	/* forget keys that are published again, or whose source is gone */
 	for (struct absent **pp = &srv->absent; *pp;) {
 		struct absent *a = *pp;
@@ -467,6 +466,7 @@ static void scan_absent(struct rtmp_server *srv, int64_t now)
 			pp = &a->next;
 		}
 	}
+	free(sc.stop);
 }
 
 void rtmp_server_tick(struct rtmp_server *r)
