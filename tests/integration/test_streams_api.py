@@ -19,7 +19,7 @@ STATUS_FIELDS = {
     "frames_received", "frames_encoded", "capture_count", "bytes_received", "last_frame_time",
     "last_update", "viewers", "width", "height", "codec", "fps", "fps_nominal", "reconnects",
     "frames_decoded", "error",
-    "error_code",
+    "error_code", "publish", "declared",
 }
 STATES = {"stopped", "idle", "connecting", "playing", "reconnecting", "failed", "ended"}
 

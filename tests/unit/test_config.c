@@ -24,6 +24,29 @@ static void test_defaults_match_the_documentation(void)
 	CHECK(c.max_clients == 100);
 	CHECK(c.log_level == LOG_INFO);
 	CHECK(!url_policy_allows(&c.policy, "http"));
+	CHECK(c.rtmp_port == 1935);
+	CHECK(!c.rtmp_port_given);
+	CHECK(c.rtmp_grace_s == 5);
+}
+
+static void test_rtmp_port_takes_a_number_zero_or_off(void)
+{
+	struct config c;
+	char *off[] = { "camstream", "--rtmp-port", "off", NULL };
+	CHECK(load(&c, 3, off) == CONFIG_OK);
+	CHECK(c.rtmp_port == -1);
+	CHECK(c.rtmp_port_given);
+	char *any[] = { "camstream", "--rtmp-port", "0", "--rtmp-grace", "0.5", NULL };
+	CHECK(load(&c, 5, any) == CONFIG_OK);
+	CHECK(c.rtmp_port == 0);
+	CHECK(c.rtmp_port_given);
+	CHECK(c.rtmp_grace_s == 0.5);
+	setenv("CAMSTREAM_RTMP_PORT", "19350", 1);
+	char *none[] = { "camstream", NULL };
+	CHECK(load(&c, 1, none) == CONFIG_OK);
+	CHECK(c.rtmp_port == 19350);
+	CHECK(c.rtmp_port_given); /* asked for explicitly: not binding it is an error */
+	unsetenv("CAMSTREAM_RTMP_PORT");
 }
 
 static void test_command_line_sets_every_option(void)
@@ -70,6 +93,8 @@ static void test_bad_values_are_refused(void)
 		{ "camstream", "--max-clients", "many" }, { "camstream", "--log-level", "loud" },
 		{ "camstream", "--allow-schemes", "file" }, { "camstream", "--allow-schemes", "pipe" },
 		{ "camstream", "--allow-schemes", "nosuch" }, { "camstream", "--nosuch", "1" },
+		{ "camstream", "--rtmp-port", "65536" }, { "camstream", "--rtmp-port", "of" },
+		{ "camstream", "--rtmp-port", "-1" }, { "camstream", "--rtmp-grace", "-2" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char *argv[] = { cases[i][0], cases[i][1], cases[i][2], NULL };
@@ -101,6 +126,7 @@ static void test_help_and_version_exit_successfully(void)
 int main(void)
 {
 	RUN(test_defaults_match_the_documentation);
+	RUN(test_rtmp_port_takes_a_number_zero_or_off);
 	RUN(test_command_line_sets_every_option);
 	RUN(test_environment_sets_options_and_command_line_wins);
 	RUN(test_bad_values_are_refused);

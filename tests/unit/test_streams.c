@@ -493,6 +493,75 @@ static void test_loading_several_with_one_invalid_changes_nothing(void)
 	streams_destroy(s);
 }
 
+static void test_a_published_stream_needs_no_url_and_hides_its_secret(void)
+{
+	struct streams *s = load_text("{\"streams\":[{\"name\":\"pub\",\"publish\":true,"
+		"\"publish_secret\":\"S3cret-key\"},{\"name\":\"open\",\"publish\":true},"
+		"{\"name\":\"cam\",\"rtsp_url\":\"rtsp://192.0.2.1/x\"}]}", false);
+	CHECK(s);
+	const char *t = status_text(s, "pub");
+	CHECK_NOT_CONTAINS(t, "S3cret");
+	CHECK_STR(status_str(s, "pub", "publish"), "true");
+	CHECK_STR(status_str(s, "pub", "publish_secret"), "***");
+	CHECK_STR(status_str(s, "pub", "rtsp_url"), "null");
+	CHECK_STR(status_str(s, "pub", "declared"), "true");
+	CHECK_STR(status_str(s, "cam", "publish"), "false");
+	const char *secret = NULL;
+	CHECK(streams_publish_right(s, "pub", &secret) == PUBLISH_DECLARED);
+	CHECK(secret && !strcmp(secret, "S3cret-key"));
+	CHECK(streams_publish_right(s, "open", &secret) == PUBLISH_DECLARED);
+	CHECK(secret == NULL);
+	CHECK(streams_publish_right(s, "cam", &secret) == PUBLISH_PULLED);
+	CHECK(streams_publish_right(s, "nosuch", &secret) == PUBLISH_UNDECLARED);
+	struct cs_error e;
+	CHECK(streams_stop(s, "open", &e));
+	CHECK(streams_publish_right(s, "open", &secret) == PUBLISH_STOPPED);
+	/* a published stream is not started through the API: its publisher starts it */
+	CHECK(!streams_start(s, "pub", &e));
+	CHECK(strstr(e.msg, "publish") != NULL);
+	/* nobody publishes: no source runs for it */
+	CHECK_STR(status_str(s, "pub", "state"), "idle");
+	streams_destroy(s);
+}
+
+static void test_publish_fields_are_checked(void)
+{
+	struct streams *s = load_text("{\"streams\":[]}", false);
+	struct cs_error e;
+	CHECK(add(s, "{\"name\":\"a\",\"publish\":true,\"rtsp_url\":\"rtsp://192.0.2.1/x\"}",
+		&e) == 400);
+	CHECK(strstr(e.msg, "not both") != NULL);
+	CHECK(add(s, "{\"name\":\"a\",\"rtsp_url\":\"rtsp://192.0.2.1/x\",\"publish_secret\":"
+		"\"zz\"}", &e) == 400);
+	CHECK(add(s, "{\"name\":\"a\",\"publish\":true,\"always_on\":true}", &e) == 400);
+	CHECK(strstr(e.msg, "always_on") != NULL);
+	CHECK(add(s, "{\"name\":\"a\",\"publish\":\"yes\"}", &e) == 400);
+	CHECK(add(s, "{\"name\":\"a\"}", &e) == 400);
+	CHECK(strstr(e.msg, "publish") != NULL); /* the message names both ways */
+	CHECK(add(s, "{\"name\":\"a\",\"publish\":true,\"publish_secret\":\"k\"}", &e) == 0);
+	streams_destroy(s);
+}
+
+static void test_a_published_stream_round_trips_through_the_file(void)
+{
+	const char *path = write_file("p.json", "{\"streams\":[]}", 0600);
+	char err[256];
+	struct streams *s = load(path, true, err, sizeof(err));
+	CHECK(s);
+	struct cs_error e;
+	CHECK(add(s, "{\"name\":\"door\",\"publish\":true,\"publish_secret\":\"Kx9\"}", &e) == 0);
+	const char *text = read_file(path);
+	CHECK(text && strstr(text, "\"publish\": true") && strstr(text, "\"publish_secret\": \"Kx9\""));
+	CHECK(text && !strstr(text, "rtsp_url"));
+	streams_destroy(s);
+	s = load(path, false, err, sizeof(err));
+	CHECK(s);
+	const char *secret = NULL;
+	CHECK(s && streams_publish_right(s, "door", &secret) == PUBLISH_DECLARED);
+	CHECK(secret && !strcmp(secret, "Kx9"));
+	streams_destroy(s);
+}
+
 int main(void)
 {
 	snprintf(dir, sizeof(dir), "/tmp/test_streams.XXXXXX");
@@ -526,6 +595,9 @@ int main(void)
 	RUN(test_remove_deletes_from_the_file);
 	RUN(test_loading_several_adds_replaces_and_keeps_the_same);
 	RUN(test_loading_several_with_one_invalid_changes_nothing);
+	RUN(test_a_published_stream_needs_no_url_and_hides_its_secret);
+	RUN(test_publish_fields_are_checked);
+	RUN(test_a_published_stream_round_trips_through_the_file);
 
 	hub_destroy(hub, 1000 * 1000);
 	char cmd[96];
