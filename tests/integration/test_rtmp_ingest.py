@@ -25,9 +25,9 @@ import urllib.parse
 
 import rtmp_publish
 import rtmp_server
-from camtest import (WEB_ROOT, CamTestCase, WsTimeout, _log_path, _Process, STARTED_LOGS,
-                     http_get, jpeg_size, measure_rate, run_camstream, stream_path,
-                     wait_until)
+from camtest import (HERE, SOURCE_ROOT, STARTED_LOGS, WEB_ROOT, CamTestCase, WsTimeout,
+                     _log_path, _Process, http_get, jpeg_size, measure_rate, run_camstream,
+                     stream_path, wait_until)
 from flvtags import HttpFlv, WsFlv
 from rtmp_publish import Closed, Publisher, RtmpTimeout
 from test_metrics import Metrics
@@ -44,6 +44,8 @@ FFMPEG = shutil.which("ffmpeg") or "/usr/bin/ffmpeg"
 GST_LAUNCH = shutil.which("gst-launch-1.0") or "/usr/bin/gst-launch-1.0"
 SIZE = (320, 240)
 BIG = (640, 360)
+NMS_DIR = os.path.join(SOURCE_ROOT, "bench", "peers", "node_modules", "node-media-server")
+NMS_PUSH = os.path.join(HERE, "nms_push.js")
 
 
 # ---- media files, made once per run with the ffmpeg CLI -------------------------------------
@@ -492,6 +494,27 @@ class Publishers(IngestCase):
         cam = self.start_ingest()
         self.tool("gst-rtmp2sink", gst_argv("rtmp2sink", self.url(cam, "gst2")))
         self.check_all(cam, "gst2", audio=True)
+
+    def test_node_media_server_relay_push(self):
+        # node-media-server 4.4.3 (bench/peers) takes ffmpeg's publish and pushes it on to us
+        # with its own RTMP client (a relay task in "push" mode)
+        if not os.path.isdir(NMS_DIR):
+            self.skipTest("node-media-server is not installed: run bench/peers/install.sh")
+        node = shutil.which("node")
+        if not node:
+            self.skipTest("no node")
+        cam = self.start_ingest()
+        rtmp_port, http_port = rtmp_server.free_port(), rtmp_server.free_port()
+        data = tempfile.mkdtemp(prefix="camtest-nms-")
+        self.addCleanup(shutil.rmtree, data, True)
+        nms = self.tool("node-media-server", [node, NMS_PUSH, NMS_DIR, str(rtmp_port),
+                                              str(http_port), data, self.url(cam, "nms")])
+        self.assertIsNotNone(nms.stdout.wait_for("^READY$", 15.0), "node-media-server did not "
+                             "start: %r %s" % (nms.stdout.lines[-10:], nms.log_text()[-1000:]))
+        self.tool("ffmpeg-to-nms", ffmpeg_lavfi_argv("rtmp://127.0.0.1:%d/live/src" % rtmp_port))
+        self.assertIsNotNone(nms.stdout.wait_for("^PUSHING$", FIRST), "node-media-server got "
+                             "no publish: %r" % nms.stdout.lines[-10:])
+        self.check_all(cam, "nms", audio=True)
 
     def test_our_publisher_h264_aac_pictures_byte_equal(self):
         # chunk size 128: every picture in many chunks, audio and video interleaved chunk by
