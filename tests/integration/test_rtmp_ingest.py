@@ -727,6 +727,25 @@ class PublisherFaults(IngestCase):
         self.assertGreaterEqual(len(resumed), 10, "JPEG frames after the comeback: %s"
                                 % v.describe())
 
+    def test_clean_unpublish_closes_and_frees_the_key_at_once(self):
+        cam = self.start_ingest()
+        loop = self.publish(cam, "clean")
+        self.wait_live(cam, "clean")
+        v = self.check_jpeg(cam, "clean", n=2).start()
+        loop._stop.set()
+        loop.thread.join(5)
+        t0 = time.monotonic()
+        loop.pub.unpublish("clean")          # FCUnpublish + deleteStream
+        closed = loop.pub.wait_closed(REFUSAL_CLOSE + SLACK)
+        self.assertIsNotNone(closed, "the server keeps the connection open %.1f s after "
+                             "deleteStream" % (REFUSAL_CLOSE + SLACK))
+        self.note("closed %.2f s after deleteStream" % (closed - t0))
+        again = self.publish(cam, "clean")   # no "already publishing": the key is free
+        n = len(v.frame_times)
+        self.assertGreaterEqual(v.wait_frames(n + 10, FIRST), n + 10, "the viewer did not "
+                                "resume with the next publisher: %s" % v.describe())
+        self.assertIsNone(again.pub.closed_at, again.pub.close_reason)
+
     def test_not_coming_back_ends_viewers_after_the_grace(self):
         cam = self.start_ingest()
         loop = self.publish(cam, "gone", kill_after=30)
