@@ -24,6 +24,7 @@
 #include "lws_glue.h"
 #include "metrics.h"
 #include "mjpeg.h"
+#include "rtmp_api.h"
 #include "rtmp_push.h"
 #include "rtmp_server.h"
 #include "site.h"
@@ -41,7 +42,7 @@ struct server {
 	lws_sorted_usec_list_t tick;  /* wakes the loop so it notices the stop flag */
 	volatile sig_atomic_t *stop;
 	char js_dir[4200], css_dir[4200];
-	struct lws_http_mount mounts[10];
+	struct lws_http_mount mounts[12];
 };
 
 /* Called by workers after publishing: the one lws call allowed off the service thread.
@@ -109,6 +110,7 @@ GATED(gated_snapshot, snapshot_protocol.callback)
 GATED(gated_metrics, metrics_protocol.callback)
 GATED(gated_api, streams_api_protocol.callback)
 GATED(gated_flv, flv_http_protocol.callback)
+GATED(gated_rtmp_api, rtmp_api_protocol.callback)
 
 /* WebSockets. Browsers and mpegts.js name no subprotocol, so lws gives every upgrade the
  * vhost's default protocol, whatever the path (a mount does not bind one in lws 4.1.6). This
@@ -142,7 +144,7 @@ static int ws_route_callback(struct lws *wsi, enum lws_callback_reasons reason, 
 }
 GATED(gated_ws, ws_route_callback)
 
-enum { P_MAIN, P_WS, P_MJPEG, P_SNAPSHOT, P_METRICS, P_API, P_FLV, P_END };
+enum { P_MAIN, P_WS, P_MJPEG, P_SNAPSHOT, P_METRICS, P_API, P_FLV, P_RTMP_API, P_END };
 static struct lws_protocols protocols[P_END + 1];
 
 static void build_protocols(void)
@@ -163,6 +165,8 @@ static void build_protocols(void)
 	protocols[P_API].callback = gated_api;
 	protocols[P_FLV] = flv_http_protocol;
 	protocols[P_FLV].callback = gated_flv;
+	protocols[P_RTMP_API] = rtmp_api_protocol;
+	protocols[P_RTMP_API].callback = gated_rtmp_api;
 	protocols[P_END] = (struct lws_protocols){ 0 };
 }
 
@@ -180,7 +184,7 @@ static void build_mounts(struct server *s)
 	} routes[] = {
 		{ "/mjpeg", P_MJPEG }, { "/snapshot", P_SNAPSHOT }, { "/metrics", P_METRICS },
 		{ "/api/streams", P_API }, { "/api/config", P_API }, { "/flv", P_FLV },
-		{ "/live", P_FLV },
+		{ "/live", P_FLV }, { "/rtmp", P_RTMP_API },
 	};
 	size_t n = 0;
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++, n++)
@@ -223,6 +227,7 @@ static void on_tick(lws_sorted_usec_list_t *sul)
 		hub_tick(s->app.hub);
 		rtmp_server_tick(s->app.rtmp);
 	}
+	rtmp_api_tick(s->app.rtmp_api);
 	lws_sul_schedule(s->ctx, 0, &s->tick, on_tick, 100 * LWS_US_PER_MS);
 }
 
@@ -325,7 +330,8 @@ int server_run(const struct config *cfg, volatile sig_atomic_t *stop)
 	waker_set(s.ctx);
 	s.app.hub = hub_create(&hc, wake, NULL);
 	s.app.streams = s.app.hub ? streams_create(s.app.hub, &cfg->policy) : NULL;
-	if (!s.app.streams) {
+	s.app.rtmp_api = s.app.streams ? rtmp_api_create(&s.app) : NULL;
+	if (!s.app.rtmp_api) {
 		log_error("out of memory");
 		goto out_hub;
 	}
@@ -367,6 +373,8 @@ int server_run(const struct config *cfg, volatile sig_atomic_t *stop)
 	ret = 0;
 
 out_hub:
+	rtmp_api_destroy(s.app.rtmp_api);
+	s.app.rtmp_api = NULL;
 	streams_destroy(s.app.streams);
 	s.app.streams = NULL;
 	/* workers call lws_cancel_service(ctx): join them (or give up on stuck ones, within the

@@ -36,6 +36,7 @@ struct session {
 	char why[CS_ERROR_MSG];       /* a refusal's description, until the proto copied it */
 	int64_t accepted_us, last_rx_us, closing_us;
 	int64_t since_wall_us;        /* publishing since */
+	int64_t unpublished_us;       /* when it stopped publishing, 0 before */
 	bool paused;                  /* reading stopped: the queue is full */
 	bool closing;                 /* the end: pending output, then close */
 	bool killed;                  /* closed from the tick; RAW_CLOSE still to come */
@@ -89,6 +90,7 @@ static void end_publish(struct session *ss)
 		return;
 	push_pub_end(ss->pub);
 	ss->pub = NULL;
+	ss->unpublished_us = clock_mono_us();
 	ss->srv->n_publishers--;
 	ss->srv->n_pending++; /* no longer publishing; closes soon */
 	if (ss->paused) {
@@ -246,6 +248,7 @@ static int on_event(void *arg, const struct rtmp_event *ev, struct rtmp_reply *r
 		return refuse(ss, reply, "NetStream.Play.Failed", "%s", "this server takes "
 			"publishers only over RTMP: play http://HOST:PORT/live/KEY.flv");
 	case RTMP_EV_UNPUBLISH:
+		ss->unpublished_us = clock_mono_us();
 		end_publish(ss);
 		return 0;
 	case RTMP_EV_VIDEO:
@@ -481,6 +484,10 @@ void rtmp_server_tick(struct rtmp_server *r)
 		if (ss->closing) {
 			if (now - ss->closing_us > CLOSING_US)
 				kill_session(ss, "the peer did not take the last reply");
+		} else if (rtmp_conn_stage(ss->conn) == RTMP_CLOSING) {
+			/* unpublished: the peer closes (rtmp2sink fails when we close first) */
+			if (ss->unpublished_us && now - ss->unpublished_us > CLOSING_US)
+				kill_session(ss, "the publisher finished and did not close");
 		} else if (rtmp_conn_stage(ss->conn) == RTMP_HANDSHAKE &&
 			now - ss->accepted_us > HANDSHAKE_US) {
 			r->refused++;

@@ -1,3 +1,6 @@
+/* The bytes of an RTMP connection: the handshake, chunks in (reassembled into messages per
+ * chunk stream, bounded) and chunks out (a bounded output buffer). What the messages mean is
+ * rtmp_session.c's. */
 #include "rtmp_proto.h"
 
 #include <errno.h>
@@ -5,113 +8,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "rtmp_amf.h"
+#include "rtmp_internal.h"
 
-#define HANDSHAKE_LEN 1536
-#define RTMP_VERSION 3
-#define DEFAULT_CHUNK 128
-#define OUR_CHUNK 4096
-#define OUR_WINDOW 2500000u
-#define MAX_STR 2048            /* the longest app, tcUrl or stream name we take */
-#define MAX_CSID (65599u)
-#define KEEP_BUF (256u * 1024)  /* a finished message's buffer above this is freed */
-
-/* message types */
-enum {
-	MSG_CHUNK_SIZE = 1, MSG_ABORT = 2, MSG_ACK = 3, MSG_USER = 4, MSG_WINDOW = 5,
-	MSG_PEER_BW = 6, MSG_AUDIO = 8, MSG_VIDEO = 9, MSG_DATA3 = 15, MSG_SO3 = 16,
-	MSG_CMD3 = 17, MSG_DATA0 = 18, MSG_SO0 = 19, MSG_CMD0 = 20, MSG_AGGREGATE = 22,
-};
-/* user control events */
-enum { UC_STREAM_BEGIN = 0, UC_PING_REQUEST = 6, UC_PING_RESPONSE = 7 };
-/* our chunk streams */
-enum { CS_CONTROL = 2, CS_COMMAND = 3, CS_STREAM = 5 };
-#define OUR_STREAM_ID 1
-
-/* Where the reader is. */
-enum rd {
-	RD_C0,       /* the version byte */
-	RD_C1,       /* 1536 bytes, echoed as S2 while they come */
-	RD_C2,       /* 1536 bytes, skipped */
-	RD_BASIC,    /* the first byte of a chunk's basic header */
-	RD_BASIC2,   /* its 1 or 2 more bytes (hb) */
-	RD_HEADER,   /* the message header, 11, 7 or 3 bytes (hb) */
-	RD_EXT,      /* the extended timestamp (hb) */
-	RD_PAYLOAD,  /* the chunk's data */
-};
-
-/* One chunk stream: the last header it had, and its message in progress. */
-struct chunk_stream {
-	uint32_t csid;
-	bool used;
-	bool seen;           /* a type 0 header came: types 1-3 may follow */
-	bool ext;            /* the last type 0-2 header had an extended timestamp */
-	uint32_t ts_field;   /* that header's timestamp field (extended value when ext) */
-	uint32_t timestamp;  /* the absolute timestamp of the current (or last) message */
-	uint32_t msg_len, stream_id;
-	uint8_t type;
-	bool in_progress;    /* a message is partly read */
-	uint8_t *buf;        /* its bytes (grown as they come, at most msg_len) */
-	size_t cap, have;
-	uint64_t last_use;
-};
-
-struct rtmp_conn {
-	struct rtmp_limits lim;
-	rtmp_event_fn fn;
-	void *arg;
-	enum rtmp_stage stage;
-	int result;          /* what feed returns once it is not 0 */
-	char error[96];
-
-	/* the reader */
-	enum rd rd;
-	size_t skip;         /* handshake bytes still to come in RD_C1/RD_C2 */
-	uint8_t hb[16];
-	size_t hb_have, hb_need;
-	unsigned fmt;
-	uint32_t cur_csid;
-	struct chunk_stream *cur;
-	uint32_t chunk_left;  /* payload bytes of the current chunk still to come */
-	bool cont;            /* the current chunk continues a message (type 3 mid-message) */
-	uint32_t in_chunk;    /* the peer's chunk size */
-	struct chunk_stream *cs;
-	unsigned ncs;
-	uint64_t tick;
-	size_t held;          /* bytes of buffers held by chunk streams */
-	uint64_t bytes_in;
-
-	/* acknowledgements we owe */
-	uint32_t window;      /* 0: the peer asked for none */
-	uint64_t acked_at;
-
-	/* the session */
-	bool connected, publishing;
-	double txid_connect;
-
-	/* the output */
-	uint32_t out_chunk;
-	size_t out_head, out_len;
-	uint8_t out[RTMP_OUT_MAX];
-};
-
-/* ---- helpers ---- */
-
-static uint32_t be(const uint8_t *p, int n)
-{
-	uint32_t v = 0;
-	for (int i = 0; i < n; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static void wbe(uint8_t *p, uint32_t v, int n)
-{
-	for (int i = 0; i < n; i++)
-		p[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
-}
-
-static int fail(struct rtmp_conn *c, int err, const char *why)
+int rtmp_fail(struct rtmp_conn *c, int err, const char *why)
 {
 	if (c->result >= 0) {
 		size_t n = strlen(why);
@@ -125,7 +24,7 @@ static int fail(struct rtmp_conn *c, int err, const char *why)
 	return c->result;
 }
 
-static void finish(struct rtmp_conn *c)
+void rtmp_finish(struct rtmp_conn *c)
 {
 	if (c->result == 0)
 		c->result = RTMP_CLOSE;
@@ -143,22 +42,22 @@ static bool out_room(struct rtmp_conn *c, size_t n)
 	return n <= sizeof(c->out) - c->out_len;
 }
 
-static int out_raw(struct rtmp_conn *c, const void *b, size_t n)
+int rtmp_out_raw(struct rtmp_conn *c, const void *b, size_t n)
 {
 	if (!out_room(c, n))
-		return fail(c, -ENOBUFS, "output full: the peer does not read");
+		return rtmp_fail(c, -ENOBUFS, "output full: the peer does not read");
 	memcpy(c->out + c->out_len, b, n);
 	c->out_len += n;
 	return 0;
 }
 
 /* One message in chunks of out_chunk: a type 0 header, then type 3 headers. */
-static int out_msg(struct rtmp_conn *c, unsigned csid, unsigned type, uint32_t msid,
+int rtmp_out_msg(struct rtmp_conn *c, unsigned csid, unsigned type, uint32_t msid,
 	const uint8_t *body, size_t len)
 {
 	size_t chunks = len ? (len + c->out_chunk - 1) / c->out_chunk : 1;
 	if (!out_room(c, 12 + (chunks - 1) + len))
-		return fail(c, -ENOBUFS, "output full: the peer does not read");
+		return rtmp_fail(c, -ENOBUFS, "output full: the peer does not read");
 	uint8_t *p = c->out + c->out_len;
 	p[0] = (uint8_t)csid;   /* type 0, csid < 64 */
 	wbe(p + 1, 0, 3);       /* timestamp 0 */
@@ -182,391 +81,20 @@ static int out_msg(struct rtmp_conn *c, unsigned csid, unsigned type, uint32_t m
 	return 0;
 }
 
-static int out_control(struct rtmp_conn *c, unsigned type, uint32_t v, int extra)
+int rtmp_out_control(struct rtmp_conn *c, unsigned type, uint32_t v, int extra)
 {
 	uint8_t b[5];
 	wbe(b, v, 4);
 	b[4] = (uint8_t)extra;
-	return out_msg(c, CS_CONTROL, type, 0, b, extra >= 0 ? 5 : 4);
+	return rtmp_out_msg(c, CS_CONTROL, type, 0, b, extra >= 0 ? 5 : 4);
 }
 
-static int out_user(struct rtmp_conn *c, unsigned event, uint32_t v)
+int rtmp_out_user(struct rtmp_conn *c, unsigned event, uint32_t v)
 {
 	uint8_t b[6];
 	wbe(b, event, 2);
 	wbe(b + 2, v, 4);
-	return out_msg(c, CS_CONTROL, MSG_USER, 0, b, sizeof(b));
-}
-
-/* A status object: level, code, description. */
-static void status_object(struct amf_writer *w, const char *level, const char *code,
-	const char *desc)
-{
-	amfw_object(w);
-	amfw_key(w, "level");
-	amfw_string(w, level);
-	amfw_key(w, "code");
-	amfw_string(w, code);
-	amfw_key(w, "description");
-	amfw_string(w, desc);
-}
-
-/* Bounded copies of what a callback gave: its words must not grow our output unbounded. */
-static const char *bounded(char *buf, size_t cap, const char *s, const char *dflt)
-{
-	if (!s || !*s)
-		s = dflt;
-	size_t n = strnlen(s, cap - 1);
-	memcpy(buf, s, n);
-	buf[n] = '\0';
-	return buf;
-}
-
-static int out_amf(struct rtmp_conn *c, unsigned csid, uint32_t msid, struct amf_writer *w)
-{
-	if (w->n > w->cap)
-		return fail(c, -ENOBUFS, "reply too long");
-	return out_msg(c, csid, MSG_CMD0, msid, w->p, w->n);
-}
-
-/* `_result` or `_error` to @txid with a null and then @what: 0 undefined, 1 the number @num. */
-static int reply_simple(struct rtmp_conn *c, const char *name, double txid, int what,
-	double num)
-{
-	uint8_t b[64];
-	struct amf_writer w = { b, sizeof(b), 0 };
-	amfw_string(&w, name);
-	amfw_number(&w, txid);
-	amfw_null(&w);
-	if (what)
-		amfw_number(&w, num);
-	else
-		amfw_undefined(&w);
-	return out_amf(c, CS_COMMAND, 0, &w);
-}
-
-static int reply_status(struct rtmp_conn *c, uint32_t msid, const char *level,
-	const char *code, const char *desc)
-{
-	uint8_t b[1024];
-	struct amf_writer w = { b, sizeof(b), 0 };
-	amfw_string(&w, "onStatus");
-	amfw_number(&w, 0);
-	amfw_null(&w);
-	status_object(&w, level, code, desc);
-	amfw_key(&w, "details");
-	amfw_string(&w, "");
-	amfw_end(&w);
-	return out_amf(c, CS_STREAM, msid, &w);
-}
-
-/* ---- commands ---- */
-
-/* A string value as a C string in @buf: false when it is not a string, holds a NUL byte or
- * does not fit. */
-static bool read_cstr(struct amf_reader *r, char *buf, size_t cap)
-{
-	const uint8_t *s;
-	size_t n;
-	if (!amf_string(r, &s, &n) || n >= cap || memchr(s, 0, n))
-		return false;
-	memcpy(buf, s, n);
-	buf[n] = '\0';
-	return true;
-}
-
-static int call(struct rtmp_conn *c, struct rtmp_event *ev, struct rtmp_reply *reply)
-{
-	struct rtmp_reply ignored;
-	memset(reply ? reply : &ignored, 0, sizeof(ignored));
-	if (c->fn(c->arg, ev, reply ? reply : &ignored) < 0)
-		return fail(c, -ECANCELED, "stopped by the server");
-	return 0;
-}
-
-static int cmd_connect(struct rtmp_conn *c, struct amf_reader *r, double txid)
-{
-	char app[MAX_STR] = "", tc_url[MAX_STR] = "";
-	if (c->connected)
-		return fail(c, -EPROTO, "connect twice");
-	double encoding = 0;
-	if (amf_enter(r)) {
-		const uint8_t *k;
-		size_t kn;
-		int more;
-		while ((more = amf_key(r, &k, &kn)) > 0) {
-			bool ok = true;
-			if (kn == 3 && !memcmp(k, "app", 3))
-				ok = read_cstr(r, app, sizeof(app));
-			else if (kn == 5 && !memcmp(k, "tcUrl", 5))
-				ok = read_cstr(r, tc_url, sizeof(tc_url));
-			else if (kn == 14 && !memcmp(k, "objectEncoding", 14) &&
-				amf_peek(r) == AMF_NUMBER)
-				ok = amf_number(r, &encoding);
-			else
-				ok = amf_skip(r);
-			if (!ok)
-				return fail(c, -EPROTO, "bad connect command object");
-		}
-		if (more < 0)
-			return fail(c, -EPROTO, "bad connect command object");
-	}
-	struct rtmp_event ev = { .kind = RTMP_EV_CONNECT, .app = app, .tc_url = tc_url };
-	struct rtmp_reply rep;
-	if (call(c, &ev, &rep) < 0)
-		return c->result;
-
-	char code[256], desc[256];
-	uint8_t b[1024];
-	struct amf_writer w = { b, sizeof(b), 0 };
-	if (rep.refuse) {
-		amfw_string(&w, "_error");
-		amfw_number(&w, txid);
-		amfw_null(&w);
-		status_object(&w, "error",
-			bounded(code, sizeof(code), rep.code, "NetConnection.Connect.Rejected"),
-			bounded(desc, sizeof(desc), rep.description, "Connection rejected."));
-		amfw_end(&w);
-		if (out_amf(c, CS_COMMAND, 0, &w) < 0)
-			return c->result;
-		finish(c);
-		return 0;
-	}
-	if (out_control(c, MSG_WINDOW, OUR_WINDOW, -1) < 0 ||
-		out_control(c, MSG_PEER_BW, OUR_WINDOW, 2) < 0 ||
-		out_control(c, MSG_CHUNK_SIZE, OUR_CHUNK, -1) < 0)
-		return c->result;
-	c->out_chunk = OUR_CHUNK;
-	amfw_string(&w, "_result");
-	amfw_number(&w, txid);
-	amfw_object(&w);
-	amfw_key(&w, "fmsVer");
-	amfw_string(&w, "FMS/3,0,1,123");
-	amfw_key(&w, "capabilities");
-	amfw_number(&w, 31);
-	amfw_end(&w);
-	status_object(&w, "status", "NetConnection.Connect.Success", "Connection succeeded.");
-	amfw_key(&w, "objectEncoding");
-	amfw_number(&w, encoding == 3 ? 3 : 0);
-	amfw_end(&w);
-	if (out_amf(c, CS_COMMAND, 0, &w) < 0)
-		return c->result;
-	c->connected = true;
-	c->stage = RTMP_CONNECTED;
-	return 0;
-}
-
-/* publish and play: name (and publish's type) after the null command object. */
-static int cmd_stream(struct rtmp_conn *c, struct amf_reader *r, uint32_t msid, bool publish)
-{
-	char name[MAX_STR] = "", type[32] = "live";
-	if (!c->connected)
-		return fail(c, -EPROTO, "publish or play before connect");
-	if (c->publishing)
-		return fail(c, -EPROTO, "publish or play while publishing");
-	if (!amf_skip(r) || !read_cstr(r, name, sizeof(name)))
-		return fail(c, -EPROTO, "bad publish or play command");
-	if (publish && amf_peek(r) == AMF_STRING && !read_cstr(r, type, sizeof(type)))
-		return fail(c, -EPROTO, "bad publish type");
-	if (publish && strcmp(type, "live") && strcmp(type, "record") && strcmp(type, "append"))
-		memcpy(type, "live", sizeof("live"));
-	struct rtmp_event ev = { .kind = publish ? RTMP_EV_PUBLISH : RTMP_EV_PLAY, .name = name,
-		.publish_type = publish ? type : NULL, .stream_id = msid };
-	struct rtmp_reply rep;
-	if (call(c, &ev, &rep) < 0)
-		return c->result;
-	uint32_t to = msid ? msid : OUR_STREAM_ID;
-	char code[256], desc[256];
-	if (!publish || rep.refuse) {
-		if (reply_status(c, to, "error",
-			bounded(code, sizeof(code), rep.code,
-				publish ? "NetStream.Publish.Denied" : "NetStream.Play.Failed"),
-			bounded(desc, sizeof(desc), rep.description,
-				publish ? "Publishing refused." : "Publish only.")) < 0)
-			return c->result;
-		finish(c);
-		return 0;
-	}
-	if (out_user(c, UC_STREAM_BEGIN, to) < 0 ||
-		reply_status(c, to, "status", "NetStream.Publish.Start", "Start publishing.") < 0)
-		return c->result;
-	c->publishing = true;
-	c->stage = RTMP_PUBLISHING;
-	return 0;
-}
-
-static int unpublish(struct rtmp_conn *c, uint32_t msid)
-{
-	if (!c->publishing)
-		return 0;
-	c->publishing = false;
-	struct rtmp_event ev = { .kind = RTMP_EV_UNPUBLISH, .stream_id = msid };
-	if (call(c, &ev, NULL) < 0)
-		return c->result;
-	finish(c);
-	return 0;
-}
-
-static int command(struct rtmp_conn *c, const uint8_t *p, size_t n, uint32_t msid)
-{
-	struct amf_reader r = { p, n };
-	const uint8_t *name;
-	size_t len;
-	double txid = 0;
-	if (!amf_string(&r, &name, &len))
-		return fail(c, -EPROTO, "a command without a name");
-	if (amf_peek(&r) == AMF_NUMBER)
-		amf_number(&r, &txid);
-#define IS(s) (len == sizeof(s) - 1 && !memcmp(name, s, len))
-	if (IS("connect"))
-		return cmd_connect(c, &r, txid);
-	if (!c->connected)
-		return fail(c, -EPROTO, "a command before connect");
-	if (IS("createStream"))
-		return reply_simple(c, "_result", txid, 1, OUR_STREAM_ID);
-	if (IS("releaseStream") || IS("FCPublish"))
-		return txid != 0 ? reply_simple(c, "_result", txid, 0, 0) : 0;
-	if (IS("getStreamLength"))
-		return txid != 0 ? reply_simple(c, "_result", txid, 1, 0) : 0;
-	if (IS("publish"))
-		return cmd_stream(c, &r, msid, true);
-	if (IS("play"))
-		return cmd_stream(c, &r, msid, false);
-	if (IS("deleteStream") || IS("closeStream") || IS("FCUnpublish"))
-		return unpublish(c, msid);
-	if (IS("_result") || IS("_error") || IS("onStatus"))
-		return 0; /* answers to what we never ask */
-#undef IS
-	if (txid == 0)
-		return 0;
-	uint8_t b[256];
-	struct amf_writer w = { b, sizeof(b), 0 };
-	amfw_string(&w, "_error");
-	amfw_number(&w, txid);
-	amfw_null(&w);
-	status_object(&w, "error", "NetConnection.Call.Failed", "Unknown command.");
-	amfw_end(&w);
-	return out_amf(c, CS_COMMAND, 0, &w);
-}
-
-/* ---- media and data ---- */
-
-static int media(struct rtmp_conn *c, unsigned type, uint32_t msid, uint32_t ts,
-	const uint8_t *p, size_t n)
-{
-	if (!c->publishing)
-		return 0; /* nothing to say it belongs to yet */
-	struct rtmp_event ev = { .stream_id = msid, .timestamp = ts, .data = p, .len = n };
-	if (type == MSG_AUDIO || type == MSG_VIDEO) {
-		ev.kind = type == MSG_AUDIO ? RTMP_EV_AUDIO : RTMP_EV_VIDEO;
-		return call(c, &ev, NULL);
-	}
-	if (type == MSG_DATA3) { /* AMF3 data: the AMF0 switch first */
-		if (!n || p[0] != 0)
-			return 0;
-		p++, n--;
-	}
-	struct amf_reader r = { p, n };
-	amf_string_is(&r, "@setDataFrame");
-	struct amf_reader at = r;
-	if (!amf_string_is(&r, "onMetaData"))
-		return 0;
-	ev.kind = RTMP_EV_DATA;
-	ev.data = at.p;
-	ev.len = at.n;
-	return call(c, &ev, NULL);
-}
-
-static int aggregate(struct rtmp_conn *c, uint32_t msid, uint32_t ts, const uint8_t *p,
-	size_t n)
-{
-	bool first = true;
-	uint32_t base = 0;
-	while (n) {
-		if (n < 11)
-			return fail(c, -EPROTO, "bad aggregate message");
-		unsigned type = p[0];
-		uint32_t len = be(p + 1, 3);
-		uint32_t sts = be(p + 4, 3) | (uint32_t)p[7] << 24;
-		if (len > n - 11 || n - 11 - len < 4)
-			return fail(c, -EPROTO, "bad aggregate message");
-		if (first)
-			base = sts, first = false;
-		if ((type == MSG_AUDIO || type == MSG_VIDEO || type == MSG_DATA0) &&
-			media(c, type, msid, ts + (sts - base), p + 11, len) < 0)
-			return c->result;
-		if (c->result)
-			return 0;
-		p += 11 + len + 4;
-		n -= 11 + (size_t)len + 4;
-	}
-	return 0;
-}
-
-static int control(struct rtmp_conn *c, unsigned type, const uint8_t *p, size_t n)
-{
-	switch (type) {
-	case MSG_CHUNK_SIZE:
-		if (n < 4)
-			return fail(c, -EPROTO, "short set chunk size");
-		if (be(p, 4) == 0 || be(p, 4) > 0x7fffffffu)
-			return fail(c, -EPROTO, "bad chunk size");
-		c->in_chunk = be(p, 4);
-		return 0;
-	case MSG_ABORT:
-		if (n < 4)
-			return fail(c, -EPROTO, "short abort");
-		for (unsigned i = 0; i < c->ncs; i++)
-			if (c->cs[i].used && c->cs[i].csid == be(p, 4) && c->cs[i].in_progress) {
-				c->cs[i].in_progress = false;
-				c->cs[i].have = 0;
-			}
-		return 0;
-	case MSG_WINDOW:
-		if (n < 4)
-			return fail(c, -EPROTO, "short window acknowledgement size");
-		c->window = be(p, 4);
-		c->acked_at = c->bytes_in;
-		return 0;
-	case MSG_USER:
-		if (n >= 6 && be(p, 2) == UC_PING_REQUEST)
-			return out_user(c, UC_PING_RESPONSE, be(p + 2, 4));
-		return 0;
-	default: /* Acknowledgement, Set Peer Bandwidth: nothing to do */
-		return 0;
-	}
-}
-
-/* A whole message came. */
-static int message(struct rtmp_conn *c, struct chunk_stream *s)
-{
-	const uint8_t *p = s->buf;
-	size_t n = s->msg_len;
-	switch (s->type) {
-	case MSG_CHUNK_SIZE:
-	case MSG_ABORT:
-	case MSG_ACK:
-	case MSG_USER:
-	case MSG_WINDOW:
-	case MSG_PEER_BW:
-		return control(c, s->type, p, n);
-	case MSG_CMD3:
-		if (!n)
-			return 0;
-		p++, n--; /* the AMF0 switch */
-		/* fall through */
-	case MSG_CMD0:
-		return command(c, p, n, s->stream_id);
-	case MSG_AUDIO:
-	case MSG_VIDEO:
-	case MSG_DATA0:
-	case MSG_DATA3:
-		return media(c, s->type, s->stream_id, s->timestamp, p, n);
-	case MSG_AGGREGATE:
-		return c->publishing ? aggregate(c, s->stream_id, s->timestamp, p, n) : 0;
-	default: /* shared objects and what we do not know */
-		return 0;
-	}
+	return rtmp_out_msg(c, CS_CONTROL, MSG_USER, 0, b, sizeof(b));
 }
 
 /* ---- chunk streams ---- */
@@ -610,10 +138,10 @@ static int grow(struct rtmp_conn *c, struct chunk_stream *s, size_t k)
 		want = s->msg_len;
 	/* all chunk streams together hold at most two messages' worth */
 	if (c->held - s->cap + want > 2 * c->lim.max_message)
-		return fail(c, -ENOBUFS, "too much data in messages in progress");
+		return rtmp_fail(c, -ENOBUFS, "too much data in messages in progress");
 	uint8_t *b = realloc(s->buf, want);
 	if (!b)
-		return fail(c, -ENOMEM, "out of memory");
+		return rtmp_fail(c, -ENOMEM, "out of memory");
 	c->held = c->held - s->cap + want;
 	s->buf = b;
 	s->cap = want;
@@ -638,12 +166,12 @@ static int chunk_begin(struct rtmp_conn *c)
 	struct chunk_stream *s = c->cur;
 	if (!c->cont) {
 		if (s->msg_len > c->lim.max_message)
-			return fail(c, -EMSGSIZE, "message too long");
+			return rtmp_fail(c, -EMSGSIZE, "message too long");
 		unsigned busy = 0;
 		for (unsigned i = 0; i < c->ncs; i++)
 			busy += c->cs[i].used && c->cs[i].in_progress;
 		if (busy >= c->lim.max_chunk_streams)
-			return fail(c, -EPROTO, "too many chunk streams in progress");
+			return rtmp_fail(c, -EPROTO, "too many chunk streams in progress");
 		s->in_progress = true;
 		s->have = 0;
 	}
@@ -651,7 +179,7 @@ static int chunk_begin(struct rtmp_conn *c)
 	c->chunk_left = left < c->in_chunk ? left : c->in_chunk;
 	c->rd = RD_PAYLOAD;
 	if (c->chunk_left == 0) { /* an empty message */
-		int rc = message(c, s);
+		int rc = rtmp_message(c, s);
 		release(c, s);
 		c->rd = RD_BASIC;
 		return rc;
@@ -666,7 +194,7 @@ static int header_done(struct rtmp_conn *c)
 	const uint8_t *h = c->hb;
 	if (c->fmt < 3) {
 		if (s->in_progress)
-			return fail(c, -EPROTO, "a new message header inside a message");
+			return rtmp_fail(c, -EPROTO, "a new message header inside a message");
 		uint32_t field = be(h, 3);
 		if (c->fmt <= 1) {
 			s->msg_len = be(h + 3, 3);
@@ -730,9 +258,9 @@ static int basic_done(struct rtmp_conn *c)
 {
 	struct chunk_stream *s = stream_of(c, c->cur_csid);
 	if (!s)
-		return fail(c, -EPROTO, "too many chunk streams in progress");
+		return rtmp_fail(c, -EPROTO, "too many chunk streams in progress");
 	if (c->fmt != 0 && !s->seen)
-		return fail(c, -EPROTO, "a chunk stream that starts without a full header");
+		return rtmp_fail(c, -EPROTO, "a chunk stream that starts without a full header");
 	if (c->fmt == 0)
 		s->seen = true;
 	c->cur = s;
@@ -759,7 +287,7 @@ static bool gather(struct rtmp_conn *c, const uint8_t **p, size_t *n)
 static int handshake_c0(struct rtmp_conn *c, uint8_t version)
 {
 	if (version != RTMP_VERSION)
-		return fail(c, -EPROTO, "not RTMP version 3 (encrypted RTMP is not served)");
+		return rtmp_fail(c, -EPROTO, "not RTMP version 3 (encrypted RTMP is not served)");
 	uint8_t s0s1[1 + HANDSHAKE_LEN];
 	struct timespec now;
 	clock_gettime(CLOCK_MONOTONIC, &now);
@@ -773,7 +301,7 @@ static int handshake_c0(struct rtmp_conn *c, uint8_t version)
 		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
 		s0s1[i] = (uint8_t)(x >> 32);
 	}
-	return out_raw(c, s0s1, sizeof(s0s1));
+	return rtmp_out_raw(c, s0s1, sizeof(s0s1));
 }
 
 static int consume(struct rtmp_conn *c, const uint8_t *p, size_t n)
@@ -790,7 +318,7 @@ static int consume(struct rtmp_conn *c, const uint8_t *p, size_t n)
 		case RD_C1:
 		case RD_C2: {
 			size_t k = n < c->skip ? n : c->skip;
-			if (c->rd == RD_C1 && out_raw(c, p, k) < 0) /* S2 echoes C1 */
+			if (c->rd == RD_C1 && rtmp_out_raw(c, p, k) < 0) /* S2 echoes C1 */
 				return c->result;
 			p += k, n -= k;
 			c->skip -= k;
@@ -845,7 +373,7 @@ static int consume(struct rtmp_conn *c, const uint8_t *p, size_t n)
 				break;
 			c->rd = RD_BASIC;
 			if (s->have == s->msg_len) {
-				int rc = message(c, s);
+				int rc = rtmp_message(c, s);
 				release(c, s);
 				if (rc < 0)
 					return rc;
@@ -908,7 +436,7 @@ int rtmp_conn_feed(struct rtmp_conn *c, const uint8_t *data, size_t len)
 	consume(c, data, len);
 	if (c->result == 0 && c->window && c->bytes_in - c->acked_at >= c->window) {
 		c->acked_at = c->bytes_in;
-		out_control(c, MSG_ACK, (uint32_t)c->bytes_in, -1);
+		rtmp_out_control(c, MSG_ACK, (uint32_t)c->bytes_in, -1);
 	}
 	return c->result;
 }

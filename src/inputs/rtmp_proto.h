@@ -82,10 +82,14 @@ struct rtmp_conn *rtmp_conn_create(const struct rtmp_limits *lim, rtmp_event_fn 
 void rtmp_conn_destroy(struct rtmp_conn *c); /* NULL ok */
 
 /* Consumes all of @data (any split, down to 1 byte at a time), calling the callback for each
- * event. 0 = go on; RTMP_CLOSE = close once the pending output is sent (a refusal went out,
- * or the peer unpublished: deleteStream/closeStream/FCUnpublish); < 0 = protocol error or out
- * of memory: close now, rtmp_conn_error() says why (never with a stream name's query: it may
- * hold a token). Once it returned non-zero, later calls consume nothing and return the same. */
+ * event. 0 = go on. RTMP_CLOSE = close once the pending output is sent (a refusal went out).
+ * < 0 = protocol error or out of memory: close now, rtmp_conn_error() says why (never with a
+ * stream name's query: it may hold a token). Once it returned non-zero, later calls consume
+ * nothing and return the same.
+ * When the peer unpublishes (the first of FCUnpublish, closeStream, deleteStream: the UNPUBLISH
+ * event) the stage becomes RTMP_CLOSING and the feed goes on returning 0, dropping what comes:
+ * the peer closes the connection itself right after (ffmpeg, OBS, GStreamer all do; rtmp2sink
+ * reports an error if the server closes first). The caller closes it after a short wait. */
 int rtmp_conn_feed(struct rtmp_conn *c, const uint8_t *data, size_t len);
 
 /* The output to send: *@data gets its start, the return value its length (0: nothing). */
