@@ -533,6 +533,24 @@ class Publishers(IngestCase):
         self.assertEqual(config.config.raw, tags[0].body[5:], "the hvcC differs from the "
                          "published one")
 
+    def test_enhanced_rtmp_h265_with_aac(self):
+        # OBS 29.1+'s combination: Enhanced RTMP H.265 and AAC in one publish
+        cam = self.start_ingest()
+        audio = [t for t in tags_of("h264_aac") if t.is_audio]
+        tags = sorted(tags_of("hevc") + audio, key=lambda t: (not t.is_config, t.timestamp))
+        loop = self.publish(cam, "hevcaac", tags=tags)
+        self.check_all(cam, "hevcaac", codec="hevc", audio=True, loop=loop)
+
+    def test_legacy_flv_hevc_codec_id_12(self):
+        # the older HEVC-in-FLV (codec id 12) some publishers send: viewers get Enhanced FLV
+        cam = self.start_ingest()
+        tags = rtmp_publish.hevc_tags(media("hevc"), legacy=True)
+        loop = self.publish(cam, "hevc12", tags=tags)
+        _, c = self.check_all(cam, "hevc12", codec="hevc", loop=loop)
+        config = next(t for t in c.tags if t.kind == "video" and t.packet == "config")
+        self.assertEqual(config.config.raw, tags[0].body[5:], "the hvcC differs from the "
+                         "published one")
+
 
 class Chunking(IngestCase):
     """Extended timestamps (with and without the repeat on type-3 chunks) and aggregate
