@@ -476,13 +476,17 @@ static void play(struct source *s, struct push_pub *p, const char *key)
 {
 	struct play pl = { .s = s, .key = key };
 	struct push_msg *m;
-	int64_t waited;
+	int64_t waited, waited_since_video = 0;
 	log_info("source %s: a publisher began", source_params(s)->display_url);
 	while ((m = take(p, s, &waited))) {
 		source_count_bytes(s, m->len);
+		/* the decoder's "behind" test wants the wait since the last picture, as av_pull
+		 * gives it: audio between pictures must not make every picture look unwaited */
+		waited_since_video += waited;
 		switch (m->kind) {
 		case PUSH_VIDEO:
-			on_video(&pl, m, waited);
+			on_video(&pl, m, waited_since_video);
+			waited_since_video = 0;
 			break;
 		case PUSH_AUDIO:
 			on_audio(&pl, m);

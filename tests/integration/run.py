@@ -47,6 +47,10 @@ class TapResult(unittest.TestResult):
 
     @staticmethod
     def _name(test):
+        case = getattr(test, "test_case", None)   # a subtest
+        if isinstance(case, unittest.TestCase):
+            return "%s.%s %s" % (type(case).__name__, case._testMethodName,
+                                 test._subDescription())
         if isinstance(test, unittest.TestCase):
             return "%s.%s" % (type(test).__name__, test._testMethodName)
         return str(test)  # setUpClass / tearDownClass errors
@@ -93,6 +97,13 @@ class TapResult(unittest.TestResult):
     def addError(self, test, err):
         super().addError(test, err)
         self._report(False, test, self._exc_info_to_string(err, test))
+
+    def addSubTest(self, test, subtest, err):
+        # unittest reports neither success nor failure of a test whose subtest failed: the
+        # subtest's own line carries it, or the failure would vanish from the TAP stream
+        super().addSubTest(test, subtest, err)
+        if err is not None:
+            self._report(False, subtest, self._exc_info_to_string(err, test))
 
     def addSkip(self, test, reason):
         super().addSkip(test, reason)
