@@ -287,6 +287,9 @@ int server_run(const struct config *cfg, volatile sig_atomic_t *stop)
 	/* room for an 8 KB camera URL, percent-encoded, plus a browser's other headers; a longer
 	 * request still reaches us and is answered 414 */
 	info.max_http_header_data = 49152;
+	/* the service thread's read buffer: a raw socket (an RTMP publisher) is read into it, so
+	 * at lws' default of 4 KB a 125 KB key picture took 31 reads, each after a poll */
+	info.pt_serv_buf_size = 65536;
 	info.retry_and_idle_policy = &idle_policy;
 	info.options = 0;
 	if (strchr(cfg->host, '.'))

@@ -530,7 +530,7 @@ struct rtmp_server *rtmp_server_create(struct lws_context *ctx, struct app *app,
 		.name = "camstream-rtmp",
 		.callback = callback_rtmp,
 		.per_session_data_size = sizeof(struct session),
-		.rx_buffer_size = 16384,
+		/* lws reads raw sockets into the context's service buffer (server.c sizes it) */
 	};
 	const struct config *cfg = app->cfg;
 	bool wildcard = !strcmp(cfg->host, "0.0.0.0") || !strcmp(cfg->host, "::") ||

@@ -107,8 +107,8 @@ struct coded_entry {
 	uint8_t data[];
 };
 
-/* A zeroed entry with room for @len bytes of data and one reference, the caller's. NULL when
- * memory ran out. */
+/* An entry with room for @len bytes of data and one reference, the caller's: every field
+ * zeroed, the data not (the caller writes all of it). NULL when memory ran out. */
 struct coded_entry *coded_entry_create(size_t len);
 struct coded_entry *coded_entry_ref(struct coded_entry *e);    /* NULL ok; returns e */
 void coded_entry_unref(struct coded_entry *e);                 /* NULL ok */
