@@ -333,62 +333,84 @@ class RtmpBench(run.Bench):
     # ------------------------------------------------------------ callgrind
 
     def callgrind(self):
-        """camstream under valgrind --tool=callgrind, collection off until the publisher and
-        one viewer are running, then on for --cg-seconds: instructions per published picture,
-        and the top functions by inclusive... (self) instructions."""
+        """camstream (--cg-bin) under valgrind --tool=callgrind, collecting nothing until the
+        publisher runs; then two phases of --cg-seconds each, each dumped on its own: "ingest"
+        (no viewer: the RTMP connection, the parse, the coded-picture log) and "viewer" (one
+        HTTP-FLV viewer added). Per phase: instructions per published picture and the top
+        functions by their own instructions."""
         a = self.a
         d = tempfile.mkdtemp(prefix="cg-", dir=self.logdir)
         out_file = os.path.join(d, "callgrind.out")
         prefix = ["valgrind", "--tool=callgrind", "--collect-atstart=no",
                   "--callgrind-out-file=" + out_file]
-        p, port, rtmp = self.start_camstream_rtmp(d, prefix=prefix)
+        saved, self.a.bin = self.a.bin, a.cg_bin
+        try:
+            p, port, rtmp = self.start_camstream_rtmp(d, prefix=prefix)
+        finally:
+            self.a.bin = saved
         env = Env.__new__(Env)
         env.kind, env.b, env.procs, env.pub, env.dir = "cs", self, [p], None, d
         env.sent_path = os.path.join(d, "sent.txt")
         env.port, env.rtmp, env.path = port, rtmp, "/live/%s.flv" % KEY
         loop = Loop()
-        res = {}
+        res = {"phases": {}}
+
+        def ctl(*args):
+            r = subprocess.run(["callgrind_control"] + list(args) + [str(p.pid)], timeout=60,
+                               capture_output=True, text=True)
+            if r.returncode != 0 or "No active" in r.stdout:
+                raise RuntimeError("callgrind_control %s: %s" % (" ".join(args),
+                                                                 (r.stdout + r.stderr)[-300:]))
+
+        def phase(name, viewer):
+            n0, s0 = (len(viewer.flv.pics) if viewer else 0), len(read_sent(env.sent_path))
+            c0, t0 = client.proc_cpu(p.pid), time.monotonic()
+            ctl("-z")
+            loop.run_until(time.monotonic() + a.cg_seconds)
+            ctl("-d", name)
+            wall = time.monotonic() - t0
+            res["phases"][name] = {
+                "wall_s": wall, "cpu_s_per_s_under_valgrind":
+                (client.proc_cpu(p.pid) - c0) / wall,
+                "sent_pictures": len(read_sent(env.sent_path)) - s0,
+                "viewer_pictures": (len(viewer.flv.pics) - n0) if viewer else None}
         try:
             env.publish()
+            loop.run_until(time.monotonic() + 2.0)
+            ctl("-i", "on")
+            phase("ingest", None)
             v = env.viewer("cg", keep=False)
             v.connect_timeout = 30
             loop.add(v)
             flv_run.wait_keys(loop, [v], 30)
             loop.run_until(time.monotonic() + 2.0)
-            subprocess.run(["callgrind_control", "-i", "on", str(p.pid)], timeout=30,
-                           capture_output=True)
-            n0 = len(v.flv.pics)
-            s0 = len(read_sent(env.sent_path))
-            c0 = client.proc_cpu(p.pid)
-            t0 = time.monotonic()
-            loop.run_until(time.monotonic() + a.cg_seconds)
-            subprocess.run(["callgrind_control", "-i", "off", str(p.pid)], timeout=30,
-                           capture_output=True)
-            res["wall_s"] = time.monotonic() - t0
-            res["cpu_s_per_s_under_valgrind"] = (client.proc_cpu(p.pid) - c0) / res["wall_s"]
-            res["viewer_pictures"] = len(v.flv.pics) - n0
-            res["sent_pictures"] = len(read_sent(env.sent_path)) - s0
+            phase("viewer", v)
+            ctl("-i", "off")
             res["viewer_error"] = v.error
         finally:
             loop.close_all()
-            env.down()       # SIGTERM: valgrind writes the profile at exit
-        files = [os.path.join(d, f) for f in os.listdir(d) if f.startswith("callgrind.out")]
-        total, top = 0, []
-        for fpath in files:
+            env.down()
+        for f in sorted(os.listdir(d)):
+            if not f.startswith("callgrind.out"):
+                continue
+            fpath = os.path.join(d, f)
+            with open(fpath, errors="replace") as fh:
+                head = fh.read(4096)
+            trig = next((ln for ln in head.splitlines() if "Trigger:" in ln), "")
+            name = next((ph for ph in res["phases"] if ph in trig), None)
+            if name is None:
+                continue
             try:
                 txt = subprocess.run(["callgrind_annotate", "--threshold=99", fpath],
-                                     capture_output=True, text=True, timeout=60).stdout
+                                     capture_output=True, text=True, timeout=120).stdout
             except (OSError, subprocess.TimeoutExpired):
                 continue
-            t, rows = parse_annotate(txt)
-            total += t
-            top += rows
-        top.sort(key=lambda r: -r[0])
-        res["ir_total"] = total
-        res["ir_per_picture"] = total / res["sent_pictures"] if res.get("sent_pictures") \
-            else None
-        res["top"] = [(ir, fn) for ir, fn in top[:25]]
-        res["profile"] = files
+            total, rows = parse_annotate(txt)
+            ph = res["phases"][name]
+            ph["profile"] = fpath
+            ph["ir_total"] = total
+            ph["ir_per_picture"] = total / ph["sent_pictures"] if ph["sent_pictures"] else None
+            ph["top"] = rows[:25]
         return res
 
     # ------------------------------------------------------------ the runs
@@ -537,15 +559,13 @@ def rows_for(name, runs, a):
             systems=sy)
     elif name == "rtmpcg":
         sy = ["cs"]
-        row("instructions per published picture", lambda d: g(d, "ir_per_picture"),
-            systems=sy)
-        row("instructions per second (x 25 pictures)",
-            lambda d: g(d, "ir_per_picture") * FPS if g(d, "ir_per_picture") else None,
-            systems=sy)
-        row("pictures published / received in window", lambda d: g(d, "sent_pictures"),
-            systems=sy)
-        row("[CPU s/s under valgrind]", lambda d: g(d, "cpu_s_per_s_under_valgrind"),
-            systems=sy)
+        for ph in ("ingest", "viewer"):
+            row("%s: instructions per published picture" % ph,
+                lambda d, ph=ph: g(d, "phases", ph, "ir_per_picture"), systems=sy)
+            row("%s: pictures published in the phase" % ph,
+                lambda d, ph=ph: g(d, "phases", ph, "sent_pictures"), systems=sy)
+            row("%s: [CPU s/s under valgrind]" % ph,
+                lambda d, ph=ph: g(d, "phases", ph, "cpu_s_per_s_under_valgrind"), systems=sy)
     return out
 
 
@@ -566,11 +586,14 @@ def print_table(results, a, out=sys.stdout):
             print(line.rstrip(), file=out)
         if name == "rtmpcg":
             for r in runs:
-                top = g(r.get("cs"), "top") or []
-                tot = g(r.get("cs"), "ir_total") or 0
-                for ir, fn in top[:15]:
-                    print("    %5.1f%%  %s" % (100.0 * ir / tot if tot else 0, fn[:100]),
-                          file=out)
+                for ph in ("ingest", "viewer"):
+                    top = g(r.get("cs"), "phases", ph, "top") or []
+                    tot = g(r.get("cs"), "phases", ph, "ir_total") or 0
+                    if top:
+                        print("  %s phase, top functions by own instructions:" % ph, file=out)
+                    for ir, fn in top[:12]:
+                        print("    %5.1f%%  %s" % (100.0 * ir / tot if tot else 0, fn[:96]),
+                              file=out)
         errs = []
         for r in runs:
             for k, v in r.items():
@@ -612,7 +635,10 @@ def main(argv):
                     "`ffmpeg -re -stream_loop -1 -i FILE -c copy -f flv` (no latency figures)")
     ap.add_argument("--file", help="the FLV (H.264) to publish (default: 12 s of the camera)")
     ap.add_argument("--cg-seconds", type=float, default=10.0,
-                    help="rtmpcg: seconds of publishing counted")
+                    help="rtmpcg: seconds of publishing counted per phase")
+    ap.add_argument("--cg-bin", help="rtmpcg's camstream (default: build-small/src/camstream "
+                    "when built by tools/ffmpeg-small.sh, else the one measured; valgrind "
+                    "3.19 stops on an instruction in a library Debian's libavcodec loads)")
     ap.add_argument("--max-busy", type=float, default=0.6)
     ap.add_argument("--max-wait", type=float)
     ap.add_argument("--json", help="raw results (default: in the log folder)")
@@ -638,6 +664,8 @@ def main(argv):
                                                              "camstream")
     if not os.access(a.bin, os.X_OK):
         ap.error("no camstream binary at %s (set CAMSTREAM_BIN)" % a.bin)
+    small = os.path.join(run.ROOT, "build-small", "src", "camstream")
+    a.cg_bin = a.cg_bin or (small if os.access(small, os.X_OK) else a.bin)
     if not os.path.exists(flv_run.NMS_APP):
         ap.error("node-media-server is not installed: run bench/peers/install.sh")
     if "rtmpcg" in a.scenarios and not all(
