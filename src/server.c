@@ -24,6 +24,8 @@
 #include "lws_glue.h"
 #include "metrics.h"
 #include "mjpeg.h"
+#include "rtmp_push.h"
+#include "rtmp_server.h"
 #include "site.h"
 #include "snapshot.h"
 #include "streams.h"
@@ -217,8 +219,10 @@ static void raise_fd_limit(void)
 static void on_tick(lws_sorted_usec_list_t *sul)
 {
 	struct server *s = lws_container_of(sul, struct server, tick);
-	if (s->app.hub && !s->app.shutting_down)
+	if (s->app.hub && !s->app.shutting_down) {
 		hub_tick(s->app.hub);
+		rtmp_server_tick(s->app.rtmp);
+	}
 	lws_sul_schedule(s->ctx, 0, &s->tick, on_tick, 100 * LWS_US_PER_MS);
 }
 
@@ -227,12 +231,15 @@ static bool is_wildcard(const char *host)
 	return !strcmp(host, "0.0.0.0") || !strcmp(host, "::") || !strcmp(host, "*");
 }
 
-static void announce(const struct config *cfg, int port)
+static void announce(const struct config *cfg, int port, int rtmp_port)
 {
 	bool v6 = strchr(cfg->host, ':') != NULL;
 	const char *scheme = cfg->tls_cert[0] ? "https" : "http";
 	printf("camstream listening on %s://%s%s%s:%d\n", scheme, v6 ? "[" : "", cfg->host,
 		v6 ? "]" : "", port);
+	if (rtmp_port >= 0)
+		printf("camstream rtmp on rtmp://%s%s%s:%d/live/\n", v6 ? "[" : "", cfg->host,
+			v6 ? "]" : "", rtmp_port);
 	fflush(stdout);
 	if (is_wildcard(cfg->host))
 		log_info("open %s://127.0.0.1:%d/ in a browser", scheme, port);
@@ -244,8 +251,10 @@ static void drain_viewers(struct server *s)
 	s->app.shutting_down = true;
 	hub_stop_all(s->app.hub);
 	hub_notify_all(s->app.hub);
+	rtmp_server_close_all(s->app.rtmp);
 	int64_t deadline = clock_mono_us() + 1200000;
-	while (s->app.clients > 0 && clock_mono_us() < deadline)
+	while ((s->app.clients > 0 || rtmp_server_connections(s->app.rtmp) > 0) &&
+		clock_mono_us() < deadline)
 		lws_service(s->ctx, 0);
 	if (s->app.clients > 0)
 		log_warn("%d viewer(s) did not close in time", s->app.clients);
@@ -286,8 +295,14 @@ int server_run(const struct config *cfg, volatile sig_atomic_t *stop)
 		info.alpn = "http/1.1";
 	}
 
+	struct push_registry *push_reg = push_registry_create();
+	if (!push_reg) {
+		log_error("out of memory");
+		return -1;
+	}
 	s.ctx = lws_create_context(&info);
 	if (!s.ctx) {
+		push_registry_destroy(push_reg);
 		log_error("cannot listen on %s:%d (address in use, not ours, or a TLS certificate or "
 			"key that cannot be read?)", cfg->host, cfg->port);
 		avlog_restore();
@@ -304,6 +319,8 @@ int server_run(const struct config *cfg, volatile sig_atomic_t *stop)
 		.hosts = cfg->hosts.n ? &cfg->hosts : NULL,
 		.pull_input = &av_pull_input,
 		.demo_input = &demo_input,
+		.push_input = cfg->rtmp_port >= 0 ? &rtmp_push_input : NULL,
+		.push_ctx = push_reg,
 	};
 	waker_set(s.ctx);
 	s.app.hub = hub_create(&hc, wake, NULL);
@@ -321,8 +338,22 @@ int server_run(const struct config *cfg, volatile sig_atomic_t *stop)
 	}
 	s.app.started_wall_us = clock_wall_us();
 
+	int rtmp_port = -1;
+	if (cfg->rtmp_port >= 0) {
+		struct cs_error err;
+		s.app.rtmp = rtmp_server_create(s.ctx, &s.app, push_reg, &rtmp_port, &err);
+		if (!s.app.rtmp && cfg->rtmp_port_given) {
+			log_error("%s", err.msg);
+			goto out_hub;
+		}
+		if (!s.app.rtmp) {
+			log_warn("%s: running without RTMP ingest (--rtmp-port picks another port, "
+				"--rtmp-port off says so)", err.msg);
+			rtmp_port = -1;
+		}
+	}
 	struct lws_vhost *vh = lws_get_vhost_by_name(s.ctx, "default");
-	announce(cfg, vh ? lws_get_vhost_listen_port(vh) : cfg->port);
+	announce(cfg, vh ? lws_get_vhost_listen_port(vh) : cfg->port, rtmp_port);
 	lws_sul_schedule(s.ctx, 0, &s.tick, on_tick, 100 * LWS_US_PER_MS);
 
 	while (!*stop) {
@@ -344,7 +375,11 @@ out_hub:
 	s.app.hub = NULL;
 	waker_set(NULL);
 	lws_sul_cancel(&s.tick);
+	/* the RTMP connections close with the context: their publishers end in the registry */
 	lws_context_destroy(s.ctx);
+	rtmp_server_destroy(s.app.rtmp);
+	s.app.rtmp = NULL;
+	push_registry_destroy(push_reg);
 	avlog_restore();
 	return ret;
 }

@@ -27,7 +27,8 @@ from collections import defaultdict
 TOP = "top"  # files directly in src/
 
 # Layer order, lowest first. Only used to list folders in a stable order in messages.
-ORDER = ["base", "url", "config", "media", "inputs", "streams", "onvif", "web", "outputs", "api"]
+ORDER = ["base", "url", "config", "media", "inputs", "streams", "onvif", "web", "outputs",
+         "ingest", "api"]
 
 # Folder -> the other folders whose first-party headers it may include (itself is always allowed).
 # inputs, streams and onvif are siblings: none may include another. Top may include everything.
@@ -41,7 +42,9 @@ ALLOWED = {
     "onvif": {"base", "url", "media"},
     "web": {"base", "url", "config", "media", "streams"},
     "outputs": {"base", "url", "config", "media", "streams", "web"},
-    "api": {"base", "url", "config", "media", "streams", "web", "outputs"},
+    # the RTMP ingest: a listener (lws) that feeds inputs' push sources
+    "ingest": {"base", "url", "config", "media", "inputs", "streams", "web"},
+    "api": {"base", "url", "config", "media", "streams", "web", "outputs", "ingest"},
     TOP: set(ORDER),
 }
 
@@ -54,7 +57,7 @@ LIBRARIES = [
       "libavfilter/", "libavdevice/", "libpostproc/"),
      {"media", "inputs"}),
     ("libwebsockets", ("libwebsockets.h", "libwebsockets/", "lws_config.h"),
-     {"web", "outputs", "api", TOP}),
+     {"web", "outputs", "ingest", "api", TOP}),
     ("libjpeg-turbo", ("turbojpeg.h", "jpeglib.h", "jerror.h", "jmorecfg.h", "jconfig.h"),
      {"media"}),
     ("uriparser", ("uriparser/",), {"url"}),

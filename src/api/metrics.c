@@ -17,6 +17,7 @@
 #include "http_reply.h"
 #include "hub.h"
 #include "log.h"
+#include "rtmp_server.h"
 #include "strbuf.h"
 
 #ifndef CAMSTREAM_VERSION   /* meson defines it; a bare syntax check may not */
@@ -357,6 +358,25 @@ static void write_process(struct strbuf *b, const struct app *st,
 	family(b, "camstream_rtsp_sessions", "gauge",
 		"Sources with a playing RTSP session to a camera (rtsp:// and rtsps:// workers)");
 	sb_printf(b, "camstream_rtsp_sessions %d\n", rtsp);
+
+	if (!st->rtmp)
+		return;
+	struct rtmp_server_stats rs;
+	rtmp_server_get_stats(st->rtmp, &rs);
+	family(b, "camstream_rtmp_connections", "gauge", "Open RTMP ingest connections");
+	sb_printf(b, "camstream_rtmp_connections %d\n", rs.connections);
+	family(b, "camstream_rtmp_publishers", "gauge", "RTMP connections publishing now");
+	sb_printf(b, "camstream_rtmp_publishers %d\n", rs.publishers);
+	family(b, "camstream_rtmp_accepted_total", "counter", "RTMP connections accepted");
+	sb_printf(b, "camstream_rtmp_accepted_total %" PRIu64 "\n", rs.accepted);
+	family(b, "camstream_rtmp_publishes_total", "counter", "RTMP publishes allowed");
+	sb_printf(b, "camstream_rtmp_publishes_total %" PRIu64 "\n", rs.publishes);
+	family(b, "camstream_rtmp_refused_total", "counter",
+		"RTMP connects and publishes refused, protocol errors and missed deadlines");
+	sb_printf(b, "camstream_rtmp_refused_total %" PRIu64 "\n", rs.refused);
+	family(b, "camstream_rtmp_bytes_received_total", "counter",
+		"Bytes read from RTMP connections, handshakes included");
+	sb_printf(b, "camstream_rtmp_bytes_received_total %" PRIu64 "\n", rs.bytes_received);
 }
 
 static int metrics_reply(struct lws *wsi)

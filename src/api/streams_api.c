@@ -28,9 +28,11 @@
 #include "error.h"
 #include "http_reply.h"
 #include "log.h"
+#include "rtmp_server.h"
 #include "rawframe.h"
 #include "snapshot.h"
 #include "streams.h"
+#include "text.h"
 
 /* A request of the API's: its method, path and body. */
 struct api_req {
@@ -239,9 +241,48 @@ static int on_start_stop(struct lws *wsi, struct api_req *r, struct streams *s,
 	return reply_doc(wsi, r, HTTP_STATUS_OK, streams_status_json(s, name), NULL, 0);
 }
 
+/* A published stream's status says who publishes it now ("publisher": null when nobody). */
+static json_t *with_publisher(struct app *app, json_t *j)
+{
+	const json_t *name = json_object_get(j, "name");
+	if (!json_is_true(json_object_get(j, "publish")) || !json_is_string(name))
+		return j;
+	struct rtmp_publisher_info pi;
+	json_t *p = json_null();
+	if (rtmp_server_publisher(app->rtmp, json_string_value(name), &pi)) {
+		char since[40];
+		text_iso8601(pi.since_wall_us, false, since, sizeof(since));
+		p = json_pack("{s:s,s:s,s:I}", "address", pi.address, "since", since,
+			"bytes", (json_int_t)pi.bytes);
+	}
+	if (!p || json_object_set_new(j, "publisher", p)) {
+		json_decref(j);
+		return NULL;
+	}
+	return j;
+}
+
+static json_t *list_with_publishers(struct app *app, json_t *doc)
+{
+	json_t *arr = json_object_get(doc, "streams");
+	size_t i;
+	json_t *one;
+	json_array_foreach(arr, i, one) {
+		json_incref(one);
+		if (!with_publisher(app, one)) {
+			json_decref(doc);
+			return NULL;
+		}
+		json_decref(one);
+	}
+	return doc;
+}
+
 static int on_status(struct lws *wsi, struct api_req *r, struct streams *s, const char *name)
 {
 	json_t *j = streams_status_json(s, name);
+	if (j)
+		j = with_publisher(app_of(wsi), j);
 	if (!j) {
 		char msg[128];
 		snprintf(msg, sizeof(msg), "no stream named \"%.64s\"", name);
@@ -267,7 +308,11 @@ static int dispatch(struct lws *wsi, struct api_req *r)
 	switch (rt) {
 	case RT_LIST:
 		if (m == M_GET)
-			return reply_doc(wsi, r, HTTP_STATUS_OK, streams_list_json(s), NULL, 0);
+		{
+			json_t *doc = streams_list_json(s);
+			return reply_doc(wsi, r, HTTP_STATUS_OK,
+				doc ? list_with_publishers(app_of(wsi), doc) : NULL, NULL, 0);
+		}
 		if (m == M_POST)
 			return on_add(wsi, r, s);
 		return not_allowed(wsi, r, "GET, POST");

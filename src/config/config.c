@@ -37,6 +37,8 @@ enum opt_id {
 	OPT_TLS_CERT,
 	OPT_TLS_KEY,
 	OPT_NO_SLICE_RELEASE,
+	OPT_RTMP_PORT,
+	OPT_RTMP_GRACE,
 };
 
 struct opt_desc {
@@ -76,6 +78,10 @@ static const struct opt_desc opts[] = {
 	{ "max-sources", 1, OPT_MAX_SOURCES, "N", "most sources running at once (0 = no limit)" },
 	{ "tls-cert", 1, OPT_TLS_CERT, "PEM", "serve https and wss with this certificate" },
 	{ "tls-key", 1, OPT_TLS_KEY, "PEM", "the certificate's private key" },
+	{ "rtmp-port", 1, OPT_RTMP_PORT, "N|off",
+		"RTMP ingest port for rtmp://HOST:N/live/KEY (default 1935; 0 any free one)" },
+	{ "rtmp-grace", 1, OPT_RTMP_GRACE, "SECONDS",
+		"viewers of a publisher that left wait this long for it (default 5)" },
 	{ "no-slice-release", 0, OPT_NO_SLICE_RELEASE, NULL,
 		"hand H.264 pictures to the decoder when the next one starts (to compare)" },
 	{ "version", 0, OPT_VERSION, NULL, "print the version and exit" },
@@ -244,6 +250,16 @@ static bool apply(struct config *c, int id, const char *val, const char *origin)
 	case OPT_NO_SLICE_RELEASE:
 		ok = val ? parse_bool(val, &c->no_slice_release) : (c->no_slice_release = true);
 		break;
+	case OPT_RTMP_PORT:
+		if (!strcmp(val, "off"))
+			c->rtmp_port = -1;
+		else
+			ok = parse_int(val, 0, 65535, &c->rtmp_port);
+		c->rtmp_port_given = true;
+		break;
+	case OPT_RTMP_GRACE:
+		ok = parse_seconds(val, &c->rtmp_grace_s);
+		break;
 	default:
 		ok = false;
 	}
@@ -255,7 +271,8 @@ static bool apply(struct config *c, int id, const char *val, const char *origin)
 static void print_help(FILE *out)
 {
 	fprintf(out, "Usage: camstream [OPTION]...\n"
-		"Serves IP camera streams (RTSP, RTMP) to browsers as JPEG frames over WebSocket.\n\n");
+		"Serves IP camera streams (RTSP, RTMP pull and push) to browsers: JPEG over WebSocket,\n"
+		"MJPEG, snapshots, HTTP-FLV and WS-FLV.\n\n");
 	for (size_t i = 0; i < N_OPTS; i++) {
 		char left[48];
 		snprintf(left, sizeof(left), "--%s%s%s", opts[i].name, opts[i].arg ? " " : "",
@@ -295,6 +312,8 @@ enum config_result config_load(struct config *c, int argc, char **argv, FILE *ou
 	c->max_clients = 100;
 	c->log_level = LOG_INFO;
 	c->keep_warm_s = 10;
+	c->rtmp_port = 1935;
+	c->rtmp_grace_s = 5;
 
 	if (!load_env(c))
 		return CONFIG_ERROR;

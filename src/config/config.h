@@ -33,6 +33,9 @@ struct config {
 	char tls_key[4096];
 	enum log_level log_level;
 	bool no_slice_release;  /* H.264 pictures end when the next begins (A/B comparisons) */
+	int rtmp_port;          /* RTMP ingest; default 1935; 0 = any free port; -1 = off */
+	bool rtmp_port_given;   /* asked for explicitly: failing to bind it is a start-up error */
+	double rtmp_grace_s;    /* a publisher's viewers wait this long for it to come back */
 };
 
 enum config_result { CONFIG_OK = 0, CONFIG_EXIT_OK, CONFIG_ERROR };

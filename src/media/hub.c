@@ -47,6 +47,7 @@ struct hub_entry {
 	int n_coded;
 	enum entry_state state;
 	bool isolated;               /* --isolate: nobody else can ever join it */
+	bool pinned;                 /* fed by a publisher: runs with no subscriber until stopped */
 	char stop_msg[160];          /* ENTRY_STOPPED: why */
 	int64_t warm_until_us;       /* monotonic: with no subscriber, keep running until then */
 	uint64_t frames_dropped;
@@ -312,6 +313,7 @@ static struct source_params source_params_of(const struct hub *h, bool demo,
 {
 	return (struct source_params){
 		.input = demo ? h->cfg.demo_input : h->cfg.pull_input,
+		.input_ctx = NULL,
 		.transport = transport,
 		.open_timeout_us = h->cfg.open_timeout_us,
 		.read_timeout_us = h->cfg.read_timeout_us,
@@ -360,8 +362,21 @@ static struct hub_entry *stream_entry(struct hub *h, const struct hub_stream_def
 	p.url = def->url;
 	p.display_url = def->display_url;
 	p.host = def->host;
-	p.reconnect = true;
-	return start_entry(h, key, def->name, &p, def->port, err);
+	/* a publisher's source ends when the publisher is gone for good (the ingest says when) */
+	p.reconnect = !def->is_push;
+	if (def->is_push) {
+		if (!h->cfg.push_input) {
+			cs_fail(err, CS_NOT_FOUND, "stream %s is published, and this server takes no "
+				"publishers (--rtmp-port off)", def->name);
+			return NULL;
+		}
+		p.input = h->cfg.push_input;
+		p.input_ctx = h->cfg.push_ctx;
+	}
+	e = start_entry(h, key, def->name, &p, def->port, err);
+	if (e)
+		e->pinned = def->is_push;
+	return e;
 }
 
 enum cs_err hub_subscribe_stream(struct hub *h, struct hub_sub *sub,
@@ -369,7 +384,7 @@ enum cs_err hub_subscribe_stream(struct hub *h, struct hub_sub *sub,
 	struct cs_error *err)
 {
 	struct hub_entry *e = stream_entry(h, def, err);
-	return e ? attach(e, sub, pic, err) : CS_SERVER_BUSY;
+	return e ? attach(e, sub, pic, err) : err->code;
 }
 
 void hub_unsubscribe(struct hub *h, struct hub_sub *sub)
@@ -399,7 +414,8 @@ void hub_unsubscribe(struct hub *h, struct hub_sub *sub)
 	sub->out = NULL;
 	sub->next = NULL;
 	sub->busy = false;
-	if (e->n_subs == 0 && e->state == ENTRY_OPEN && e->warm_until_us <= clock_mono_us())
+	if (e->n_subs == 0 && e->state == ENTRY_OPEN && !e->pinned &&
+		e->warm_until_us <= clock_mono_us())
 		stop_entry(e, ENTRY_STOPPING, "last viewer left, stopping");
 }
 
@@ -499,7 +515,7 @@ enum cs_err hub_stream_start(struct hub *h, const struct hub_stream_def *def,
 {
 	struct hub_entry *e = stream_entry(h, def, err);
 	if (!e)
-		return CS_SERVER_BUSY;
+		return err->code;
 	if (e->state == ENTRY_ALWAYS_ON)
 		return CS_OK;
 	struct output_params p = { .fps_max = def->idle_fps, .quality = 80 };
@@ -513,6 +529,12 @@ enum cs_err hub_stream_start(struct hub *h, const struct hub_stream_def *def,
 	update_wanted(o);
 	e->state = ENTRY_ALWAYS_ON;
 	return CS_OK;
+}
+
+enum cs_err hub_stream_run(struct hub *h, const struct hub_stream_def *def,
+	struct cs_error *err)
+{
+	return stream_entry(h, def, err) ? CS_OK : err->code;
 }
 
 void hub_stream_stop(struct hub *h, const char *name, const char *why)
@@ -536,6 +558,7 @@ static void fill_info(struct hub_entry *e, struct hub_source_info *out)
 	for (struct hub_output *o = e->outputs; o; o = o->next)
 		out->outputs++;
 	out->always_on = e->state == ENTRY_ALWAYS_ON;
+	out->push = e->pinned;
 	out->frames_dropped = e->frames_dropped;
 	out->coded_skipped = e->coded_skipped;
 	for (struct hub_sub *s = e->coded; s; s = s->next)
@@ -604,7 +627,7 @@ void hub_tick(struct hub *h)
 {
 	int64_t now = clock_mono_us();
 	for (struct hub_entry *e = h->entries; e; e = e->next) {
-		if (e->state == ENTRY_OPEN && e->n_subs == 0 && e->warm_until_us <= now)
+		if (e->state == ENTRY_OPEN && e->n_subs == 0 && !e->pinned && e->warm_until_us <= now)
 			stop_entry(e, ENTRY_STOPPING, "kept warm long enough, stopping");
 	}
 	/* a worker whose exit was news before its last viewer left is freed here */

@@ -50,6 +50,8 @@ struct hub_config {
 	const struct net_policy *hosts; /* --allow-hosts for ad-hoc URLs (not owned), or NULL */
 	const struct input_ops *pull_input; /* what reads cameras (not owned: static) */
 	const struct input_ops *demo_input; /* what draws demo: */
+	const struct input_ops *push_input; /* what publishers feed (RTMP), or NULL */
+	void *push_ctx;           /* the push input's source_params.input_ctx */
 };
 
 /* A named stream as the hub needs it to run one (the streams room owns the definitions). */
@@ -60,6 +62,9 @@ struct hub_stream_def {
 	const char *host;         /* the camera's host and port, for --max-sessions-per-host */
 	int port;
 	bool is_demo;
+	/* fed by a publisher (push_input; url is the key): the source runs with no viewer too,
+	 * until hub_stream_stop (its publisher gone for good) */
+	bool is_push;
 	enum transport transport;
 	double idle_fps;          /* always-on capture rate with no viewer; 0 = source rate */
 };
@@ -116,6 +121,10 @@ bool hub_sub_stats(struct hub_sub *sub, struct source_stats *out);
  * def->idle_fps (default size and quality) if not running. */
 enum cs_err hub_stream_start(struct hub *h, const struct hub_stream_def *def,
 	struct cs_error *err);
+/* Runs a published stream's source (def->is_push) with no reader, if it is not running: it
+ * stays until hub_stream_stop. */
+enum cs_err hub_stream_run(struct hub *h, const struct hub_stream_def *def,
+	struct cs_error *err);
 /* Stops a named stream: its subscribers get @why as CS_SOURCE_ENDED (clean, close 1000). */
 void hub_stream_stop(struct hub *h, const char *name, const char *why);
 
@@ -126,6 +135,7 @@ struct hub_source_info {
 	int coded_readers;
 	int outputs;
 	bool always_on;
+	bool push;                /* fed by a publisher */
 	uint64_t frames_dropped;  /* frames some viewer skipped (latest frame wins) */
 	uint64_t coded_skipped;   /* coded entries readers skipped by jumping ahead */
 	uint64_t bytes_sent;

@@ -1,5 +1,5 @@
 /* input: the side of a source its input sees. An input (inputs/: the FFmpeg pull, the demo
- * pattern; RTMP push next) is a table of operations the source's worker thread runs, and a
+ * pattern, RTMP push) is a table of operations the source's worker thread runs, and a
  * set of calls through which it hands over what the camera sends: coded pictures (which the
  * source logs for coded readers and decodes while picture outputs exist), audio frames, or,
  * for inputs with no coded form, decoded pictures.
@@ -19,7 +19,7 @@
 #include "source.h"
 
 struct input_ops {
-	const char *name;          /* for logs: "pull", "demo" */
+	const char *name;          /* for logs: "pull", "demo", "push" */
 	/* One session: open, then read and hand over until source_stopping(), the end of the
 	 * stream or a failure. Unless stopping, fills @why (CS_SOURCE_ENDED with clean set for
 	 * an end of stream). Frees everything it made. Returns how long it played (µs, 0 if it
@@ -37,6 +37,11 @@ bool source_stopping(const struct source *s);
  * After failed attempts (reconnect mode) this counts a reconnect. */
 void source_playing(struct source *s, const char *codec, int width, int height,
 	double fps_nominal);
+
+/* The session goes on but its feed stopped for a while (a publisher left and another may come
+ * back): publishes RECONNECTING with @why as the last error, and the next source_playing
+ * counts a reconnect. */
+void source_interrupted(struct source *s, const struct cs_error *why);
 
 /* The video stream's codec parameters. A copy is kept for the decoder; for H.264 and H.265
  * their extradata (avcC/hvcC, or Annex B parameter sets from an SDP) gives the coded log its

@@ -178,6 +178,18 @@ void source_playing(struct source *s, const char *codec, int width, int height,
 	cs_error_clear(&s->logged);
 }
 
+void source_interrupted(struct source *s, const struct cs_error *why)
+{
+	pthread_mutex_lock(&s->lock);
+	s->stats.state = SOURCE_RECONNECTING;
+	s->stats.opened_wall_us = 0;
+	s->stats.last_error = *why;
+	pthread_mutex_unlock(&s->lock);
+	s->failures++;
+	log_info("source %s: %s", s->display_url, why->msg);
+	announce(s);
+}
+
 /* Sleeps until @deadline_us on clock_mono_us()'s clock, in steps of at most 50 ms so that
  * stop is noticed. */
 static void sleep_until(struct source *s, int64_t deadline_us)

@@ -41,6 +41,7 @@ typedef void (*source_notify_fn)(void *arg);
 
 struct source_params {
 	const struct input_ops *input; /* what feeds the source (not owned: static) */
+	void *input_ctx;          /* what the input needs beyond the URL (not owned), or NULL */
 	const char *url;          /* full URL with credentials, given to FFmpeg only (copied) */
 	const char *display_url;  /* redacted, for logs and messages (copied) */
 	const char *host;         /* the URL's host as parsed (copied); for the host policy */

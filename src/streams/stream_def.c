@@ -14,7 +14,7 @@
 
 static const char *const known_keys[] = {
 	"name", "rtsp_url", "channel", "subtype", "username", "password", "enabled",
-	"always_on", "transport", "idle_fps",
+	"always_on", "transport", "idle_fps", "publish", "publish_secret",
 };
 #define N_KNOWN (sizeof(known_keys) / sizeof(known_keys[0]))
 
@@ -46,6 +46,7 @@ void stream_def_free(struct stream_def *st)
 	free(st->rtsp_url);
 	free(st->username);
 	free(st->password);
+	free(st->publish_secret);
 	url_free(&st->url);
 	free(st);
 }
@@ -212,16 +213,42 @@ struct stream_def *stream_def_from_json(const json_t *j, const struct url_policy
 	if (!check_keys(j, ctx, e))
 		return NULL;
 
+	bool publish = false;
+	const char *secret = NULL;
+	if (!get_opt_bool(j, "publish", &publish, ctx, e) ||
+		!get_opt_string(j, "publish_secret", &secret, ctx, e) ||
+		!check_credential(secret, "publish_secret", ctx, e))
+		return NULL;
 	const json_t *ju = json_object_get(j, "rtsp_url");
-	if (!ju || json_is_null(ju) || (json_is_string(ju) && !json_string_length(ju))) {
-		cs_fail(e, CS_BAD_REQUEST, "%s\"rtsp_url\" is required", ctx);
+	bool has_url = ju && !json_is_null(ju) && !(json_is_string(ju) && !json_string_length(ju));
+	if (publish && has_url) {
+		cs_fail(e, CS_BAD_REQUEST, "%sa stream is pulled from \"rtsp_url\" or fed by "
+			"publishing (\"publish\": true), not both", ctx);
 		return NULL;
 	}
-	if (!json_is_string(ju)) {
+	if (!publish && secret) {
+		cs_fail(e, CS_BAD_REQUEST, "%s\"publish_secret\" goes with \"publish\": true", ctx);
+		return NULL;
+	}
+	if (publish) {
+		static const char *const pull_only[] = { "username", "password", "channel",
+			"subtype", "transport", "always_on", "idle_fps" };
+		for (size_t i = 0; i < sizeof(pull_only) / sizeof(pull_only[0]); i++) {
+			const json_t *v = json_object_get(j, pull_only[i]);
+			if (v && !json_is_null(v)) {
+				cs_fail(e, CS_BAD_REQUEST, "%s\"%s\" is for pulled streams: a published "
+					"stream runs while its publisher publishes", ctx, pull_only[i]);
+				return NULL;
+			}
+		}
+	} else if (!has_url) {
+		cs_fail(e, CS_BAD_REQUEST, "%s\"rtsp_url\" is required (or \"publish\": true for "
+			"a stream fed by an RTMP publisher)", ctx);
+		return NULL;
+	} else if (!json_is_string(ju)) {
 		cs_fail(e, CS_BAD_REQUEST, "%s\"rtsp_url\" must be a string", ctx);
 		return NULL;
-	}
-	if (json_string_length(ju) != strlen(json_string_value(ju))) {
+	} else if (json_string_length(ju) != strlen(json_string_value(ju))) {
 		cs_fail(e, CS_BAD_REQUEST, "%s\"rtsp_url\" holds a NUL character", ctx);
 		return NULL;
 	}
@@ -271,15 +298,29 @@ struct stream_def *stream_def_from_json(const json_t *j, const struct url_policy
 
 	bool oom = false;
 	st->name = dup_or_null(name, &oom);
-	st->rtsp_url = dup_or_null(json_string_value(ju), &oom);
+	st->rtsp_url = publish ? NULL : dup_or_null(json_string_value(ju), &oom);
+	st->publish = publish;
+	st->publish_secret = dup_or_null(secret, &oom);
 	st->username = dup_or_null(user, &oom);
 	st->password = dup_or_null(pass, &oom);
 	if (oom) {
 		cs_fail(e, CS_SERVER_BUSY, "out of memory");
 		goto fail;
 	}
-	if (!build_url(policy, st, ctx, e))
+	if (publish) {
+		char shown[STREAM_NAME_MAX + 16];
+		snprintf(shown, sizeof(shown), "publish:%s", name);
+		st->url.text = dup_or_null(name, &oom);
+		st->url.redacted = dup_or_null(shown, &oom);
+		st->url.scheme = dup_or_null("publish", &oom);
+		st->url.host = dup_or_null("", &oom);
+		if (oom) {
+			cs_fail(e, CS_SERVER_BUSY, "out of memory");
+			goto fail;
+		}
+	} else if (!build_url(policy, st, ctx, e)) {
 		goto fail;
+	}
 	return st;
 
 fail:
@@ -289,7 +330,8 @@ fail:
 
 bool stream_def_same(const struct stream_def *a, const struct stream_def *b)
 {
-	return !strcmp(a->name, b->name) && !strcmp(a->rtsp_url, b->rtsp_url) &&
+	return !strcmp(a->name, b->name) && str_eq(a->rtsp_url, b->rtsp_url) &&
+		a->publish == b->publish && str_eq(a->publish_secret, b->publish_secret) &&
 		str_eq(a->username, b->username) && str_eq(a->password, b->password) &&
 		a->enabled == b->enabled && a->always_on == b->always_on &&
 		a->transport == b->transport && a->idle_fps == b->idle_fps &&
@@ -337,6 +379,18 @@ json_t *stream_def_to_json(const struct stream_def *st)
 	json_t *j = json_object();
 	int bad = !j;
 	bad = bad || json_object_set_new(j, "name", json_string(st->name));
+	if (st->publish) {
+		bad = bad || json_object_set_new(j, "publish", json_true());
+		if (st->publish_secret)
+			bad = bad || json_object_set_new(j, "publish_secret",
+				json_string(st->publish_secret));
+		bad = bad || json_object_set_new(j, "enabled", json_boolean(st->enabled));
+		if (bad) {
+			json_decref(j);
+			return NULL;
+		}
+		return j;
+	}
 	bad = bad || json_object_set_new(j, "rtsp_url", json_string(st->rtsp_url));
 	if (st->has_channel)
 		bad = bad || json_object_set_new(j, "channel", json_integer(st->channel));

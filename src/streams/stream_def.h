@@ -22,13 +22,18 @@ struct stream_def {
 	char *name;
 	char *rtsp_url;             /* as given, credentials included: written back as is */
 	char *username, *password;  /* NULL when absent */
+	/* fed by publishing (RTMP push to live/NAME) instead of rtsp_url (NULL then) */
+	bool publish;
+	char *publish_secret;       /* a publisher may give it instead of --token; NULL: none */
 	bool enabled, always_on;
 	enum transport transport;
 	double idle_fps;
 	bool has_channel, has_subtype;
 	json_int_t channel, subtype;
 	/* derived */
-	struct cam_url url;         /* rtsp_url with the credentials put in: what FFmpeg opens */
+	struct cam_url url;         /* rtsp_url with the credentials put in: what FFmpeg opens;
+	                             * for a published stream: text = the name, redacted =
+	                             * "publish:NAME", scheme "publish", host "" */
 };
 
 /* Whether @name may name a stream: 1 to 64 of A-Z a-z 0-9 _ . -, not only dots. */

@@ -107,6 +107,7 @@ static void fill_def(const struct stream_def *d, struct hub_stream_def *def)
 		.host = d->url.host,
 		.port = d->url.port,
 		.is_demo = d->url.is_demo,
+		.is_push = d->publish,
 		.transport = d->transport,
 		.idle_fps = d->idle_fps,
 	};
@@ -117,7 +118,8 @@ static void fill_def(const struct stream_def *d, struct hub_stream_def *def)
 static enum cs_err run_if_wanted(struct streams *s, struct stream *st, struct cs_error *err)
 {
 	st->start_error[0] = '\0';
-	if (!st->def->enabled || !(st->def->always_on || st->started))
+	/* a published stream runs while its publisher publishes (the ingest starts it) */
+	if (!st->def->enabled || st->def->publish || !(st->def->always_on || st->started))
 		return CS_OK;
 	struct hub_stream_def def;
 	fill_def(st->def, &def);
@@ -200,7 +202,10 @@ static json_t *status_json(struct streams *s, const struct stream *st)
 	int bad = !j;
 #define SET(key, value) (bad = bad || json_object_set_new(j, key, value))
 	SET("name", json_string(d->name));
-	SET("rtsp_url", json_string(d->url.redacted));
+	SET("rtsp_url", d->publish ? json_null() : json_string(d->url.redacted));
+	SET("publish", json_boolean(d->publish));
+	if (d->publish)
+		SET("publish_secret", opt_str(d->publish_secret ? "***" : NULL));
 	SET("enabled", json_boolean(d->enabled));
 	SET("always_on", json_boolean(d->always_on));
 	SET("transport", json_string(transport_name(d->transport)));
@@ -239,23 +244,74 @@ static json_t *status_json(struct streams *s, const struct stream *st)
 	return j;
 }
 
+/* Whether @name is a key someone publishes without the config declaring it: a running
+ * published source the config does not name. */
+static bool undeclared_live(struct streams *s, const char *name, struct hub_source_info *info)
+{
+	return name && !find(s, name, NULL) && hub_stream_info(s->hub, name, info) && info->push;
+}
+
+/* The status of an undeclared published key, as a declared one's would read. */
+static json_t *undeclared_status(struct streams *s, const char *name)
+{
+	struct stream_def d = { .name = (char *)name, .publish = true, .enabled = true };
+	struct stream st = { .def = &d };
+	json_t *j = status_json(s, &st);
+	if (j && json_object_set_new(j, "declared", json_false())) {
+		json_decref(j);
+		return NULL;
+	}
+	return j;
+}
+
 json_t *streams_status_json(struct streams *s, const char *name)
 {
 	struct stream *st = find(s, name, NULL);
-	return st ? status_json(s, st) : NULL;
+	struct hub_source_info info;
+	if (!st)
+		return undeclared_live(s, name, &info) ? undeclared_status(s, name) : NULL;
+	json_t *j = status_json(s, st);
+	if (j && json_object_set_new(j, "declared", json_true())) {
+		json_decref(j);
+		return NULL;
+	}
+	return j;
+}
+
+struct collect {
+	struct streams *s;
+	json_t *arr;
+	size_t n;
+	bool bad;
+};
+
+static void collect_undeclared(const struct hub_source_info *info, void *arg)
+{
+	struct collect *c = arg;
+	struct hub_source_info now;
+	if (c->bad || !info->push || !info->name || !undeclared_live(c->s, info->name, &now))
+		return;
+	c->bad = json_array_append_new(c->arr, undeclared_status(c->s, info->name)) != 0;
+	c->n++;
 }
 
 json_t *streams_list_json(struct streams *s)
 {
 	json_t *arr = json_array();
 	for (size_t i = 0; arr && i < s->n; i++)
-		if (json_array_append_new(arr, status_json(s, s->v[i]))) {
+		if (json_array_append_new(arr, streams_status_json(s, s->v[i]->def->name))) {
 			json_decref(arr);
 			arr = NULL;
 		}
 	if (!arr)
 		return NULL;
-	return json_pack("{s:I,s:o}", "total", (json_int_t)s->n, "streams", arr);
+	struct collect c = { .s = s, .arr = arr };
+	hub_foreach(s->hub, collect_undeclared, &c);
+	if (c.bad) {
+		json_decref(arr);
+		return NULL;
+	}
+	return json_pack("{s:I,s:o}", "total", (json_int_t)(s->n + c.n), "streams", arr);
 }
 
 /* ---- changes ---- */
@@ -319,6 +375,9 @@ bool streams_start(struct streams *s, const char *name, struct cs_error *e)
 	struct stream *st = find(s, name, NULL);
 	if (!st)
 		return not_found(e, name);
+	if (st->def->publish)
+		return cs_refuse(e, CS_BAD_REQUEST, "stream %s is fed by publishing: it runs while "
+			"its publisher publishes to live/%s", st->def->name, st->def->name);
 	bool was_enabled = st->def->enabled, was_started = st->started;
 	st->def->enabled = true;
 	st->started = true;
@@ -463,6 +522,12 @@ enum cs_err streams_resolve(struct streams *s, const char *name, struct hub_stre
 	struct cs_error *err)
 {
 	struct stream *st = find(s, name, NULL);
+	struct hub_source_info info;
+	if (!st && undeclared_live(s, name, &info)) {
+		*def = (struct hub_stream_def){ .name = info.name, .url = info.name,
+			.display_url = info.display_url, .host = "", .is_push = true };
+		return CS_OK;
+	}
 	if (!st)
 		return cs_fail(err, CS_NOT_FOUND, "no stream named \"%.64s\"", name ? name : "");
 	if (!st->def->enabled)
@@ -470,6 +535,21 @@ enum cs_err streams_resolve(struct streams *s, const char *name, struct hub_stre
 			st->def->name, st->def->name);
 	fill_def(st->def, def);
 	return CS_OK;
+}
+
+enum publish_right streams_publish_right(struct streams *s, const char *name,
+	const char **secret)
+{
+	struct stream *st = find(s, name, NULL);
+	*secret = NULL;
+	if (!st)
+		return PUBLISH_UNDECLARED;
+	if (!st->def->publish)
+		return PUBLISH_PULLED;
+	if (!st->def->enabled)
+		return PUBLISH_STOPPED;
+	*secret = st->def->publish_secret;
+	return PUBLISH_DECLARED;
 }
 
 /* ---- life ---- */

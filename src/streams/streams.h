@@ -26,18 +26,28 @@ void streams_destroy(struct streams *s); /* NULL is fine */
 bool streams_load_file(struct streams *s, const char *path, bool write_back,
 	struct cs_error *err);
 
-/* What a viewer of @name subscribes with (valid until the next call into this room).
- * CS_OK, or CS_NOT_FOUND for an unknown name, or CS_SOURCE_ENDED for a stopped one, with
- * a message in @err. */
+/* What a viewer of @name subscribes with (valid until the next call into this room or the
+ * hub). A key published without being declared resolves while it is live. CS_OK, or
+ * CS_NOT_FOUND for an unknown name, or CS_SOURCE_ENDED for a stopped one, with a message
+ * in @err. */
 enum cs_err streams_resolve(struct streams *s, const char *name, struct hub_stream_def *def,
 	struct cs_error *err);
+
+/* Whether a publisher may feed @name, as the config says: a key it does not declare, one it
+ * declares as published (*@secret: its publish secret, or NULL for none), the name of a
+ * pulled stream, or a published stream stopped through the API. The ingest decides the
+ * rest (the token, --named-only, a key already live). */
+enum publish_right { PUBLISH_UNDECLARED, PUBLISH_DECLARED, PUBLISH_PULLED, PUBLISH_STOPPED };
+enum publish_right streams_publish_right(struct streams *s, const char *name,
+	const char **secret);
 
 /* ---- the REST API (http_streams) ----
  * Each change is all or nothing: with write-back on, the file is saved before the change
  * takes effect, and a failed save leaves everything as it was. A refusal's code gives its HTTP
  * status (cs_err_http_status: 400, 403, 404, 409, 500 not saved, 503). */
 
-/* Status of one stream (seed 000 and 001 fields; credentials redacted), NULL if unknown.
+/* Status of one stream (seed 000 and 001 fields; credentials redacted; "declared": false for
+ * a key published without a definition), NULL if unknown.
  * {"total":N,"streams":[status...]} for streams_list_json. Caller decrefs. */
 json_t *streams_status_json(struct streams *s, const char *name);
 json_t *streams_list_json(struct streams *s);

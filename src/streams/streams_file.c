@@ -135,7 +135,7 @@ bool streams_file_save(struct streams_file *f, struct stream_def *const *defs, s
 static bool has_secrets(struct stream_def *const *defs, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		if (defs[i]->password || defs[i]->url.has_credentials)
+		if (defs[i]->password || defs[i]->publish_secret || defs[i]->url.has_credentials)
 			return true;
 	return false;
 }

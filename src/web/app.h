@@ -17,11 +17,13 @@ _Static_assert(FRAME_HEADROOM >= LWS_PRE, "frames need LWS_PRE bytes of headroom
 
 struct hub;
 struct streams;
+struct rtmp_server;
 
 struct app {
 	const struct config *cfg;
 	struct hub *hub;
 	struct streams *streams;  /* named streams; never NULL while serving */
+	struct rtmp_server *rtmp; /* the RTMP ingest, NULL when off (ingest/) */
 	int64_t started_wall_us;  /* for uptime in metrics */
 	int clients;              /* open viewers of every kind, for --max-clients */
 	bool shutting_down;       /* set once the stop signal arrived */

@@ -168,12 +168,15 @@ function spawnAndWait(argv, ready, what) {
 }
 
 /**
- * camstream on 127.0.0.1 (port 0 = any free port) serving WEB_ROOT, plus @args.
+ * camstream on 127.0.0.1 (port 0 = any free port) serving WEB_ROOT, plus @args; no RTMP
+ * ingest unless @args give --rtmp-port (servers running side by side must not race for 1935).
  * Returns {proc, port, log, exited, stop(signal), running(), base, ws}.
  */
 export async function startCamstream(args = [], port = 0) {
+  const rtmp = args.includes('--rtmp-port') ? [] : ['--rtmp-port', 'off'];
   const { handle, m } = await spawnAndWait(
-    [BIN, '--port', String(port), '--host', '127.0.0.1', '--web-root', WEB_ROOT, ...args],
+    [BIN, '--port', String(port), '--host', '127.0.0.1', '--web-root', WEB_ROOT, ...rtmp,
+      ...args],
     /camstream listening on http:\/\/([^\s/]+):(\d+)/, 'camstream');
   handle.port = Number(m[2]);
   handle.base = `http://127.0.0.1:${handle.port}`;

@@ -185,9 +185,14 @@ def _env_without_camstream_vars(extra):
     return env
 
 
+RTMP_RE = re.compile(r"^camstream rtmp on rtmp://(\[[^\]]+\]|[^:/\s]+):(\d+)/live/$")
+
+
 class Camstream(_Process):
     """The server under test: `CAMSTREAM_BIN --port 0 --host 127.0.0.1 --web-root WEB_ROOT`
-    plus @args. No CAMSTREAM_* variable reaches it except those in @env."""
+    plus @args, and `--rtmp-port off` unless @args choose an RTMP port (parallel servers must
+    not race for 1935). No CAMSTREAM_* variable reaches it except those in @env.
+    With --rtmp-port given, start() also reads the RTMP line: rtmp_port, rtmp_url(key)."""
 
     label = "camstream"
 
@@ -197,10 +202,15 @@ class Camstream(_Process):
             raise RuntimeError("CAMSTREAM_BIN is not set (the path of the camstream binary)")
         base = (["--port", "0", "--host", "127.0.0.1", "--web-root", WEB_ROOT] if default_args
                 else [])
-        self.argv = [CAMSTREAM_BIN] + base + [str(a) for a in args]
+        args = [str(a) for a in args]
+        self.wants_rtmp = "--rtmp-port" in args and args[args.index("--rtmp-port") + 1:][:1] != ["off"]
+        if default_args and "--rtmp-port" not in args:
+            base += ["--rtmp-port", "off"]
+        self.argv = [CAMSTREAM_BIN] + base + args
         self.env = _env_without_camstream_vars(env)
         self.host = None
         self.port = None
+        self.rtmp_port = None
 
     def start(self, timeout=START_TIMEOUT):
         self._spawn(self.argv, self.env)
@@ -213,7 +223,19 @@ class Camstream(_Process):
                 "(exit code %s); stdout %r; log %s:\n%s" % (timeout, rc, self.stdout.lines,
                                                            self.log_path, self.log_text()[-3000:]))
         self.host, self.port = m.group(1).strip("[]"), int(m.group(2))
+        if self.wants_rtmp:
+            m = self.stdout.wait_for(RTMP_RE.pattern, timeout)
+            if m is None:
+                raise AssertionError("camstream did not print 'camstream rtmp on rtmp://HOST:PORT"
+                                     "/live/'; stdout %r" % (self.stdout.lines,))
+            self.rtmp_port = int(m.group(2))
         return self
+
+    def rtmp_url(self, key, query=""):
+        """rtmp://127.0.0.1:PORT/live/KEY[?QUERY] of this server's ingest."""
+        assert self.rtmp_port, "start camstream with --rtmp-port 0 to publish to it"
+        return "rtmp://127.0.0.1:%d/live/%s%s" % (self.rtmp_port, key,
+                                                 "?" + query if query else "")
 
     def rss_kb(self, field="VmRSS"):
         """A /proc/PID/status figure in kB: VmRSS, or RssAnon (the process's own memory,

@@ -171,7 +171,7 @@ def t_top_level_from_api(script):
     files = with_files({"api/site.c": '#include "config.h"\n#include "server.h"\n'})
     expect_fail(files, script, {"upward"},
                 ["api/site.c:2 includes top-level server.h: api may include only base, url, "
-                 "config, media, streams, web, outputs, api"])
+                 "config, media, streams, web, outputs, ingest, api"])
 
 
 def t_ffmpeg_in_web(script):
@@ -187,7 +187,7 @@ def t_lws_in_media(script):
                                         '#include <libwebsockets.h>\n')})
     expect_fail(files, script, {"library"},
                 ["media/hub.h:3 includes <libwebsockets.h>: libwebsockets headers are allowed only "
-                 "in web, outputs, api, top-level"])
+                 "in web, outputs, ingest, api, top-level"])
 
 
 def t_other_libraries(script):
