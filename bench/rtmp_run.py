@@ -341,7 +341,7 @@ class RtmpBench(run.Bench):
         a = self.a
         d = tempfile.mkdtemp(prefix="cg-", dir=self.logdir)
         out_file = os.path.join(d, "callgrind.out")
-        prefix = ["valgrind", "--tool=callgrind", "--collect-atstart=no",
+        prefix = ["valgrind", "--tool=callgrind", "--instr-atstart=no",
                   "--callgrind-out-file=" + out_file]
         saved, self.a.bin = self.a.bin, a.cg_bin
         try:
