@@ -48,7 +48,8 @@ SCENARIOS = {
     "rtmp10": "720p25 published, 10 FLV viewers",
     "rtmp100": "720p25 published, 100 FLV viewers",
     "rtmpjpeg": "camstream: WS-JPEG of the camera published over RTMP vs pulled over RTSP",
-    "rtmpcg": "camstream under callgrind: instructions per published picture, alone and with 1 viewer",
+    "rtmpcg": "camstream under callgrind: instructions per published picture, alone and with "
+              "1 viewer",
 }
 DEFAULT = ["rtmp0", "rtmp1", "rtmp10", "rtmp100", "rtmpjpeg", "rtmpcg"]
 QUICK = ["rtmp1", "rtmp10", "rtmpjpeg"]
