@@ -14,7 +14,7 @@ arrival minus that send time. The order of the two servers alternates from run t
 are medians of per-run ratios.
 
   bench/run.sh --rtmp --quick        # rtmp1, rtmp10, rtmpjpeg: 1 run, 3 s windows (~2 minutes)
-  bench/run.sh --rtmp                # every scenario, 3 runs, 10 s windows (~15 minutes)
+  bench/run.sh --rtmp                # every scenario, 3 runs, 10 s windows (10-20 minutes)
   bench/run.sh --rtmp --scenarios rtmp100,rtmpcg --runs 5
 """
 
