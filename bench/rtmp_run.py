@@ -13,7 +13,7 @@ and logs when each picture's last byte was handed to the kernel; a viewer's tag 
 arrival minus that send time. The order of the two servers alternates from run to run; ratios
 are medians of per-run ratios.
 
-  bench/run.sh --rtmp --quick        # rtmp1, rtmp10, rtmpjpeg: 1 run, 3 s windows (~2 minutes)
+  bench/run.sh --rtmp --quick        # rtmp1, rtmp10, rtmpjpeg: 1 run, 3 s windows (~1 minute)
   bench/run.sh --rtmp                # every scenario, 3 runs, 10 s windows (10-20 minutes)
   bench/run.sh --rtmp --scenarios rtmp100,rtmpcg --runs 5
 """
