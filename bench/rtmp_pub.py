@@ -288,6 +288,7 @@ class Rtmp:
                     raise RtmpError("%s %s" % (code, info.get("description", "")))
             return None
         self.wait_for(deadline, status)
+        self.sock.settimeout(None)     # publishing: sends block as long as the server lets them
 
     def drain(self):
         """Discard what the server sent meanwhile (acknowledgements), without blocking."""
