@@ -12,6 +12,7 @@ issue's target. Raw results go to a JSON file.
   bench/run.sh --quick              # 720p25x1 and ttff, 3 s windows (about a minute)
   bench/run.sh --scenarios 720p25x1,slow --runs 5 --window 20
   bench/run.sh --flv [--quick]      # the FLV benchmark with its peers (bench/flv_run.py)
+  bench/run.sh --rtmp [--quick]     # RTMP ingest against node-media-server (bench/rtmp_run.py)
 
 Every wait has a deadline; every process started is stopped on exit, Ctrl-C included (and gets
 SIGTERM from the kernel if this script is killed outright).
@@ -519,6 +520,9 @@ def main():
     if "--flv" in sys.argv[1:]:     # the FLV benchmark: its own scenarios and table
         import flv_run
         return flv_run.main(sys.argv[1:])
+    if "--rtmp" in sys.argv[1:]:    # the RTMP ingest benchmark (bench/rtmp_run.py)
+        import rtmp_run
+        return rtmp_run.main(sys.argv[1:])
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scenarios", help="comma-separated, from: " + ",".join(DEFAULT))
     ap.add_argument("--quick", action="store_true",

@@ -1,6 +1,7 @@
 #!/bin/sh
-# The FLV benchmark's peer: node-media-server 4.4.3, pinned by package.json and package-lock.json,
-# installed into bench/peers/node_modules from the npm registry (docs/PERFORMANCE.md, "FLV").
+# The FLV and RTMP benchmarks' peer: node-media-server 4.4.3, pinned by package.json and
+# package-lock.json, installed into bench/peers/node_modules from the npm registry
+# (docs/PERFORMANCE.md, "FLV" and "RTMP ingest").
 # bench/run.sh never installs anything itself.
 set -eu
 cd "$(dirname "$0")"
