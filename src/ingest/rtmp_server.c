@@ -350,8 +350,6 @@ static int callback_rtmp(struct lws *wsi, enum lws_callback_reasons reason, void
 		ss->last_rx_us = clock_mono_us();
 		srv->bytes_in += len;
 		int rc = rtmp_conn_feed(ss->conn, in, len);
-		if (ss->pub)
-			push_pub_flush(ss->pub); /* one wake-up for what this read held */
 		if (rc < 0) {
 			srv->refused++;
 			log_info("rtmp %s: %s", ss->peer, rtmp_conn_error(ss->conn));

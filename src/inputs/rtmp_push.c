@@ -38,8 +38,7 @@ struct push_pub {
 	atomic_bool failed;          /* the worker ran out of memory taking a message */
 	struct push_msg *head, *tail;
 	size_t bytes;                /* queued */
-	bool unsignalled;            /* queued since the worker was last signalled */
-	pthread_cond_t cond;         /* messages came (push_pub_flush), or the end */
+	pthread_cond_t cond;         /* a message came, or the end */
 };
 
 struct push_registry {
@@ -157,19 +156,10 @@ bool push_pub_send(struct push_pub *p, enum push_kind kind, uint32_t ts_ms, cons
 		p->head = m;
 	p->tail = m;
 	p->bytes += len;
-	p->unsignalled = true;
 	bool room = p->bytes <= PUSH_QUEUE_MAX_BYTES;
+	pthread_cond_signal(&p->cond);
 	pthread_mutex_unlock(&r->lock);
 	return room;
-}
-
-void push_pub_flush(struct push_pub *p)
-{
-	pthread_mutex_lock(&p->reg->lock);
-	if (p->unsignalled)
-		pthread_cond_signal(&p->cond);
-	p->unsignalled = false;
-	pthread_mutex_unlock(&p->reg->lock);
 }
 
 bool push_pub_room(struct push_pub *p)

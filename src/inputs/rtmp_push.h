@@ -41,13 +41,9 @@ enum push_kind { PUSH_VIDEO, PUSH_AUDIO, PUSH_DATA };
 struct push_pub *push_pub_begin(struct push_registry *r, const char *key, bool *busy);
 /* Queues one message body (copied), @ts_ms on the publisher's clock. False when the queue
  * holds more than PUSH_QUEUE_MAX_BYTES after it (the message is queued all the same): stop
- * reading until push_pub_room. Also false when memory ran out (push_pub_failed says so).
- * The worker learns of it at the next push_pub_flush. */
+ * reading until push_pub_room. Also false when memory ran out (push_pub_failed says so). */
 bool push_pub_send(struct push_pub *p, enum push_kind kind, uint32_t ts_ms, const uint8_t *data,
 	size_t len);
-/* Wakes the worker for what was queued since the last flush: once per read, not per message
- * (a read often holds a picture and audio frames; each wake is a futex call and a switch). */
-void push_pub_flush(struct push_pub *p);
 /* Whether the queue has room again. */
 bool push_pub_room(struct push_pub *p);
 /* Whether the publisher's source could not take what it sent (out of memory). */
