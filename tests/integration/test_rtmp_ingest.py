@@ -9,7 +9,7 @@ comparisons, chunking corners and the hostile modes. Each publish is watched as 
 (/ws/stream?name=KEY), FLV (/live/KEY.flv, read by flvtags' strict reader) and snapshot
 (/snapshot?name=KEY), and through /api/streams and /metrics.
 
-The contract is /work/rtmp-contract.md's (docs: README "RTMP ingest"): `--rtmp-port 0` prints
+The contract is the README's "RTMP ingest" section: `--rtmp-port 0` prints
 `camstream rtmp on rtmp://HOST:PORT/live/`; `--rtmp-grace`; the refusal codes; the limits."""
 
 import atexit
