@@ -409,27 +409,12 @@ class FlvBench(run.Bench):
 
     def run(self):
         self.use_camera("720p25")
-        for name in self.a.scenarios:
-            self.results[name] = []
-            for rep in range(self.a.runs):
-                t = time.monotonic()
-                others = self.wait_quiet()
-                r = self.scenario(name, rep)
-                r["others_cores_before"] = others
-                self.results[name].append(r)
-                errs = ["%s: %s" % (k, v["error"][:160]) for k, v in r.items()
-                        if isinstance(v, dict) and "error" in v]
-                print("  %-8s run %d/%d done in %.0f s%s" % (
-                    name, rep + 1, self.a.runs, time.monotonic() - t,
-                    "".join("  ERROR " + e for e in errs)), file=sys.stderr, flush=True)
-        if self.camera is not None:
-            run.stop(self.camera)
+        self.run_scenarios(err_len=160)
 
 
 # ---------------------------------------------------------------- the table
 
-def g(d, *path):
-    return run.g(d, *path)
+g = run.g
 
 
 def rows_for(name, runs, a):
@@ -566,9 +551,7 @@ def print_table(results, a, out=sys.stdout):
 
 
 def print_header(m):
-    print("# %s  %s  (%d cores, load average %.1f at start, %.1f at end)"
-          % (m["started"], " ".join(["bench/run.sh"] + m["argv"]), m["cores"],
-             m["loadavg_start"][0], m["loadavg_end"][0]))
+    print(run.header_start(m))
     print("# camstream: %s; medians of %d runs; window %g s after %g s warm-up; cs/nms, cs/ffv: "
           "median of per-run ratios camstream HTTP-FLV / peer" % (m["bin"], m["runs"],
                                                                    m["window_s"], m["warmup_s"]))
@@ -576,14 +559,7 @@ def print_header(m):
 
 def main(argv):
     ap = argparse.ArgumentParser(prog="bench/run.sh --flv", description=__doc__.splitlines()[0])
-    ap.add_argument("--flv", action="store_true", help="(this mode)")
-    ap.add_argument("--scenarios", help="comma-separated, from: " + ",".join(DEFAULT))
-    ap.add_argument("--quick", action="store_true",
-                    help="%s, 1 run, 3 s windows, no waiting for a quiet machine" %
-                    ",".join(QUICK))
-    ap.add_argument("--runs", type=int)
-    ap.add_argument("--window", type=float, help="seconds measured (default 10, quick 3)")
-    ap.add_argument("--warmup", type=float, help="seconds after the first key picture (2)")
+    run.mode_args(ap, "flv", DEFAULT, QUICK)
     ap.add_argument("--joins", type=int, help="joins per system in flvjoin (10, quick 3)")
     ap.add_argument("--many", type=int, default=1000, help="viewers in flv1000")
     ap.add_argument("--nms-1000", action="store_true",
@@ -594,21 +570,10 @@ def main(argv):
                     help="the camera's GOP in KiB, for the per-source memory target when "
                     "flvmem did not measure it")
     ap.add_argument("--no-floor", action="store_true")
-    ap.add_argument("--max-busy", type=float, default=0.6)
-    ap.add_argument("--max-wait", type=float)
-    ap.add_argument("--json", help="raw results (default: in the log folder)")
-    ap.add_argument("--from-json", metavar="PATH", help="print the table of a results file")
+    run.mode_tail_args(ap)
     a = ap.parse_args(argv)
-    a.scenarios = a.scenarios.split(",") if a.scenarios else (QUICK if a.quick else DEFAULT)
-    for s in a.scenarios:
-        if s not in SCENARIOS:
-            ap.error("unknown scenario %r" % s)
-    a.runs = a.runs or (1 if a.quick else 3)
-    a.window = a.window or (3.0 if a.quick else 10.0)
-    a.warmup = a.warmup if a.warmup is not None else (1.0 if a.quick else 2.0)
+    run.mode_settle(ap, a, SCENARIOS, DEFAULT, QUICK)
     a.joins = a.joins or (3 if a.quick else 10)
-    if a.max_wait is None:
-        a.max_wait = 0.0 if a.quick else 30.0
     if a.from_json:
         with open(a.from_json) as f:
             doc = json.load(f)
@@ -617,38 +582,13 @@ def main(argv):
         print_header(doc["meta"])
         print_table(doc["results"], a)
         return 0
-    a.bin = os.environ.get("CAMSTREAM_BIN") or os.path.join(run.ROOT, "build", "src",
-                                                             "camstream")
-    if not os.access(a.bin, os.X_OK):
-        ap.error("no camstream binary at %s (set CAMSTREAM_BIN)" % a.bin)
+    a.bin = run.mode_bin(ap)
     if not os.path.exists(NMS_APP):
         ap.error("node-media-server is not installed: run bench/peers/install.sh")
     run.prepare_process(a.many, 8192)
-    b = FlvBench(a)
-    started = time.strftime("%Y-%m-%d %H:%M:%S %Z")
-    load0 = os.getloadavg()
-    print("camstream FLV benchmark: %s, runs %d, window %g s; logs in %s"
-          % (a.bin, a.runs, a.window, b.logdir), file=sys.stderr, flush=True)
-    try:
-        b.run()
-    except KeyboardInterrupt:
-        print("interrupted: partial results", file=sys.stderr)
-    finally:
-        run.stop_all()
-    meta = {"started": started, "bin": a.bin, "argv": ["--flv"] + [x for x in argv
-                                                                   if x != "--flv"],
-            "runs": a.runs, "window_s": a.window, "warmup_s": a.warmup,
-            "cores": os.cpu_count(), "loadavg_start": load0, "loadavg_end": os.getloadavg(),
-            "scenarios": a.scenarios, "many": a.many, "gop_kib": a.gop_kib,
-            "slow_rate": a.slow_rate, "slow_window": a.slow_window}
-    path = a.json or os.path.join(b.logdir, "results.json")
-    with open(path, "w") as f:
-        json.dump({"meta": meta, "results": b.results}, f, indent=1)
-    print_header(meta)
-    print_table(b.results, a)
-    print("# raw results: %s (bench/run.sh --flv --from-json PATH prints this table again)"
-          % path)
-    return 0
+    return run.mode_run("flv", a, argv, FlvBench(a), {
+        "gop_kib": a.gop_kib, "slow_rate": a.slow_rate, "slow_window": a.slow_window},
+        print_header, print_table)
 
 
 if __name__ == "__main__":

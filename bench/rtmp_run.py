@@ -444,22 +444,7 @@ class RtmpBench(run.Bench):
         self.prepare_file()
         if any(s == "rtmpjpeg" for s in self.a.scenarios):
             self.use_camera("720p25")
-        for name in self.a.scenarios:
-            self.results[name] = []
-            runs = 1 if name == "rtmpcg" else self.a.runs
-            for rep in range(runs):
-                t = time.monotonic()
-                others = self.wait_quiet() if self.camera is not None else None
-                r = self.scenario(name, rep)
-                r["others_cores_before"] = others
-                self.results[name].append(r)
-                errs = ["%s: %s" % (k, v["error"][:200]) for k, v in r.items()
-                        if isinstance(v, dict) and "error" in v]
-                print("  %-8s run %d/%d done in %.0f s%s" % (
-                    name, rep + 1, runs, time.monotonic() - t,
-                    "".join("  ERROR " + e for e in errs)), file=sys.stderr, flush=True)
-        if self.camera is not None:
-            run.stop(self.camera)
+        self.run_scenarios(runs_of=lambda name: 1 if name == "rtmpcg" else self.a.runs)
 
 
 def parse_annotate(txt):
@@ -488,8 +473,7 @@ def parse_annotate(txt):
 
 # ---------------------------------------------------------------- the table
 
-def g(d, *path):
-    return run.g(d, *path)
+g = run.g
 
 
 def rows_for(name, runs, a):
@@ -612,9 +596,7 @@ def print_table(results, a, out=sys.stdout):
 
 
 def print_header(m):
-    print("# %s  %s  (%d cores, load average %.1f at start, %.1f at end)"
-          % (m["started"], " ".join(["bench/run.sh"] + m["argv"]), m["cores"],
-             m["loadavg_start"][0], m["loadavg_end"][0]))
+    print(run.header_start(m))
     print("# camstream: %s; publisher: %s; medians of %d runs; window %g s after %g s warm-up; "
           "cs/nms: median of per-run ratios" % (m["bin"], m.get("publisher", "py"), m["runs"],
                                                  m["window_s"], m["warmup_s"]))
@@ -622,14 +604,7 @@ def print_header(m):
 
 def main(argv):
     ap = argparse.ArgumentParser(prog="bench/run.sh --rtmp", description=__doc__.splitlines()[0])
-    ap.add_argument("--rtmp", action="store_true", help="(this mode)")
-    ap.add_argument("--scenarios", help="comma-separated, from: " + ",".join(DEFAULT))
-    ap.add_argument("--quick", action="store_true",
-                    help="%s, 1 run, 3 s windows, no waiting for a quiet machine" %
-                    ",".join(QUICK))
-    ap.add_argument("--runs", type=int)
-    ap.add_argument("--window", type=float, help="seconds measured (default 10, quick 3)")
-    ap.add_argument("--warmup", type=float, help="seconds after the first key picture (2)")
+    run.mode_args(ap, "rtmp", DEFAULT, QUICK)
     ap.add_argument("--many", type=int, default=100, help="viewers in rtmp100")
     ap.add_argument("--publisher", choices=["py", "ffmpeg"], default="py",
                     help="py: bench/rtmp_pub.py, which logs send times (latency); ffmpeg: "
@@ -640,20 +615,9 @@ def main(argv):
     ap.add_argument("--cg-bin", help="rtmpcg's camstream (default: build-small/src/camstream "
                     "when built by tools/ffmpeg-small.sh, else the one measured; valgrind "
                     "3.19 stops on an instruction in a library Debian's libavcodec loads)")
-    ap.add_argument("--max-busy", type=float, default=0.6)
-    ap.add_argument("--max-wait", type=float)
-    ap.add_argument("--json", help="raw results (default: in the log folder)")
-    ap.add_argument("--from-json", metavar="PATH", help="print the table of a results file")
+    run.mode_tail_args(ap)
     a = ap.parse_args(argv)
-    a.scenarios = a.scenarios.split(",") if a.scenarios else (QUICK if a.quick else DEFAULT)
-    for s in a.scenarios:
-        if s not in SCENARIOS:
-            ap.error("unknown scenario %r" % s)
-    a.runs = a.runs or (1 if a.quick else 3)
-    a.window = a.window or (3.0 if a.quick else 10.0)
-    a.warmup = a.warmup if a.warmup is not None else (1.0 if a.quick else 2.0)
-    if a.max_wait is None:
-        a.max_wait = 0.0 if a.quick else 30.0
+    run.mode_settle(ap, a, SCENARIOS, DEFAULT, QUICK)
     if a.from_json:
         with open(a.from_json) as f:
             doc = json.load(f)
@@ -661,10 +625,7 @@ def main(argv):
         print_header(doc["meta"])
         print_table(doc["results"], a)
         return 0
-    a.bin = os.environ.get("CAMSTREAM_BIN") or os.path.join(run.ROOT, "build", "src",
-                                                             "camstream")
-    if not os.access(a.bin, os.X_OK):
-        ap.error("no camstream binary at %s (set CAMSTREAM_BIN)" % a.bin)
+    a.bin = run.mode_bin(ap)
     small = os.path.join(run.ROOT, "build-small", "src", "camstream")
     a.cg_bin = a.cg_bin or (small if os.access(small, os.X_OK) else a.bin)
     if not os.path.exists(flv_run.NMS_APP):
@@ -674,30 +635,8 @@ def main(argv):
             for t in ("valgrind", "callgrind_control", "callgrind_annotate")):
         ap.error("rtmpcg needs valgrind (Debian: valgrind); leave it out of --scenarios")
     run.prepare_process(a.many, 4096)
-    b = RtmpBench(a)
-    started = time.strftime("%Y-%m-%d %H:%M:%S %Z")
-    load0 = os.getloadavg()
-    print("camstream RTMP benchmark: %s, runs %d, window %g s; logs in %s"
-          % (a.bin, a.runs, a.window, b.logdir), file=sys.stderr, flush=True)
-    try:
-        b.run()
-    except KeyboardInterrupt:
-        print("interrupted: partial results", file=sys.stderr)
-    finally:
-        run.stop_all()
-    meta = {"started": started, "bin": a.bin, "argv": ["--rtmp"] + [x for x in argv
-                                                                    if x != "--rtmp"],
-            "runs": a.runs, "window_s": a.window, "warmup_s": a.warmup,
-            "cores": os.cpu_count(), "loadavg_start": load0, "loadavg_end": os.getloadavg(),
-            "scenarios": a.scenarios, "many": a.many, "publisher": a.publisher}
-    path = a.json or os.path.join(b.logdir, "results.json")
-    with open(path, "w") as f:
-        json.dump({"meta": meta, "results": b.results}, f, indent=1)
-    print_header(meta)
-    print_table(b.results, a)
-    print("# raw results: %s (bench/run.sh --rtmp --from-json PATH prints this table again)"
-          % path)
-    return 0
+    return run.mode_run("rtmp", a, argv, RtmpBench(a), {"publisher": a.publisher},
+                        print_header, print_table)
 
 
 if __name__ == "__main__":

@@ -172,6 +172,27 @@ class Bench:
 
     # ------------------------------------------------------------ scenarios
 
+    def run_scenarios(self, runs_of=None, quiet=True, err_len=200):
+        """Every scenario of --scenarios, --runs times each (@runs_of(name) when given): each
+        run waits for a quiet machine first (when a camera runs and @quiet), then scenario()
+        gives its dict; a line on stderr per run, with the errors it holds."""
+        for name in self.a.scenarios:
+            self.results[name] = []
+            runs = runs_of(name) if runs_of else self.a.runs
+            for rep in range(runs):
+                t = time.monotonic()
+                others = self.wait_quiet() if quiet and self.camera is not None else None
+                r = self.scenario(name, rep)
+                r["others_cores_before"] = others
+                self.results[name].append(r)
+                errs = ["%s: %s" % (k, v["error"][:err_len]) for k, v in r.items()
+                        if isinstance(v, dict) and "error" in v]
+                print("  %-8s run %d/%d done in %.0f s%s" % (
+                    name, rep + 1, runs, time.monotonic() - t,
+                    "".join("  ERROR " + e for e in errs)), file=sys.stderr, flush=True)
+        if self.camera is not None:
+            stop(self.camera)
+
     def wait_quiet(self):
         """Until the rest of the machine (everything but the camera) uses at most --max-busy
         cores over a 1 s sample, or --max-wait seconds have passed. Returns the last sample."""
@@ -499,6 +520,82 @@ def print_table(results, args, out=sys.stdout):
                   "queues grow, figures measure the machine as much as the program"
                   % (sat, len(busy)), file=out)
         print(file=out)
+
+
+def mode_args(ap, mode, scenarios, quick):
+    """The options the --flv and --rtmp modes share, before their own."""
+    ap.add_argument("--" + mode, action="store_true", help="(this mode)")
+    ap.add_argument("--scenarios", help="comma-separated, from: " + ",".join(scenarios))
+    ap.add_argument("--quick", action="store_true",
+                    help="%s, 1 run, 3 s windows, no waiting for a quiet machine" %
+                    ",".join(quick))
+    ap.add_argument("--runs", type=int)
+    ap.add_argument("--window", type=float, help="seconds measured (default 10, quick 3)")
+    ap.add_argument("--warmup", type=float, help="seconds after the first key picture (2)")
+
+
+def mode_tail_args(ap):
+    """... and after them."""
+    ap.add_argument("--max-busy", type=float, default=0.6)
+    ap.add_argument("--max-wait", type=float)
+    ap.add_argument("--json", help="raw results (default: in the log folder)")
+    ap.add_argument("--from-json", metavar="PATH", help="print the table of a results file")
+
+
+def mode_settle(ap, a, known, default, quick):
+    """The shared options' defaults, which --quick changes; the scenarios checked."""
+    a.scenarios = a.scenarios.split(",") if a.scenarios else (quick if a.quick else default)
+    for s in a.scenarios:
+        if s not in known:
+            ap.error("unknown scenario %r" % s)
+    a.runs = a.runs or (1 if a.quick else 3)
+    a.window = a.window or (3.0 if a.quick else 10.0)
+    a.warmup = a.warmup if a.warmup is not None else (1.0 if a.quick else 2.0)
+    if a.max_wait is None:
+        a.max_wait = 0.0 if a.quick else 30.0
+
+
+def mode_bin(ap):
+    """The camstream measured: CAMSTREAM_BIN, or the build folder's."""
+    path = os.environ.get("CAMSTREAM_BIN") or os.path.join(ROOT, "build", "src", "camstream")
+    if not os.access(path, os.X_OK):
+        ap.error("no camstream binary at %s (set CAMSTREAM_BIN)" % path)
+    return path
+
+
+def mode_run(mode, a, argv, bench, meta_extra, print_header, print_table):
+    """Runs @bench, then writes its results (JSON) and prints the table."""
+    started = time.strftime("%Y-%m-%d %H:%M:%S %Z")
+    load0 = os.getloadavg()
+    print("camstream %s benchmark: %s, runs %d, window %g s; logs in %s"
+          % (mode.upper(), a.bin, a.runs, a.window, bench.logdir), file=sys.stderr, flush=True)
+    try:
+        bench.run()
+    except KeyboardInterrupt:
+        print("interrupted: partial results", file=sys.stderr)
+    finally:
+        stop_all()
+    flag = "--" + mode
+    meta = {"started": started, "bin": a.bin, "argv": [flag] + [x for x in argv if x != flag],
+            "runs": a.runs, "window_s": a.window, "warmup_s": a.warmup,
+            "cores": os.cpu_count(), "loadavg_start": load0, "loadavg_end": os.getloadavg(),
+            "scenarios": a.scenarios, "many": a.many}
+    meta.update(meta_extra)
+    path = a.json or os.path.join(bench.logdir, "results.json")
+    with open(path, "w") as f:
+        json.dump({"meta": meta, "results": bench.results}, f, indent=1)
+    print_header(meta)
+    print_table(bench.results, a)
+    print("# raw results: %s (bench/run.sh %s --from-json PATH prints this table again)"
+          % (path, flag))
+    return 0
+
+
+def header_start(m):
+    """The first line of a mode's table header: when, the command, the machine."""
+    return ("# %s  %s  (%d cores, load average %.1f at start, %.1f at end)"
+            % (m["started"], " ".join(["bench/run.sh"] + m["argv"]), m["cores"],
+               m["loadavg_start"][0], m["loadavg_end"][0]))
 
 
 def prepare_process(viewers, at_least):
