@@ -36,6 +36,8 @@ import sys
 import threading
 import time
 
+from flvtags import BitReader, unescape_rbsp
+
 # message types
 MSG_SET_CHUNK_SIZE, MSG_ABORT, MSG_ACK, MSG_USER_CONTROL, MSG_WINDOW_ACK, MSG_PEER_BW = \
     1, 2, 3, 4, 5, 6
@@ -465,44 +467,12 @@ def _annexb_nals(data):
     return [x for x in nals if x]
 
 
-class _Bits:
-    def __init__(self, data):
-        self.data, self.pos = data, 0
-
-    def u(self, n):
-        v = 0
-        for _ in range(n):
-            byte = self.data[self.pos >> 3] if (self.pos >> 3) < len(self.data) else 0
-            v = (v << 1) | ((byte >> (7 - (self.pos & 7))) & 1)
-            self.pos += 1
-        return v
-
-    def ue(self):
-        z = 0
-        while self.u(1) == 0:
-            z += 1
-            if z > 31:
-                raise ValueError("bad Exp-Golomb code")
-        return (1 << z) - 1 + self.u(z)
-
-
-def _rbsp(nal):
-    out, zeros = bytearray(), 0
-    for byte in nal:
-        if zeros >= 2 and byte == 3:
-            zeros = 0
-            continue
-        out.append(byte)
-        zeros = zeros + 1 if byte == 0 else 0
-    return bytes(out)
-
-
 def hvcc(vps, sps, pps):
     """An HEVCDecoderConfigurationRecord (ISO/IEC 14496-15 8.3.3.1) of the parameter sets
     (lists of NAL units with their headers); the profile, tier, level, chroma format and bit
     depths come from the first SPS."""
     s = sps[0]
-    r = _Bits(_rbsp(s[2:]))
+    r = BitReader(unescape_rbsp(s[2:]))
     r.u(4)
     max_sub_layers = r.u(3)
     temporal_id_nesting = r.u(1)
