@@ -22,7 +22,6 @@ import argparse
 import bisect
 import json
 import os
-import select
 import subprocess
 import sys
 import tempfile
@@ -89,33 +88,7 @@ def match_sends(viewers, sent):
         v.stamps = st
 
 
-def start_lines(cmd, ready_prefix, log_path, timeout=15.0):
-    """As run.start, but returns (Popen, every stdout line up to the first starting with
-    @ready_prefix, that one last)."""
-    log = open(log_path, "ab")
-    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log,
-                         preexec_fn=die_with_parent)
-    log.close()
-    run._children.append(p)
-    deadline = time.monotonic() + timeout
-    buf = b""
-    while time.monotonic() < deadline:
-        r, _, _ = select.select([p.stdout], [], [], max(0.0, deadline - time.monotonic()))
-        if not r:
-            break
-        chunk = os.read(p.stdout.fileno(), 4096)
-        if not chunk:
-            break
-        buf += chunk
-        lines = buf.decode("utf-8", "replace").splitlines()
-        for i, line in enumerate(lines):
-            if line.startswith(ready_prefix) and (buf.endswith(b"\n") or i < len(lines) - 1):
-                return p, [x.strip() for x in lines[:i + 1]]
-    run.stop(p)
-    with open(log_path, "rb") as f:
-        tail = f.read()[-1500:].decode("utf-8", "replace")
-    raise RuntimeError("%s: no %r line within %.0f s\n%s" % (cmd[0], ready_prefix, timeout,
-                                                             tail))
+start_lines = run.start_lines
 
 
 class Env:

@@ -79,8 +79,9 @@ def stop_all():
         stop(p)
 
 
-def start(cmd, ready_prefix, log_path, timeout=15.0, env=None):
-    """Start @cmd; return (Popen, the first stdout line starting with @ready_prefix)."""
+def start_lines(cmd, ready_prefix, log_path, timeout=15.0, env=None):
+    """Start @cmd; return (Popen, every stdout line up to the first whole one starting with
+    @ready_prefix, that one last)."""
     log = open(log_path, "ab")
     p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log,
                          preexec_fn=die_with_parent, env=env)
@@ -96,13 +97,20 @@ def start(cmd, ready_prefix, log_path, timeout=15.0, env=None):
         if not chunk:
             break
         buf += chunk
-        for line in buf.decode("utf-8", "replace").splitlines():
-            if line.startswith(ready_prefix):
-                return p, line.strip()
+        lines = buf.decode("utf-8", "replace").splitlines()
+        for i, line in enumerate(lines):
+            if line.startswith(ready_prefix) and (buf.endswith(b"\n") or i < len(lines) - 1):
+                return p, [x.strip() for x in lines[:i + 1]]
     stop(p)
     with open(log_path, "rb") as f:
         tail = f.read()[-1500:].decode("utf-8", "replace")
     raise RuntimeError("%s: no %r line within %.0f s\n%s" % (cmd[0], ready_prefix, timeout, tail))
+
+
+def start(cmd, ready_prefix, log_path, timeout=15.0, env=None):
+    """Start @cmd; return (Popen, the first stdout line starting with @ready_prefix)."""
+    p, lines = start_lines(cmd, ready_prefix, log_path, timeout, env)
+    return p, lines[-1]
 
 
 class Bench:
