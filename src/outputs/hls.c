@@ -13,6 +13,7 @@
 #include "http_reply.h"
 #include "hub.h"
 #include "log.h"
+#include "strbuf.h"
 #include "viewer.h"
 
 #define HLS_PREFIX "/hls/"
@@ -53,7 +54,7 @@ struct hls_session {
 	struct hls_session *next;
 	struct hls *h;
 	struct hub_sub sub;            /* the session's coded reader */
-	const void *entry;             /* the source it was made for (the key; never followed) */
+	char *key;                     /* the source: "n:" name, or "u:" transport and URL */
 	bool no_audio;
 	char sid[SID_LEN + 1];
 	char *name;                    /* a named stream's name, or NULL */
@@ -80,6 +81,7 @@ struct hls {
 };
 
 static void session_free(struct hls_session *s);
+static void session_drop(struct hls_session *s);
 
 /* ---- sessions ---- */
 
@@ -91,10 +93,13 @@ static struct hls_session *find_by_sid(struct hls *h, const char *sid)
 	return NULL;
 }
 
-static struct hls_session *find_by_entry(struct hls *h, const void *entry, bool no_audio)
+/* The session of @key: a running one, or with @ended also one that ended. */
+static struct hls_session *find_by_key(struct hls *h, const char *key, bool no_audio,
+	bool ended)
 {
 	for (struct hls_session *s = h->sessions; s; s = s->next)
-		if (s->entry == entry && s->no_audio == no_audio && !s->ending && !s->why.code)
+		if (!strcmp(s->key, key) && s->no_audio == no_audio &&
+			(ended || (!s->ending && !s->why.code)))
 			return s;
 	return NULL;
 }
@@ -281,48 +286,61 @@ static void session_free(struct hls_session *s)
 		r->s = NULL;
 	}
 	s->h->n_sessions--;
-	hls_mux_destroy(s->mux);
 	hls_buf_unref(s->playlist[0]);
 	hls_buf_unref(s->playlist[1]);
-	free(s->name);
+	session_drop(s);
+}
+
+/* What names @v's source: the same for every request of the same camera or stream. */
+static char *source_key(const struct viewer *v)
+{
+	struct strbuf sb = STRBUF_INIT;
+	if (v->opts.name)
+		sb_printf(&sb, "n:%s", v->opts.name);
+	else
+		sb_printf(&sb, "u:%d:%s", (int)v->opts.transport, v->url.text);
+	return sb_take(&sb);
+}
+
+static void session_drop(struct hls_session *s)
+{
+	hls_mux_destroy(s->mux);
+	free(s->key);
 	free(s->label);
+	free(s->name);
 	free(s);
 }
 
-/* The session of the source @v found (made when there is none), subscribed. */
-static struct hls_session *session_for(struct hls *h, struct viewer *v, bool no_audio,
-	struct cs_error *err)
+/* A new session of the source @v's request names (@key), subscribed to it. */
+static struct hls_session *session_start(struct hls *h, struct viewer *v, char *key,
+	bool no_audio, struct cs_error *err)
 {
-	struct hls_session *s = find_by_entry(h, v->sub.entry, no_audio);
-	if (s)
-		return s;
-	s = calloc(1, sizeof(*s));
-	if (s) {
-		s->mux = hls_mux_create();
-		s->label = strdup(viewer_label(v));
-		s->name = v->opts.name ? strdup(v->opts.name) : NULL;
+	struct hls_session *s = calloc(1, sizeof(*s));
+	if (!s) {
+		free(key);
+		cs_fail_oom(err);
+		return NULL;
 	}
-	if (!s || !s->mux || !s->label || (v->opts.name && !s->name)) {
-		if (s) {
-			hls_mux_destroy(s->mux);
-			free(s->label);
-			free(s->name);
-			free(s);
-		}
+	s->key = key;
+	s->mux = hls_mux_create();
+	s->label = strdup(viewer_label(v));
+	s->name = v->opts.name ? strdup(v->opts.name) : NULL;
+	if (!s->key || !s->mux || !s->label || (v->opts.name && !s->name)) {
+		session_drop(s);
 		cs_fail_oom(err);
 		return NULL;
 	}
 	s->h = h;
-	s->entry = v->sub.entry;
 	s->no_audio = no_audio;
 	s->sub.on_news = on_news;
 	s->last_us = clock_mono_us();
 	random_sid(s->sid);
-	if (hub_subscribe_like(h->app->hub, &s->sub, &v->sub, err) != CS_OK) {
-		hls_mux_destroy(s->mux);
-		free(s->label);
-		free(s->name);
-		free(s);
+	enum cs_err e = viewer_subscribe(v, &s->sub, err);
+	/* a source that already told why it cannot give pictures says so now */
+	if (e == CS_OK && (e = hub_sub_error(&s->sub, err)) != CS_OK)
+		hub_unsubscribe(h->app->hub, &s->sub);
+	if (e != CS_OK) {
+		session_drop(s);
 		return NULL;
 	}
 	s->next = h->sessions;
@@ -658,6 +676,7 @@ static const struct viewer_kind playlist_kind = {
 	.coded = true,
 	.no_fps = true,
 	.quiet = true,
+	.deferred = true,             /* the session reads the source, not each request */
 	.own_options = playlist_options,
 	.on_news = playlist_news,
 	.http_writeable = playlist_writeable,
@@ -673,21 +692,17 @@ static int begin_playlist(struct hls_req *r, struct lws *wsi, const char *path_n
 	h->requests[M_PLAYLIST]++;
 	if (viewer_start(&r->v, wsi, &playlist_kind, path_name, &err) != CS_OK)
 		return fail(r, &err);
-	/* no session where the last one ended: a client still in it (a blocking reload) gets
-	 * its end; any other request starts anew */
-	struct hls_session *s = NULL;
-	if (r->block)
-		for (struct hls_session *t = h->sessions; t; t = t->next)
-			if (t->entry == r->v.sub.entry && t->no_audio == r->no_audio)
-				s = t;
-	if (!s) {
-		s = session_for(h, &r->v, r->no_audio, &err);
-		if (!s)
-			return fail(r, &err);
-	}
+	char *key = source_key(&r->v);
+	if (!key)
+		return fail(r, &(struct cs_error){ .code = CS_SERVER_BUSY, .msg = "out of memory" });
+	/* where the last session ended, a client still in it (a blocking reload) gets its end;
+	 * any other request starts anew */
+	struct hls_session *s = find_by_key(h, key, r->no_audio, r->block);
+	if (s)
+		free(key);
+	else if (!(s = session_start(h, &r->v, key, r->no_audio, &err)))
+		return fail(r, &err);
 	r->s = s;
-	/* the session reads the source: the request's own reader lets go at once */
-	hub_unsubscribe(app->hub, &r->v.sub);
 	lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT,
 		(int)(viewer_first_wait_us(wsi) / 1000000) + VIEWER_STALL_S);
 	return playlist_try(r);
