@@ -24,6 +24,8 @@ struct seg {
 	int64_t start_us;       /* the timeline's dts of its first picture */
 	int64_t dur_us;         /* complete: its length */
 	int64_t wall_us;        /* when the source read its first picture */
+	uint64_t first_part;    /* the number of its first part (parts are numbered across
+	                         * segments, so the hinted part is simply the next one) */
 	struct part *parts;
 	size_t n_parts, cap_parts;
 	size_t bytes;
@@ -50,6 +52,7 @@ struct hls_mux {
 	struct seg *segs;       /* oldest first; the last one may be in progress */
 	size_t n_segs, cap_segs;
 	uint64_t next_msn;      /* the msn the next segment gets */
+	uint64_t next_part;     /* the number the next part gets */
 	uint64_t disc_seq;      /* discontinuities that left the window */
 
 	struct init *inits;     /* the init segments the window's segments use */
@@ -266,6 +269,7 @@ static int close_part(struct hls_mux *m, int64_t end_us)
 		s->cap_parts = cap;
 	}
 	s->parts[s->n_parts++] = (struct part){ b, end_us - m->part_start_us, m->part_independent };
+	m->next_part++;
 	s->bytes += b->len;
 	m->st.parts_made++;
 	r = HLS_PART_DONE;
@@ -408,7 +412,7 @@ static int start_segment(struct hls_mux *m, const struct coded_entry *e, int64_t
 	}
 	m->segs[m->n_segs++] = (struct seg){ .msn = m->next_msn++,
 		.init_version = m->init_version, .discontinuity = disc, .start_us = t_us,
-		.wall_us = e->t_wall_us };
+		.wall_us = e->t_wall_us, .first_part = m->next_part };
 	m->in_segment = true;
 	m->part_start_us = t_us;
 	m->part_independent = e->key;
@@ -521,6 +525,7 @@ void hls_mux_position(const struct hls_mux *m, struct hls_mux_pos *pos)
 	pos->msn = s ? s->msn : m->next_msn;
 	pos->parts = s ? (unsigned)s->n_parts : 0;
 	pos->oldest_msn = m->n_segs ? m->segs[0].msn : m->next_msn;
+	pos->next_part = m->next_part;
 }
 
 static const struct seg *find_seg(const struct hls_mux *m, uint64_t msn)
@@ -590,9 +595,9 @@ char *hls_mux_playlist(const struct hls_mux *m, const char *prefix)
 		put_date(&sb, s->wall_us);
 		if (!s->complete || i + HLS_PART_SEGMENTS >= done)
 			for (size_t k = 0; k < s->n_parts; k++)
-				sb_printf(&sb, "#EXT-X-PART:DURATION=%.5f,URI=\"%spart%llu.%zu.m4s\"%s\n",
+				sb_printf(&sb, "#EXT-X-PART:DURATION=%.5f,URI=\"%spart%llu.m4s\"%s\n",
 					(double)s->parts[k].dur_us / 1e6, prefix,
-					(unsigned long long)s->msn, k,
+					(unsigned long long)(s->first_part + k),
 					s->parts[k].independent ? ",INDEPENDENT=YES" : "");
 		if (s->complete)
 			sb_printf(&sb, "#EXTINF:%.5f,\n%sseg%llu.m4s\n", (double)s->dur_us / 1e6,
@@ -601,10 +606,8 @@ char *hls_mux_playlist(const struct hls_mux *m, const char *prefix)
 	if (m->ended) {
 		sb_puts(&sb, "#EXT-X-ENDLIST\n");
 	} else {
-		struct hls_mux_pos pos;
-		hls_mux_position(m, &pos);
-		sb_printf(&sb, "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"%spart%llu.%u.m4s\"\n", prefix,
-			(unsigned long long)pos.msn, pos.parts);
+		sb_printf(&sb, "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"%spart%llu.m4s\"\n", prefix,
+			(unsigned long long)m->next_part);
 	}
 	return sb_take(&sb);
 }
@@ -617,10 +620,29 @@ struct hls_buf *hls_mux_init(const struct hls_mux *m, unsigned version)
 	return NULL;
 }
 
-struct hls_buf *hls_mux_part(const struct hls_mux *m, uint64_t msn, unsigned part)
+/* The segment part @number is in, or NULL. */
+static const struct seg *seg_of_part(const struct hls_mux *m, uint64_t number)
 {
-	const struct seg *s = find_seg(m, msn);
-	return s && part < s->n_parts ? hls_buf_ref(s->parts[part].buf) : NULL;
+	for (size_t i = m->n_segs; i-- > 0;) {
+		const struct seg *s = &m->segs[i];
+		if (number >= s->first_part)
+			return number < s->first_part + s->n_parts ? s : NULL;
+	}
+	return NULL;
+}
+
+enum hls_have hls_mux_have_part(const struct hls_mux *m, uint64_t number)
+{
+	if (seg_of_part(m, number))
+		return HLS_HAVE;
+	return !m->ended && (number == m->next_part || number == m->next_part + 1) ? HLS_LATER
+		: HLS_NEVER;
+}
+
+struct hls_buf *hls_mux_part(const struct hls_mux *m, uint64_t number)
+{
+	const struct seg *s = seg_of_part(m, number);
+	return s ? hls_buf_ref(s->parts[number - s->first_part].buf) : NULL;
 }
 
 size_t hls_mux_segment(const struct hls_mux *m, uint64_t msn, struct hls_buf **bufs,

@@ -37,8 +37,8 @@ struct hls_req {
 	enum what what;
 	struct lws *wsi;
 	struct hls_session *s;
-	uint64_t msn;
-	int part;                      /* W_PART; a playlist's _HLS_part (-1: none) */
+	uint64_t msn;                  /* a segment's msn, a part's number, a playlist's _HLS_msn */
+	int part;                      /* a playlist's _HLS_part (-1: none) */
 	unsigned version;
 	bool block;                    /* a playlist with _HLS_msn */
 	bool live;                     /* asked as /live/{name}.m3u8 */
@@ -540,11 +540,11 @@ static int media_try(struct hls_req *r)
 		r->n_bufs = 1;
 		return answer(r, "video/mp4", false);
 	}
-	int part = r->what == W_PART ? r->part : -1;
-	enum hls_have have = hls_mux_have(s->mux, r->msn, part);
 	struct hls_mux_pos pos;
 	hls_mux_position(s->mux, &pos);
-	if (have == HLS_LATER && r->msn <= pos.msn + 1 && !r->expired) {
+	enum hls_have have = r->what == W_PART ? hls_mux_have_part(s->mux, r->msn) :
+		hls_mux_have(s->mux, r->msn, -1);
+	if (have == HLS_LATER && (r->what == W_PART || r->msn <= pos.msn + 1) && !r->expired) {
 		if (!r->held && !hold(r, hold_us(s)))
 			return failf(r, CS_SERVER_BUSY, "the server holds its maximum of blocking "
 				"requests");
@@ -560,8 +560,7 @@ static int media_try(struct hls_req *r)
 			"(it left the window, or is too far ahead)");
 	}
 	if (r->what == W_PART) {
-		/* one past a complete segment's last part is the next segment's first */
-		struct hls_buf *b = hls_mux_part(s->mux, r->msn, (unsigned)r->part);
+		struct hls_buf *b = hls_mux_part(s->mux, r->msn);
 		if (!b)
 			return failf(r, CS_NOT_FOUND, "no such part in the playlist");
 		r->bufs[0] = b;
@@ -708,51 +707,33 @@ static int begin_playlist(struct hls_req *r, struct lws *wsi, const char *path_n
 	return playlist_try(r);
 }
 
-/* "{what}{msn}[.{part}].m4s" or "init{v}.mp4" */
+/* A number between @prefix and @suffix that make up the whole of @file. */
+static bool file_number(const char *file, const char *prefix, const char *suffix,
+	uint64_t max, uint64_t *out)
+{
+	size_t n = strlen(file), p = strlen(prefix), q = strlen(suffix);
+	char num[24];
+	if (n <= p + q || n - p - q >= sizeof(num) || strncmp(file, prefix, p) ||
+		strcmp(file + n - q, suffix))
+		return false;
+	memcpy(num, file + p, n - p - q);
+	num[n - p - q] = '\0';
+	return take_number(num, max, out);
+}
+
+/* "init{V}.mp4", "seg{MSN}.m4s" or "part{N}.m4s" (r->msn: the segment or part number). */
 static bool parse_file(struct hls_req *r, const char *file)
 {
-	char num[24];
-	const char *p;
-	uint64_t n;
-	if (!strncmp(file, "init", 4) && (p = strstr(file, ".mp4")) && !p[4]) {
-		size_t k = (size_t)(p - file - 4);
-		if (k == 0 || k >= sizeof(num))
-			return false;
-		memcpy(num, file + 4, k);
-		num[k] = '\0';
-		if (!take_number(num, 1u << 30, &n))
-			return false;
+	uint64_t v;
+	if (file_number(file, "init", ".mp4", 1u << 30, &v)) {
 		r->what = W_INIT;
-		r->version = (unsigned)n;
-		return true;
-	}
-	size_t len = strlen(file);
-	if (len < 8 || strcmp(file + len - 4, ".m4s"))
+		r->version = (unsigned)v;
+	} else if (file_number(file, "seg", ".m4s", UINT64_MAX / 2, &r->msn)) {
+		r->what = W_SEGMENT;
+	} else if (file_number(file, "part", ".m4s", UINT64_MAX / 2, &r->msn)) {
+		r->what = W_PART;
+	} else {
 		return false;
-	bool part = !strncmp(file, "part", 4);
-	if (!part && strncmp(file, "seg", 3))
-		return false;
-	const char *start = file + (part ? 4 : 3), *end = file + len - 4;
-	const char *dot = part ? memchr(start, '.', (size_t)(end - start)) : NULL;
-	if (part && !dot)
-		return false;
-	size_t k = (size_t)((part ? dot : end) - start);
-	if (k == 0 || k >= sizeof(num))
-		return false;
-	memcpy(num, start, k);
-	num[k] = '\0';
-	if (!take_number(num, UINT64_MAX / 2, &r->msn))
-		return false;
-	r->what = part ? W_PART : W_SEGMENT;
-	if (part) {
-		k = (size_t)(end - dot - 1);
-		if (k == 0 || k >= sizeof(num))
-			return false;
-		memcpy(num, dot + 1, k);
-		num[k] = '\0';
-		if (!take_number(num, 100000, &n))
-			return false;
-		r->part = (int)n;
 	}
 	return true;
 }
