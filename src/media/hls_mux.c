@@ -447,12 +447,16 @@ static int push_video(struct hls_mux *m, const struct coded_entry *e, bool disco
 		s = NULL;
 	} else if (s) {
 		int64_t seg_len = t - s->start_us, part_len = t - m->part_start_us;
-		if ((e->key && seg_len >= HLS_SEGMENT_MIN_US) || seg_len >= HLS_SEGMENT_MAX_US) {
+		if ((e->key && seg_len >= HLS_SEGMENT_MIN_US) || seg_len >= HLS_SEGMENT_MAX_US ||
+			s->n_parts >= HLS_MAX_PARTS) {
 			forced = !e->key;
 			r = close_segment(m, t);
 			flags |= r > 0 ? r : 0;
 			s = NULL;
-		} else if (m->pv.n && (e->key || part_len + est > HLS_PART_TARGET_US + est / 4)) {
+		} else if (m->pv.n && ((e->key && part_len >= HLS_PART_TARGET_US / 2) ||
+			part_len + est > HLS_PART_TARGET_US + est / 4)) {
+			/* a key picture starts a part of its own (INDEPENDENT), unless the part so far
+			 * is short: every picture of an intra-only camera is a key picture */
 			r = close_part(m, t);
 			flags |= r > 0 ? r : 0;
 			m->part_independent = e->key;

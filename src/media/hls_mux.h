@@ -4,8 +4,9 @@
  * segments, and the media playlist that lists them. The HTTP side (outputs/hls.c) feeds it
  * from a coded-log cursor and serves its bytes; docs/ARCHITECTURE.md "HLS".
  *
- * - A part is cut when the next picture would take it past the part target, and before every
- *   key picture (so a part that starts with one is INDEPENDENT). A part is complete when the
+ * - A part is cut when the next picture would take it past the part target, and before a
+ *   key picture once the part has half the target (a part that starts with one is
+ *   INDEPENDENT). A part is complete when the
  *   picture after its last one arrives: that fixes the last picture's duration.
  * - A segment is its parts' bytes one after the other (each part is a moof + mdat), so nothing
  *   is stored twice. Segments start at a key picture; one that reaches HLS_SEGMENT_MAX_US
@@ -32,6 +33,7 @@
 #define HLS_WINDOW 6            /* complete segments listed */
 #define HLS_PART_SEGMENTS 2     /* complete segments whose parts are still listed */
 #define HLS_MAX_BYTES (48u << 20) /* the window's bytes at most (oldest segments leave) */
+#define HLS_MAX_PARTS 100       /* parts in a segment at most (then it is cut, as at _MAX_US) */
 
 /* Immutable bytes once made; @headroom is scratch for the writer in front of @data (LWS_PRE),
  * as in codedlog.h. */
