@@ -159,10 +159,18 @@ void hls_mux_set_audio(struct hls_mux *m, const struct coded_params *audio)
 	m->audio = coded_params_ref((struct coded_params *)audio);
 }
 
-/* The bytes @e's picture takes in an mdat (written to @out when not NULL): its units but
- * parameter sets and delimiters (fmp4.h). */
+/* The bytes @e's picture takes in an mdat (written to @out when not NULL). H.264 goes as the
+ * camera sent it, in-band parameter sets included, as every avc1 file ffmpeg writes from a
+ * camera has them: a client that keeps the first init segment (ffmpeg's HLS demuxer skips a
+ * second moov) still follows a new resolution. H.265 goes without them (fmp4.h): hvc1, which
+ * Apple requires for HLS, wants them in the init segment only. */
 static size_t video_sample(const struct coded_entry *e, uint8_t *out)
 {
+	if (e->params->codec == CODED_H264) {
+		if (out)
+			memcpy(out, e->data, e->len);
+		return e->len;
+	}
 	return fmp4_video_sample(e->params->codec, e->data, e->len, out, out ? e->len : 0);
 }
 
