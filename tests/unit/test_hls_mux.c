@@ -356,6 +356,28 @@ static void test_a_segment_cut_at_a_key_picture_ends_with_a_short_part(void)
 	cam_close(&c);
 }
 
+static void test_an_intra_only_camera_keeps_200_ms_parts(void)
+{
+	struct cam c;
+	CHECK(cam_open(&c, 1, false)); /* every picture a key picture */
+	cam_run(&c, 60);
+	struct hls_playlist pl;
+	CHECK(playlist(&c, &pl));
+	/* RFC 8216bis 4.4.4.9: every part but a segment's last SHOULD be 85 % of PART-TARGET */
+	for (size_t i = 0; i < pl.n_segs; i++)
+		for (size_t k = 0; k + 1 < pl.segs[i].n_parts; k++) {
+			double d = pl.parts[pl.segs[i].first_part + k].dur;
+			CHECK(d >= 0.85 * pl.part_target);
+			if (d < 0.85 * pl.part_target) {
+				printf("#   a part of %.5f s\n", d);
+				i = pl.n_segs - 1;
+				break;
+			}
+		}
+	CHECK(pl.segs[0].dur > 0.99 && pl.segs[0].dur < 1.01);
+	cam_close(&c);
+}
+
 static void test_a_slow_camera_announces_its_frame_interval_as_part_target(void)
 {
 	struct cam c;
@@ -382,6 +404,25 @@ static void test_target_duration_rises_when_a_longer_segment_comes(void)
 	cam_until(&c, HLS_SEGMENT_DONE);
 	CHECK(playlist(&c, &pl));
 	CHECK(pl.target == 3);
+	cam_close(&c);
+}
+
+/* RFC 8216bis 4.4.4.9: a part's duration MUST be at most PART-TARGET. A camera that loses
+ * pictures for a moment (RTP over UDP, a stalled encoder) leaves a hole in its timestamps,
+ * and the wall clock agrees (no clock jump to bridge). */
+static void test_a_hole_in_the_pictures_makes_no_part_longer_than_the_target(void)
+{
+	struct cam c;
+	CHECK(cam_open(&c, 25, false));
+	cam_run(&c, 32);
+	c.n += 12;              /* 480 ms of pictures lost */
+	bool ok = true;
+	for (int i = 0; i < 60 && ok; i++) {
+		cam_picture(&c);
+		struct hls_playlist pl;
+		ok = playlist(&c, &pl);
+	}
+	CHECK(ok);
 	cam_close(&c);
 }
 
@@ -764,6 +805,47 @@ static void test_a_discontinuity_told_by_the_caller_ends_the_segment(void)
 	cam_close(&c);
 }
 
+/* A segment's discontinuity sequence number (EXT-X-DISCONTINUITY-SEQUENCE plus the
+ * EXT-X-DISCONTINUITY tags up to it) is how a client knows which timeline and init a
+ * segment belongs to: it must not change from one playlist to the next (RFC 8216bis
+ * 6.2.2: a server removing a DISCONTINUITY tag increments the sequence). */
+static void test_a_segments_discontinuity_number_never_changes(void)
+{
+	struct cam c;
+	CHECK(cam_open(&c, 25, false));
+	uint64_t number[64];
+	bool known[64] = { false };
+	bool stable = true;
+	for (int step = 0; step < 25 * 14 && stable; step++) {
+		if (c.n == 75 || c.n == 150) { /* two resolution changes, at key pictures */
+			struct coded_params *p = c.n == 75 ? params_1080() : params_320();
+			coded_params_unref(c.vp);
+			c.vp = p;
+		}
+		cam_picture(&c);
+		struct hls_playlist pl;
+		if (!hls_mux_ready(c.m) || !playlist(&c, &pl))
+			continue;
+		uint64_t d = pl.disc_seq;
+		for (size_t i = 0; i < pl.n_segs; i++) {
+			const struct hls_seg *s = &pl.segs[i];
+			d += s->discontinuity;
+			if (s->msn >= N(number))
+				continue;
+			if (known[s->msn] && number[s->msn] != d) {
+				printf("#   seg%llu was in discontinuity %llu, now %llu\n",
+					(unsigned long long)s->msn, (unsigned long long)number[s->msn],
+					(unsigned long long)d);
+				stable = false;
+			}
+			known[s->msn] = true;
+			number[s->msn] = d;
+		}
+	}
+	CHECK(stable);
+	cam_close(&c);
+}
+
 static void test_audio_that_comes_or_goes_takes_effect_at_the_next_segment(void)
 {
 	struct cam c;
@@ -858,8 +940,10 @@ int main(void)
 	RUN(test_segments_cut_at_the_first_key_picture_a_second_in);
 	RUN(test_a_key_picture_starts_a_new_independent_part_once_a_part_is_half_full);
 	RUN(test_a_segment_cut_at_a_key_picture_ends_with_a_short_part);
+	RUN(test_an_intra_only_camera_keeps_200_ms_parts);
 	RUN(test_a_slow_camera_announces_its_frame_interval_as_part_target);
 	RUN(test_target_duration_rises_when_a_longer_segment_comes);
+	RUN(test_a_hole_in_the_pictures_makes_no_part_longer_than_the_target);
 	RUN(test_the_window_keeps_six_segments_and_parts_of_the_last_two);
 	RUN(test_what_left_the_window_is_gone_but_held_buffers_stay);
 	RUN(test_the_window_is_bounded_in_bytes);
@@ -871,6 +955,7 @@ int main(void)
 	RUN(test_the_preload_hint_names_the_next_part_across_a_segment_end);
 	RUN(test_new_parameters_end_the_segment_and_start_a_new_init);
 	RUN(test_a_discontinuity_told_by_the_caller_ends_the_segment);
+	RUN(test_a_segments_discontinuity_number_never_changes);
 	RUN(test_audio_that_comes_or_goes_takes_effect_at_the_next_segment);
 	RUN(test_other_video_codecs_are_refused_once);
 	RUN(test_the_end_closes_the_segment_and_adds_endlist);
