@@ -315,18 +315,16 @@ static void test_segments_cut_at_the_first_key_picture_a_second_in(void)
 	}
 }
 
-static void test_a_key_picture_starts_a_new_independent_part_once_a_part_is_half_full(void)
+static void test_a_key_picture_inside_a_segment_does_not_cut_a_part(void)
 {
 	struct cam c;
 	CHECK(cam_open(&c, 12, false)); /* keys every 0.48 s: segments of 1.44 s */
 	cam_run(&c, 36 * 3 + 1);
 	struct hls_playlist pl;
 	CHECK(playlist(&c, &pl));
-	/* the key at 0.48 s is 80 ms into its part: it stays there; the one at 0.96 s, 160 ms
-	 * into its part, starts a new one */
-	static const double dur[] = { 0.2, 0.2, 0.2, 0.2, 0.16, 0.2, 0.2, 0.08 };
-	static const bool independent[] = { true, false, false, false, false, true, false,
-		false };
+	/* the keys at 0.48 s and 0.96 s stay inside their parts (an intra-only camera would
+	 * otherwise have parts of one picture); only a segment's first part is independent */
+	static const double dur[] = { 0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.04 };
 	for (size_t i = 1; i < 3; i++) {
 		const struct hls_seg *s = &pl.segs[i];
 		CHECK(s->complete && s->n_parts == N(dur));
@@ -334,7 +332,7 @@ static void test_a_key_picture_starts_a_new_independent_part_once_a_part_is_half
 		for (size_t k = 0; k < s->n_parts && k < N(dur); k++) {
 			CHECK(pl.parts[s->first_part + k].dur > dur[k] - 1e-5);
 			CHECK(pl.parts[s->first_part + k].dur < dur[k] + 1e-5);
-			CHECK(pl.parts[s->first_part + k].independent == independent[k]);
+			CHECK(pl.parts[s->first_part + k].independent == (k == 0));
 		}
 	}
 	cam_close(&c);
@@ -938,7 +936,7 @@ int main(void)
 	RUN(test_program_date_time_is_when_the_source_read_the_segments_first_picture);
 	RUN(test_parts_are_200_ms_and_only_a_segments_first_is_independent);
 	RUN(test_segments_cut_at_the_first_key_picture_a_second_in);
-	RUN(test_a_key_picture_starts_a_new_independent_part_once_a_part_is_half_full);
+	RUN(test_a_key_picture_inside_a_segment_does_not_cut_a_part);
 	RUN(test_a_segment_cut_at_a_key_picture_ends_with_a_short_part);
 	RUN(test_an_intra_only_camera_keeps_200_ms_parts);
 	RUN(test_a_slow_camera_announces_its_frame_interval_as_part_target);
