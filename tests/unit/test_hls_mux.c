@@ -577,6 +577,62 @@ static void test_timestamps_start_near_zero_and_bridge_a_camera_clock_jump(void)
 	cam_close(&c);
 }
 
+/* The session's pictures as a player gets them: init 1 and every part still in the window,
+ * read back; their decode times strictly increase (no picture lasts 0, no part overlaps the
+ * one before). */
+static void check_decode_times_increase(const struct cam *c)
+{
+	struct hls_mux_pos pos;
+	hls_mux_position(c->m, &pos);
+	struct hls_buf *init = hls_mux_init(c->m, 1);
+	struct strbuf sb = STRBUF_INIT;
+	CHECK(init != NULL);
+	if (init)
+		sb_add(&sb, init->data, init->len);
+	hls_buf_unref(init);
+	for (uint64_t n = 0; n < pos.next_part; n++) {
+		struct hls_buf *b = hls_mux_part(c->m, n);
+		if (b)
+			sb_add(&sb, b->data, b->len);
+		hls_buf_unref(b);
+	}
+	struct mp4_read rb;
+	CHECK(mp4_read((const uint8_t *)sb.p, sb.len, &rb));
+	int64_t last = -1;
+	for (size_t i = 0; i < rb.n; i++) {
+		if (!rb.pk[i].video)
+			continue;
+		if (rb.pk[i].dts <= last) {
+			printf("#   picture at %lld after one at %lld\n", (long long)rb.pk[i].dts,
+				(long long)last);
+			CHECK(rb.pk[i].dts > last);
+			break;
+		}
+		last = rb.pk[i].dts;
+	}
+	mp4_read_free(&rb);
+	sb_free(&sb);
+}
+
+/* A camera stamping pictures alike (a clock that stalls; an RTSP camera with B pictures and
+ * no dts, whose pts go back and are held), also at a part's or segment's edge. */
+static void test_pictures_stamped_alike_never_share_a_decode_time(void)
+{
+	static const int at[] = { 22, 24, 25 }; /* inside a part, at a part's edge, a segment's */
+	for (size_t i = 0; i < N(at); i++) {
+		struct cam c;
+		CHECK(cam_open(&c, 25, false));
+		cam_run(&c, at[i]);
+		int64_t t = cam_t(&c, c.n - 1);
+		for (int k = 0; k < 3; k++, c.n++)
+			cam_push(&c, picture(c.vp, c.n % 25 == 0, t, t, WALL0 + cam_t(&c, c.n) -
+				c.base_us, 1000), false);
+		cam_run(&c, 40);
+		check_decode_times_increase(&c);
+		cam_close(&c);
+	}
+}
+
 /* Real pictures (libx264, with B pictures) and AAC, through the log's entry maker, into the
  * mux; every segment after its init read back by libavformat and decoded. */
 static void test_real_h264_and_aac_segments_decode(void)
@@ -947,6 +1003,7 @@ int main(void)
 	RUN(test_the_window_is_bounded_in_bytes);
 	RUN(test_a_segment_is_its_parts_and_reads_back_after_its_init);
 	RUN(test_timestamps_start_near_zero_and_bridge_a_camera_clock_jump);
+	RUN(test_pictures_stamped_alike_never_share_a_decode_time);
 	RUN(test_real_h264_and_aac_segments_decode);
 	RUN(test_have_answers_what_a_blocking_playlist_request_waits_for);
 	RUN(test_have_part_waits_for_the_hinted_part_and_the_one_after);
