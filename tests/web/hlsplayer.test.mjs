@@ -94,6 +94,8 @@ test('hlsRetries: the network, busy and camera errors are tried again; refusals 
   const { hlsRetries } = context;
   for (const status of [0, 408, 429, 500, 502, 503, 504]) assert.equal(hlsRetries(status), true, String(status));
   for (const status of [400, 401, 403, 404, 415]) assert.equal(hlsRetries(status), false, String(status));
+  assert.equal(hlsRetries(502, 'unsupported_codec'), false, 'a camera that is not H.264 or H.265');
+  assert.equal(hlsRetries(502, 'open_failed'), true);
 });
 
 test('hlsVerdict: refusals read as in the other modes, with the HTTP status where they have the close code', () => {
@@ -104,6 +106,7 @@ test('hlsVerdict: refusals read as in the other modes, with the HTTP status wher
     { state: 'error', message: 'Error: no stream named "x" [not_found] (HTTP 404)' });
   assert.deepEqual(v('refused', { status: 415, error: 'not H.264 or H.265', code: 'unsupported_codec' }),
     { state: 'error', message: 'Error: not H.264 or H.265 [unsupported_codec] (HTTP 415)' });
+  assert.equal(v('refused', { status: 502, error: 'demo: is not H.264', code: 'unsupported_codec' }).state, 'error');
   assert.deepEqual(v('refused', { status: 504, error: 'camera timeout', code: 'timeout' }),
     { state: 'reconnecting', message: 'Lost: camera timeout [timeout] (HTTP 504)' });
   assert.deepEqual(v('refused', { status: 0, error: 'Failed to fetch', code: '' }),

@@ -61,11 +61,13 @@ function readHttpError(status, text) {
 }
 
 /**
- * Whether a refused playlist is worth asking for again: the network failed (status 0), or
- * camstream or the camera is busy or failing (408, 429, 5xx: 502/504 camera errors, 503
- * server_busy). Any other refusal (400, 401, 403, 404, 415 unsupported_codec) would come again.
+ * Whether a playlist refused with @status and camstream's @code is worth asking for again: the
+ * network failed (status 0), or camstream or the camera is busy or failing (408, 429, 5xx:
+ * 502/504 camera errors, 503 server_busy). Any other refusal (400, 401, 403, 404) would come
+ * again, and so would unsupported_codec whatever its status (a demo: or MJPEG camera: 502 or 415).
  */
-function hlsRetries(status) {
+function hlsRetries(status, code = '') {
+  if (code === 'unsupported_codec') return false;
   return status === 0 || status === 408 || status === 429 || status >= 500;
 }
 
@@ -84,7 +86,7 @@ function hlsVerdict(kind, detail, { http, named }) {
   if (!detail.status) return { state: 'reconnecting', message: `Cannot reach ${http} (${detail.error})` };
   const said = `${detail.error}${detail.code ? ` [${detail.code}]` : ''} (HTTP ${detail.status})`;
   if (detail.code === 'unauthorized' && !named) return { state: 'credentials', message: said };
-  if (hlsRetries(detail.status)) return { state: 'reconnecting', message: `Lost: ${said}` };
+  if (hlsRetries(detail.status, detail.code)) return { state: 'reconnecting', message: `Lost: ${said}` };
   return { state: 'error', message: `Error: ${said}` };
 }
 
