@@ -7,7 +7,15 @@ import test from 'node:test';
 import { load, plain } from './load.mjs';
 
 const URL_NAMED = 'http://cams.lan:8000/live/cam1.m3u8';
-const PLAYLIST = '#EXTM3U\n#EXT-X-VERSION:9\n#EXT-X-TARGETDURATION:1\n';
+/** A live playlist whose first segment is @first, with @complete segments and one part after them. */
+function playlist(first, complete) {
+  const lines = ['#EXTM3U', '#EXT-X-VERSION:9', '#EXT-X-TARGETDURATION:1', `#EXT-X-MEDIA-SEQUENCE:${first}`,
+    '#EXT-X-MAP:URI="S/init1.mp4"'];
+  for (let n = first; n < first + complete; n++) lines.push('#EXTINF:1.00000,', `S/seg${n}.m4s`);
+  lines.push(`#EXT-X-PART:DURATION=0.20000,URI="S/part${first + complete}.0.m4s",INDEPENDENT=YES`);
+  return lines.join('\n') + '\n';
+}
+const PLAYLIST = playlist(12, 3);
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
 /** A stand-in <video>: what the player sets, the listeners it holds, load() and play() calls. */
@@ -28,13 +36,15 @@ function fakeVideo(canPlay = '') {
 
 /**
  * hlsplayer.js (after util.js and flvplayer.js, as in index.html) with a fetch() that answers
- * @answer: {status, body} or an Error to throw. Returns the player, its <video>, what it
- * reported and the fetches made.
+ * @answers in turn (the last one again when they run out): {status, body} or an Error to
+ * throw. Returns the player, its <video>, what it reported and the fetches made.
  */
-function setup(answer, url = URL_NAMED) {
+function setup(answers, url = URL_NAMED) {
   const fetches = [];
+  const list = [].concat(answers);
   const fetch = async (what, init) => {
     fetches.push({ url: what, init });
+    const answer = list.length > 1 ? list.shift() : list[0];
     if (answer instanceof Error) throw answer;
     return { ok: answer.status >= 200 && answer.status < 300, status: answer.status, text: async () => answer.body };
   };
@@ -120,6 +130,41 @@ test('hlsVerdict: refusals read as in the other modes, with the HTTP status wher
   assert.deepEqual(v('failed', { why: 'the <video> failed (4)', retry: false }),
     { state: 'error', message: 'Error: this browser cannot play the HLS stream: the <video> failed (4)' });
   assert.deepEqual(v('ended'), { state: 'ended', message: 'Ended: the stream ended (the end of the playlist)' });
+});
+
+test('hlsStartMsn: a live playlist of fewer than 3 complete segments waits for the third; 3 or an end do not', () => {
+  const { hlsStartMsn } = context;
+  assert.equal(hlsStartMsn(playlist(12, 1)), 14);
+  assert.equal(hlsStartMsn(playlist(12, 2)), 14);
+  assert.equal(hlsStartMsn(playlist(0, 0)), 2);
+  assert.equal(hlsStartMsn(playlist(12, 3)), null);
+  assert.equal(hlsStartMsn(playlist(12, 7)), null);
+  assert.equal(hlsStartMsn(`${playlist(12, 1)}#EXT-X-ENDLIST\n`), null);
+  assert.equal(hlsStartMsn('#EXTM3U\n#EXTINF:1,\na.m4s\n'), 2, 'no EXT-X-MEDIA-SEQUENCE: it is 0');
+});
+
+test('a new session\'s playlist of one segment: the <video> gets it once a blocking reload has three', async () => {
+  const { player, video, reports, fetches } = setup([
+    { status: 200, body: playlist(0, 1) }, { status: 200, body: playlist(0, 3) },
+  ], `${URL_NAMED}?token=t`);
+  player.start();
+  await tick();
+  assert.deepEqual(fetches.map((f) => f.url), [`${URL_NAMED}?token=t`, `${URL_NAMED}?token=t&_HLS_msn=2`]);
+  assert.equal(video.src, `${URL_NAMED}?token=t`);
+  assert.deepEqual(reports, [['playlist', undefined]]);
+});
+
+test('the wait for three segments gives up after a few reloads, or when a reload is refused, and plays', async () => {
+  const slow = setup({ status: 200, body: playlist(5, 1) });
+  slow.player.start();
+  await tick();
+  assert.equal(slow.fetches.length, 6);
+  assert.equal(slow.video.src, URL_NAMED);
+  const refused = setup([{ status: 200, body: playlist(5, 1) }, { status: 400, body: '{"error":"x","code":"bad_request"}' }]);
+  refused.player.start();
+  await tick();
+  assert.equal(refused.fetches.length, 2);
+  assert.deepEqual(refused.reports, [['playlist', undefined]]);
 });
 
 test('a playlist from camstream goes to the <video>, which plays it; the first fetch is not cached', async () => {

@@ -13,12 +13,19 @@
  * The first request for the playlist is a fetch() of the page's own: a refusal then comes back
  * as camstream's JSON error and shows as in the other modes (a <video> would only say "error
  * 4"). Once camstream answers with a playlist, the <video> gets the same URL; the HLS session
- * is the source's, so the second request costs no second session.
+ * is the source's, so the second request costs no second session. A new session's first
+ * playlist holds one segment; the page waits (blocking reloads, _HLS_msn) until it holds
+ * HLS_START_SEGMENTS before the <video> gets it: RFC 8216bis 6.3.3 has a client start three
+ * target durations from the end, and Chromium's own player (Chromium 156) fails with
+ * DEMUXER_ERROR_COULD_NOT_PARSE on a live playlist of fewer. It costs a new session two
+ * seconds more before the first picture, in every browser.
  *
  * Nothing here runs while the file loads, so the node unit tests (tests/web) load it bare.
  */
 
 const HLS_TYPE = 'application/vnd.apple.mpegurl';
+const HLS_START_SEGMENTS = 3; // complete segments a playlist holds before a <video> gets it
+const HLS_START_WAITS = 5;    // blocking reloads asked for them at most (each held <= 3 target durations)
 
 /** Whether @video (a <video>) plays HLS itself: canPlayType says 'maybe' or 'probably'. */
 function nativeHlsAvailable(video) {
@@ -90,6 +97,19 @@ function hlsVerdict(kind, detail, { http, named }) {
   return { state: 'error', message: `Error: ${said}` };
 }
 
+/**
+ * The media sequence number to wait for (_HLS_msn) before a <video> gets the playlist @text:
+ * null when it holds HLS_START_SEGMENTS complete segments or has ended, else the one that
+ * makes them so.
+ */
+function hlsStartMsn(text) {
+  if (/^#EXT-X-ENDLIST/m.test(text)) return null;
+  const m = /^#EXT-X-MEDIA-SEQUENCE:(\d+)/m.exec(text);
+  const first = m ? Number(m[1]) : 0;
+  const segments = (text.match(/^#EXTINF:/gm) || []).length;
+  return segments >= HLS_START_SEGMENTS ? null : first + HLS_START_SEGMENTS - 1;
+}
+
 class HlsPlayer {
   /**
    * Plays the playlist at @url in @video (a muted <video>) once camstream answers for it.
@@ -121,23 +141,33 @@ class HlsPlayer {
     this.onVideoEnded = () => this.finish('ended');
   }
 
-  start() {
+  /** Asks for the playlist until it holds HLS_START_SEGMENTS segments, then plays it. */
+  async start() {
     this.aborter = new AbortController();
-    fetch(this.url, { cache: 'no-store', signal: this.aborter.signal })
-      .then(async (response) => {
-        const text = await response.text();
+    try {
+      let response = await fetch(this.url, { cache: 'no-store', signal: this.aborter.signal });
+      let text = await response.text();
+      if (this.done) return;
+      if (!response.ok) {
+        this.finish('refused', readHttpError(response.status, text));
+        return;
+      }
+      if (!text.startsWith('#EXTM3U')) {
+        this.finish('refused', { status: response.status, error: 'the server did not send an HLS playlist', code: '' });
+        return;
+      }
+      for (let waits = 0, msn = hlsStartMsn(text); msn !== null && waits < HLS_START_WAITS; waits++) {
+        const url = `${this.url}${this.url.includes('?') ? '&' : '?'}_HLS_msn=${msn}`;
+        response = await fetch(url, { cache: 'no-store', signal: this.aborter.signal });
+        text = await response.text();
         if (this.done) return;
-        if (!response.ok) {
-          this.finish('refused', readHttpError(response.status, text));
-        } else if (!text.startsWith('#EXTM3U')) {
-          this.finish('refused', { status: response.status, error: 'the server did not send an HLS playlist', code: '' });
-        } else {
-          this.play();
-        }
-      })
-      .catch((err) => {
-        if (!this.done) this.finish('refused', { status: 0, error: err && err.message ? err.message : String(err), code: '' });
-      });
+        if (!response.ok) break; // the <video> asks anew and meets what camstream says then
+        msn = hlsStartMsn(text);
+      }
+      this.play();
+    } catch (err) {
+      if (!this.done) this.finish('refused', { status: 0, error: err && err.message ? err.message : String(err), code: '' });
+    }
   }
 
   play() {
