@@ -8,7 +8,7 @@
  * the playlist, the init segment and the parts itself.
  *
  * hls.js is not vendored on purpose: a browser that has MSE, which hls.js needs, has the FLV
- * mode, whose latency is lower than any HLS player's.
+ * mode, which is lower latency (no segments, no playlist reloads).
  *
  * The first request for the playlist is a fetch() of the page's own: a refusal then comes back
  * as camstream's JSON error and shows as in the other modes (a <video> would only say "error
@@ -17,8 +17,8 @@
  * playlist holds one segment; the page waits (blocking reloads, _HLS_msn) until it holds
  * HLS_START_SEGMENTS before the <video> gets it: RFC 8216bis 6.3.3 has a client start three
  * target durations from the end, and Chromium's own player (Chromium 156) fails with
- * DEMUXER_ERROR_COULD_NOT_PARSE on a live playlist of fewer. It costs a new session two
- * seconds more before the first picture, in every browser.
+ * DEMUXER_ERROR_COULD_NOT_PARSE on a live playlist of fewer. It costs a new session two more
+ * segments (about 2 s at a GOP of 1 s) before the first picture, in every browser.
  *
  * Nothing here runs while the file loads, so the node unit tests (tests/web) load it bare.
  */
