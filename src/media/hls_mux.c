@@ -10,6 +10,11 @@
 #include "fmp4.h"
 #include "strbuf.h"
 
+/* A part holds at most this many pictures and audio frames, whatever the timestamps say (a
+ * publisher that stamps every picture alike never fills a part's duration). */
+#define PART_MAX_PICTURES 256
+#define PART_MAX_AUDIO 512
+
 struct part {
 	struct hls_buf *buf;
 	int64_t dur_us;
@@ -159,10 +164,18 @@ void hls_mux_set_audio(struct hls_mux *m, const struct coded_params *audio)
 	m->audio = coded_params_ref((struct coded_params *)audio);
 }
 
-/* The bytes @e's picture takes in an mdat (written to @out when not NULL): its units but
- * parameter sets and delimiters (fmp4.h). */
+/* The bytes @e's picture takes in an mdat (written to @out when not NULL). H.264 goes as the
+ * camera sent it, in-band parameter sets included, as every avc1 file ffmpeg writes from a
+ * camera has them: a client that keeps the first init segment (ffmpeg's HLS demuxer skips a
+ * second moov) still follows a new resolution. H.265 goes without them (fmp4.h): hvc1, which
+ * Apple requires for HLS, wants them in the init segment only. */
 static size_t video_sample(const struct coded_entry *e, uint8_t *out)
 {
+	if (e->params->codec == CODED_H264) {
+		if (out)
+			memcpy(out, e->data, e->len);
+		return e->len;
+	}
 	return fmp4_video_sample(e->params->codec, e->data, e->len, out, out ? e->len : 0);
 }
 
@@ -208,6 +221,10 @@ static int close_part(struct hls_mux *m, int64_t end_us)
 		goto out;
 	if (end_us <= m->pv.v[nv - 1].t_us)
 		end_us = m->pv.v[nv - 1].t_us + (m->frame_us > 0 ? m->frame_us : 40000);
+	/* pictures the camera lost leave a hole after the part rather than stretch its last
+	 * picture past the announced target (RFC 8216bis: a part is at most PART-TARGET) */
+	if (m->ready && end_us - m->part_start_us > m->part_target_us)
+		end_us = m->part_start_us + m->part_target_us;
 	size_t data = 0;
 	for (size_t i = 0; i < nv; i++) {
 		const struct pending *p = &m->pv.v[i];
@@ -300,7 +317,9 @@ static void trim(struct hls_mux *m)
 {
 	while (complete_segs(m) > HLS_WINDOW ||
 		(complete_segs(m) > 1 && window_bytes(m) > HLS_MAX_BYTES)) {
-		if (m->segs[0].discontinuity)
+		/* the segment after the one leaving becomes the first, whose EXT-X-DISCONTINUITY is
+		 * not written: a tag left the playlist */
+		if (m->n_segs > 1 && m->segs[1].discontinuity)
 			m->disc_seq++;
 		seg_free(&m->segs[0]);
 		memmove(m->segs, m->segs + 1, (m->n_segs - 1) * sizeof(*m->segs));
@@ -453,10 +472,10 @@ static int push_video(struct hls_mux *m, const struct coded_entry *e, bool disco
 			r = close_segment(m, t);
 			flags |= r > 0 ? r : 0;
 			s = NULL;
-		} else if (m->pv.n && ((e->key && part_len >= HLS_PART_TARGET_US / 2) ||
-			part_len + est > HLS_PART_TARGET_US + est / 4)) {
-			/* a key picture starts a part of its own (INDEPENDENT), unless the part so far
-			 * is short: every picture of an intra-only camera is a key picture */
+		} else if (m->pv.n && (part_len + est > HLS_PART_TARGET_US + est / 4 ||
+			m->pv.n >= PART_MAX_PICTURES)) {
+			/* a part that starts with a key picture is INDEPENDENT; a key picture does not
+			 * cut one short (every picture of an intra-only camera is one) */
 			r = close_part(m, t);
 			flags |= r > 0 ? r : 0;
 			m->part_independent = e->key;
@@ -474,6 +493,8 @@ static int push_video(struct hls_mux *m, const struct coded_entry *e, bool disco
 	if (m->last_t_us && t > m->last_t_us)
 		m->frame_us = t - m->last_t_us;
 	m->last_t_us = t;
+	if (!m->pv.n)
+		m->part_start_us = t; /* after a hole, the part starts where its pictures do */
 	if (pend_add(&m->pv, e, t, (uint32_t)size))
 		return -ENOMEM;
 done:
@@ -482,7 +503,8 @@ done:
 
 static int push_audio(struct hls_mux *m, const struct coded_entry *e)
 {
-	if (!m->in_segment || !m->ap || e->len == 0 || e->len > 65536)
+	if (!m->in_segment || !m->ap || e->len == 0 || e->len > 65536 ||
+		m->pa.n >= PART_MAX_AUDIO)
 		return 0;
 	if (e->params != m->ap && !coded_params_same(e->params, m->ap))
 		return 0;
