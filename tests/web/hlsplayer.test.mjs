@@ -141,6 +141,11 @@ test('hlsStartMsn: a live playlist of fewer than 3 complete segments waits for t
   assert.equal(hlsStartMsn(playlist(12, 7)), null);
   assert.equal(hlsStartMsn(`${playlist(12, 1)}#EXT-X-ENDLIST\n`), null);
   assert.equal(hlsStartMsn('#EXTM3U\n#EXTINF:1,\na.m4s\n'), 2, 'no EXT-X-MEDIA-SEQUENCE: it is 0');
+  // a young playlist: two gaps (msn 0, 1) in front of its first segment (msn 2)
+  const gap = '#EXT-X-GAP\n#EXTINF:1.00000,\nS/gap.mp4\n';
+  const young = `#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:0\n${gap}${gap}#EXTINF:1.00000,\nS/seg2.m4s\n`;
+  assert.equal(hlsStartMsn(young), 4, 'gaps are not segments a <video> can start on');
+  assert.equal(hlsStartMsn(young.replace(gap, '').replace(':0', ':1') + '#EXTINF:1,\nS/seg3.m4s\n'), 4);
 });
 
 test('a new session\'s playlist of one segment: the <video> gets it once a blocking reload has three', async () => {

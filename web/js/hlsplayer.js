@@ -105,8 +105,11 @@ function hlsVerdict(kind, detail, { http, named }) {
 function hlsStartMsn(text) {
   if (/^#EXT-X-ENDLIST/m.test(text)) return null;
   const m = /^#EXT-X-MEDIA-SEQUENCE:(\d+)/m.exec(text);
-  const first = m ? Number(m[1]) : 0;
-  const segments = (text.match(/^#EXTINF:/gm) || []).length;
+  // a young playlist lists gaps (EXT-X-GAP) in front: they count in the media sequence, but
+  // Chromium's own player fetches them like segments and then runs dry
+  const gaps = (text.match(/^#EXT-X-GAP/gm) || []).length;
+  const first = (m ? Number(m[1]) : 0) + gaps;
+  const segments = (text.match(/^#EXTINF:/gm) || []).length - gaps;
   return segments >= HLS_START_SEGMENTS ? null : first + HLS_START_SEGMENTS - 1;
 }
 
