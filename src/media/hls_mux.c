@@ -58,6 +58,7 @@ struct hls_mux {
 	size_t n_segs, cap_segs;
 	uint64_t next_msn;      /* the msn the next segment gets */
 	uint64_t next_part;     /* the number the next part gets */
+	unsigned lead_gaps;     /* gaps a young playlist may list in front (hls_mux_create) */
 	uint64_t disc_seq;      /* discontinuities that left the window */
 
 	struct init *inits;     /* the init segments the window's segments use */
@@ -108,12 +109,14 @@ static struct hls_buf *buf_new(size_t len)
 	return b;
 }
 
-struct hls_mux *hls_mux_create(void)
+struct hls_mux *hls_mux_create(unsigned gaps)
 {
 	struct hls_mux *m = calloc(1, sizeof(*m));
 	if (!m)
 		return NULL;
 	m->restart = true;
+	m->lead_gaps = gaps < HLS_MIN_SEGMENTS ? gaps : HLS_MIN_SEGMENTS - 1;
+	m->next_msn = m->lead_gaps; /* room for the gaps a young playlist starts with */
 	m->target_s = 1;
 	m->part_target_us = HLS_PART_TARGET_US;
 	return m;
@@ -598,16 +601,36 @@ char *hls_mux_playlist(const struct hls_mux *m, const char *prefix)
 		return NULL;
 	struct strbuf sb = STRBUF_INIT;
 	double part_target = (double)m->part_target_us / 1e6;
+	size_t done = complete_segs(m);
+	/* A young session lists gaps (EXT-X-GAP) in front of its first segments, so that the
+	 * playlist has HLS_MIN_SEGMENTS from the start: Chromium's and Safari's own players
+	 * refuse a live playlist of fewer (RFC 8216 6.3.3: a client starts three target
+	 * durations from the end), and waiting for three real ones would cost two GOPs. */
+	uint64_t first = m->n_segs ? m->segs[0].msn : m->next_msn;
+	uint64_t gaps = done < HLS_MIN_SEGMENTS ? HLS_MIN_SEGMENTS - done : 0;
+	if (gaps > first)
+		gaps = first;
+	if (gaps > m->lead_gaps)
+		gaps = m->lead_gaps;
 	sb_printf(&sb, "#EXTM3U\n#EXT-X-VERSION:9\n#EXT-X-TARGETDURATION:%u\n"
 		"#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=%.3f\n"
 		"#EXT-X-PART-INF:PART-TARGET=%.3f\n#EXT-X-MEDIA-SEQUENCE:%llu\n",
 		m->target_s, 3 * part_target, part_target,
-		(unsigned long long)(m->n_segs ? m->segs[0].msn : m->next_msn));
+		(unsigned long long)(first - gaps));
 	if (m->disc_seq)
 		sb_printf(&sb, "#EXT-X-DISCONTINUITY-SEQUENCE:%llu\n",
 			(unsigned long long)m->disc_seq);
-	size_t done = complete_segs(m);
 	unsigned map = 0;
+	for (uint64_t k = gaps; k > 0 && m->n_segs; k--) {
+		const struct seg *s0 = &m->segs[0];
+		int64_t dur = s0->complete ? s0->dur_us : (int64_t)m->target_s * 1000000;
+		if (!map) {
+			map = s0->init_version;
+			sb_printf(&sb, "#EXT-X-MAP:URI=\"%sinit%u.mp4\"\n", prefix, map);
+		}
+		put_date(&sb, s0->wall_us - (int64_t)k * dur);
+		sb_printf(&sb, "#EXT-X-GAP\n#EXTINF:%.5f,\n%sgap.mp4\n", (double)dur / 1e6, prefix);
+	}
 	for (size_t i = 0; i < m->n_segs; i++) {
 		const struct seg *s = &m->segs[i];
 		if (!s->n_parts)
@@ -636,6 +659,11 @@ char *hls_mux_playlist(const struct hls_mux *m, const char *prefix)
 			(unsigned long long)m->next_part);
 	}
 	return sb_take(&sb);
+}
+
+unsigned hls_mux_init_version(const struct hls_mux *m)
+{
+	return m->n_segs ? m->segs[0].init_version : m->init_version;
 }
 
 struct hls_buf *hls_mux_init(const struct hls_mux *m, unsigned version)

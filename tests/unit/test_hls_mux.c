@@ -115,7 +115,7 @@ static void cam_push(struct cam *c, struct coded_entry *e, bool discontinuity)
 static bool cam_open(struct cam *c, int gop, bool audio)
 {
 	memset(c, 0, sizeof(*c));
-	c->m = hls_mux_create();
+	c->m = hls_mux_create(0);
 	c->vp = params_320();
 	c->ap = audio ? params_aac() : NULL;
 	c->gop = gop;
@@ -424,6 +424,39 @@ static void test_a_hole_in_the_pictures_makes_no_part_longer_than_the_target(voi
 	cam_close(&c);
 }
 
+/* A young playlist lists gaps in front until it has HLS_MIN_SEGMENTS real segments (Safari,
+ * as MediaMTX found, wants a live playlist of several segments from the start). */
+static void test_a_young_playlist_starts_with_gaps(void)
+{
+	struct cam c;
+	CHECK(cam_open(&c, 25, false));
+	hls_mux_destroy(c.m);
+	c.m = hls_mux_create(HLS_MIN_SEGMENTS - 1);
+	cam_run(&c, 26); /* one segment complete */
+	char *text = hls_mux_playlist(c.m, "S/");
+	CHECK(text && strstr(text, "#EXT-X-MEDIA-SEQUENCE:0\n"));
+	CHECK(text && strstr(text, "#EXT-X-GAP\n#EXTINF:1.00000,\nS/gap.mp4\n#EXT-X-"
+		"PROGRAM-DATE-TIME:") && strstr(text, "#EXTINF:1.00000,\nS/seg2.m4s\n"));
+	int gaps = 0;
+	for (const char *p = text; p && (p = strstr(p, "#EXT-X-GAP")); p++)
+		gaps++;
+	CHECK(gaps == 2);
+	CHECK(hls_mux_have(c.m, 0, -1) == HLS_NEVER && hls_mux_have(c.m, 2, -1) == HLS_HAVE);
+	free(text);
+	cam_run(&c, 25); /* two: one gap left */
+	text = hls_mux_playlist(c.m, "S/");
+	gaps = 0;
+	for (const char *p = text; p && (p = strstr(p, "#EXT-X-GAP")); p++)
+		gaps++;
+	CHECK(text && strstr(text, "#EXT-X-MEDIA-SEQUENCE:1\n") && gaps == 1);
+	free(text);
+	cam_run(&c, 25); /* three: none */
+	text = hls_mux_playlist(c.m, "S/");
+	CHECK(text && strstr(text, "#EXT-X-MEDIA-SEQUENCE:2\n") && !strstr(text, "GAP"));
+	free(text);
+	cam_close(&c);
+}
+
 /* ---- the window ---- */
 
 static void test_the_window_keeps_six_segments_and_parts_of_the_last_two(void)
@@ -648,7 +681,7 @@ static void test_real_h264_and_aac_segments_decode(void)
 		SKIP("this FFmpeg lacks the aac encoder");
 		return;
 	}
-	struct hls_mux *m = hls_mux_create();
+	struct hls_mux *m = hls_mux_create(0);
 	struct coded_params *vp = NULL, *ap = coded_params_audio(CODED_AAC, 48000, 2,
 		ga.par->extradata, (size_t)ga.par->extradata_size);
 	hls_mux_set_audio(m, ap);
@@ -998,6 +1031,7 @@ int main(void)
 	RUN(test_a_slow_camera_announces_its_frame_interval_as_part_target);
 	RUN(test_target_duration_rises_when_a_longer_segment_comes);
 	RUN(test_a_hole_in_the_pictures_makes_no_part_longer_than_the_target);
+	RUN(test_a_young_playlist_starts_with_gaps);
 	RUN(test_the_window_keeps_six_segments_and_parts_of_the_last_two);
 	RUN(test_what_left_the_window_is_gone_but_held_buffers_stay);
 	RUN(test_the_window_is_bounded_in_bytes);
