@@ -10,7 +10,9 @@
  *   byte 2: the size: pictures 8 + 64 x n bytes, audio frames 1 + n
  *   byte 3: the wall clock's step minus the camera's: (int8) ms, x 100 when bit 0 of byte 2
  * Invariants after every entry, beyond "no crash, no ASan/UBSan report":
- * - once ready, each new playlist (one per completed part, and at the end) parses and keeps RFC 8216bis' rules (tests/unit/hls_check.h:
+ * - once ready, each new playlist (one per completed part, and at the end) parses; gaps
+ *   (EXT-X-GAP, up to what hls_mux_create was given: the input's length modulo
+ *   HLS_MIN_SEGMENTS) only in front, only while fewer than HLS_MIN_SEGMENTS are real and keeps RFC 8216bis' rules (tests/unit/hls_check.h:
  *   EXTINF within TARGETDURATION, every part within PART-TARGET, MAP, numbering, hint...);
  * - what it lists can be had: every listed part, complete segment (as its parts) and init;
  *   the queries agree (HAVE for them, NEVER before the window, LATER for the hint);
@@ -59,6 +61,7 @@ static uint32_t be32(const uint8_t *p)
 struct state {
 	struct hls_mux *m;
 	uint64_t checked;       /* parts below this number were looked at */
+	unsigned gaps;          /* what hls_mux_create was given */
 	struct hls_mux_pos listed; /* where the mux was at the last playlist checked */
 	bool listed_ended, any_listed;
 	uint64_t end[3];        /* per track: where the last part's samples ended (timescale) */
@@ -143,8 +146,21 @@ static void check(struct state *s)
 	FUZZ_CHECK(hls_parse(text, PREFIX, &pl), "%s:\n%s", pl.why, text);
 	const char *broke = hls_rules(&pl, HLS_WINDOW, HLS_PART_SEGMENTS);
 	FUZZ_CHECK(!broke, "%s:\n%s", broke, text);
-	FUZZ_CHECK(pl.media_seq == pos.oldest_msn, "MEDIA-SEQUENCE %llu, oldest %llu\n",
-		(unsigned long long)pl.media_seq, (unsigned long long)pos.oldest_msn);
+	size_t gaps = 0;
+	while (gaps < pl.n_segs && pl.segs[gaps].gap)
+		gaps++;
+	size_t real = 0;
+	for (size_t i = gaps; i < pl.n_segs; i++) {
+		FUZZ_CHECK(!pl.segs[i].gap, "a gap after a real segment\n");
+		real += pl.segs[i].complete;
+	}
+	FUZZ_CHECK(gaps <= s->gaps && (gaps == 0 || real < HLS_MIN_SEGMENTS),
+		"%zu gaps of %u, %zu complete segments\n", gaps, s->gaps, real);
+	FUZZ_CHECK(pl.media_seq + gaps == pos.oldest_msn, "MEDIA-SEQUENCE %llu, %zu gaps, oldest "
+		"%llu\n", (unsigned long long)pl.media_seq, gaps, (unsigned long long)pos.oldest_msn);
+	struct hls_buf *oldest_init = hls_mux_init(m, hls_mux_init_version(m));
+	FUZZ_CHECK(oldest_init, "no init for a gap\n");
+	hls_buf_unref(oldest_init);
 	FUZZ_CHECK(pl.endlist == hls_mux_ended(m), "ENDLIST\n");
 	FUZZ_CHECK(!pl.has_hint || pl.hint == pos.next_part, "hint %llu, next part %llu\n",
 		(unsigned long long)pl.hint, (unsigned long long)pos.next_part);
@@ -166,7 +182,7 @@ static void check(struct state *s)
 		FUZZ_CHECK(init && init->len > 16 && !memcmp(init->data + 4, "ftyp", 4),
 			"listed init%u is missing\n", version);
 		hls_buf_unref(init);
-		if (!g->complete)
+		if (!g->complete || g->gap)
 			continue;
 		struct hls_buf *parts[HLS_MAX_PARTS];
 		size_t n = hls_mux_segment(m, g->msn, parts, HLS_MAX_PARTS);
@@ -209,7 +225,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (!video_params[0])
 		make_params();
-	struct state s = { .m = hls_mux_create() };
+	/* the gaps a young playlist may start with: from the input's length, so that seeds keep
+	 * their meaning */
+	struct state s = { .gaps = (unsigned)(size % HLS_MIN_SEGMENTS) };
+	s.m = hls_mux_create(s.gaps);
 	if (!s.m)
 		return 0;
 	int64_t cam = 7000000, wall = 1796619600000000LL, audio_t = cam;

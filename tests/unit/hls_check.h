@@ -6,7 +6,8 @@
  * - #EXTM3U first; VERSION, TARGETDURATION, SERVER-CONTROL, PART-INF, MEDIA-SEQUENCE once
  *   each, before the first segment; every line a known tag or the URI after an EXTINF.
  * - CAN-BLOCK-RELOAD=YES; PART-HOLD-BACK at least 3 x PART-TARGET [4.4.3.8].
- * - Segments numbered from MEDIA-SEQUENCE without a gap; each EXTINF, rounded, at most
+ * - Segments numbered from MEDIA-SEQUENCE without a gap (EXT-X-GAP segments, URI "gap.mp4",
+ *   count as they stand); each EXTINF, rounded, at most
  *   TARGETDURATION [4.4.3.1]; each part's DURATION at most PART-TARGET [4.4.4.9].
  * - An EXT-X-MAP before the first segment and after every DISCONTINUITY [4.4.4.5].
  * - PROGRAM-DATE-TIME before each segment (the contract).
@@ -36,6 +37,7 @@ struct hls_part {
 
 struct hls_seg {
 	bool complete;          /* has its EXTINF (the last one may be in progress) */
+	bool gap;               /* an EXT-X-GAP segment: {prefix}gap.mp4, never fetched */
 	uint64_t msn;           /* seg{MSN}.m4s; for the one in progress: the one before + 1 */
 	double dur;
 	bool discontinuity;
@@ -116,7 +118,7 @@ static inline bool hls_parse(const char *text, const char *prefix, struct hls_pl
 	if (!text || strncmp(text, "#EXTM3U\n", 8))
 		return HLS_FAIL("no #EXTM3U first");
 	int seen_version = 0, seen_target = 0, seen_control = 0, seen_inf = 0, seen_seq = 0;
-	bool disc = false, dated = false, want_uri = false, after_hint = false;
+	bool disc = false, dated = false, want_uri = false, after_hint = false, gap = false;
 	char map[64] = "", date[40] = "";
 	double extinf = 0;
 	size_t first_part = 0;
@@ -133,17 +135,20 @@ static inline bool hls_parse(const char *text, const char *prefix, struct hls_pl
 		if (after_hint)
 			return HLS_FAIL("a line after the preload hint: %.100s", line);
 		if (want_uri) {
-			uint64_t msn;
-			if (!hls_uri_number(line, prefix, "seg", &msn))
+			uint64_t msn = pl->n_segs ? pl->segs[pl->n_segs - 1].msn + 1 : pl->media_seq;
+			if (gap && (strncmp(line, prefix, strlen(prefix)) ||
+				strcmp(line + strlen(prefix), "gap.mp4") || pl->n_parts > first_part))
+				return HLS_FAIL("a gap that is not gap.mp4, or with parts: %.100s", line);
+			if (!gap && !hls_uri_number(line, prefix, "seg", &msn))
 				return HLS_FAIL("not a segment URI after EXTINF: %.100s", line);
 			if (pl->n_segs == HLS_CHECK_MAX_SEGS)
 				return HLS_FAIL("too many segments");
-			pl->segs[pl->n_segs++] = (struct hls_seg){ true, msn, extinf, disc, "", dated, "",
-				first_part, pl->n_parts - first_part };
+			pl->segs[pl->n_segs++] = (struct hls_seg){ true, gap, msn, extinf, disc, "", dated,
+				"", first_part, pl->n_parts - first_part };
 			snprintf(pl->segs[pl->n_segs - 1].map, sizeof(map), "%s", map);
 			snprintf(pl->segs[pl->n_segs - 1].date, sizeof(date), "%s", date);
 			first_part = pl->n_parts;
-			disc = dated = want_uri = false;
+			disc = dated = want_uri = gap = false;
 			continue;
 		}
 		double v;
@@ -173,6 +178,8 @@ static inline bool hls_parse(const char *text, const char *prefix, struct hls_pl
 			pl->disc_seq = strtoull(line + 30, NULL, 10);
 		} else if (!strcmp(line, "#EXT-X-DISCONTINUITY")) {
 			disc = true;
+		} else if (!strcmp(line, "#EXT-X-GAP")) {
+			gap = true;
 		} else if (!strncmp(line, "#EXT-X-MAP:", 11)) {
 			if (!hls_attr_str(line + 10, "URI", map, sizeof(map)))
 				return HLS_FAIL("a MAP without URI");
@@ -222,7 +229,9 @@ static inline bool hls_parse(const char *text, const char *prefix, struct hls_pl
 		if (pl->n_segs == HLS_CHECK_MAX_SEGS)
 			return HLS_FAIL("too many segments");
 		uint64_t msn = pl->n_segs ? pl->segs[pl->n_segs - 1].msn + 1 : pl->media_seq;
-		pl->segs[pl->n_segs++] = (struct hls_seg){ false, msn, 0, disc, "", dated, "",
+		if (gap)
+			return HLS_FAIL("a gap with parts");
+		pl->segs[pl->n_segs++] = (struct hls_seg){ false, false, msn, 0, disc, "", dated, "",
 			first_part, pl->n_parts - first_part };
 		snprintf(pl->segs[pl->n_segs - 1].map, sizeof(map), "%s", map);
 		snprintf(pl->segs[pl->n_segs - 1].date, sizeof(date), "%s", date);
@@ -278,6 +287,8 @@ static inline const char *hls_rules(const struct hls_playlist *pl, size_t window
 	size_t with_parts = 0;
 	for (size_t i = pl->n_segs; i-- > 0;) {
 		const struct hls_seg *s = &pl->segs[i];
+		if (s->gap)
+			continue;
 		if (s->complete && ++with_parts > part_segments && s->n_parts)
 			HLS_BROKE("parts listed for seg%llu, %zu complete segments from the end",
 				(unsigned long long)s->msn, with_parts);
