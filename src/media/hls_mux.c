@@ -14,6 +14,7 @@
  * publisher that stamps every picture alike never fills a part's duration). */
 #define PART_MAX_PICTURES 256
 #define PART_MAX_AUDIO 512
+#define MIN_STEP_US 12          /* pictures this far apart at least: one 90 kHz tick */
 
 struct part {
 	struct hls_buf *buf;
@@ -75,6 +76,7 @@ struct hls_mux {
 	int64_t part_start_us;
 	bool part_independent;
 	int64_t last_t_us;      /* the last picture's dts */
+	int64_t next_min_us;    /* the earliest dts the next picture may have */
 	int64_t frame_us;       /* the interval between the last two pictures */
 	uint64_t audio_next;    /* where the audio track's next sample goes (its timescale) */
 	bool audio_started;
@@ -248,8 +250,9 @@ static int close_part(struct hls_mux *m, int64_t end_us)
 		unsigned rate = m->ap->sample_rate;
 		uint64_t first = (uint64_t)(m->pa.v[0].t_us > 0 ? m->pa.v[0].t_us : 0) * rate /
 			1000000;
-		/* the track stays contiguous unless the camera's clock moved away by over 2 frames */
-		if (m->audio_started && first + 2048 > m->audio_next && first < m->audio_next + 2048)
+		/* the track stays contiguous unless the camera's clock moved on by over 2 frames;
+		 * it never goes back */
+		if (m->audio_started && first < m->audio_next + 2048)
 			first = m->audio_next;
 		for (size_t i = 0; i < na; i++) {
 			smp[nv + i] = (struct fmp4_sample){ .size = m->pa.v[i].size, .duration = 1024,
@@ -299,6 +302,8 @@ out:
 	pend_clear(&m->pa);
 	m->part_start_us = end_us;
 	m->part_independent = false;
+	if (m->next_min_us < end_us)
+		m->next_min_us = end_us;
 	return r;
 }
 
@@ -402,11 +407,14 @@ static int new_init(struct hls_mux *m, struct coded_params *video)
 	memcpy(b->data, sb.p, sb.len);
 	sb_free(&sb);
 	m->inits[m->n_inits++] = (struct init){ ++m->init_version, b };
+	/* the audio track goes on where it was, in the new rate's samples: it never goes back */
+	if (m->audio_started && m->audio && m->ap && m->ap->sample_rate != m->audio->sample_rate)
+		m->audio_next = (m->audio_next * m->audio->sample_rate + m->ap->sample_rate - 1) /
+			m->ap->sample_rate;
 	coded_params_unref(m->vp);
 	coded_params_unref(m->ap);
 	m->vp = coded_params_ref(video);
 	m->ap = coded_params_ref(m->audio);
-	m->audio_started = false;
 	return 0;
 }
 
@@ -454,7 +462,11 @@ static int push_video(struct hls_mux *m, const struct coded_entry *e, bool disco
 	size_t size = video_sample(e, NULL);
 	if (size == 0 || size > UINT32_MAX / 2)
 		return 0;
+	/* pictures stamped alike (a stalled clock, an RTSP camera with B-frames and no dts)
+	 * still get a decode time of their own */
 	int64_t t = flv_clock_place(&m->clock, e);
+	if (t < m->next_min_us)
+		t = m->next_min_us;
 	int flags = 0, r = 0;
 	bool forced = false;    /* a segment too long without a key picture was cut */
 	struct seg *s = cur_seg(m);
@@ -486,6 +498,8 @@ static int push_video(struct hls_mux *m, const struct coded_entry *e, bool disco
 	}
 	if (r < 0 && r != -EINVAL)
 		flags = r;
+	if (t < m->next_min_us) /* no earlier than the part just closed ends */
+		t = m->next_min_us;
 	if (!s) {
 		if (!e->key && !forced)
 			goto done; /* wait for a key picture */
@@ -500,6 +514,7 @@ static int push_video(struct hls_mux *m, const struct coded_entry *e, bool disco
 		m->part_start_us = t; /* after a hole, the part starts where its pictures do */
 	if (pend_add(&m->pv, e, t, (uint32_t)size))
 		return -ENOMEM;
+	m->next_min_us = t + MIN_STEP_US;
 done:
 	return flags;
 }
@@ -600,7 +615,9 @@ char *hls_mux_playlist(const struct hls_mux *m, const char *prefix)
 	if (!m->ready)
 		return NULL;
 	struct strbuf sb = STRBUF_INIT;
-	double part_target = (double)m->part_target_us / 1e6;
+	/* whole milliseconds, rounded up, so that the hold-back printed is three times the
+	 * target printed */
+	double part_target = (double)((m->part_target_us + 999) / 1000) / 1e3;
 	size_t done = complete_segs(m);
 	/* A young session lists gaps (EXT-X-GAP) in front of its first segments, so that the
 	 * playlist has HLS_MIN_SEGMENTS from the start: Chromium's and Safari's own players
