@@ -1,6 +1,7 @@
 #include "hls.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@
 #define IDLE_MIN_US 3000000         /* a session with no request this long ends (at least) */
 #define SEG_PARTS_MAX 128           /* parts of one segment a request can send */
 #define SWEEP_US 500000
+#define TRIM_AFTER_HELD 256         /* a burst of this many held requests ends with a trim */
 
 enum what { W_NONE, W_PLAYLIST, W_INIT, W_SEGMENT, W_PART, W_GAP };
 enum { M_PLAYLIST, M_INIT, M_SEGMENT, M_PART };
@@ -77,6 +79,7 @@ struct hls {
 	lws_sorted_usec_list_t sweep;
 	bool sweeping;
 	unsigned n_sessions, n_held;
+	unsigned held_peak;            /* the most held since the last trim */
 	uint64_t requests[4], held_timeouts, refused, bytes_sent;
 };
 
@@ -148,6 +151,8 @@ static bool hold(struct hls_req *r, int64_t wait_us)
 	r->hnext = s->held;
 	s->held = r;
 	s->h->n_held++;
+	if (s->h->n_held > s->h->held_peak)
+		s->h->held_peak = s->h->n_held;
 	r->expired = false;
 	lws_sul_schedule(s->h->cx, 0, &r->sul, on_deadline, wait_us);
 	return true;
@@ -262,6 +267,12 @@ static void sweep(lws_sorted_usec_list_t *sul)
 	struct hls *h = lws_container_of(sul, struct hls, sweep);
 	int64_t now = clock_mono_us();
 	h->sweeping = false;
+	/* a burst of held requests is over: give back what its connections took (glibc keeps
+	 * freed memory between long-lived buffers, and RSS would creep up burst after burst) */
+	if (!h->n_held && h->held_peak >= TRIM_AFTER_HELD) {
+		malloc_trim(0);
+		h->held_peak = 0;
+	}
 	for (struct hls_session **p = &h->sessions; *p;) {
 		struct hls_session *s = *p;
 		if (s->ending && s->sub.entry)
