@@ -1020,6 +1020,7 @@ class MediaTracker:
         self.ends = {}               # track_id -> (end time, last sample duration)
         self.fragments = 0
         self.samples = {}            # track_id -> count
+        self.tfdt_v0 = set()         # tracks already reported for a version-0 tfdt
 
     def reset(self):
         """After a discontinuity: the next fragment may start anywhere."""
@@ -1035,7 +1036,8 @@ class MediaTracker:
         for n, f in enumerate(frags):
             for tid, run in f.runs.items():
                 self.samples[tid] = self.samples.get(tid, 0) + len(run.samples)
-                if run.tfdt_version != 1:
+                if run.tfdt_version != 1 and tid not in self.tfdt_v0:
+                    self.tfdt_v0.add(tid)
                     p.append("tfdt: %s track %d has a version-%d tfdt (the contract has 1)"
                              % (where, tid, run.tfdt_version))
                 if tid in self.ends:
