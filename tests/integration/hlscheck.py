@@ -908,8 +908,8 @@ def parse_fragments(data, init, where="part"):
                 off += 4
             if base is None:
                 base = moof.start if fl & 0x20000 else next_base
-            v, _, off2 = _full(tfdt)
-            decode_time = struct.unpack_from(">Q" if v == 1 else ">I", data, off2)[0]
+            tfdt_version, _, off2 = _full(tfdt)
+            decode_time = struct.unpack_from(">Q" if tfdt_version == 1 else ">I", data, off2)[0]
             samples = []
             pos = base
             for trun in truns:
@@ -952,7 +952,7 @@ def parse_fragments(data, init, where="part"):
             next_base = pos
             if track_id in runs:
                 p.append("fragment: two trafs of track %d in one moof" % track_id)
-            runs[track_id] = Run(track_id, decode_time, v, samples)
+            runs[track_id] = Run(track_id, decode_time, tfdt_version, samples)
         if not runs:
             p.append("fragment: moof at %d has no traf" % moof.start)
         # the samples fill the mdat's payload exactly

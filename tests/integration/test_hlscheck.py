@@ -334,17 +334,19 @@ def picture(key, n=120, codec="avc1"):
     return len(nal).to_bytes(4, "big") + nal
 
 
-def fragment(seq, tracks, size_error=0, omit_tfdt=False):
+def fragment(seq, tracks, size_error=0, omit_tfdt=False, trun_version=1, tfdt_version=1):
     """moof+mdat: @tracks is [(track_id, tfdt, [(duration, flags, payload)])]."""
     def moof(offsets):
         trafs = []
         for (tid, tfdt, samples), off in zip(tracks, offsets):
             entries = b"".join(struct.pack(">IIII", d, len(pl) + (size_error if k == 0 else 0),
                                            fl, 0) for k, (d, fl, pl) in enumerate(samples))
-            trun = full(b"trun", 1, 0x1 | 0x100 | 0x200 | 0x400 | 0x800,
+            trun = full(b"trun", trun_version, 0x1 | 0x100 | 0x200 | 0x400 | 0x800,
                         struct.pack(">Ii", len(samples), off), entries)
             tfhd = full(b"tfhd", 0, 0x20000, struct.pack(">I", tid))
-            tfdt_box = b"" if omit_tfdt else full(b"tfdt", 1, 0, struct.pack(">Q", tfdt))
+            tfdt_box = b"" if omit_tfdt else (
+                full(b"tfdt", 1, 0, struct.pack(">Q", tfdt)) if tfdt_version == 1
+                else full(b"tfdt", 0, 0, struct.pack(">I", tfdt)))
             trafs.append(box(b"traf", tfhd, tfdt_box, trun))
         return box(b"moof", full(b"mfhd", 0, 0, struct.pack(">I", seq)), *trafs)
 
@@ -452,6 +454,13 @@ class Tracker(unittest.TestCase):
         t = MediaTracker(self.init)
         t.feed(video_part(1, 0))
         self.assertIn("tfdt", rules(t.feed(video_part(2, 17999, key=False))))
+
+    def test_tfdt_version_is_the_tfdts_not_the_truns(self):
+        samples = [(3600, SYNC, picture(True))]
+        t = MediaTracker(self.init)
+        self.assertEqual(t.feed(fragment(1, [(1, 0, samples)], trun_version=0)), [])
+        t = MediaTracker(self.init)
+        self.assertIn("tfdt", rules(t.feed(fragment(1, [(1, 0, samples)], tfdt_version=0))))
 
     def test_segment_starts_with_a_sync_sample(self):
         t = MediaTracker(self.init)
