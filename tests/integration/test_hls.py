@@ -1149,7 +1149,10 @@ class Faults(HlsCase):
     def flood(self, *args, rounds=1):
         limits = raise_nofile(FLOOD + 200, "held requests")
         self.addCleanup(resource.setrlimit, resource.RLIMIT_NOFILE, limits)
-        cam = self.start_camstream(*args)
+        # ASan's quarantine of freed memory made small, so that only growth shows (test_flv)
+        asan = os.environ.get("ASAN_OPTIONS", "")
+        cam = self.start_camstream(*args, env={"ASAN_OPTIONS": (asan + ":" if asan else "")
+                                               + "quarantine_size_mb=1"})
         path = hls_path(self.camera("h264"))
         c = self.playing(cam, path, follow=2.0)
         fds0 = cam.fd_count()
@@ -1161,7 +1164,9 @@ class Faults(HlsCase):
             self.assertEqual(self.hls_metric(cam, "camstream_hls_held"), 0)
             rss.append(cam.rss_kb("RssAnon"))
         self.note("fds %d -> %d, RssAnon %s kB" % (fds0, cam.fd_count(), rss))
-        self.assertLess(rss[1] - rss[0], 16 * 1024, "RssAnon grew %d kB" % (rss[1] - rss[0]))
+        if not cam.sanitized():      # ASan's own allocator takes more at first
+            self.assertLess(rss[1] - rss[0], 16 * 1024, "RssAnon grew %d kB"
+                            % (rss[1] - rss[0]))
         if rounds > 1:
             self.assertLess(rss[-1] - rss[1], 4 * 1024, "RssAnon grew %d kB more with the "
                             "same flood again: %s kB (a leak?)" % (rss[-1] - rss[1], rss))
@@ -1218,11 +1223,13 @@ class Faults(HlsCase):
         for p in refused:
             self.assertError(p, 503, "server_busy", what)
         if refused:
-            # the first ones may wait behind the burst of the flood itself
-            took = sorted(p.took for p in refused)
-            self.assertLess(took[len(took) // 2], 0.1, "%s503s one at a time are not answered "
-                            "at once: %s" % (what, took))
-            self.assertLess(took[-1], 2.0, "%sa 503 came after %.2f s" % (what, took[-1]))
+            # the first one may wait behind the burst of the flood itself
+            self.assertLess(max(p.took for p in refused), 2.0, "%sa 503 came after %.2f s"
+                            % (what, max(p.took for p in refused)))
+            later = sorted(p.took for p in refused[1:])
+            if later:
+                self.assertLess(later[len(later) // 2], 0.1, "%s503s one at a time are not "
+                                "answered at once: %s" % (what, later))
         self.assertTrue(cam.alive(), cam.log_text()[-3000:])
         self.assertEqual(watcher.errors, [], "the plain client")
         self.assertLess(watcher.max_gap(), 2.0, "the plain client got no new part for "
