@@ -10,6 +10,11 @@
 #include "fmp4.h"
 #include "strbuf.h"
 
+/* A part holds at most this many pictures and audio frames, whatever the timestamps say (a
+ * publisher that stamps every picture alike never fills a part's duration). */
+#define PART_MAX_PICTURES 256
+#define PART_MAX_AUDIO 512
+
 struct part {
 	struct hls_buf *buf;
 	int64_t dur_us;
@@ -24,6 +29,8 @@ struct seg {
 	int64_t start_us;       /* the timeline's dts of its first picture */
 	int64_t dur_us;         /* complete: its length */
 	int64_t wall_us;        /* when the source read its first picture */
+	uint64_t first_part;    /* the number of its first part (parts are numbered across
+	                         * segments, so the hinted part is simply the next one) */
 	struct part *parts;
 	size_t n_parts, cap_parts;
 	size_t bytes;
@@ -50,6 +57,7 @@ struct hls_mux {
 	struct seg *segs;       /* oldest first; the last one may be in progress */
 	size_t n_segs, cap_segs;
 	uint64_t next_msn;      /* the msn the next segment gets */
+	uint64_t next_part;     /* the number the next part gets */
 	uint64_t disc_seq;      /* discontinuities that left the window */
 
 	struct init *inits;     /* the init segments the window's segments use */
@@ -156,10 +164,18 @@ void hls_mux_set_audio(struct hls_mux *m, const struct coded_params *audio)
 	m->audio = coded_params_ref((struct coded_params *)audio);
 }
 
-/* The bytes @e's picture takes in an mdat (written to @out when not NULL): its units but
- * parameter sets and delimiters (fmp4.h). */
+/* The bytes @e's picture takes in an mdat (written to @out when not NULL). H.264 goes as the
+ * camera sent it, in-band parameter sets included, as every avc1 file ffmpeg writes from a
+ * camera has them: a client that keeps the first init segment (ffmpeg's HLS demuxer skips a
+ * second moov) still follows a new resolution. H.265 goes without them (fmp4.h): hvc1, which
+ * Apple requires for HLS, wants them in the init segment only. */
 static size_t video_sample(const struct coded_entry *e, uint8_t *out)
 {
+	if (e->params->codec == CODED_H264) {
+		if (out)
+			memcpy(out, e->data, e->len);
+		return e->len;
+	}
 	return fmp4_video_sample(e->params->codec, e->data, e->len, out, out ? e->len : 0);
 }
 
@@ -205,6 +221,10 @@ static int close_part(struct hls_mux *m, int64_t end_us)
 		goto out;
 	if (end_us <= m->pv.v[nv - 1].t_us)
 		end_us = m->pv.v[nv - 1].t_us + (m->frame_us > 0 ? m->frame_us : 40000);
+	/* pictures the camera lost leave a hole after the part rather than stretch its last
+	 * picture past the announced target (RFC 8216bis: a part is at most PART-TARGET) */
+	if (m->ready && end_us - m->part_start_us > m->part_target_us)
+		end_us = m->part_start_us + m->part_target_us;
 	size_t data = 0;
 	for (size_t i = 0; i < nv; i++) {
 		const struct pending *p = &m->pv.v[i];
@@ -266,6 +286,7 @@ static int close_part(struct hls_mux *m, int64_t end_us)
 		s->cap_parts = cap;
 	}
 	s->parts[s->n_parts++] = (struct part){ b, end_us - m->part_start_us, m->part_independent };
+	m->next_part++;
 	s->bytes += b->len;
 	m->st.parts_made++;
 	r = HLS_PART_DONE;
@@ -296,7 +317,9 @@ static void trim(struct hls_mux *m)
 {
 	while (complete_segs(m) > HLS_WINDOW ||
 		(complete_segs(m) > 1 && window_bytes(m) > HLS_MAX_BYTES)) {
-		if (m->segs[0].discontinuity)
+		/* the segment after the one leaving becomes the first, whose EXT-X-DISCONTINUITY is
+		 * not written: a tag left the playlist */
+		if (m->n_segs > 1 && m->segs[1].discontinuity)
 			m->disc_seq++;
 		seg_free(&m->segs[0]);
 		memmove(m->segs, m->segs + 1, (m->n_segs - 1) * sizeof(*m->segs));
@@ -408,7 +431,7 @@ static int start_segment(struct hls_mux *m, const struct coded_entry *e, int64_t
 	}
 	m->segs[m->n_segs++] = (struct seg){ .msn = m->next_msn++,
 		.init_version = m->init_version, .discontinuity = disc, .start_us = t_us,
-		.wall_us = e->t_wall_us };
+		.wall_us = e->t_wall_us, .first_part = m->next_part };
 	m->in_segment = true;
 	m->part_start_us = t_us;
 	m->part_independent = e->key;
@@ -443,12 +466,16 @@ static int push_video(struct hls_mux *m, const struct coded_entry *e, bool disco
 		s = NULL;
 	} else if (s) {
 		int64_t seg_len = t - s->start_us, part_len = t - m->part_start_us;
-		if ((e->key && seg_len >= HLS_SEGMENT_MIN_US) || seg_len >= HLS_SEGMENT_MAX_US) {
+		if ((e->key && seg_len >= HLS_SEGMENT_MIN_US) || seg_len >= HLS_SEGMENT_MAX_US ||
+			s->n_parts >= HLS_MAX_PARTS) {
 			forced = !e->key;
 			r = close_segment(m, t);
 			flags |= r > 0 ? r : 0;
 			s = NULL;
-		} else if (m->pv.n && (e->key || part_len + est > HLS_PART_TARGET_US + est / 4)) {
+		} else if (m->pv.n && (part_len + est > HLS_PART_TARGET_US + est / 4 ||
+			m->pv.n >= PART_MAX_PICTURES)) {
+			/* a part that starts with a key picture is INDEPENDENT; a key picture does not
+			 * cut one short (every picture of an intra-only camera is one) */
 			r = close_part(m, t);
 			flags |= r > 0 ? r : 0;
 			m->part_independent = e->key;
@@ -466,6 +493,8 @@ static int push_video(struct hls_mux *m, const struct coded_entry *e, bool disco
 	if (m->last_t_us && t > m->last_t_us)
 		m->frame_us = t - m->last_t_us;
 	m->last_t_us = t;
+	if (!m->pv.n)
+		m->part_start_us = t; /* after a hole, the part starts where its pictures do */
 	if (pend_add(&m->pv, e, t, (uint32_t)size))
 		return -ENOMEM;
 done:
@@ -474,7 +503,8 @@ done:
 
 static int push_audio(struct hls_mux *m, const struct coded_entry *e)
 {
-	if (!m->in_segment || !m->ap || e->len == 0 || e->len > 65536)
+	if (!m->in_segment || !m->ap || e->len == 0 || e->len > 65536 ||
+		m->pa.n >= PART_MAX_AUDIO)
 		return 0;
 	if (e->params != m->ap && !coded_params_same(e->params, m->ap))
 		return 0;
@@ -521,6 +551,7 @@ void hls_mux_position(const struct hls_mux *m, struct hls_mux_pos *pos)
 	pos->msn = s ? s->msn : m->next_msn;
 	pos->parts = s ? (unsigned)s->n_parts : 0;
 	pos->oldest_msn = m->n_segs ? m->segs[0].msn : m->next_msn;
+	pos->next_part = m->next_part;
 }
 
 static const struct seg *find_seg(const struct hls_mux *m, uint64_t msn)
@@ -590,9 +621,9 @@ char *hls_mux_playlist(const struct hls_mux *m, const char *prefix)
 		put_date(&sb, s->wall_us);
 		if (!s->complete || i + HLS_PART_SEGMENTS >= done)
 			for (size_t k = 0; k < s->n_parts; k++)
-				sb_printf(&sb, "#EXT-X-PART:DURATION=%.5f,URI=\"%spart%llu.%zu.m4s\"%s\n",
+				sb_printf(&sb, "#EXT-X-PART:DURATION=%.5f,URI=\"%spart%llu.m4s\"%s\n",
 					(double)s->parts[k].dur_us / 1e6, prefix,
-					(unsigned long long)s->msn, k,
+					(unsigned long long)(s->first_part + k),
 					s->parts[k].independent ? ",INDEPENDENT=YES" : "");
 		if (s->complete)
 			sb_printf(&sb, "#EXTINF:%.5f,\n%sseg%llu.m4s\n", (double)s->dur_us / 1e6,
@@ -601,10 +632,8 @@ char *hls_mux_playlist(const struct hls_mux *m, const char *prefix)
 	if (m->ended) {
 		sb_puts(&sb, "#EXT-X-ENDLIST\n");
 	} else {
-		struct hls_mux_pos pos;
-		hls_mux_position(m, &pos);
-		sb_printf(&sb, "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"%spart%llu.%u.m4s\"\n", prefix,
-			(unsigned long long)pos.msn, pos.parts);
+		sb_printf(&sb, "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"%spart%llu.m4s\"\n", prefix,
+			(unsigned long long)m->next_part);
 	}
 	return sb_take(&sb);
 }
@@ -617,10 +646,29 @@ struct hls_buf *hls_mux_init(const struct hls_mux *m, unsigned version)
 	return NULL;
 }
 
-struct hls_buf *hls_mux_part(const struct hls_mux *m, uint64_t msn, unsigned part)
+/* The segment part @number is in, or NULL. */
+static const struct seg *seg_of_part(const struct hls_mux *m, uint64_t number)
 {
-	const struct seg *s = find_seg(m, msn);
-	return s && part < s->n_parts ? hls_buf_ref(s->parts[part].buf) : NULL;
+	for (size_t i = m->n_segs; i-- > 0;) {
+		const struct seg *s = &m->segs[i];
+		if (number >= s->first_part)
+			return number < s->first_part + s->n_parts ? s : NULL;
+	}
+	return NULL;
+}
+
+enum hls_have hls_mux_have_part(const struct hls_mux *m, uint64_t number)
+{
+	if (seg_of_part(m, number))
+		return HLS_HAVE;
+	return !m->ended && (number == m->next_part || number == m->next_part + 1) ? HLS_LATER
+		: HLS_NEVER;
+}
+
+struct hls_buf *hls_mux_part(const struct hls_mux *m, uint64_t number)
+{
+	const struct seg *s = seg_of_part(m, number);
+	return s ? hls_buf_ref(s->parts[number - s->first_part].buf) : NULL;
 }
 
 size_t hls_mux_segment(const struct hls_mux *m, uint64_t msn, struct hls_buf **bufs,

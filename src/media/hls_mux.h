@@ -4,8 +4,9 @@
  * segments, and the media playlist that lists them. The HTTP side (outputs/hls.c) feeds it
  * from a coded-log cursor and serves its bytes; docs/ARCHITECTURE.md "HLS".
  *
- * - A part is cut when the next picture would take it past the part target, and before every
- *   key picture (so a part that starts with one is INDEPENDENT). A part is complete when the
+ * - A part is cut when the next picture would take it past the part target, and before a
+ *   key picture once the part has half the target (a part that starts with one is
+ *   INDEPENDENT). A part is complete when the
  *   picture after its last one arrives: that fixes the last picture's duration.
  * - A segment is its parts' bytes one after the other (each part is a moof + mdat), so nothing
  *   is stored twice. Segments start at a key picture; one that reaches HLS_SEGMENT_MAX_US
@@ -32,6 +33,7 @@
 #define HLS_WINDOW 6            /* complete segments listed */
 #define HLS_PART_SEGMENTS 2     /* complete segments whose parts are still listed */
 #define HLS_MAX_BYTES (48u << 20) /* the window's bytes at most (oldest segments leave) */
+#define HLS_MAX_PARTS 100       /* parts in a segment at most (then it is cut, as at _MAX_US) */
 
 /* Immutable bytes once made; @headroom is scratch for the writer in front of @data (LWS_PRE),
  * as in codedlog.h. */
@@ -86,10 +88,12 @@ struct hls_mux_pos {
 	uint64_t msn;
 	unsigned parts;
 	uint64_t oldest_msn;
+	uint64_t next_part;     /* the number the next part will have (the preload hint) */
 };
 void hls_mux_position(const struct hls_mux *m, struct hls_mux_pos *pos);
 
-/* Whether segment @msn, or part @part of it (@part < 0: the whole segment), is available. */
+/* Whether segment @msn, or part @part of it (@part < 0: the whole segment), is in the
+ * playlist: what a blocking playlist request (_HLS_msn, _HLS_part) waits for. */
 enum hls_have {
 	HLS_HAVE,       /* complete and in the window */
 	HLS_LATER,      /* not yet: the segment in progress or the next one (worth waiting for) */
@@ -97,15 +101,20 @@ enum hls_have {
 };
 enum hls_have hls_mux_have(const struct hls_mux *m, uint64_t msn, int part);
 
+/* Whether part number @number (parts are numbered 0, 1, ... across segments) is available:
+ * LATER for the next part and the one after it. */
+enum hls_have hls_mux_have_part(const struct hls_mux *m, uint64_t number);
+
 /* The media playlist: every URI is @prefix + "init{V}.mp4" / "seg{MSN}.m4s" /
- * "part{MSN}.{I}.m4s". A new string (the caller frees it), NULL when memory ran out or the mux
+ * "part{N}.m4s", N numbering parts across segments (so the preload hint, the next part, is
+ * right whichever segment that part turns out to start). A new string (the caller frees it), NULL when memory ran out or the mux
  * is not ready. */
 char *hls_mux_playlist(const struct hls_mux *m, const char *prefix);
 
 /* A new reference to init segment @version, if a segment in the window uses it. */
 struct hls_buf *hls_mux_init(const struct hls_mux *m, unsigned version);
-/* A new reference to part @part of segment @msn, if complete and in the window. */
-struct hls_buf *hls_mux_part(const struct hls_mux *m, uint64_t msn, unsigned part);
+/* A new reference to part number @number, if complete and in the window. */
+struct hls_buf *hls_mux_part(const struct hls_mux *m, uint64_t number);
 /* Segment @msn if complete and in the window: up to @cap new references to its parts in
  * order in @bufs; returns how many parts it has (0: not available), which may exceed @cap. */
 size_t hls_mux_segment(const struct hls_mux *m, uint64_t msn, struct hls_buf **bufs,

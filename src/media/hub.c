@@ -387,15 +387,6 @@ enum cs_err hub_subscribe_stream(struct hub *h, struct hub_sub *sub,
 	return e ? attach(e, sub, pic, err) : err->code;
 }
 
-enum cs_err hub_subscribe_like(struct hub *h, struct hub_sub *sub, const struct hub_sub *like,
-	struct cs_error *err)
-{
-	(void)h;
-	if (!like->entry || !joinable(like->entry))
-		return cs_fail(err, CS_SOURCE_ENDED, "the source stopped");
-	return attach(like->entry, sub, NULL, err);
-}
-
 void hub_unsubscribe(struct hub *h, struct hub_sub *sub)
 {
 	(void)h;

@@ -84,11 +84,6 @@ enum cs_err hub_subscribe_url(struct hub *h, struct hub_sub *sub, const struct c
 enum cs_err hub_subscribe_stream(struct hub *h, struct hub_sub *sub,
 	const struct hub_stream_def *def, const struct output_params *pic,
 	struct cs_error *err);
-/* Attaches @sub as a coded reader of the source @like is subscribed to (an HLS session
- * joining the source its first request found). CS_OK, or CS_SOURCE_ENDED when @like has no
- * running source. */
-enum cs_err hub_subscribe_like(struct hub *h, struct hub_sub *sub, const struct hub_sub *like,
-	struct cs_error *err);
 /* Detaches @sub; the last subscriber of a source stops it unless it is always on or kept
  * warm. Idempotent. */
 void hub_unsubscribe(struct hub *h, struct hub_sub *sub);

@@ -13,6 +13,7 @@
 #include "http_reply.h"
 #include "hub.h"
 #include "log.h"
+#include "strbuf.h"
 #include "viewer.h"
 
 #define HLS_PREFIX "/hls/"
@@ -36,8 +37,8 @@ struct hls_req {
 	enum what what;
 	struct lws *wsi;
 	struct hls_session *s;
-	uint64_t msn;
-	int part;                      /* W_PART; a playlist's _HLS_part (-1: none) */
+	uint64_t msn;                  /* a segment's msn, a part's number, a playlist's _HLS_msn */
+	int part;                      /* a playlist's _HLS_part (-1: none) */
 	unsigned version;
 	bool block;                    /* a playlist with _HLS_msn */
 	bool live;                     /* asked as /live/{name}.m3u8 */
@@ -53,7 +54,7 @@ struct hls_session {
 	struct hls_session *next;
 	struct hls *h;
 	struct hub_sub sub;            /* the session's coded reader */
-	const void *entry;             /* the source it was made for (the key; never followed) */
+	char *key;                     /* the source: "n:" name, or "u:" transport and URL */
 	bool no_audio;
 	char sid[SID_LEN + 1];
 	char *name;                    /* a named stream's name, or NULL */
@@ -80,6 +81,7 @@ struct hls {
 };
 
 static void session_free(struct hls_session *s);
+static void session_drop(struct hls_session *s);
 
 /* ---- sessions ---- */
 
@@ -91,10 +93,13 @@ static struct hls_session *find_by_sid(struct hls *h, const char *sid)
 	return NULL;
 }
 
-static struct hls_session *find_by_entry(struct hls *h, const void *entry, bool no_audio)
+/* The session of @key: a running one, or with @ended also one that ended. */
+static struct hls_session *find_by_key(struct hls *h, const char *key, bool no_audio,
+	bool ended)
 {
 	for (struct hls_session *s = h->sessions; s; s = s->next)
-		if (s->entry == entry && s->no_audio == no_audio && !s->ending && !s->why.code)
+		if (!strcmp(s->key, key) && s->no_audio == no_audio &&
+			(ended || (!s->ending && !s->why.code)))
 			return s;
 	return NULL;
 }
@@ -184,8 +189,10 @@ static void session_pull(struct hls_session *s)
 		struct coded_entry *e = hub_sub_coded_next(&s->sub, 0);
 		if (!e)
 			break;
-		bool disc = before.started && (s->sub.cursor.epoch != before.epoch ||
-			s->sub.cursor.jumps != before.jumps);
+		/* a reset of the log (the source reconnected) is a discontinuity; a jump over
+		 * entries the session did not read in time (the tail of a GOP when the next key
+		 * picture came in the same batch) is only a gap the timeline bridges */
+		bool disc = before.started && s->sub.cursor.epoch != before.epoch;
 		int r = hls_mux_push(s->mux, e, disc);
 		coded_entry_unref(e);
 		if (r > 0) {
@@ -281,48 +288,61 @@ static void session_free(struct hls_session *s)
 		r->s = NULL;
 	}
 	s->h->n_sessions--;
-	hls_mux_destroy(s->mux);
 	hls_buf_unref(s->playlist[0]);
 	hls_buf_unref(s->playlist[1]);
-	free(s->name);
+	session_drop(s);
+}
+
+/* What names @v's source: the same for every request of the same camera or stream. */
+static char *source_key(const struct viewer *v)
+{
+	struct strbuf sb = STRBUF_INIT;
+	if (v->opts.name)
+		sb_printf(&sb, "n:%s", v->opts.name);
+	else
+		sb_printf(&sb, "u:%d:%s", (int)v->opts.transport, v->url.text);
+	return sb_take(&sb);
+}
+
+static void session_drop(struct hls_session *s)
+{
+	hls_mux_destroy(s->mux);
+	free(s->key);
 	free(s->label);
+	free(s->name);
 	free(s);
 }
 
-/* The session of the source @v found (made when there is none), subscribed. */
-static struct hls_session *session_for(struct hls *h, struct viewer *v, bool no_audio,
-	struct cs_error *err)
+/* A new session of the source @v's request names (@key), subscribed to it. */
+static struct hls_session *session_start(struct hls *h, struct viewer *v, char *key,
+	bool no_audio, struct cs_error *err)
 {
-	struct hls_session *s = find_by_entry(h, v->sub.entry, no_audio);
-	if (s)
-		return s;
-	s = calloc(1, sizeof(*s));
-	if (s) {
-		s->mux = hls_mux_create();
-		s->label = strdup(viewer_label(v));
-		s->name = v->opts.name ? strdup(v->opts.name) : NULL;
+	struct hls_session *s = calloc(1, sizeof(*s));
+	if (!s) {
+		free(key);
+		cs_fail_oom(err);
+		return NULL;
 	}
-	if (!s || !s->mux || !s->label || (v->opts.name && !s->name)) {
-		if (s) {
-			hls_mux_destroy(s->mux);
-			free(s->label);
-			free(s->name);
-			free(s);
-		}
+	s->key = key;
+	s->mux = hls_mux_create();
+	s->label = strdup(viewer_label(v));
+	s->name = v->opts.name ? strdup(v->opts.name) : NULL;
+	if (!s->key || !s->mux || !s->label || (v->opts.name && !s->name)) {
+		session_drop(s);
 		cs_fail_oom(err);
 		return NULL;
 	}
 	s->h = h;
-	s->entry = v->sub.entry;
 	s->no_audio = no_audio;
 	s->sub.on_news = on_news;
 	s->last_us = clock_mono_us();
 	random_sid(s->sid);
-	if (hub_subscribe_like(h->app->hub, &s->sub, &v->sub, err) != CS_OK) {
-		hls_mux_destroy(s->mux);
-		free(s->label);
-		free(s->name);
-		free(s);
+	enum cs_err e = viewer_subscribe(v, &s->sub, err);
+	/* a source that already told why it cannot give pictures says so now */
+	if (e == CS_OK && (e = hub_sub_error(&s->sub, err)) != CS_OK)
+		hub_unsubscribe(h->app->hub, &s->sub);
+	if (e != CS_OK) {
+		session_drop(s);
 		return NULL;
 	}
 	s->next = h->sessions;
@@ -522,11 +542,11 @@ static int media_try(struct hls_req *r)
 		r->n_bufs = 1;
 		return answer(r, "video/mp4", false);
 	}
-	int part = r->what == W_PART ? r->part : -1;
-	enum hls_have have = hls_mux_have(s->mux, r->msn, part);
 	struct hls_mux_pos pos;
 	hls_mux_position(s->mux, &pos);
-	if (have == HLS_LATER && r->msn <= pos.msn + 1 && !r->expired) {
+	enum hls_have have = r->what == W_PART ? hls_mux_have_part(s->mux, r->msn) :
+		hls_mux_have(s->mux, r->msn, -1);
+	if (have == HLS_LATER && (r->what == W_PART || r->msn <= pos.msn + 1) && !r->expired) {
 		if (!r->held && !hold(r, hold_us(s)))
 			return failf(r, CS_SERVER_BUSY, "the server holds its maximum of blocking "
 				"requests");
@@ -542,8 +562,7 @@ static int media_try(struct hls_req *r)
 			"(it left the window, or is too far ahead)");
 	}
 	if (r->what == W_PART) {
-		/* one past a complete segment's last part is the next segment's first */
-		struct hls_buf *b = hls_mux_part(s->mux, r->msn, (unsigned)r->part);
+		struct hls_buf *b = hls_mux_part(s->mux, r->msn);
 		if (!b)
 			return failf(r, CS_NOT_FOUND, "no such part in the playlist");
 		r->bufs[0] = b;
@@ -658,6 +677,7 @@ static const struct viewer_kind playlist_kind = {
 	.coded = true,
 	.no_fps = true,
 	.quiet = true,
+	.deferred = true,             /* the session reads the source, not each request */
 	.own_options = playlist_options,
 	.on_news = playlist_news,
 	.http_writeable = playlist_writeable,
@@ -673,71 +693,49 @@ static int begin_playlist(struct hls_req *r, struct lws *wsi, const char *path_n
 	h->requests[M_PLAYLIST]++;
 	if (viewer_start(&r->v, wsi, &playlist_kind, path_name, &err) != CS_OK)
 		return fail(r, &err);
-	/* no session where the last one ended: a client still in it (a blocking reload) gets
-	 * its end; any other request starts anew */
-	struct hls_session *s = NULL;
-	if (r->block)
-		for (struct hls_session *t = h->sessions; t; t = t->next)
-			if (t->entry == r->v.sub.entry && t->no_audio == r->no_audio)
-				s = t;
-	if (!s) {
-		s = session_for(h, &r->v, r->no_audio, &err);
-		if (!s)
-			return fail(r, &err);
-	}
+	char *key = source_key(&r->v);
+	if (!key)
+		return fail(r, &(struct cs_error){ .code = CS_SERVER_BUSY, .msg = "out of memory" });
+	/* where the last session ended, a client still in it (a blocking reload) gets its end;
+	 * any other request starts anew */
+	struct hls_session *s = find_by_key(h, key, r->no_audio, r->block);
+	if (s)
+		free(key);
+	else if (!(s = session_start(h, &r->v, key, r->no_audio, &err)))
+		return fail(r, &err);
 	r->s = s;
-	/* the session reads the source: the request's own reader lets go at once */
-	hub_unsubscribe(app->hub, &r->v.sub);
 	lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT,
 		(int)(viewer_first_wait_us(wsi) / 1000000) + VIEWER_STALL_S);
 	return playlist_try(r);
 }
 
-/* "{what}{msn}[.{part}].m4s" or "init{v}.mp4" */
+/* A number between @prefix and @suffix that make up the whole of @file. */
+static bool file_number(const char *file, const char *prefix, const char *suffix,
+	uint64_t max, uint64_t *out)
+{
+	size_t n = strlen(file), p = strlen(prefix), q = strlen(suffix);
+	char num[24];
+	if (n <= p + q || n - p - q >= sizeof(num) || strncmp(file, prefix, p) ||
+		strcmp(file + n - q, suffix))
+		return false;
+	memcpy(num, file + p, n - p - q);
+	num[n - p - q] = '\0';
+	return take_number(num, max, out);
+}
+
+/* "init{V}.mp4", "seg{MSN}.m4s" or "part{N}.m4s" (r->msn: the segment or part number). */
 static bool parse_file(struct hls_req *r, const char *file)
 {
-	char num[24];
-	const char *p;
-	uint64_t n;
-	if (!strncmp(file, "init", 4) && (p = strstr(file, ".mp4")) && !p[4]) {
-		size_t k = (size_t)(p - file - 4);
-		if (k == 0 || k >= sizeof(num))
-			return false;
-		memcpy(num, file + 4, k);
-		num[k] = '\0';
-		if (!take_number(num, 1u << 30, &n))
-			return false;
+	uint64_t v;
+	if (file_number(file, "init", ".mp4", 1u << 30, &v)) {
 		r->what = W_INIT;
-		r->version = (unsigned)n;
-		return true;
-	}
-	size_t len = strlen(file);
-	if (len < 8 || strcmp(file + len - 4, ".m4s"))
+		r->version = (unsigned)v;
+	} else if (file_number(file, "seg", ".m4s", UINT64_MAX / 2, &r->msn)) {
+		r->what = W_SEGMENT;
+	} else if (file_number(file, "part", ".m4s", UINT64_MAX / 2, &r->msn)) {
+		r->what = W_PART;
+	} else {
 		return false;
-	bool part = !strncmp(file, "part", 4);
-	if (!part && strncmp(file, "seg", 3))
-		return false;
-	const char *start = file + (part ? 4 : 3), *end = file + len - 4;
-	const char *dot = part ? memchr(start, '.', (size_t)(end - start)) : NULL;
-	if (part && !dot)
-		return false;
-	size_t k = (size_t)((part ? dot : end) - start);
-	if (k == 0 || k >= sizeof(num))
-		return false;
-	memcpy(num, start, k);
-	num[k] = '\0';
-	if (!take_number(num, UINT64_MAX / 2, &r->msn))
-		return false;
-	r->what = part ? W_PART : W_SEGMENT;
-	if (part) {
-		k = (size_t)(end - dot - 1);
-		if (k == 0 || k >= sizeof(num))
-			return false;
-		memcpy(num, dot + 1, k);
-		num[k] = '\0';
-		if (!take_number(num, 100000, &n))
-			return false;
-		r->part = (int)n;
 	}
 	return true;
 }
