@@ -13,8 +13,9 @@ Playlists (parse_playlist, check_playlist, Checker for a run of reloads):
 - EXT-X-PRELOAD-HINT TYPE=PART names the part after the last one listed (none after
   EXT-X-ENDLIST); EXT-X-MAP comes before the first segment or part; EXT-X-PROGRAM-DATE-TIME
   goes forward from segment to segment; no URI twice;
-- with the contract's names (CONTRACT_NAMES: seg{MSN}.m4s, part{MSN}.{I}.m4s) each segment's
-  URI carries its media sequence number and parts are numbered 0, 1, 2... in their segment;
+- with the contract's names (CONTRACT_NAMES: seg{MSN}.m4s, part{N}.m4s) each segment's URI
+  carries its media sequence number and parts are numbered N, N+1, N+2... across segments, so
+  the preload hint is part{N+1} for the last part N listed;
 - across reloads (Checker): EXT-X-MEDIA-SEQUENCE and EXT-X-DISCONTINUITY-SEQUENCE never go
   back, the playlist never loses its newest segment or part, a segment or part seen before
   keeps its URI, duration, date and flags, and segments leave the window only while at least
@@ -27,9 +28,11 @@ fMP4 (parse_init, parse_fragments, MediaTracker):
 - a part (or a segment, the concatenation of its parts) is moof+mdat pairs; each traf has tfhd,
   tfdt and trun; the samples the truns describe fill the mdat exactly (sizes and data offsets);
 - MediaTracker: per track, tfdt of consecutive fragments is continuous (within one sample),
-  the first video sample of a segment (and of an INDEPENDENT part) is a sync sample, and a part
-  that starts with a sync sample is INDEPENDENT=YES; video samples are 4-byte-length NAL units
-  that fill the sample exactly.
+  the first video sample of a segment is a sync sample, a part is INDEPENDENT=YES exactly when
+  it starts with a sync sample (a key picture inside a part does not make it one: a player
+  that starts at a part decodes from its first picture); video samples are 4-byte-length NAL
+  units that fill the sample exactly, without parameter sets for H.265 (hvc1: they are in
+  the init segment; H.264 samples keep the camera's in-band ones, as the contract has it).
 
 Problems are strings "rule: what is wrong"; check functions return a list of them, the
 assert_* helpers and Checker.check raise HlsError with them all.
@@ -328,7 +331,8 @@ def parse_playlist(text):
 # ---- the contract's names -------------------------------------------------------------------
 
 class Names:
-    """Where a playlist's URIs carry the media sequence number and part index."""
+    """Where a playlist's URIs carry the segment's media sequence number and the part's number
+    (parts numbered across segments)."""
 
     def __init__(self, segment, part):
         self.segment_re = re.compile(segment)
@@ -338,30 +342,31 @@ class Names:
         m = self.segment_re.search(uri)
         return int(m.group(1)) if m else None
 
-    def part_key(self, uri):
+    def part_number(self, uri):
         m = self.part_re.search(uri)
-        return (int(m.group(1)), int(m.group(2))) if m else None
+        return int(m.group(1)) if m else None
+
+    def with_part_number(self, uri, n):
+        """@uri (a part's) with part number @n."""
+        m = self.part_re.search(uri)
+        return uri[:m.start(1)] + str(n) + uri[m.end(1):]
+
+    def with_segment_msn(self, uri, msn):
+        """@uri (a part's or a segment's, of the same folder) for segment @msn."""
+        head, sep, _ = uri.rpartition("/")
+        return head + sep + "seg%d.m4s" % msn
 
 
-CONTRACT_NAMES = Names(r"(?:^|/)seg(\d+)\.m4s$", r"(?:^|/)part(\d+)\.(\d+)\.m4s$")
+CONTRACT_NAMES = Names(r"(?:^|/)seg(\d+)\.m4s$", r"(?:^|/)part(\d+)\.m4s$")
 
 
 def hint_after(pl, names=CONTRACT_NAMES):
-    """The URI the preload hint should have: the part after the last one listed, with the
-    name pattern of the playlist's own parts (or segment URIs)."""
-    last = pl.last_part()
-    if pl.pending:
-        msn, index = last[0], last[1] + 1
-    else:
-        msn, index = pl.next_msn, 0
-    template = None
-    for u in [p.uri for p in pl.all_parts()]:
-        if names.part_key(u):
-            template = u
-            break
-    if template is None:
+    """The URI the preload hint should have: part N+1 for the last part N listed (None when
+    no part is listed)."""
+    parts = pl.all_parts()
+    if not parts or names.part_number(parts[-1].uri) is None:
         return None
-    return re.sub(r"part\d+\.\d+\.m4s$", "part%d.%d.m4s" % (msn, index), template)
+    return names.with_part_number(parts[-1].uri, names.part_number(parts[-1].uri) + 1)
 
 
 # ---- playlist rules -------------------------------------------------------------------------
@@ -425,23 +430,24 @@ def check_playlist(pl, frame=FRAME, low_latency=True, names=CONTRACT_NAMES):
                      % (s.msn, sum(x.duration for x in s.parts), s.duration))
     for s_parts in [s.parts for s in pl.segments] + [pl.pending]:
         if s_parts and not s_parts[0].independent:
-            first = s_parts[0]
-            complete_list = names is None or (names.part_key(first.uri) or (0, 0))[1] == 0
-            if complete_list:
-                p.append("independent-first: the first part of segment %d (%s) is not "
-                         "INDEPENDENT=YES" % (first.msn, first.uri))
+            p.append("independent-first: the first part of segment %d (%s) is not "
+                     "INDEPENDENT=YES" % (s_parts[0].msn, s_parts[0].uri))
     # names
     if names is not None:
         for s in pl.segments:
             got = names.segment_msn(s.uri)
             if got != s.msn:
                 p.append("naming: segment %d has the URI %r" % (s.msn, s.uri))
-        for s_parts in [s.parts for s in pl.segments] + [pl.pending]:
-            for k, part in enumerate(s_parts):
-                key = names.part_key(part.uri)
-                if key is None or key[0] != part.msn or key[1] != k:
-                    p.append("naming: part %d of segment %d has the URI %r (parts are "
-                             "numbered from 0 in their segment)" % (k, part.msn, part.uri))
+        numbers = [names.part_number(x.uri) for x in all_parts]
+        for part, n in zip(all_parts, numbers):
+            if n is None:
+                p.append("naming: part %d.%d has the URI %r" % (part.msn, part.index, part.uri))
+        if None not in numbers:
+            for a, b, part in zip(numbers, numbers[1:], all_parts[1:]):
+                if b != a + 1:
+                    p.append("naming: part %d.%d is number %d after number %d (parts are "
+                             "numbered one by one across segments)" % (part.msn, part.index,
+                                                                      b, a))
     # preload hint
     hints = pl.preload_hints
     if pl.endlist:
@@ -1004,16 +1010,20 @@ def is_key_nal(codec, t):
     return 16 <= t <= 23 if codec in ("hvc1", "hev1") else t == 5
 
 
-PARAMETER_SETS = {"avc1": {7, 8, 9}, "avc3": {9}, "hvc1": {32, 33, 34, 35}, "hev1": {35}}
+# NAL unit types a sample must not carry: H.265's parameter sets and access unit delimiters
+# (hvc1: they are in the init segment). H.264 samples keep what the camera sent (the contract:
+# in-band parameter sets let ffmpeg's HLS reader follow a resolution change).
+PARAMETER_SETS = {"hvc1": {32, 33, 34, 35}, "hev1": {35}}
 
 
 class MediaTracker:
     """Follows the parts (or segments) of one session in order. feed() checks each against the
     ones before: per track, tfdt continues where the last fragment ended (within one sample
-    duration, never back); the first video sample of a segment is a sync sample and carries a
-    key NAL unit; a part is INDEPENDENT=YES exactly when its first video sample is a sync
-    sample; video samples are 4-byte-length NAL units without parameter sets or access unit
-    delimiters (they are in the init segment). Returns the problems."""
+    duration, never back); the first video sample of a segment is a sync sample; a sample is
+    flagged sync exactly when it carries a key NAL unit; a part is INDEPENDENT=YES exactly
+    when its first video sample is a sync sample; video samples are 4-byte-length NAL units,
+    without parameter sets or access unit delimiters in hvc1. Returns the problems; counts
+    key pictures inside parts (.mid_part_keys), which the contract allows."""
 
     def __init__(self, init):
         self.init = init
@@ -1021,6 +1031,7 @@ class MediaTracker:
         self.fragments = 0
         self.samples = {}            # track_id -> count
         self.tfdt_v0 = set()         # tracks already reported for a version-0 tfdt
+        self.mid_part_keys = 0       # sync samples that are not the first of their fragment
 
     def reset(self):
         """After a discontinuity: the next fragment may start anywhere."""
@@ -1073,14 +1084,11 @@ class MediaTracker:
                         if segment_start and not first_sync:
                             p.append("sync: the first video sample of %s (a segment's start) "
                                      "is not a sync sample" % where)
-                    syncs = [k for k, s in enumerate(run.samples) if s.sync]
-                    if [k for k in syncs if k]:
-                        p.append("key-mid-part: %s has sync samples at video samples %s of "
-                                 "fragment %d: a key picture starts a new part"
-                                 % (where, syncs, n))
-                    if independent is not None and n == 0 and independent != bool(syncs):
-                        p.append("independent: %s is %sINDEPENDENT but has %s sync sample"
-                                 % (where, "" if independent else "not ",
-                                    "a" if syncs else "no"))
+                    self.mid_part_keys += sum(1 for s in run.samples[1:] if s.sync)
+                    if independent is not None and n == 0 and run.samples and \
+                            independent != run.samples[0].sync:
+                        p.append("independent: %s is %sINDEPENDENT but its first video sample "
+                                 "is %sa sync sample" % (where, "" if independent else "not ",
+                                                         "" if run.samples[0].sync else "not "))
         self.fragments += len(frags)
         return p

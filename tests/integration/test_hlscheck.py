@@ -20,10 +20,16 @@ SID = "0123456789abcdef0123456789abcdef"
 
 # ---- playlists ------------------------------------------------------------------------------
 
+def part_number(msn, index, parts_per=5):
+    """The contract numbers parts across segments: segment MSN's part I is MSN x 5 + I here."""
+    return msn * parts_per + index
+
+
 def make_playlist(first=10, complete=4, parted=2, pending=2, part=0.2, parts_per=5, td=1,
                   pdt_start=0, endlist=False, hint=True, sid=SID):
     """A playlist as the contract has it: @complete segments from @first, the last @parted of
-    them with their parts, @pending parts of the segment in progress, a preload hint."""
+    them with their parts (part{N}.m4s, N numbering parts across segments), @pending parts of
+    the segment in progress, a preload hint."""
     out = ["#EXTM3U", "#EXT-X-VERSION:9", "#EXT-X-TARGETDURATION:%d" % td,
            "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=%.3f" % (3 * part),
            "#EXT-X-PART-INF:PART-TARGET=%.3f" % part, "#EXT-X-MEDIA-SEQUENCE:%d" % first,
@@ -34,20 +40,23 @@ def make_playlist(first=10, complete=4, parted=2, pending=2, part=0.2, parts_per
                    % (pdt_start + k * parts_per * part))
         if k >= complete - parted:
             for i in range(parts_per):
-                out.append('#EXT-X-PART:DURATION=%.5f,URI="%s/part%d.%d.m4s"%s'
-                           % (part, sid, msn, i, ",INDEPENDENT=YES" if i == 0 else ""))
+                out.append('#EXT-X-PART:DURATION=%.5f,URI="%s/part%d.m4s"%s'
+                           % (part, sid, part_number(msn, i, parts_per),
+                              ",INDEPENDENT=YES" if i == 0 else ""))
         out += ["#EXTINF:%.5f," % (parts_per * part), "%s/seg%d.m4s" % (sid, msn)]
     msn = first + complete
     if pending or not endlist:
         out.append("#EXT-X-PROGRAM-DATE-TIME:2026-12-07T05:00:%06.3fZ"
                    % (pdt_start + complete * parts_per * part))
     for i in range(pending):
-        out.append('#EXT-X-PART:DURATION=%.5f,URI="%s/part%d.%d.m4s"%s'
-                   % (part, sid, msn, i, ",INDEPENDENT=YES" if i == 0 else ""))
+        out.append('#EXT-X-PART:DURATION=%.5f,URI="%s/part%d.m4s"%s'
+                   % (part, sid, part_number(msn, i, parts_per),
+                      ",INDEPENDENT=YES" if i == 0 else ""))
     if endlist:
         out.append("#EXT-X-ENDLIST")
     elif hint:
-        out.append('#EXT-X-PRELOAD-HINT:TYPE=PART,URI="%s/part%d.%d.m4s"' % (sid, msn, pending))
+        out.append('#EXT-X-PRELOAD-HINT:TYPE=PART,URI="%s/part%d.m4s"'
+                   % (sid, part_number(msn, pending, parts_per)))
     return "\n".join(out) + "\n"
 
 
@@ -70,7 +79,7 @@ class Parse(unittest.TestCase):
         self.assertEqual([len(s.parts) for s in pl.segments], [0, 0, 5, 5])
         self.assertEqual([p.key() for p in pl.pending], [(14, 0), (14, 1)])
         self.assertEqual((pl.next_msn, pl.last_part()), (14, (14, 1)))
-        self.assertEqual(pl.hint_uri(), SID + "/part14.2.m4s")
+        self.assertEqual(pl.hint_uri(), SID + "/part72.m4s")
         self.assertEqual(pl.maps[0][1], SID + "/init1.mp4")
         self.assertTrue(pl.segments[2].parts[0].independent)
         self.assertFalse(pl.segments[2].parts[1].independent)
@@ -92,9 +101,21 @@ class Parse(unittest.TestCase):
                 hlscheck.parse_attributes(bad)
 
     def test_hint_after(self):
-        self.assertEqual(hlscheck.hint_after(parse_playlist(GOOD)), SID + "/part14.2.m4s")
+        self.assertEqual(hlscheck.hint_after(parse_playlist(GOOD)), SID + "/part72.m4s")
         self.assertEqual(hlscheck.hint_after(parse_playlist(make_playlist(pending=0))),
-                         SID + "/part14.0.m4s")
+                         SID + "/part70.m4s")
+        self.assertIsNone(hlscheck.hint_after(parse_playlist(make_playlist(parted=0,
+                                                                           pending=0))))
+
+    def test_names(self):
+        n = hlscheck.CONTRACT_NAMES
+        self.assertEqual(n.part_number("x/part12.m4s"), 12)
+        self.assertIsNone(n.part_number("x/part1.2.m4s"))
+        self.assertEqual(n.segment_msn("cam/%s/seg7.m4s" % SID), 7)
+        self.assertEqual(n.with_part_number("cam/%s/part12.m4s" % SID, 99),
+                         "cam/%s/part99.m4s" % SID)
+        self.assertEqual(n.with_segment_msn("cam/%s/part12.m4s" % SID, 4),
+                         "cam/%s/seg4.m4s" % SID)
 
 
 class PlaylistRules(unittest.TestCase):
@@ -135,21 +156,21 @@ class PlaylistRules(unittest.TestCase):
         self.assertBroken(GOOD.replace("#EXT-X-PART-INF:PART-TARGET=0.200\n", ""), "part-inf")
 
     def test_part_duration_at_most_part_target_within_1_ms(self):
-        ok = GOOD.replace("DURATION=0.20000,URI=\"%s/part12.2" % SID,
-                          "DURATION=0.20090,URI=\"%s/part12.2" % SID)
+        ok = GOOD.replace("DURATION=0.20000,URI=\"%s/part62" % SID,
+                          "DURATION=0.20090,URI=\"%s/part62" % SID)
         self.assertEqual(rules(check_playlist(ok)), [], ok)
-        bad = GOOD.replace("DURATION=0.20000,URI=\"%s/part14.1" % SID,
-                           "DURATION=0.20200,URI=\"%s/part14.1" % SID)
+        bad = GOOD.replace("DURATION=0.20000,URI=\"%s/part71" % SID,
+                           "DURATION=0.20200,URI=\"%s/part71" % SID)
         self.assertBroken(bad, "part-duration")
 
     def test_short_parts_only_independent_or_last(self):
         # a short part in the middle of a segment
-        bad = GOOD.replace("DURATION=0.20000,URI=\"%s/part12.2" % SID,
-                           "DURATION=0.10000,URI=\"%s/part12.2" % SID)
+        bad = GOOD.replace("DURATION=0.20000,URI=\"%s/part62" % SID,
+                           "DURATION=0.10000,URI=\"%s/part62" % SID)
         self.assertBroken(bad, "part-short")
         # a short last part of its segment (the EXTINF says so too)
-        ok = GOOD.replace("DURATION=0.20000,URI=\"%s/part12.4" % SID,
-                          "DURATION=0.12000,URI=\"%s/part12.4" % SID)
+        ok = GOOD.replace("DURATION=0.20000,URI=\"%s/part64" % SID,
+                          "DURATION=0.12000,URI=\"%s/part64" % SID)
         ok = ok.replace("#EXTINF:1.00000,\n%s/seg12" % SID, "#EXTINF:0.92000,\n%s/seg12" % SID)
         self.assertGood(ok)
 
@@ -171,24 +192,24 @@ class PlaylistRules(unittest.TestCase):
                                        "#EXTINF:0.90000,\n%s/seg13" % SID), "part-sum")
 
     def test_first_part_of_a_segment_is_independent(self):
-        self.assertBroken(GOOD.replace('part13.0.m4s",INDEPENDENT=YES', 'part13.0.m4s"'),
+        self.assertBroken(GOOD.replace('part65.m4s",INDEPENDENT=YES', 'part65.m4s"'),
                           "independent-first")
-        self.assertBroken(GOOD.replace('part14.0.m4s",INDEPENDENT=YES', 'part14.0.m4s"'),
+        self.assertBroken(GOOD.replace('part70.m4s",INDEPENDENT=YES', 'part70.m4s"'),
                           "independent-first")
 
     def test_preload_hint_names_the_next_part(self):
-        self.assertBroken(GOOD.replace("part14.2.m4s\"\n", "part14.3.m4s\"\n"), "preload-hint")
-        self.assertBroken(GOOD.replace("part14.2.m4s\"\n", "part14.1.m4s\"\n"), "preload-hint")
-        self.assertBroken(GOOD.replace("part14.2.m4s\"\n", "part15.0.m4s\"\n"), "preload-hint")
+        self.assertBroken(GOOD.replace("part72.m4s\"\n", "part73.m4s\"\n"), "preload-hint")
+        self.assertBroken(GOOD.replace("part72.m4s\"\n", "part71.m4s\"\n"), "preload-hint")
+        self.assertBroken(GOOD.replace("part72.m4s\"\n", "part75.m4s\"\n"), "preload-hint")
         self.assertBroken(make_playlist(hint=False), "preload-hint")
         self.assertBroken(GOOD.replace("TYPE=PART", "TYPE=MAP"), "preload-hint")
         after_segment = make_playlist(pending=0)
-        self.assertBroken(after_segment.replace("part14.0.m4s\"\n", "part13.5.m4s\"\n"),
+        self.assertBroken(after_segment.replace("part70.m4s\"\n", "part69.m4s\"\n"),
                           "preload-hint")
 
     def test_no_preload_hint_after_endlist(self):
         ended = make_playlist(endlist=True, pending=0)
-        self.assertBroken(ended + '#EXT-X-PRELOAD-HINT:TYPE=PART,URI="%s/part14.0.m4s"\n' % SID,
+        self.assertBroken(ended + '#EXT-X-PRELOAD-HINT:TYPE=PART,URI="%s/part70.m4s"\n' % SID,
                           "preload-hint")
 
     def test_map_before_the_first_segment(self):
@@ -205,8 +226,10 @@ class PlaylistRules(unittest.TestCase):
 
     def test_names_carry_the_media_sequence_number(self):
         self.assertBroken(GOOD.replace("/seg12.m4s", "/seg22.m4s"), "naming")
-        self.assertBroken(GOOD.replace("/part12.3.m4s", "/part12.7.m4s"), "naming")
-        self.assertBroken(GOOD.replace("/part14.1.m4s", "/part15.1.m4s"), "naming")
+        self.assertBroken(GOOD.replace("/part63.m4s", "/part67.m4s"), "naming")
+        self.assertBroken(GOOD.replace("/part71.m4s", "/part14.1.m4s"), "naming")
+        # numbered across segments: a segment's first part follows the last one before it
+        self.assertBroken(GOOD.replace("/part65.m4s", "/part66.m4s"), "naming")
         self.assertEqual(check_playlist(GOOD.replace("/seg12.m4s", "/x.m4s"), names=None), [],
                          "without names the URIs are free")
 
@@ -261,13 +284,13 @@ class Reloads(unittest.TestCase):
         self.assertIn("segment-changed", rules(self.feed_all(a, b)[1]))
         c = GOOD.replace("05:00:01.000Z", "05:00:01.500Z")
         self.assertIn("segment-changed", rules(self.feed_all(a, c)[1]))
-        d = GOOD.replace('part14.1.m4s"', 'part14.1.m4s",INDEPENDENT=YES')
+        d = GOOD.replace('part71.m4s"', 'part71.m4s",INDEPENDENT=YES')
         self.assertIn("part-changed", rules(self.feed_all(a, d)[1]))
 
     def test_a_pending_part_closes_into_its_segment_unchanged(self):
         a = make_playlist(complete=4, pending=4)
         b = make_playlist(complete=5, pending=0).replace(
-            'DURATION=0.20000,URI="%s/part14.1' % SID, 'DURATION=0.19000,URI="%s/part14.1' % SID)
+            'DURATION=0.20000,URI="%s/part71' % SID, 'DURATION=0.19000,URI="%s/part71' % SID)
         self.assertIn("part-changed", rules(self.feed_all(a, b)[1]))
 
     def test_window_keeps_three_target_durations(self):
@@ -474,10 +497,15 @@ class Tracker(unittest.TestCase):
         self.assertIn("independent", rules(t.feed(video_part(1, 0, key=False),
                                                   independent=True)))
 
-    def test_key_picture_in_the_middle_of_a_part(self):
+    def test_key_picture_in_the_middle_of_a_part_is_counted_not_independent(self):
+        # the contract: a key picture inside a part stays there; the part is not INDEPENDENT
         samples = [(3600, NON_SYNC, picture(False)), (3600, SYNC, picture(True))]
         t = MediaTracker(self.init)
-        self.assertIn("key-mid-part", rules(t.feed(fragment(1, [(1, 0, samples)]))))
+        self.assertEqual(t.feed(fragment(1, [(1, 0, samples)]), independent=False), [])
+        self.assertEqual(t.mid_part_keys, 1)
+        t = MediaTracker(self.init)
+        self.assertIn("independent", rules(t.feed(fragment(1, [(1, 0, samples)]),
+                                                  independent=True)))
 
     def test_sync_flag_and_nal_units_agree(self):
         samples = [(3600, SYNC, picture(False))]
@@ -487,11 +515,20 @@ class Tracker(unittest.TestCase):
         self.assertIn("sample", rules(MediaTracker(self.init).feed(fragment(1, [(1, 0,
                                                                                 samples)]))))
 
-    def test_parameter_sets_and_bad_lengths_in_samples(self):
+    def test_parameter_sets_in_samples_only_for_h264(self):
+        # H.264 keeps the camera's in-band SPS/PPS (the contract); hvc1 must not carry them
         sps = b"\x00\x00\x00\x04\x67\x64\x00\x1f"
         samples = [(3600, SYNC, sps + picture(True))]
-        self.assertIn("sample", rules(MediaTracker(self.init).feed(fragment(1, [(1, 0,
-                                                                                samples)]))))
+        self.assertEqual(MediaTracker(self.init).feed(fragment(1, [(1, 0, samples)])), [])
+        init = parse_init(init_segment(b"hvc1"), video="hvc1")
+        vps = b"\x00\x00\x00\x03\x40\x01\x0c"
+        samples = [(3600, SYNC, vps + picture(True, codec="hvc1"))]
+        self.assertIn("sample", rules(MediaTracker(init).feed(fragment(1, [(1, 0, samples)]))))
+        aud = b"\x00\x00\x00\x03\x46\x01\x50"
+        samples = [(3600, SYNC, aud + picture(True, codec="hvc1"))]
+        self.assertIn("sample", rules(MediaTracker(init).feed(fragment(1, [(1, 0, samples)]))))
+
+    def test_bad_lengths_in_samples(self):
         samples = [(3600, SYNC, b"\x00\x00\x10\x00" + picture(True))]
         self.assertIn("sample", rules(MediaTracker(self.init).feed(fragment(1, [(1, 0,
                                                                                 samples)]))))
