@@ -18,8 +18,8 @@ Playlists (parse_playlist, check_playlist, Checker for a run of reloads):
   the preload hint is part{N+1} for the last part N listed;
 - across reloads (Checker): EXT-X-MEDIA-SEQUENCE and EXT-X-DISCONTINUITY-SEQUENCE never go
   back, the playlist never loses its newest segment or part, a segment or part seen before
-  keeps its URI, duration, date and flags, and segments leave the window only while at least
-  3 target durations remain.
+  keeps its URI, duration, date, flags and discontinuity sequence number, and segments leave
+  the window only while at least 3 target durations remain.
 
 fMP4 (parse_init, parse_fragments, MediaTracker):
 - the init segment is ftyp then moov (mvhd, a trak per track with its handler, timescale and
@@ -118,6 +118,7 @@ class Segment:
         self.discontinuity = discontinuity
         self.map_uri = map_uri            # the EXT-X-MAP in force
         self.line = line
+        self.dsn = None                   # its discontinuity sequence number
 
     def __repr__(self):
         return "Segment(%d %.5f %s, %d parts)" % (self.msn, self.duration, self.uri,
@@ -322,6 +323,10 @@ def parse_playlist(text):
             pl.endlist = True
     if extinf is not None:
         pl.problems.append("syntax: EXTINF without a URI at the end")
+    dsn = pl.discontinuity_sequence
+    for seg in pl.segments:
+        dsn += 1 if seg.discontinuity else 0
+        seg.dsn = dsn
     for k, p in enumerate(parts):
         p.msn, p.index = pl.next_msn, k
     pl.pending = parts
@@ -522,6 +527,10 @@ def check_reload(prev, cur, frame=FRAME):
                      % (s.msn, old.pdt.isoformat(), s.pdt.isoformat()))
         if old.discontinuity != s.discontinuity and s.msn != cur.media_sequence:
             p.append("segment-changed: segment %d's EXT-X-DISCONTINUITY changed" % s.msn)
+        if old.dsn != s.dsn:
+            p.append("discontinuity-number: segment %d's discontinuity sequence number was %d, "
+                     "now %d (RFC 8216bis 6.2.2: removing a tag increments "
+                     "EXT-X-DISCONTINUITY-SEQUENCE)" % (s.msn, old.dsn, s.dsn))
     for part in cur.all_parts():
         old = prev.part(*part.key())
         if old is None:

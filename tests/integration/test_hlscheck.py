@@ -293,6 +293,18 @@ class Reloads(unittest.TestCase):
             'DURATION=0.20000,URI="%s/part71' % SID, 'DURATION=0.19000,URI="%s/part71' % SID)
         self.assertIn("part-changed", rules(self.feed_all(a, b)[1]))
 
+    def test_discontinuity_numbers_stay(self):
+        a = make_playlist(first=10, complete=4).replace(
+            "#EXT-X-PROGRAM-DATE-TIME:2026-12-07T05:00:01.000Z",
+            "#EXT-X-DISCONTINUITY\n#EXT-X-PROGRAM-DATE-TIME:2026-12-07T05:00:01.000Z")
+        self.assertEqual([s.dsn for s in parse_playlist(a).segments], [0, 1, 1, 1])
+        # segment 10 leaves; the tag of 11 may go with it if the sequence counts it
+        b = make_playlist(first=11, complete=3, pdt_start=1)
+        with_seq = b.replace("#EXT-X-MEDIA-SEQUENCE:11\n",
+                             "#EXT-X-MEDIA-SEQUENCE:11\n#EXT-X-DISCONTINUITY-SEQUENCE:1\n")
+        self.assertEqual(self.feed_all(a, with_seq)[1], [])
+        self.assertIn("discontinuity-number", rules(self.feed_all(a, b)[1]))
+
     def test_window_keeps_three_target_durations(self):
         a = make_playlist(first=10, complete=3, parted=2)
         b = make_playlist(first=12, complete=2, parted=2, pending=3, pdt_start=2)
