@@ -119,6 +119,7 @@ class Segment:
         self.map_uri = map_uri            # the EXT-X-MAP in force
         self.line = line
         self.dsn = None                   # its discontinuity sequence number
+        self.gap = False                  # EXT-X-GAP: listed, never to be fetched
 
     def __repr__(self):
         return "Segment(%d %.5f %s, %d parts)" % (self.msn, self.duration, self.uri,
@@ -148,6 +149,8 @@ class Playlist:
         self.problems = []
         self.pending_pdt = None
         self.pending_discontinuity = False
+        self.pending_gap = False
+        self.gaps = []                   # the EXT-X-GAP segments in front of the real ones
 
     @property
     def part_target(self):
@@ -238,11 +241,12 @@ def parse_playlist(text):
                 continue
             seg = Segment(pl.media_sequence + len(pl.segments), extinf, line, parts,
                           pl.pending_pdt, pl.pending_discontinuity, current_map, i)
+            seg.gap = pl.pending_gap
             for k, p in enumerate(parts):
                 p.msn, p.index = seg.msn, k
             pl.segments.append(seg)
             parts, extinf = [], None
-            pl.pending_pdt, pl.pending_discontinuity = None, False
+            pl.pending_pdt, pl.pending_discontinuity, pl.pending_gap = None, False, False
             continue
         if not line.startswith("#EXT"):
             continue                       # a comment
@@ -319,10 +323,26 @@ def parse_playlist(text):
                                    % (i + 1, value, e))
         elif name == "#EXT-X-DISCONTINUITY":
             pl.pending_discontinuity = True
+        elif name == "#EXT-X-GAP":
+            pl.pending_gap = True
         elif name == "#EXT-X-ENDLIST":
             pl.endlist = True
     if extinf is not None:
         pl.problems.append("syntax: EXTINF without a URI at the end")
+    # A young playlist's gaps (the contract): only in front, no parts, never a discontinuity.
+    # They count in the media sequence; the checks below see the real segments only.
+    while pl.segments and pl.segments[0].gap:
+        g = pl.segments.pop(0)
+        if g.parts or g.discontinuity or not g.uri.endswith("gap.mp4"):
+            pl.problems.append("gap: segment %d (%s) has parts, a discontinuity or another URI"
+                               % (g.msn, g.uri))
+        pl.gaps.append(g)
+        pl.media_sequence += 1
+    if any(s.gap for s in pl.segments):
+        pl.problems.append("gap: an EXT-X-GAP after a real segment")
+    if pl.gaps and len(pl.gaps) + len(pl.segments) > 3:
+        pl.problems.append("gap: %d gaps in front of %d segments (gaps only fill to three)"
+                           % (len(pl.gaps), len(pl.segments)))
     dsn = pl.discontinuity_sequence
     for seg in pl.segments:
         dsn += 1 if seg.discontinuity else 0

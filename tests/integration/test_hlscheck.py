@@ -136,6 +136,22 @@ class PlaylistRules(unittest.TestCase):
         self.assertGood(make_playlist(part=0.333, parts_per=3, td=1))
         self.assertGood(make_playlist(endlist=True, pending=0))
 
+    def test_a_young_playlists_gaps_only_in_front(self):
+        young = make_playlist(first=2, complete=1, parted=1)
+        gap = '#EXT-X-PROGRAM-DATE-TIME:2026-12-07T04:59:59.000Z\n#EXT-X-GAP\n#EXTINF:1.00000,\n%s/gap.mp4\n' % SID
+        head, _, tail = young.partition('#EXT-X-PROGRAM-DATE-TIME')
+        text = head.replace("MEDIA-SEQUENCE:2", "MEDIA-SEQUENCE:0") + gap + gap + \
+            '#EXT-X-PROGRAM-DATE-TIME' + tail
+        self.assertGood(text)
+        pl = parse_playlist(text)
+        self.assertEqual((len(pl.gaps), pl.media_sequence, pl.segments[0].msn), (2, 2, 2))
+        # a gap after a real segment, or gaps beyond three in all
+        self.assertBroken(make_playlist(complete=2, parted=1).replace(
+            "#EXTINF:1.00000,\n%s/seg11" % SID, "#EXT-X-GAP\n#EXTINF:1.00000,\n%s/seg11" % SID),
+            "gap")
+        self.assertBroken(text.replace(gap + gap, gap + gap + gap).replace(
+            "MEDIA-SEQUENCE:0", "MEDIA-SEQUENCE:0"), "gap")
+
     def test_extm3u_first(self):
         self.assertBroken("\n" + GOOD, "extm3u")
         self.assertBroken(GOOD.replace("#EXTM3U\n", "#EXT-X-VERSION:9\n#EXTM3U\n", 1), "extm3u")
