@@ -25,7 +25,8 @@
 #define IDLE_MIN_US 3000000         /* a session with no request this long ends (at least) */
 #define SEG_PARTS_MAX 128           /* parts of one segment a request can send */
 #define SWEEP_US 500000
-#define TRIM_AFTER_HELD 256         /* a burst of this many held requests ends with a trim */
+#define TRIM_AFTER_HELD 256         /* a burst of this many held requests ends with trims */
+#define TRIM_SWEEPS 4               /* the sweeps after a burst that trim (2 s) */
 
 enum what { W_NONE, W_PLAYLIST, W_INIT, W_SEGMENT, W_PART, W_GAP };
 enum { M_PLAYLIST, M_INIT, M_SEGMENT, M_PART };
@@ -79,7 +80,8 @@ struct hls {
 	lws_sorted_usec_list_t sweep;
 	bool sweeping;
 	unsigned n_sessions, n_held;
-	unsigned held_peak;            /* the most held since the last trim */
+	unsigned held_peak;            /* the most held since the last burst ended */
+	unsigned trims_left;           /* sweeps that trim the heap after a burst */
 	uint64_t requests[4], held_timeouts, refused, bytes_sent;
 };
 
@@ -127,6 +129,13 @@ static void unhold(struct hls_req *r)
 	r->held = false;
 	s->h->n_held--;
 	lws_sul_cancel(&r->sul);
+	/* a burst of held requests is over: its connections close in the next moments; the
+	 * sweeps then give back what they took (glibc keeps freed memory between long-lived
+	 * buffers, and RSS would creep up burst after burst) */
+	if (!s->h->n_held && s->h->held_peak >= TRIM_AFTER_HELD) {
+		s->h->held_peak = 0;
+		s->h->trims_left = TRIM_SWEEPS;
+	}
 }
 
 static void on_deadline(lws_sorted_usec_list_t *sul)
@@ -267,11 +276,9 @@ static void sweep(lws_sorted_usec_list_t *sul)
 	struct hls *h = lws_container_of(sul, struct hls, sweep);
 	int64_t now = clock_mono_us();
 	h->sweeping = false;
-	/* a burst of held requests is over: give back what its connections took (glibc keeps
-	 * freed memory between long-lived buffers, and RSS would creep up burst after burst) */
-	if (!h->n_held && h->held_peak >= TRIM_AFTER_HELD) {
+	if (h->trims_left) {
+		h->trims_left--;
 		malloc_trim(0);
-		h->held_peak = 0;
 	}
 	for (struct hls_session **p = &h->sessions; *p;) {
 		struct hls_session *s = *p;
