@@ -16,11 +16,11 @@
 // Run: CAMSTREAM_BIN=build/src/camstream node tests/browser/flv_players.test.mjs
 
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
+  servePage,
   LIVE_TIMEOUT_MS, STATE_TIMEOUT_MS, WEB_ROOT, assert, assertNoPageErrors, closePage, diag,
   launchBrowser, newPage, onCleanup, run, startCamstream, startRtspServer, test,
 } from './helpers.mjs';
@@ -43,19 +43,6 @@ const logs = () => [
   rtsp ? `rtsp_server.py output (last lines):\n${rtsp.log.slice(-5).join('\n')}` : '',
 ].filter(Boolean).join('\n');
 
-/** Serves PLAYER_PAGE at / on 127.0.0.1; resolves with its base URL. */
-async function startPageServer() {
-  const http = createServer((req, res) => {
-    res.writeHead(req.url === '/' ? 200 : 404, { 'Content-Type': 'text/html', 'Cache-Control': 'no-store' });
-    res.end(req.url === '/' ? PLAYER_PAGE : '');
-  });
-  await new Promise((resolve, reject) => {
-    http.once('error', reject);
-    http.listen(0, '127.0.0.1', resolve);
-  });
-  onCleanup(() => new Promise((resolve) => { http.closeAllConnections(); http.close(resolve); }));
-  return `http://127.0.0.1:${http.address().port}`;
-}
 
 /** The player page, with @library's script added. */
 async function playerPage(library) {
@@ -134,7 +121,7 @@ async function main() {
   const config = path.join(dir, 'streams.json');
   writeFileSync(config, JSON.stringify({ streams: [{ name: 'cam1', rtsp_url: camera }] }));
   server = await startCamstream(['--config', config]);
-  pageBase = await startPageServer();
+  pageBase = await servePage(PLAYER_PAGE);
   diag(`camstream on port ${server.port}, rtsp_server.py on ${rtsp.port}, named stream cam1 -> ${camera}`);
   const posted = await fetch(`${server.base}/api/streams`, {
     method: 'POST', headers: { 'Content-Type': 'application/json' },

@@ -8,6 +8,7 @@
 //   CHROMIUM             the browser (default: /usr/bin/chromium); never downloaded
 
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
 import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -172,6 +173,21 @@ function spawnAndWait(argv, ready, what) {
  * ingest unless @args give --rtmp-port (servers running side by side must not race for 1935).
  * Returns {proc, port, log, exited, stop(signal), running(), base, ws}.
  */
+/** Serves @html at / on 127.0.0.1 (404 elsewhere) until the run ends; resolves with its base
+ * URL. A page of another origin than camstream's, as a site embedding a player is. */
+export async function servePage(html) {
+  const http = createServer((req, res) => {
+    res.writeHead(req.url === '/' ? 200 : 404, { 'Content-Type': 'text/html', 'Cache-Control': 'no-store' });
+    res.end(req.url === '/' ? html : '');
+  });
+  await new Promise((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(0, '127.0.0.1', resolve);
+  });
+  onCleanup(() => new Promise((resolve) => { http.closeAllConnections(); http.close(resolve); }));
+  return `http://127.0.0.1:${http.address().port}`;
+}
+
 export async function startCamstream(args = [], port = 0) {
   const rtmp = args.includes('--rtmp-port') ? [] : ['--rtmp-port', 'off'];
   const { handle, m } = await spawnAndWait(

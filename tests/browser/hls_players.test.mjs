@@ -13,11 +13,11 @@
 // Run: CAMSTREAM_BIN=build/src/camstream node tests/browser/hls_players.test.mjs
 
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
+  servePage,
   STATE_TIMEOUT_MS, assert, assertNoPageErrors, closePage, diag, launchBrowser, newPage,
   onCleanup, run, startCamstream, startRtspServer, test,
 } from './helpers.mjs';
@@ -38,19 +38,6 @@ const logs = () => [
   rtsp ? `rtsp_server.py output (last lines):\n${rtsp.log.slice(-5).join('\n')}` : '',
 ].filter(Boolean).join('\n');
 
-/** Serves PLAYER_PAGE at / on 127.0.0.1; resolves with its base URL. */
-async function startPageServer() {
-  const http = createServer((req, res) => {
-    res.writeHead(req.url === '/' ? 200 : 404, { 'Content-Type': 'text/html', 'Cache-Control': 'no-store' });
-    res.end(req.url === '/' ? PLAYER_PAGE : '');
-  });
-  await new Promise((resolve, reject) => {
-    http.once('error', reject);
-    http.listen(0, '127.0.0.1', resolve);
-  });
-  onCleanup(() => new Promise((resolve) => { http.closeAllConnections(); http.close(resolve); }));
-  return `http://127.0.0.1:${http.address().port}`;
-}
 
 /**
  * Plays @url with hls.js in low-latency mode and checks that the video plays; @audio: the
@@ -157,7 +144,7 @@ async function main() {
     streams: [{ name: 'cam1', rtsp_url: rtsp.url('h264') }, { name: 'withaudio', rtsp_url: rtsp.url('h264-aac') }],
   }));
   server = await startCamstream(['--config', config]);
-  pageBase = await startPageServer();
+  pageBase = await servePage(PLAYER_PAGE);
   diag(`camstream on port ${server.port}, rtsp_server.py on ${rtsp.port}`);
   await launchBrowser();
   const q = encodeURIComponent(rtsp.url('h264'));
