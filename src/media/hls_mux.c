@@ -481,7 +481,10 @@ static int push_video(struct hls_mux *m, const struct coded_entry *e, bool disco
 		s = NULL;
 	} else if (s) {
 		int64_t seg_len = t - s->start_us, part_len = t - m->part_start_us;
-		if ((e->key && seg_len >= HLS_SEGMENT_MIN_US) || seg_len >= HLS_SEGMENT_MAX_US ||
+		/* half a frame of slack: a camera's 1 s GOP whose key picture comes a few ms early
+		 * must not make 2 s segments */
+		if ((e->key && seg_len + est / 2 >= HLS_SEGMENT_MIN_US) ||
+			seg_len >= HLS_SEGMENT_MAX_US ||
 			s->n_parts >= HLS_MAX_PARTS) {
 			forced = !e->key;
 			r = close_segment(m, t);

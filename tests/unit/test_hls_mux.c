@@ -338,6 +338,20 @@ static void test_a_key_picture_inside_a_segment_does_not_cut_a_part(void)
 	cam_close(&c);
 }
 
+static void test_a_key_picture_a_little_early_still_cuts_at_one_second(void)
+{
+	struct cam c;
+	CHECK(cam_open(&c, 25, false));
+	c.frame_us = 39600; /* the camera's GOP of 25 pictures is 0.99 s */
+	cam_run(&c, 25 * 4 + 1);
+	struct hls_playlist pl;
+	CHECK(playlist(&c, &pl));
+	CHECK(pl.target == 1);
+	for (size_t i = 0; i < pl.n_segs; i++)
+		CHECK(!pl.segs[i].complete || (pl.segs[i].dur > 0.989 && pl.segs[i].dur < 0.991));
+	cam_close(&c);
+}
+
 static void test_a_segment_cut_at_a_key_picture_ends_with_a_short_part(void)
 {
 	struct cam c;
@@ -1026,6 +1040,7 @@ int main(void)
 	RUN(test_parts_are_200_ms_and_only_a_segments_first_is_independent);
 	RUN(test_segments_cut_at_the_first_key_picture_a_second_in);
 	RUN(test_a_key_picture_inside_a_segment_does_not_cut_a_part);
+	RUN(test_a_key_picture_a_little_early_still_cuts_at_one_second);
 	RUN(test_a_segment_cut_at_a_key_picture_ends_with_a_short_part);
 	RUN(test_an_intra_only_camera_keeps_200_ms_parts);
 	RUN(test_a_slow_camera_announces_its_frame_interval_as_part_target);
