@@ -226,7 +226,10 @@ class Client:
                     await asyncio.sleep(1.0)
                     continue
                 await self.init(pl)
-                if pl["parts"] and pl["can_block"] and mode != "plain":
+                if pl["part_target"] and pl["can_block"] and mode != "plain":
+                    if not pl["parts"]:     # no part yet: as hls.js, reload a bit later
+                        await asyncio.sleep(pl["part_target"])
+                        continue
                     await self.run_ll(pl)
                 else:
                     await self.run_plain(pl)
