@@ -19,6 +19,7 @@
 #include "demo.h"
 #include "flv_http.h"
 #include "flv_ws.h"
+#include "hls.h"
 #include "hub.h"
 #include "log.h"
 #include "lws_glue.h"
@@ -111,6 +112,7 @@ GATED(gated_metrics, metrics_protocol.callback)
 GATED(gated_api, streams_api_protocol.callback)
 GATED(gated_flv, flv_http_protocol.callback)
 GATED(gated_rtmp_api, rtmp_api_protocol.callback)
+GATED(gated_hls, hls_protocol.callback)
 
 /* WebSockets. Browsers and mpegts.js name no subprotocol, so lws gives every upgrade the
  * vhost's default protocol, whatever the path (a mount does not bind one in lws 4.1.6). This
@@ -144,7 +146,7 @@ static int ws_route_callback(struct lws *wsi, enum lws_callback_reasons reason, 
 }
 GATED(gated_ws, ws_route_callback)
 
-enum { P_MAIN, P_WS, P_MJPEG, P_SNAPSHOT, P_METRICS, P_API, P_FLV, P_RTMP_API, P_END };
+enum { P_MAIN, P_WS, P_MJPEG, P_SNAPSHOT, P_METRICS, P_API, P_FLV, P_RTMP_API, P_HLS, P_END };
 static struct lws_protocols protocols[P_END + 1];
 
 static void build_protocols(void)
@@ -167,6 +169,8 @@ static void build_protocols(void)
 	protocols[P_FLV].callback = gated_flv;
 	protocols[P_RTMP_API] = rtmp_api_protocol;
 	protocols[P_RTMP_API].callback = gated_rtmp_api;
+	protocols[P_HLS] = hls_protocol;
+	protocols[P_HLS].callback = gated_hls;
 	protocols[P_END] = (struct lws_protocols){ 0 };
 }
 
@@ -184,7 +188,7 @@ static void build_mounts(struct server *s)
 	} routes[] = {
 		{ "/mjpeg", P_MJPEG }, { "/snapshot", P_SNAPSHOT }, { "/metrics", P_METRICS },
 		{ "/api/streams", P_API }, { "/api/config", P_API }, { "/flv", P_FLV },
-		{ "/live", P_FLV }, { "/rtmp", P_RTMP_API },
+		{ "/live", P_HLS }, { "/hls", P_HLS }, { "/rtmp", P_RTMP_API },
 	};
 	size_t n = 0;
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++, n++)
@@ -334,7 +338,8 @@ int server_run(const struct config *cfg, volatile sig_atomic_t *stop)
 	s.app.hub = hub_create(&hc, wake, NULL);
 	s.app.streams = s.app.hub ? streams_create(s.app.hub, &cfg->policy) : NULL;
 	s.app.rtmp_api = s.app.streams ? rtmp_api_create(&s.app) : NULL;
-	if (!s.app.rtmp_api) {
+	s.app.hls = s.app.rtmp_api ? hls_create(&s.app, s.ctx) : NULL;
+	if (!s.app.hls) {
 		log_error("out of memory");
 		goto out_hub;
 	}
@@ -376,6 +381,7 @@ int server_run(const struct config *cfg, volatile sig_atomic_t *stop)
 	ret = 0;
 
 out_hub:
+	hls_shutdown(s.app.hls);
 	rtmp_api_destroy(s.app.rtmp_api);
 	s.app.rtmp_api = NULL;
 	streams_destroy(s.app.streams);
@@ -388,6 +394,8 @@ out_hub:
 	lws_sul_cancel(&s.tick);
 	/* the RTMP connections close with the context: their publishers end in the registry */
 	lws_context_destroy(s.ctx);
+	hls_destroy(s.app.hls);
+	s.app.hls = NULL;
 	rtmp_server_destroy(s.app.rtmp);
 	s.app.rtmp = NULL;
 	push_registry_destroy(push_reg);

@@ -15,6 +15,7 @@
 #include "app.h"
 #include "clock.h"
 #include "http_reply.h"
+#include "hls.h"
 #include "hub.h"
 #include "log.h"
 #include "rtmp_server.h"
@@ -358,6 +359,29 @@ static void write_process(struct strbuf *b, const struct app *st,
 	family(b, "camstream_rtsp_sessions", "gauge",
 		"Sources with a playing RTSP session to a camera (rtsp:// and rtsps:// workers)");
 	sb_printf(b, "camstream_rtsp_sessions %d\n", rtsp);
+
+	struct hls_metrics hm;
+	static const char *const kinds[] = { "playlist", "init", "segment", "part" };
+	hls_get_metrics(st->hls, &hm);
+	family(b, "camstream_hls_sessions", "gauge",
+		"Sources with an HLS session: a client fetched within 3 target durations");
+	sb_printf(b, "camstream_hls_sessions %u\n", hm.sessions);
+	family(b, "camstream_hls_requests_total", "counter", "HLS requests, by what they asked");
+	for (size_t i = 0; i < 4; i++)
+		sb_printf(b, "camstream_hls_requests_total{kind=\"%s\"} %" PRIu64 "\n", kinds[i],
+			hm.requests[i]);
+	family(b, "camstream_hls_held", "gauge",
+		"HLS requests held now (blocking playlist reloads, parts not complete yet)");
+	sb_printf(b, "camstream_hls_held %u\n", hm.held);
+	family(b, "camstream_hls_held_timeouts_total", "counter",
+		"Held HLS requests answered at their deadline");
+	sb_printf(b, "camstream_hls_held_timeouts_total %" PRIu64 "\n", hm.held_timeouts);
+	family(b, "camstream_hls_refused_total", "counter",
+		"HLS requests refused because the server held its maximum");
+	sb_printf(b, "camstream_hls_refused_total %" PRIu64 "\n", hm.refused);
+	family(b, "camstream_hls_bytes_sent_total", "counter",
+		"Bytes of HLS playlists, init segments, segments and parts sent");
+	sb_printf(b, "camstream_hls_bytes_sent_total %" PRIu64 "\n", hm.bytes_sent);
 
 	if (!st->rtmp)
 		return;

@@ -49,18 +49,14 @@ bool viewer_live(const struct viewer *v)
 	return v->started && !v->finished;
 }
 
-/* Subscribes to opts.name, or else to the camera URL opts.src under the policies that apply
- * to ad-hoc cameras. */
-static enum cs_err subscribe(struct viewer *v, struct app *app, struct cs_error *err)
+/* Checks the source the request names: opts.name must name a stream; a camera URL opts.src
+ * must pass the policies that apply to ad-hoc cameras (it is parsed into v->url). */
+static enum cs_err check_source(struct viewer *v, struct app *app, struct cs_error *err)
 {
 	const struct config *cfg = app->cfg;
-	struct output_params pic = opts_output(&v->opts);
-	const struct output_params *want = v->kind->coded ? NULL : &pic;
-
 	if (v->opts.name) {
 		struct hub_stream_def def;
-		enum cs_err e = streams_resolve(app->streams, v->opts.name, &def, err);
-		return e != CS_OK ? e : hub_subscribe_stream(app->hub, &v->sub, &def, want, err);
+		return streams_resolve(app->streams, v->opts.name, &def, err);
 	}
 	if (cfg->named_only)
 		return cs_fail(err, CS_NAMED_ONLY, "this server shows named streams only: use "
@@ -73,7 +69,20 @@ static enum cs_err subscribe(struct viewer *v, struct app *app, struct cs_error 
 	if (!v->url.is_demo && net_policy_check_host(&cfg->hosts, v->url.host) == NET_DENIED)
 		return cs_fail(err, CS_HOST_NOT_ALLOWED, "this server may not connect to the camera's "
 			"host (see --allow-hosts)");
-	return hub_subscribe_url(app->hub, &v->sub, &v->url, v->opts.transport, want, err);
+	return CS_OK;
+}
+
+enum cs_err viewer_subscribe(struct viewer *v, struct hub_sub *sub, struct cs_error *err)
+{
+	struct app *app = app_of(v->wsi);
+	struct output_params pic = opts_output(&v->opts);
+	const struct output_params *want = v->kind->coded ? NULL : &pic;
+	if (v->opts.name) {
+		struct hub_stream_def def;
+		enum cs_err e = streams_resolve(app->streams, v->opts.name, &def, err);
+		return e != CS_OK ? e : hub_subscribe_stream(app->hub, sub, &def, want, err);
+	}
+	return hub_subscribe_url(app->hub, sub, &v->url, v->opts.transport, want, err);
 }
 
 static enum cs_err read_options(struct viewer *v, const char *path_name, struct cs_error *err)
@@ -122,13 +131,15 @@ enum cs_err viewer_start(struct viewer *v, struct lws *wsi, const struct viewer_
 	app->clients++;
 	enum cs_err e = read_options(v, path_name, err);
 	if (e == CS_OK)
-		e = subscribe(v, app, err);
+		e = check_source(v, app, err);
+	if (e == CS_OK && !kind->deferred)
+		e = viewer_subscribe(v, &v->sub, err);
 	if (e != CS_OK)
 		return e;
 	/* a source that already told why it cannot give pictures (the decoder cannot open)
 	 * tells this viewer now, as no news is coming to say it again; and lets it go at once,
 	 * so that its output does not keep the decoder trying */
-	if ((e = hub_sub_error(&v->sub, err)) != CS_OK) {
+	if (!kind->deferred && (e = hub_sub_error(&v->sub, err)) != CS_OK) {
 		hub_unsubscribe(app->hub, &v->sub);
 		return e;
 	}

@@ -35,6 +35,9 @@ struct viewer_kind {
 	bool coded;            /* reads the coded-picture log, not JPEG frames */
 	bool no_fps;           /* fps does not apply (one picture) */
 	bool quiet;            /* joins and leaves are logged at debug level only */
+	/* viewer_start checks the source (and its policies) but does not subscribe: the output
+	 * subscribes a reader of its own with viewer_subscribe, or joins one (HLS sessions) */
+	bool deferred;
 	/* Takes the kind's own query options out of @q (moving the rest down), or NULL. */
 	enum cs_err (*own_options)(struct viewer *v, struct query *q, struct cs_error *err);
 	/* The source has news; NULL: ask for a writable callback unless mid-frame. */
@@ -71,6 +74,9 @@ struct viewer {
  * clients until viewer_finish, whatever the outcome. */
 enum cs_err viewer_start(struct viewer *v, struct lws *wsi, const struct viewer_kind *kind,
 	const char *path_name, struct cs_error *err);
+/* Subscribes @sub (v->sub, or a reader the output owns) to the source @v's request named and
+ * viewer_start checked. CS_OK, or the refusal in @err. */
+enum cs_err viewer_subscribe(struct viewer *v, struct hub_sub *sub, struct cs_error *err);
 /* Releases everything @v holds, once (lws may report the end twice). */
 void viewer_finish(struct viewer *v);
 /* The stream name or the redacted camera URL, for log lines. */
