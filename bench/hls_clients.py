@@ -24,6 +24,7 @@ exits. End of input: exits as STOP does.
 
 import argparse
 import asyncio
+import datetime
 import json
 import statistics
 import sys
@@ -99,13 +100,26 @@ class Conn:
         return status, body
 
 
+def parse_pdt(value):
+    """EXT-X-PROGRAM-DATE-TIME's value -> wall clock ms, or None."""
+    try:
+        return datetime.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000
+    except ValueError:
+        return None
+
+
 def parse_playlist(text):
     """A media playlist: {'msn0', 'td', 'part_target', 'can_block', 'map', 'segs': [(msn, uri)],
-    'parts': [(msn, idx, uri, independent)], 'endlist'}."""
+    'parts': [(msn, idx, uri, independent, end_ms)], 'endlist'}; a part's end_ms is its
+    segment's EXT-X-PROGRAM-DATE-TIME + the durations of the parts up to its end (None without
+    a date)."""
     pl = {"msn0": 0, "td": 1.0, "part_target": None, "can_block": False, "map": None,
           "segs": [], "parts": [], "endlist": False}
     msn = None
     idx = 0
+    seg_ms = None       # the current segment's start, wall clock ms
+    part_end = 0.0      # s into the current segment
+    extinf = 0.0
     for ln in text.splitlines():
         ln = ln.strip()
         if not ln:
@@ -121,11 +135,17 @@ def parse_playlist(text):
             pl["can_block"] = _attrs(ln).get("CAN-BLOCK-RELOAD") == "YES"
         elif ln.startswith("#EXT-X-MAP:"):
             pl["map"] = _attrs(ln)["URI"]
+        elif ln.startswith("#EXT-X-PROGRAM-DATE-TIME:"):
+            seg_ms = parse_pdt(ln.split(":", 1)[1])
+        elif ln.startswith("#EXTINF:"):
+            extinf = float(ln.split(":", 1)[1].split(",")[0])
         elif ln.startswith("#EXT-X-PART:"):
             a = _attrs(ln)
             if msn is None:
                 msn = pl["msn0"]
-            pl["parts"].append((msn, idx, a["URI"], a.get("INDEPENDENT") == "YES"))
+            part_end += float(a.get("DURATION", 0))
+            pl["parts"].append((msn, idx, a["URI"], a.get("INDEPENDENT") == "YES",
+                                seg_ms + part_end * 1000 if seg_ms is not None else None))
             idx += 1
         elif ln.startswith("#EXT-X-ENDLIST"):
             pl["endlist"] = True
@@ -135,6 +155,9 @@ def parse_playlist(text):
             pl["segs"].append((msn, ln))
             msn += 1
             idx = 0
+            part_end = 0.0
+            if seg_ms is not None:
+                seg_ms += extinf * 1000
     return pl
 
 
@@ -174,9 +197,11 @@ class Client:
         self.count = {k: 0 for k in KINDS}
         self.bytes = {k: 0 for k in KINDS}
         self.held_s = []                  # time each blocking reload took
+        self.lag_ms = []                  # newest part listed - its end by PROGRAM-DATE-TIME
         self.errors = 0
         self.last_error = None
         self.resyncs = 0
+        self.resync_why = {}
         self.have_media = False
         self.map_uri = None
 
@@ -230,14 +255,16 @@ class Client:
                     if not pl["parts"]:     # no part yet: as hls.js, reload a bit later
                         await asyncio.sleep(pl["part_target"])
                         continue
-                    await self.run_ll(pl)
+                    why = await self.run_ll(pl)
                 else:
-                    await self.run_plain(pl)
+                    why = await self.run_plain(pl)
             except HttpError as e:
                 self.errors += 1
                 self.last_error = str(e)[:200]
+                why = "HTTP error"
                 await asyncio.sleep(0.5)
             self.resyncs += 1
+            self.resync_why[why] = self.resync_why.get(why, 0) + 1
 
     async def run_ll(self, pl):
         parts = pl["parts"]
@@ -250,13 +277,13 @@ class Client:
         last = None
         todo = parts[start:]
         while True:
-            for msn, idx, uri, _ in todo:
+            for msn, idx, uri, _, _ in todo:
                 if await self.fetch("part", self._path(uri)) is None:
-                    return          # left the window: start again from a fresh playlist
+                    return "part not served"    # start again from a fresh playlist
                 last = (msn, idx)
             if pl["endlist"]:
                 await asyncio.sleep(pl["td"])
-                return
+                return "endlist"
             # the next part: the next segment's first when the last one's segment is complete
             complete = any(m == last[0] for m, _ in pl["segs"])
             nxt = (last[0] + 1, 0) if complete and not any(
@@ -264,10 +291,13 @@ class Client:
                 (last[0], last[1] + 1)
             pl = await self.playlist(*nxt)
             if pl is None:
-                return
+                return "playlist not served"
+            if pl["parts"] and pl["parts"][-1][4] is not None and \
+                    pl["parts"][-1][:2] == nxt:
+                self.lag_ms.append(time.time() * 1000 - pl["parts"][-1][4])
             await self.init(pl)
-            if not any((m, i) == last for m, i, _, _ in pl["parts"]):
-                return      # the last part left the playlist: fell behind, start again
+            if not any(p[:2] == last for p in pl["parts"]):
+                return "last part left the playlist"    # fell behind: start again
             todo = [p for p in pl["parts"] if p[:2] > last]
 
     async def run_plain(self, pl):
@@ -278,25 +308,35 @@ class Client:
         while True:
             for msn, uri in todo:
                 if await self.fetch("segment", self._path(uri)) is None:
-                    return
+                    return "segment not served"
                 last = msn
             if pl["endlist"]:
                 await asyncio.sleep(pl["td"])
-                return
+                return "endlist"
             changed = pl["segs"] != prev_text
             prev_text = pl["segs"]
             await asyncio.sleep(pl["td"] if changed else pl["td"] / 2)
             pl = await self.playlist()
             if pl is None:
-                return
+                return "playlist not served"
             await self.init(pl)
             if last is not None and pl["segs"] and pl["segs"][0][0] > last + 1:
-                return      # fell out of the window
+                return "fell out of the window"
             todo = [s for s in pl["segs"] if last is None or s[0] > last]
 
     def snapshot(self):
         return {"count": dict(self.count), "bytes": dict(self.bytes), "errors": self.errors,
-                "resyncs": self.resyncs, "held": len(self.held_s)}
+                "resyncs": self.resyncs, "held": len(self.held_s), "lag": len(self.lag_ms)}
+
+
+def pct(vals, p):
+    if not vals:
+        return None
+    s = sorted(vals)
+    k = (len(s) - 1) * p / 100.0
+    lo = int(k)
+    hi = min(lo + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (k - lo)
 
 
 def window_figures(clients, marks, t0, t1):
@@ -321,9 +361,17 @@ def window_figures(clients, marks, t0, t1):
     held = [h for c, m in zip(clients, marks) for h in c.held_s[m["held"]:]]
     out["held_p50_ms"] = statistics.median(held) * 1000 if held else None
     out["held_max_ms"] = max(held) * 1000 if held else None
+    lag = [x for c, m in zip(clients, marks) for x in c.lag_ms[m["lag"]:]]
+    out["part_lag_p50_ms"] = pct(lag, 50)
+    out["part_lag_p90_ms"] = pct(lag, 90)
     errs = [c.last_error for c in clients if c.last_error]
     out["last_errors"] = errs[:3]
     out["clients_with_errors"] = sum(1 for c in clients if c.errors)
+    why = {}
+    for c in clients:       # since the start, not only in the window
+        for k, v in c.resync_why.items():
+            why[k] = why.get(k, 0) + v
+    out["resyncs_why"] = why
     return out
 
 

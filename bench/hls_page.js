@@ -1,10 +1,11 @@
 // The HLS benchmark's page script (bench/hls_page.html; driven by bench/hls_page.mjs).
 //
 // Query: src=URL of the media playlist, ll=1 for hls.js' lowLatencyMode (camstream's LL-HLS),
-// ll=0 for hls.js' default configuration (ffmpeg's plain HLS).
+// ll=0 for hls.js' default configuration (ffmpeg's plain HLS); debug=1 for hls.js' log.
 // On every requestVideoFrameCallback the <video>'s top rows are drawn into a canvas and the
 // test camera's barcode read (bench/hls_barcode.js): a sample is
-//   [wall clock now in us (Date.now() * 1000), the frame's stamp in us or 0, mediaTime s]
+//   [wall clock now in us (Date.now() * 1000), the frame's stamp in us or 0, mediaTime s,
+//    seconds buffered ahead of the playhead]
 // and its latency is now - stamp. window.bench holds everything the driver reads.
 
 (function () {
@@ -25,9 +26,12 @@
     frames: 0,
     errors: [],
     waiting: 0,                           // 'waiting' events after the first frame (stalls)
+    waitingAt: [],                        // their wall clock times (ms), and when play resumed
+    playingAt: [],
     partsLoaded: 0,
     fragsLoaded: 0,
     level: null,
+    pdt: {},                              // sn -> [its PROGRAM-DATE-TIME ms, EXTINF s, seen at ms]
   };
   window.bench = B;
 
@@ -50,12 +54,21 @@
       const stamp = hlsBarcode.readStamp(ctx.getImageData(0, 0, w, h).data, w, h);
       if (stamp === null) B.misreads++;
       else if (B.firstStampMs === null) B.firstStampMs = t;
-      B.samples.push([t * 1000, stamp || 0, meta.mediaTime]);
+      const b = video.buffered;
+      const ahead = b.length ? b.end(b.length - 1) - video.currentTime : 0;
+      B.samples.push([t * 1000, stamp || 0, meta.mediaTime, Math.round(ahead * 1000) / 1000]);
     }
     video.requestVideoFrameCallback(onFrame);
   }
   video.requestVideoFrameCallback(onFrame);
-  video.addEventListener('waiting', () => { if (B.firstFrameMs !== null) B.waiting++; });
+  video.addEventListener('waiting', () => {
+    if (B.firstFrameMs === null) return;
+    B.waiting++;
+    if (B.waitingAt.length < 100) B.waitingAt.push(Date.now());
+  });
+  video.addEventListener('playing', () => {
+    if (B.firstFrameMs !== null && B.playingAt.length < 100) B.playingAt.push(Date.now());
+  });
 
   B.stats = function () {
     const out = {
@@ -84,7 +97,9 @@
   }
   // lowLatencyMode is hls.js' default too: with ll=0 the config is hls.js' default, which
   // plays a playlist without parts as plain HLS (3 target durations behind the live edge).
-  const hls = new Hls(ll ? { lowLatencyMode: true } : {});
+  const config = ll ? { lowLatencyMode: true } : {};
+  if (q.get('debug') === '1') config.debug = true;   // hls.js' log on the console
+  const hls = new Hls(config);
   window.hls = hls;
   hls.on(Hls.Events.MANIFEST_PARSED, () => { if (B.manifestMs === null) B.manifestMs = Date.now(); });
   hls.on(Hls.Events.FRAG_BUFFERED, (ev, data) => {
@@ -96,6 +111,14 @@
     const d = data.details;
     B.level = { live: d.live, partTarget: d.partTarget || null, partHoldBack: d.partHoldBack || null,
       canBlockReload: d.canBlockReload || false, targetduration: d.targetduration };
+  });
+  hls.on(Hls.Events.LEVEL_LOADED, (ev, data) => {
+    // complete segments only (the one in progress is not in fragments)
+    for (const f of data.details.fragments) {
+      if (f.rawProgramDateTime && B.pdt[f.sn] === undefined) {
+        B.pdt[f.sn] = [Date.parse(f.rawProgramDateTime), f.duration, Date.now()];
+      }
+    }
   });
   hls.on(Hls.Events.ERROR, (ev, data) => {
     if (B.errors.length < 50) {

@@ -5,7 +5,7 @@
 // from bench/peers/node_modules) served by this script on 127.0.0.1 (a real server: Chromium
 // lets a page reach 127.0.0.1 only from its own address space).
 //
-//   node bench/hls_page.mjs --src URL --ll 1|0
+//   node bench/hls_page.mjs --src URL --ll 1|0 [--debug 1]   (--debug: hls.js' log on stderr)
 //
 // Talks in lines. Prints "LAUNCHED" once the browser is up, then reads commands on stdin:
 //   GO    open the page (plays --src);      prints "FIRST {json}" at its first read barcode
@@ -63,7 +63,9 @@ await new Promise((resolve, reject) => {
   http.once('error', reject);
   http.listen(0, '127.0.0.1', resolve);
 });
-const pageUrl = `http://127.0.0.1:${http.address().port}/?ll=${LL}&src=${encodeURIComponent(SRC)}`;
+const DEBUG = args.debug === '1';
+const pageUrl = `http://127.0.0.1:${http.address().port}/?ll=${LL}&debug=${DEBUG ? 1 : 0}` +
+  `&src=${encodeURIComponent(SRC)}`;
 
 const profile = mkdtempSync(path.join(tmpdir(), 'hls-bench-chromium-'));
 let context = null;
@@ -87,6 +89,7 @@ const pageErrors = [];
 async function openPage() {
   const page = await context.newPage();
   page.on('pageerror', (e) => { if (pageErrors.length < 10) pageErrors.push(String(e).slice(0, 200)); });
+  if (DEBUG) page.on('console', (m) => process.stderr.write(`${Date.now()} ${m.text()}\n`));
   await page.goto(pageUrl, { waitUntil: 'domcontentloaded', timeout: TIMEOUT_MS });
   return page;
 }
@@ -125,6 +128,7 @@ for await (const line of rl) {
       const out = await first.evaluate(() => {
         const B = window.bench;
         return { samples: B.samples, misreads: B.misreads, frames: B.frames, waiting: B.waiting,
+          waitingAt: B.waitingAt, playingAt: B.playingAt, pdt: B.pdt,
           partsLoaded: B.partsLoaded, fragsLoaded: B.fragsLoaded, level: B.level,
           errors: B.errors, stats: B.stats() };
       });

@@ -256,6 +256,15 @@ class Env:
 
 # ---------------------------------------------------------------- scenarios
 
+def pdt_jumps(pdt):
+    """[(sn, PROGRAM-DATE-TIME(sn) - PROGRAM-DATE-TIME(sn - 1) - EXTINF(sn - 1) in ms, when the
+    page saw segment sn, wall ms)] for the segments hls.js loaded: 0 when the dates follow
+    the media's durations, as hls.js expects when it aligns playlists by date."""
+    by = {int(k): v for k, v in pdt.items()}
+    return [(sn, by[sn][0] - by[sn - 1][0] - by[sn - 1][1] * 1000, by[sn][2])
+            for sn in sorted(by) if sn - 1 in by]
+
+
 class HlsBench(run.Bench):
 
     def latency(self, kind):
@@ -299,20 +308,34 @@ class HlsBench(run.Bench):
             if env is not None:
                 env.down()
         samples = page_res.pop("samples")
-        lat = [(t - s) / 1000.0 for t, s, _ in samples if s and t0 <= t < t1]
-        n_win = sum(1 for t, _, _ in samples if t0 <= t < t1)
+        lat = [(x[0] - x[1]) / 1000.0 for x in samples if x[1] and t0 <= x[0] < t1]
+        n_win = sum(1 for x in samples if t0 <= x[0] < t1)
+        ahead = [x[3] for x in samples if t0 <= x[0] < t1]
+        stalls = [w for w in page_res.get("waitingAt", []) if t0 <= w * 1000 < t1]
         cold_from = env.spawn_ms if kind == "ffh" else first["navStartMs"]
         res.update({
             "lat_n": len(lat),
             "lat_p50_ms": client.pct(lat, 50), "lat_p90_ms": client.pct(lat, 90),
             "lat_min_ms": min(lat) if lat else None, "lat_max_ms": max(lat) if lat else None,
             "frames_per_s": n_win / ((t1 - t0) / 1e6),
+            "ahead_p50_s": client.pct(ahead, 50), "ahead_min_s": min(ahead) if ahead else None,
+            "stalls_in_window": len(stalls),
+            # latency of the frames before the first stall (after the first picture)
+            "lat_before_stall_p50_ms": client.pct(
+                [(x[0] - x[1]) / 1000.0 for x in samples if x[1] and (
+                    not page_res.get("waitingAt") or x[0] < page_res["waitingAt"][0] * 1000)],
+                50),
+            "samples": samples,
+            "pdt_jumps": pdt_jumps(page_res.get("pdt") or {}),
             "first": first, "join": join, "page": page_res,
             "first_cold_ms": first["firstFrameMs"] - cold_from,
             "first_page_ms": first["firstFrameMs"] - first["navStartMs"],
             "first_join_ms": (join["firstFrameMs"] - join["navStartMs"])
             if "firstFrameMs" in join else None,
         })
+        jumps = [abs(j[1]) for j in res["pdt_jumps"]]
+        res["pdt_jump_max_ms"] = max(jumps) if jumps else None
+        res["pdt_jumps_over_40ms"] = sum(1 for j in jumps if j > 40) if jumps else None
         if page_res.get("errors"):
             res["hls_errors"] = page_res["errors"][:5]
         return res
@@ -401,6 +424,13 @@ def rows_for(name, runs, a):
             lambda d: g(d, "join", "manifestMs") - g(d, "join", "navStartMs")
             if g(d, "join", "manifestMs") else None)
         row("stalls ('waiting' after 1st frame)", lambda d: g(d, "page", "waiting"))
+        row("  of which in the window", lambda d: g(d, "stalls_in_window"))
+        row("|PDT step - EXTINF| max ms", lambda d: g(d, "pdt_jump_max_ms"),
+            systems=["cs", "csl"])
+        row("  segments where it is > 40 ms", lambda d: g(d, "pdt_jumps_over_40ms"),
+            systems=["cs", "csl"])
+        row("latency before the 1st stall p50 ms", lambda d: g(d, "lat_before_stall_p50_ms"))
+        row("buffer ahead p50 s", lambda d: g(d, "ahead_p50_s"))
         row("hls.js latency estimate s", lambda d: g(d, "page", "stats", "hls_latency"))
         row("hls.js target latency s", lambda d: g(d, "page", "stats", "hls_target_latency"))
         row("parts / segments buffered", lambda d: (g(d, "page", "partsLoaded") or 0) +
@@ -423,6 +453,8 @@ def rows_for(name, runs, a):
         row("requests/s (all clients)", c("requests_per_s"))
         row("blocking reload held p50 ms", c("held_p50_ms"))
         row("blocking reload held max ms", c("held_max_ms"))
+        row("part listed - its end (by PDT) p50 ms", c("part_lag_p50_ms"), systems=["cs"])
+        row("part listed - its end (by PDT) p90 ms", c("part_lag_p90_ms"), systems=["cs"])
         row("client errors", c("errors"))
         row("client resyncs", c("resyncs"))
         row("clients started", c("started"))
@@ -459,8 +491,10 @@ def print_table(results, a, out=sys.stdout):
             for k, v in r.items():
                 if not isinstance(v, dict):
                     continue
+                why = g(v, "clients", "resyncs_why") or {}
                 for e in [v.get("error")] + (v.get("hls_errors") or [])[:2] + \
-                        (g(v, "clients", "last_errors") or [])[:1]:
+                        (g(v, "clients", "last_errors") or [])[:1] + \
+                        (["client resyncs since the start: %s" % json.dumps(why)] if why else []):
                     if e and "%s: %s" % (k, e[:200]) not in errs:
                         errs.append("%s: %s" % (k, e[:200]))
         for e in errs[:6]:
