@@ -18,8 +18,8 @@ struct coded_log {
 	size_t head, count, bytes;
 	uint64_t first_seq;     /* of the oldest entry; next_seq when empty */
 	uint64_t next_seq;      /* the seq the next append gets */
-	bool key_first;         /* the oldest entry is a video key picture (the only place a
-	                         * key picture can be: each one drops what came before) */
+	uint64_t key_seq;       /* the newest key picture, where readers join; 0: none in the
+	                         * window. Before it only the tail of the GOP before. */
 	int64_t newest_wall;    /* t_wall_us of the newest entry */
 	uint64_t epoch;         /* resets so far */
 
@@ -395,8 +395,9 @@ static void drop_oldest(struct coded_log *log)
 	log->head = (log->head + 1) % log->max_entries;
 	log->count--;
 	log->bytes -= e->len;
+	if (log->first_seq == log->key_seq)
+		log->key_seq = 0;
 	log->first_seq++;
-	log->key_first = false;
 	coded_entry_unref(e); /* frees only if no reader holds it: a quick free() */
 }
 
@@ -448,7 +449,11 @@ void coded_log_append(struct coded_log *log, struct coded_entry *e)
 	track_params(log, e);
 	bool key = e->kind == CODED_VIDEO && e->key;
 	if (key) {
-		drop_all(log);
+		/* the GOP before leaves but for its tail, which readers that have not read it yet
+		 * (it came in the same batch as this picture) still get */
+		while (log->count && at(log, log->first_seq)->t_wall_us <
+			e->t_wall_us - CODED_TAIL_US)
+			drop_oldest(log);
 		coded_entry_unref(log->last_key);
 		log->last_key = coded_entry_ref(e);
 		log->stats.keys++;
@@ -465,7 +470,7 @@ void coded_log_append(struct coded_log *log, struct coded_entry *e)
 	if (log->count == 1)
 		log->first_seq = e->seq;
 	if (key)
-		log->key_first = true;
+		log->key_seq = e->seq;
 	log->newest_wall = e->t_wall_us;
 	log->stats.appended++;
 	pthread_mutex_unlock(&log->lock);
@@ -519,15 +524,15 @@ struct coded_params *coded_log_params(struct coded_log *log, enum coded_kind kin
  * over. false if the window has no key picture. */
 static bool join(struct coded_log *log, struct coded_cursor *cur)
 {
-	if (!log->count || !log->key_first)
+	if (!log->count || !log->key_seq)
 		return false;
-	if (cur->started && log->first_seq > cur->next_seq) {
-		cur->skipped += log->first_seq - cur->next_seq;
+	if (cur->started && log->key_seq > cur->next_seq) {
+		cur->skipped += log->key_seq - cur->next_seq;
 		cur->jumps++;
 	}
 	cur->started = true;
 	cur->epoch = log->epoch;
-	cur->next_seq = log->first_seq;
+	cur->next_seq = log->key_seq;
 	return true;
 }
 
@@ -546,7 +551,7 @@ bool coded_log_read(struct coded_log *log, struct coded_cursor *cur, int64_t max
 	if (cur->next_seq >= log->next_seq)
 		goto out; /* caught up */
 	struct coded_entry *e = at(log, cur->next_seq);
-	bool at_key = log->key_first && cur->next_seq == log->first_seq;
+	bool at_key = cur->next_seq == log->key_seq;
 	/* Lagging: the rest of this GOP is not worth sending; the next key picture will drop it
 	 * and the cursor jumps there. The key picture itself is where a reader starts. */
 	if (max_lag_us > 0 && !at_key && log->newest_wall - e->t_wall_us > max_lag_us)

@@ -140,11 +140,16 @@ struct coded_log *coded_log_create(size_t max_bytes, size_t max_entries);
 /* Drops the log's references; entries and params readers still hold stay valid. NULL ok. */
 void coded_log_destroy(struct coded_log *log);
 
+/* What a key picture leaves of the GOP before it: the entries the source read this shortly
+ * before it. A reader that had not read them yet (they came in the same batch as the key
+ * picture: the last audio frames, the last picture) still gets them rather than a jump. */
+#define CODED_TAIL_US 300000
+
 /* Writer thread only. Takes the caller's reference to @entry and gives it the next seq.
- * A video key picture starts a new GOP: every entry before it leaves the log, and the log
- * keeps a reference to it as its newest key picture even after it leaves the window. Then the
- * oldest entries leave until the bounds hold (a key picture too: new readers then wait for
- * the next one). When @entry's params differ from the log's current ones of that kind they
+ * A video key picture starts a new GOP: the entries before it leave the log but for the tail
+ * (CODED_TAIL_US), and the log keeps a reference to it as its newest key picture even after
+ * it leaves the window. Then the oldest entries leave until the bounds hold (a key picture
+ * too: new readers then wait for the next one). When @entry's params differ from the log's current ones of that kind they
  * become current and get a version; byte-equal params are swapped for the current object, so
  * readers can compare pointers. */
 void coded_log_append(struct coded_log *log, struct coded_entry *entry);

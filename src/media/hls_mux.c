@@ -10,6 +10,11 @@
 #include "fmp4.h"
 #include "strbuf.h"
 
+/* A part holds at most this many pictures and audio frames, whatever the timestamps say (a
+ * publisher that stamps every picture alike never fills a part's duration). */
+#define PART_MAX_PICTURES 256
+#define PART_MAX_AUDIO 512
+
 struct part {
 	struct hls_buf *buf;
 	int64_t dur_us;
@@ -159,10 +164,18 @@ void hls_mux_set_audio(struct hls_mux *m, const struct coded_params *audio)
 	m->audio = coded_params_ref((struct coded_params *)audio);
 }
 
-/* The bytes @e's picture takes in an mdat (written to @out when not NULL): its units but
- * parameter sets and delimiters (fmp4.h). */
+/* The bytes @e's picture takes in an mdat (written to @out when not NULL). H.264 goes as the
+ * camera sent it, in-band parameter sets included, as every avc1 file ffmpeg writes from a
+ * camera has them: a client that keeps the first init segment (ffmpeg's HLS demuxer skips a
+ * second moov) still follows a new resolution. H.265 goes without them (fmp4.h): hvc1, which
+ * Apple requires for HLS, wants them in the init segment only. */
 static size_t video_sample(const struct coded_entry *e, uint8_t *out)
 {
+	if (e->params->codec == CODED_H264) {
+		if (out)
+			memcpy(out, e->data, e->len);
+		return e->len;
+	}
 	return fmp4_video_sample(e->params->codec, e->data, e->len, out, out ? e->len : 0);
 }
 
@@ -454,7 +467,8 @@ static int push_video(struct hls_mux *m, const struct coded_entry *e, bool disco
 			flags |= r > 0 ? r : 0;
 			s = NULL;
 		} else if (m->pv.n && ((e->key && part_len >= HLS_PART_TARGET_US / 2) ||
-			part_len + est > HLS_PART_TARGET_US + est / 4)) {
+			part_len + est > HLS_PART_TARGET_US + est / 4 ||
+			m->pv.n >= PART_MAX_PICTURES)) {
 			/* a key picture starts a part of its own (INDEPENDENT), unless the part so far
 			 * is short: every picture of an intra-only camera is a key picture */
 			r = close_part(m, t);
@@ -482,7 +496,8 @@ done:
 
 static int push_audio(struct hls_mux *m, const struct coded_entry *e)
 {
-	if (!m->in_segment || !m->ap || e->len == 0 || e->len > 65536)
+	if (!m->in_segment || !m->ap || e->len == 0 || e->len > 65536 ||
+		m->pa.n >= PART_MAX_AUDIO)
 		return 0;
 	if (e->params != m->ap && !coded_params_same(e->params, m->ap))
 		return 0;

@@ -189,8 +189,10 @@ static void session_pull(struct hls_session *s)
 		struct coded_entry *e = hub_sub_coded_next(&s->sub, 0);
 		if (!e)
 			break;
-		bool disc = before.started && (s->sub.cursor.epoch != before.epoch ||
-			s->sub.cursor.jumps != before.jumps);
+		/* a reset of the log (the source reconnected) is a discontinuity; a jump over
+		 * entries the session did not read in time (the tail of a GOP when the next key
+		 * picture came in the same batch) is only a gap the timeline bridges */
+		bool disc = before.started && s->sub.cursor.epoch != before.epoch;
 		int r = hls_mux_push(s->mux, e, disc);
 		coded_entry_unref(e);
 		if (r > 0) {

@@ -241,9 +241,33 @@ static void test_a_key_picture_drops_the_gop_before_it(void)
 	video(log, p, false, 40000);
 	video(log, p, false, 80000);
 	CHECK(held(log) == 3);
-	video(log, p, true, 120000);
+	video(log, p, true, 1000000); /* the GOP before is older than its tail */
 	CHECK(held(log) == 1);
 	CHECK(read_seq(log, &c, 0) == 4);
+	coded_log_destroy(log);
+	coded_params_unref(p);
+}
+
+static void test_a_key_picture_keeps_the_tail_of_the_gop_before_for_its_readers(void)
+{
+	struct coded_log *log = coded_log_create(1 << 20, 100);
+	struct coded_params *p = b320();
+	struct coded_cursor c = { 0 }, late = { 0 };
+
+	video(log, p, true, 0);
+	CHECK(read_seq(log, &c, 0) == 1);
+	for (int i = 1; i <= 24; i++)
+		video(log, p, false, i * 40000);
+	for (int i = 2; i <= 20; i++)
+		CHECK(read_seq(log, &c, 0) == (uint64_t)i);
+	/* 21..25 came in the same batch as the key picture (seq 26): the reader still has them */
+	video(log, p, true, 1000000);
+	CHECK(held(log) == 1 + (size_t)(CODED_TAIL_US / 40000));
+	for (int i = 21; i <= 26; i++)
+		CHECK(read_seq(log, &c, 0) == (uint64_t)i);
+	CHECK(c.skipped == 0 && c.jumps == 0);
+	/* a reader that starts now starts at the key picture */
+	CHECK(read_seq(log, &late, 0) == 26);
 	coded_log_destroy(log);
 	coded_params_unref(p);
 }
@@ -261,7 +285,7 @@ static void test_a_reader_whose_gop_was_dropped_jumps_to_the_next_key(void)
 	for (int i = 1; i <= 5; i++)
 		video(log, p, false, i * 40000);
 	CHECK(read_seq(log, &c, 0) == 2);
-	video(log, p, true, 240000); /* seq 7: 3..6 never read */
+	video(log, p, true, 1000000); /* seq 7: 3..6 never read, and older than the tail */
 	CHECK(read_seq(log, &c, 0) == 7);
 	CHECK(c.skipped == 4 && c.jumps == 1);
 	coded_log_destroy(log);
@@ -585,7 +609,7 @@ static void test_audio_interleaved_with_video_is_read_in_order(void)
 	coded_log_append(log, entry(CODED_AUDIO, false, a, 20000, 160, 3));
 	video(log, v, false, 50000);
 	coded_log_append(log, entry(CODED_AUDIO, true, a, 40000, 160, 5)); /* key: no GOP */
-	CHECK(held(log) == 4);
+	CHECK(held(log) == 5); /* the first audio frame stays as the tail; readers start after */
 	enum coded_kind want[4] = { CODED_VIDEO, CODED_AUDIO, CODED_VIDEO, CODED_AUDIO };
 	for (int i = 0; i < 4; i++) {
 		CHECK(coded_log_read(log, &c, 0, &e));
@@ -766,6 +790,7 @@ int main(void)
 	RUN(test_a_new_reader_starts_at_the_cached_key_picture);
 	RUN(test_a_reader_waits_for_the_first_key_picture);
 	RUN(test_a_key_picture_drops_the_gop_before_it);
+	RUN(test_a_key_picture_keeps_the_tail_of_the_gop_before_for_its_readers);
 	RUN(test_a_reader_whose_gop_was_dropped_jumps_to_the_next_key);
 	RUN(test_a_reader_pushed_out_of_the_window_waits_for_the_next_key);
 	RUN(test_a_reader_lagging_past_the_limit_skips_the_rest_of_the_gop);
