@@ -5,13 +5,14 @@
 // from bench/peers/node_modules) served by this script on 127.0.0.1 (a real server: Chromium
 // lets a page reach 127.0.0.1 only from its own address space).
 //
-//   node bench/hls_page.mjs --src URL --ll 1|0 [--debug 1]   (--debug: hls.js' log on stderr)
+//   node bench/hls_page.mjs --src URL --ll 1|0 [--join-play S] [--debug 1]
+//   (--debug 1: hls.js' log on stderr)
 //
 // Talks in lines. Prints "LAUNCHED" once the browser is up, then reads commands on stdin:
 //   GO    open the page (plays --src);      prints "FIRST {json}" at its first read barcode
 //   STOP  the first page's figures so far;  prints "SAMPLES {json}"
-//   JOIN  open a second page beside it;     prints "JOIN {json}" at its first read barcode,
-//         then closes it
+//   JOIN  open a second page beside it;     prints "JOIN {json}" at its first read barcode
+//         and --join-play s later (with the frames it presented then), then closes it
 //   QUIT  (or end of input) closes everything and exits.
 // Every wait has a deadline (--timeout s for a first picture); a failure prints "ERROR text".
 
@@ -33,6 +34,7 @@ const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) =>
 const SRC = args.src;
 const LL = args.ll === '1' ? '1' : '0';
 const TIMEOUT_MS = 1000 * Number(args.timeout || 30);
+const JOIN_PLAY_MS = 1000 * Number(args['join-play'] || 0);
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
   '--disable-component-update', '--disable-sync', '--no-first-run',
@@ -137,6 +139,11 @@ for await (const line of rl) {
     } else if (cmd === 'JOIN') {
       const p = await openPage();
       const b = await firstPicture(p);
+      await new Promise((r) => setTimeout(r, JOIN_PLAY_MS));
+      Object.assign(b, await p.evaluate(() => {
+        const B = window.bench;
+        return { samples: B.samples, waitingAt: B.waitingAt, errors: B.errors.slice(0, 10) };
+      }));
       await p.close();
       say('JOIN', b);
     } else if (cmd === 'QUIT') {

@@ -256,6 +256,17 @@ class Env:
 
 # ---------------------------------------------------------------- scenarios
 
+def join_latency(join, play_s):
+    """The joining page's latency p50 (ms) over the second half of its --join-play seconds."""
+    samples = join.pop("samples", None) or []
+    if not samples or play_s <= 0:
+        return None
+    t_end = samples[-1][0]
+    lat = [(x[0] - x[1]) / 1000.0 for x in samples
+           if x[1] and x[0] >= t_end - play_s / 2 * 1e6]
+    return client.pct(lat, 50)
+
+
 def pdt_jumps(pdt):
     """[(sn, PROGRAM-DATE-TIME(sn) - PROGRAM-DATE-TIME(sn - 1) - EXTINF(sn - 1) in ms, when the
     page saw segment sn, wall ms)] for the segments hls.js loaded: 0 when the dates follow
@@ -280,7 +291,8 @@ class HlsBench(run.Bench):
             # the browser before the source (ffh: before its ffmpeg), so the browser's start
             # counts in no first-picture time
             page = start_piped(["node", PAGE, "--src", env.url, "--ll", ll,
-                                "--timeout", str(a.first_timeout)], page_log)
+                                "--timeout", str(a.first_timeout),
+                                "--join-play", str(a.join_play)], page_log)
             lines = Lines(page)
             lines.wait(["LAUNCHED"], 60)
             env.start_source()
@@ -298,7 +310,7 @@ class HlsBench(run.Bench):
             page_res = json.loads(lines.wait(["SAMPLES"], 30)[1])
             lines.send("JOIN")
             try:
-                join = json.loads(lines.wait(["JOIN"], a.first_timeout + 15)[1])
+                join = json.loads(lines.wait(["JOIN"], a.first_timeout + a.join_play + 15)[1])
             except RuntimeError as e:
                 join = {"error": str(e)}
             lines.send("QUIT")
@@ -332,6 +344,10 @@ class HlsBench(run.Bench):
             "first_page_ms": first["firstFrameMs"] - first["navStartMs"],
             "first_join_ms": (join["firstFrameMs"] - join["navStartMs"])
             if "firstFrameMs" in join else None,
+            # the joining page's latency over the second half of its --join-play s (it
+            # joined a session that was running: the first page started it)
+            "join_lat_p50_ms": join_latency(join, a.join_play),
+            "join_stalls": len(join.get("waitingAt") or []) if "firstFrameMs" in join else None,
         })
         jumps = [abs(j[1]) for j in res["pdt_jumps"]]
         res["pdt_jump_max_ms"] = max(jumps) if jumps else None
@@ -420,6 +436,8 @@ def rows_for(name, runs, a):
         row("frames presented/s (read)", lambda d: g(d, "frames_per_s"))
         row("first picture, new source ms", lambda d: g(d, "first_cold_ms"))
         row("first picture, page joining ms", lambda d: g(d, "first_join_ms"))
+        row("  joining page: latency p50 ms", lambda d: g(d, "join_lat_p50_ms"))
+        row("  joining page: stalls", lambda d: g(d, "join_stalls"))
         row("  join: page -> playlist parsed ms",
             lambda d: g(d, "join", "manifestMs") - g(d, "join", "navStartMs")
             if g(d, "join", "manifestMs") else None)
@@ -526,6 +544,8 @@ def main(argv):
     ap.add_argument("--many", type=int, default=100, help="clients in hlscpu100")
     ap.add_argument("--first-timeout", type=float, default=30.0,
                     help="s for a page's first picture")
+    ap.add_argument("--join-play", type=float,
+                    help="s the joining page plays after its first picture (10, quick 4)")
     run.mode_tail_args(ap)
     a = ap.parse_args(argv)
     window, warmup = a.window, a.warmup
@@ -533,6 +553,7 @@ def main(argv):
     # HLS plays seconds behind: longer windows than the other modes' defaults
     a.window = window or (6.0 if a.quick else 20.0)
     a.warmup = warmup if warmup is not None else (3.0 if a.quick else 5.0)
+    a.join_play = a.join_play if a.join_play is not None else (4.0 if a.quick else 10.0)
     a.systems = a.systems.split(",")
     for s in a.systems:
         if s not in SYSTEMS:
