@@ -40,7 +40,8 @@ test)
   install_missing "$BUILD_PKGS $TEST_PKGS"
   # node may come from elsewhere (with its own npm); Debian's packages only when it is absent
   command -v npm >/dev/null || install_missing "nodejs npm"
-  if [ ! -d tests/browser/node_modules/playwright-core ] || [ ! -d tests/browser/node_modules/flv.js ]; then
+  if [ ! -d tests/browser/node_modules/playwright-core ] || [ ! -d tests/browser/node_modules/flv.js ] ||
+    [ ! -d tests/browser/node_modules/hls.js ]; then
     npm ci --prefix tests/browser --no-audit --no-fund
   fi
   # node-media-server (an independent RTMP peer for test_rtmp_ingest and the benchmarks) wants

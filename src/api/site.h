@@ -13,9 +13,10 @@
 
 /* What the page may load and talk to: its own scripts and styles only, pictures from
  * camstream servers (a dashboard may show several) as blobs, video from a MediaSource (the
- * FLV mode: mpegts.js, without a worker), connections to any server. */
+ * FLV mode: mpegts.js, without a worker) or from camstream servers (the HLS mode: the
+ * browser's own player fetches the playlist), connections to any server. */
 #define SITE_PAGE_CSP "default-src 'none'; script-src 'self'; style-src 'self'; " \
-	"img-src 'self' data: blob: http: https:; media-src blob:; " \
+	"img-src 'self' data: blob: http: https:; media-src 'self' blob: http: https:; " \
 	"connect-src 'self' ws: wss: http: https:; base-uri 'none'; form-action 'none'; " \
 	"frame-ancestors 'self'"
 

@@ -14,6 +14,7 @@
  * publisher that stamps every picture alike never fills a part's duration). */
 #define PART_MAX_PICTURES 256
 #define PART_MAX_AUDIO 512
+#define MIN_STEP_US 12          /* pictures this far apart at least: one 90 kHz tick */
 
 struct part {
 	struct hls_buf *buf;
@@ -58,6 +59,7 @@ struct hls_mux {
 	size_t n_segs, cap_segs;
 	uint64_t next_msn;      /* the msn the next segment gets */
 	uint64_t next_part;     /* the number the next part gets */
+	unsigned lead_gaps;     /* gaps a young playlist may list in front (hls_mux_create) */
 	uint64_t disc_seq;      /* discontinuities that left the window */
 
 	struct init *inits;     /* the init segments the window's segments use */
@@ -74,6 +76,7 @@ struct hls_mux {
 	int64_t part_start_us;
 	bool part_independent;
 	int64_t last_t_us;      /* the last picture's dts */
+	int64_t next_min_us;    /* the earliest dts the next picture may have */
 	int64_t frame_us;       /* the interval between the last two pictures */
 	uint64_t audio_next;    /* where the audio track's next sample goes (its timescale) */
 	bool audio_started;
@@ -108,12 +111,14 @@ static struct hls_buf *buf_new(size_t len)
 	return b;
 }
 
-struct hls_mux *hls_mux_create(void)
+struct hls_mux *hls_mux_create(unsigned gaps)
 {
 	struct hls_mux *m = calloc(1, sizeof(*m));
 	if (!m)
 		return NULL;
 	m->restart = true;
+	m->lead_gaps = gaps < HLS_MIN_SEGMENTS ? gaps : HLS_MIN_SEGMENTS - 1;
+	m->next_msn = m->lead_gaps; /* room for the gaps a young playlist starts with */
 	m->target_s = 1;
 	m->part_target_us = HLS_PART_TARGET_US;
 	return m;
@@ -221,6 +226,10 @@ static int close_part(struct hls_mux *m, int64_t end_us)
 		goto out;
 	if (end_us <= m->pv.v[nv - 1].t_us)
 		end_us = m->pv.v[nv - 1].t_us + (m->frame_us > 0 ? m->frame_us : 40000);
+	/* pictures the camera lost leave a hole after the part rather than stretch its last
+	 * picture past the announced target (RFC 8216bis: a part is at most PART-TARGET) */
+	if (m->ready && end_us - m->part_start_us > m->part_target_us)
+		end_us = m->part_start_us + m->part_target_us;
 	size_t data = 0;
 	for (size_t i = 0; i < nv; i++) {
 		const struct pending *p = &m->pv.v[i];
@@ -241,8 +250,9 @@ static int close_part(struct hls_mux *m, int64_t end_us)
 		unsigned rate = m->ap->sample_rate;
 		uint64_t first = (uint64_t)(m->pa.v[0].t_us > 0 ? m->pa.v[0].t_us : 0) * rate /
 			1000000;
-		/* the track stays contiguous unless the camera's clock moved away by over 2 frames */
-		if (m->audio_started && first + 2048 > m->audio_next && first < m->audio_next + 2048)
+		/* the track stays contiguous unless the camera's clock moved on by over 2 frames;
+		 * it never goes back */
+		if (m->audio_started && first < m->audio_next + 2048)
 			first = m->audio_next;
 		for (size_t i = 0; i < na; i++) {
 			smp[nv + i] = (struct fmp4_sample){ .size = m->pa.v[i].size, .duration = 1024,
@@ -292,6 +302,8 @@ out:
 	pend_clear(&m->pa);
 	m->part_start_us = end_us;
 	m->part_independent = false;
+	if (m->next_min_us < end_us)
+		m->next_min_us = end_us;
 	return r;
 }
 
@@ -313,7 +325,9 @@ static void trim(struct hls_mux *m)
 {
 	while (complete_segs(m) > HLS_WINDOW ||
 		(complete_segs(m) > 1 && window_bytes(m) > HLS_MAX_BYTES)) {
-		if (m->segs[0].discontinuity)
+		/* the segment after the one leaving becomes the first, whose EXT-X-DISCONTINUITY is
+		 * not written: a tag left the playlist */
+		if (m->n_segs > 1 && m->segs[1].discontinuity)
 			m->disc_seq++;
 		seg_free(&m->segs[0]);
 		memmove(m->segs, m->segs + 1, (m->n_segs - 1) * sizeof(*m->segs));
@@ -393,11 +407,14 @@ static int new_init(struct hls_mux *m, struct coded_params *video)
 	memcpy(b->data, sb.p, sb.len);
 	sb_free(&sb);
 	m->inits[m->n_inits++] = (struct init){ ++m->init_version, b };
+	/* the audio track goes on where it was, in the new rate's samples: it never goes back */
+	if (m->audio_started && m->audio && m->ap && m->ap->sample_rate != m->audio->sample_rate)
+		m->audio_next = (m->audio_next * m->audio->sample_rate + m->ap->sample_rate - 1) /
+			m->ap->sample_rate;
 	coded_params_unref(m->vp);
 	coded_params_unref(m->ap);
 	m->vp = coded_params_ref(video);
 	m->ap = coded_params_ref(m->audio);
-	m->audio_started = false;
 	return 0;
 }
 
@@ -445,7 +462,11 @@ static int push_video(struct hls_mux *m, const struct coded_entry *e, bool disco
 	size_t size = video_sample(e, NULL);
 	if (size == 0 || size > UINT32_MAX / 2)
 		return 0;
+	/* pictures stamped alike (a stalled clock, an RTSP camera with B-frames and no dts)
+	 * still get a decode time of their own */
 	int64_t t = flv_clock_place(&m->clock, e);
+	if (t < m->next_min_us)
+		t = m->next_min_us;
 	int flags = 0, r = 0;
 	bool forced = false;    /* a segment too long without a key picture was cut */
 	struct seg *s = cur_seg(m);
@@ -466,11 +487,10 @@ static int push_video(struct hls_mux *m, const struct coded_entry *e, bool disco
 			r = close_segment(m, t);
 			flags |= r > 0 ? r : 0;
 			s = NULL;
-		} else if (m->pv.n && ((e->key && part_len >= HLS_PART_TARGET_US / 2) ||
-			part_len + est > HLS_PART_TARGET_US + est / 4 ||
+		} else if (m->pv.n && (part_len + est > HLS_PART_TARGET_US + est / 4 ||
 			m->pv.n >= PART_MAX_PICTURES)) {
-			/* a key picture starts a part of its own (INDEPENDENT), unless the part so far
-			 * is short: every picture of an intra-only camera is a key picture */
+			/* a part that starts with a key picture is INDEPENDENT; a key picture does not
+			 * cut one short (every picture of an intra-only camera is one) */
 			r = close_part(m, t);
 			flags |= r > 0 ? r : 0;
 			m->part_independent = e->key;
@@ -478,6 +498,8 @@ static int push_video(struct hls_mux *m, const struct coded_entry *e, bool disco
 	}
 	if (r < 0 && r != -EINVAL)
 		flags = r;
+	if (t < m->next_min_us) /* no earlier than the part just closed ends */
+		t = m->next_min_us;
 	if (!s) {
 		if (!e->key && !forced)
 			goto done; /* wait for a key picture */
@@ -488,8 +510,11 @@ static int push_video(struct hls_mux *m, const struct coded_entry *e, bool disco
 	if (m->last_t_us && t > m->last_t_us)
 		m->frame_us = t - m->last_t_us;
 	m->last_t_us = t;
+	if (!m->pv.n)
+		m->part_start_us = t; /* after a hole, the part starts where its pictures do */
 	if (pend_add(&m->pv, e, t, (uint32_t)size))
 		return -ENOMEM;
+	m->next_min_us = t + MIN_STEP_US;
 done:
 	return flags;
 }
@@ -590,17 +615,39 @@ char *hls_mux_playlist(const struct hls_mux *m, const char *prefix)
 	if (!m->ready)
 		return NULL;
 	struct strbuf sb = STRBUF_INIT;
-	double part_target = (double)m->part_target_us / 1e6;
+	/* whole milliseconds, rounded up, so that the hold-back printed is three times the
+	 * target printed */
+	double part_target = (double)((m->part_target_us + 999) / 1000) / 1e3;
+	size_t done = complete_segs(m);
+	/* A young session lists gaps (EXT-X-GAP) in front of its first segments, so that the
+	 * playlist has HLS_MIN_SEGMENTS from the start: Chromium's and Safari's own players
+	 * refuse a live playlist of fewer (RFC 8216 6.3.3: a client starts three target
+	 * durations from the end), and waiting for three real ones would cost two GOPs. */
+	uint64_t first = m->n_segs ? m->segs[0].msn : m->next_msn;
+	uint64_t gaps = done < HLS_MIN_SEGMENTS ? HLS_MIN_SEGMENTS - done : 0;
+	if (gaps > first)
+		gaps = first;
+	if (gaps > m->lead_gaps)
+		gaps = m->lead_gaps;
 	sb_printf(&sb, "#EXTM3U\n#EXT-X-VERSION:9\n#EXT-X-TARGETDURATION:%u\n"
 		"#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=%.3f\n"
 		"#EXT-X-PART-INF:PART-TARGET=%.3f\n#EXT-X-MEDIA-SEQUENCE:%llu\n",
 		m->target_s, 3 * part_target, part_target,
-		(unsigned long long)(m->n_segs ? m->segs[0].msn : m->next_msn));
+		(unsigned long long)(first - gaps));
 	if (m->disc_seq)
 		sb_printf(&sb, "#EXT-X-DISCONTINUITY-SEQUENCE:%llu\n",
 			(unsigned long long)m->disc_seq);
-	size_t done = complete_segs(m);
 	unsigned map = 0;
+	for (uint64_t k = gaps; k > 0 && m->n_segs; k--) {
+		const struct seg *s0 = &m->segs[0];
+		int64_t dur = s0->complete ? s0->dur_us : (int64_t)m->target_s * 1000000;
+		if (!map) {
+			map = s0->init_version;
+			sb_printf(&sb, "#EXT-X-MAP:URI=\"%sinit%u.mp4\"\n", prefix, map);
+		}
+		put_date(&sb, s0->wall_us - (int64_t)k * dur);
+		sb_printf(&sb, "#EXT-X-GAP\n#EXTINF:%.5f,\n%sgap.mp4\n", (double)dur / 1e6, prefix);
+	}
 	for (size_t i = 0; i < m->n_segs; i++) {
 		const struct seg *s = &m->segs[i];
 		if (!s->n_parts)
@@ -629,6 +676,11 @@ char *hls_mux_playlist(const struct hls_mux *m, const char *prefix)
 			(unsigned long long)m->next_part);
 	}
 	return sb_take(&sb);
+}
+
+unsigned hls_mux_init_version(const struct hls_mux *m)
+{
+	return m->n_segs ? m->segs[0].init_version : m->init_version;
 }
 
 struct hls_buf *hls_mux_init(const struct hls_mux *m, unsigned version)

@@ -31,6 +31,7 @@
 #define HLS_SEGMENT_MIN_US 1000000
 #define HLS_SEGMENT_MAX_US 10000000
 #define HLS_WINDOW 6            /* complete segments listed */
+#define HLS_MIN_SEGMENTS 3      /* a playlist lists this many at least, gaps in front first */
 #define HLS_PART_SEGMENTS 2     /* complete segments whose parts are still listed */
 #define HLS_MAX_BYTES (48u << 20) /* the window's bytes at most (oldest segments leave) */
 #define HLS_MAX_PARTS 100       /* parts in a segment at most (then it is cut, as at _MAX_US) */
@@ -48,8 +49,10 @@ void hls_buf_unref(struct hls_buf *b);            /* NULL ok */
 
 struct hls_mux;
 
-/* NULL when memory ran out. */
-struct hls_mux *hls_mux_create(void);
+/* A mux whose young playlist lists up to @gaps EXT-X-GAP segments in front of its first real
+ * ones, so that it has HLS_MIN_SEGMENTS from the first complete segment on (segments are then
+ * numbered from @gaps); 0: none. NULL when memory ran out. */
+struct hls_mux *hls_mux_create(unsigned gaps);
 void hls_mux_destroy(struct hls_mux *m);          /* NULL ok */
 
 /* The audio the source has now (AAC params; NULL: none, or the viewer asked for audio=0).
@@ -111,6 +114,8 @@ enum hls_have hls_mux_have_part(const struct hls_mux *m, uint64_t number);
  * is not ready. */
 char *hls_mux_playlist(const struct hls_mux *m, const char *prefix);
 
+/* The init segment version of the oldest segment in the window (what a gap goes with). */
+unsigned hls_mux_init_version(const struct hls_mux *m);
 /* A new reference to init segment @version, if a segment in the window uses it. */
 struct hls_buf *hls_mux_init(const struct hls_mux *m, unsigned version);
 /* A new reference to part number @number, if complete and in the window. */

@@ -1,6 +1,7 @@
 #include "hls.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,8 +25,9 @@
 #define IDLE_MIN_US 3000000         /* a session with no request this long ends (at least) */
 #define SEG_PARTS_MAX 128           /* parts of one segment a request can send */
 #define SWEEP_US 500000
+#define TRIM_AFTER_HELD 256         /* a burst of this many held requests ends with a trim */
 
-enum what { W_NONE, W_PLAYLIST, W_INIT, W_SEGMENT, W_PART };
+enum what { W_NONE, W_PLAYLIST, W_INIT, W_SEGMENT, W_PART, W_GAP };
 enum { M_PLAYLIST, M_INIT, M_SEGMENT, M_PART };
 
 struct hls_session;
@@ -77,6 +79,7 @@ struct hls {
 	lws_sorted_usec_list_t sweep;
 	bool sweeping;
 	unsigned n_sessions, n_held;
+	unsigned held_peak;            /* the most held since the last trim */
 	uint64_t requests[4], held_timeouts, refused, bytes_sent;
 };
 
@@ -148,6 +151,8 @@ static bool hold(struct hls_req *r, int64_t wait_us)
 	r->hnext = s->held;
 	s->held = r;
 	s->h->n_held++;
+	if (s->h->n_held > s->h->held_peak)
+		s->h->held_peak = s->h->n_held;
 	r->expired = false;
 	lws_sul_schedule(s->h->cx, 0, &r->sul, on_deadline, wait_us);
 	return true;
@@ -262,6 +267,12 @@ static void sweep(lws_sorted_usec_list_t *sul)
 	struct hls *h = lws_container_of(sul, struct hls, sweep);
 	int64_t now = clock_mono_us();
 	h->sweeping = false;
+	/* a burst of held requests is over: give back what its connections took (glibc keeps
+	 * freed memory between long-lived buffers, and RSS would creep up burst after burst) */
+	if (!h->n_held && h->held_peak >= TRIM_AFTER_HELD) {
+		malloc_trim(0);
+		h->held_peak = 0;
+	}
 	for (struct hls_session **p = &h->sessions; *p;) {
 		struct hls_session *s = *p;
 		if (s->ending && s->sub.entry)
@@ -324,7 +335,8 @@ static struct hls_session *session_start(struct hls *h, struct viewer *v, char *
 		return NULL;
 	}
 	s->key = key;
-	s->mux = hls_mux_create();
+	/* gaps in front, as MediaMTX does for Safari: a young playlist still has three segments */
+	s->mux = hls_mux_create(HLS_MIN_SEGMENTS - 1);
 	s->label = strdup(viewer_label(v));
 	s->name = v->opts.name ? strdup(v->opts.name) : NULL;
 	if (!s->key || !s->mux || !s->label || (v->opts.name && !s->name)) {
@@ -535,6 +547,12 @@ static int media_try(struct hls_req *r)
 	if (!s)
 		return failf(r, CS_NOT_FOUND, "the HLS session ended: load the playlist again");
 	s->last_us = clock_mono_us();
+	if (r->what == W_GAP) { /* a client that fetches a gap anyway gets no pictures */
+		struct hls_buf *b = hls_mux_init(s->mux, hls_mux_init_version(s->mux));
+		r->bufs[0] = b;
+		r->n_bufs = b ? 1 : 0;
+		return answer(r, "video/mp4", false);
+	}
 	if (r->what == W_INIT) {
 		r->bufs[0] = hls_mux_init(s->mux, r->version);
 		if (!r->bufs[0])
@@ -727,7 +745,9 @@ static bool file_number(const char *file, const char *prefix, const char *suffix
 static bool parse_file(struct hls_req *r, const char *file)
 {
 	uint64_t v;
-	if (file_number(file, "init", ".mp4", 1u << 30, &v)) {
+	if (!strcmp(file, "gap.mp4")) {
+		r->what = W_GAP;
+	} else if (file_number(file, "init", ".mp4", 1u << 30, &v)) {
 		r->what = W_INIT;
 		r->version = (unsigned)v;
 	} else if (file_number(file, "seg", ".m4s", UINT64_MAX / 2, &r->msn)) {
@@ -752,7 +772,8 @@ static int begin_media(struct hls_req *r, struct lws *wsi, const char *name, con
 	sid[SID_LEN] = '\0';
 	if (!parse_file(r, slash + 1))
 		return failf(r, CS_NOT_FOUND, "no such path");
-	h->requests[r->what == W_INIT ? M_INIT : r->what == W_SEGMENT ? M_SEGMENT : M_PART]++;
+	h->requests[r->what == W_INIT || r->what == W_GAP ? M_INIT : r->what == W_SEGMENT ?
+		M_SEGMENT : M_PART]++;
 	struct hls_session *s = find_by_sid(h, sid);
 	if (!s || (name && (!s->name || strcmp(s->name, name))))
 		return failf(r, CS_NOT_FOUND, "no such HLS session (it ended): load the playlist "

@@ -129,7 +129,7 @@ async function main() {
     assert(flv < jpeg, `FLV costs ${flv} KB/s, JPEG ${jpeg} KB/s`);
     const pressed = await page.$$eval(`${tileSel(0)} [data-action="mode"]`,
       (els) => els.map((b) => `${b.dataset.mode}=${b.getAttribute('aria-pressed')}`).join(' '));
-    assert(pressed === 'jpeg=false flv=true', `mode buttons: ${pressed}`);
+    assert(pressed === 'jpeg=false flv=true hls=false', `mode buttons: ${pressed}`);
     await assertNoViolations(page);
     assertNoPageErrors(page);
   }, logs);
@@ -199,10 +199,18 @@ async function main() {
     await closePage(hevc);
   }, logs);
 
-  await test('without Media Source Extensions the FLV choice is disabled with a tooltip, and FLV tiles open in JPEG', async () => {
+  // Where HLS plays natively an FLV tile without MSE plays HLS instead (hls_dashboard.test.mjs).
+  await test('without Media Source Extensions or native HLS the FLV choice is disabled with a tooltip, and FLV tiles open in JPEG', async () => {
     const noMse = await openServed({
       hashLayout: { tiles: [{ name: 'cam1', mode: 'flv', options: {} }] },
-      init: () => { delete window.MediaSource; delete window.ManagedMediaSource; },
+      init: () => {
+        delete window.MediaSource;
+        delete window.ManagedMediaSource;
+        const canPlayType = HTMLMediaElement.prototype.canPlayType;
+        HTMLMediaElement.prototype.canPlayType = function (type) {
+          return /mpegurl/i.test(type) ? '' : canPlayType.call(this, type);
+        };
+      },
     });
     await waitTileState(noMse, 0, ['live'], LIVE_TIMEOUT_MS);
     const button = await noMse.$eval(`${tileSel(0)} [data-mode="flv"]`, (b) => ({ disabled: b.disabled, title: b.title }));

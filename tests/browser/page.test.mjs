@@ -19,9 +19,10 @@ import {
 const RUN_TIMEOUT_MS = 150000;
 // The policy camstream is to send as a header; index.html carries it in a <meta> without
 // frame-ancestors (ignored there), so it holds from disk and in these tests too. media-src
-// blob: is the FLV mode's <video> (a MediaSource's blob: URL).
+// blob: is the FLV mode's <video> (a MediaSource's blob: URL); 'self' http: https: the HLS
+// mode's (a playlist of camstream's, this one or another).
 const CSP_HEADER = "default-src 'none'; script-src 'self'; style-src 'self'; " +
-  "img-src 'self' data: blob: http: https:; media-src blob:; " +
+  "img-src 'self' data: blob: http: https:; media-src 'self' blob: http: https:; " +
   "connect-src 'self' ws: wss: http: https:; " +
   "base-uri 'none'; form-action 'none'; frame-ancestors 'self'";
 const CSP_META = CSP_HEADER.replace(/; frame-ancestors [^;]*/, '');

@@ -10,11 +10,12 @@ import { WEB, readWeb } from './load.mjs';
 const html = readWeb('index.html');
 const tags = html.match(/<[a-zA-Z][^>]*>/g);
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; " +
-  "img-src 'self' data: blob: http: https:; media-src blob:; connect-src 'self' ws: wss: http: https:; " +
+  "img-src 'self' data: blob: http: https:; media-src 'self' blob: http: https:; connect-src 'self' ws: wss: http: https:; " +
   "base-uri 'none'; form-action 'none'";
 // The page's own scripts, after the one it vendors (js/vendor/README.md).
 const VENDORED = ['js/vendor/mpegts.js'];
-const SCRIPTS = ['js/util.js', 'js/secrets.js', 'js/embed.js', 'js/flvplayer.js', 'js/tile.js', 'js/dashboard.js'];
+const SCRIPTS = ['js/util.js', 'js/secrets.js', 'js/embed.js', 'js/flvplayer.js', 'js/hlsplayer.js', 'js/tile.js',
+  'js/dashboard.js'];
 
 const attr = (tag, name) => {
   const m = new RegExp(`\\s${name}="([^"]*)"`).exec(tag);
@@ -42,7 +43,7 @@ test('the content security policy is a <meta> before anything it governs is load
   }
 });
 
-test('the page loads the stylesheet, mpegts.js and its six classic scripts in order, and every one exists', () => {
+test('the page loads the stylesheet, mpegts.js and its seven classic scripts in order, and every one exists', () => {
   const scripts = tags.filter((t) => /^<script\b/i.test(t));
   assert.deepEqual(scripts.map((t) => attr(t, 'src')), [...VENDORED, ...SCRIPTS]);
   for (const t of scripts) {

@@ -1,12 +1,14 @@
-// web/js/embed.js and web/js/tile.js: they load without a page (after util.js, secrets.js and
-// flvplayer.js, as in index.html), and the embed snippets a tile offers work in another page.
+// web/js/embed.js and web/js/tile.js: they load without a page (after util.js, secrets.js,
+// flvplayer.js and hlsplayer.js, as in index.html), the embed snippets a tile offers work in
+// another page, and the layout keeps the mode a tile was asked for.
 // Run: node --test tests/web/
 import assert from 'node:assert/strict';
 import test from 'node:test';
 import vm from 'node:vm';
 import { load, plain } from './load.mjs';
 
-const { context, get } = load(['util.js', 'secrets.js', 'embed.js', 'flvplayer.js', 'tile.js']);
+const { context, get } = load(['util.js', 'secrets.js', 'embed.js', 'flvplayer.js', 'hlsplayer.js', 'tile.js'],
+  { TextEncoder, TextDecoder, btoa, atob });
 const HTTP = 'http://cams.lan:8000';
 const WS = 'ws://cams.lan:8000';
 
@@ -71,4 +73,50 @@ test('embed snippets for a named stream address it by name, without a camera URL
   assert.equal(openedBy(s.ws), `${WS}/ws/stream?name=door%20cam&fps=5`);
   assert.doesNotMatch(s.ws, /const camera/);
   assert.equal(s.snapshot, `${HTTP}/api/streams/door%20cam/snapshot?fps=5`);
+});
+
+/** The src of the <video> snippet, as a browser reads the attribute. */
+function videoSrc(snippet) {
+  const m = /^<video src="([^"]*)" controls autoplay muted playsinline><\/video>$/.exec(snippet);
+  assert.ok(m, `not one <video>: ${snippet}`);
+  return m[1].replace(/&quot;/g, '"').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+}
+
+test('the HLS snippet of a named stream is a <video> of /live/{name}.m3u8, nothing else', () => {
+  const s = context.embedSnippets({ http: HTTP, ws: WS, source: { name: 'door cam' }, options: { fps: '5', transport: 'tcp' }, title: 'door cam' });
+  assert.equal(videoSrc(s.hls), `${HTTP}/live/door%20cam.m3u8`);
+});
+
+test('the HLS snippet of a camera URL has its placeholders, never the password, and the transport only', () => {
+  const camera = 'rtsp://admin:p@ss&word@10.0.0.7:554/cam?token=abc&channel=1';
+  const shown = get('placeholderUrl')(camera);
+  const s = context.embedSnippets({ http: HTTP, ws: WS, source: { url: shown }, options: { fps: '10', transport: 'udp' }, title: 'x' });
+  const src = new URL(videoSrc(s.hls));
+  assert.equal(src.origin + src.pathname, `${HTTP}/hls/index.m3u8`);
+  assert.equal(src.searchParams.get('rtsp_url'), 'rtsp://USER:PASSWORD@10.0.0.7:554/cam?token=SECRET&channel=1');
+  assert.deepEqual([...src.searchParams.keys()], ['rtsp_url', 'transport']);
+  assert.doesNotMatch(s.hls, /p@ss|abc/);
+  assert.equal(s.hls.match(/</g).length, 2, 'the <video> holds another tag');
+});
+
+/** What a tile with these fields stores (Tile.prototype.spec, without a page). */
+function specOf(fields, withSecrets = false) {
+  const tile = Object.assign(Object.create(get('Tile').prototype), { missing: null, options: {} }, fields);
+  return plain(tile.spec(withSecrets));
+}
+
+test('the layout keeps mode hls, and a share link brings it back as HLS where HLS plays', () => {
+  const spec = specOf({ source: { name: 'cam1' }, wanted: 'hls', mode: 'hls' });
+  assert.deepEqual(spec, { name: 'cam1', mode: 'hls', options: {} });
+  const back = plain(context.readLayoutHash(context.layoutHash({ tiles: [spec] }))).tiles[0];
+  assert.deepEqual(back, spec);
+  assert.equal(context.playableMode(back.mode, { mse: false, hls: true }), 'hls');
+  assert.equal(context.playableMode(back.mode, { mse: true, hls: false }), 'flv');
+});
+
+test('a tile asked for FLV that plays as HLS (no MSE) is stored as FLV; JPEG stores no mode', () => {
+  assert.deepEqual(specOf({ source: { name: 'cam1' }, wanted: 'flv', mode: 'hls' }), { name: 'cam1', mode: 'flv', options: {} });
+  assert.deepEqual(specOf({ source: { url: 'rtsp://u:p@h/x' }, wanted: 'hls', mode: 'hls' }),
+    { url: 'rtsp://h/x', secrets: [{ kind: 'userinfo', name: '' }], mode: 'hls', options: {} });
+  assert.deepEqual(specOf({ source: { url: 'demo:' }, wanted: 'jpeg', mode: 'jpeg' }), { url: 'demo:', options: {} });
 });

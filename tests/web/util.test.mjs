@@ -63,6 +63,21 @@ test('flvQuery: the source as for /ws/stream, and of the options only the RTSP t
   assert.equal(flvQuery({ name: 'door cam' }, { width: '320' }), 'name=door%20cam');
 });
 
+test('hlsUrl: /live/{name}.m3u8 for a name, /hls/index.m3u8 with the camera URL and transport, ?token= when given', () => {
+  const { hlsUrl, flvQuery } = context;
+  const camera = 'rtsp://u:p@h/x?a=1&b=2';
+  const options = { fps: '5', width: '320', quality: '60', transport: 'tcp' };
+  assert.equal(hlsUrl('http://h:1', { name: 'cam1' }, options), 'http://h:1/live/cam1.m3u8');
+  assert.equal(hlsUrl('https://h', { name: 'door cam/2' }, {}), 'https://h/live/door%20cam%2F2.m3u8');
+  assert.equal(hlsUrl('http://h:1', { url: camera }, options), `http://h:1/hls/index.m3u8?${flvQuery({ url: camera }, options)}`);
+  assert.equal(new URL(hlsUrl('http://h:1', { url: camera }, {})).searchParams.get('rtsp_url'), camera);
+  assert.equal(hlsUrl('http://h:1', { name: 'cam1' }, {}, 'a&b c'), 'http://h:1/live/cam1.m3u8?token=a%26b%20c');
+  const adHoc = new URL(hlsUrl('http://h:1', { url: camera }, { transport: 'udp' }, 's3cret'));
+  assert.deepEqual([...adHoc.searchParams.keys()], ['rtsp_url', 'transport', 'token']);
+  assert.equal(adHoc.searchParams.get('token'), 's3cret');
+  assert.equal(hlsUrl('http://h:1', { name: 'cam1' }, {}, ''), 'http://h:1/live/cam1.m3u8');
+});
+
 test('snapshotUrl and snapshotName: /snapshot for a URL, /api/streams/{name}/snapshot for a named stream', () => {
   const { snapshotUrl, snapshotName } = context;
   assert.equal(snapshotUrl('http://h:1', { url: 'demo:' }, { width: '320' }), 'http://h:1/snapshot?rtsp_url=demo%3A&width=320');

@@ -1,7 +1,7 @@
 'use strict';
 
 /*
- * camstream page, 6 of 6: the dashboard (add form, layout storage, share links, named
+ * camstream page, 7 of 7: the dashboard (add form, layout storage, share links, named
  * streams, whether the server answers, hidden tab), and the start of it all.
  */
 

@@ -1,13 +1,14 @@
 'use strict';
 
 /*
- * camstream page, 3 of 6: the embed panel's snippets, text for another page. No page access;
+ * camstream page, 3 of 7: the embed panel's snippets, text for another page. No page access;
  * the node unit tests (tests/web) run this file bare and run the snippets they make.
  */
 
 /**
- * What the embed panel offers for showing a camera in another page: {img, ws, snapshot}, an
- * <img> of /mjpeg, a <canvas> fed by /ws/stream, and the /snapshot URL. @source is {name} or
+ * What the embed panel offers for showing a camera in another page: {img, ws, snapshot, hls},
+ * an <img> of /mjpeg, a <canvas> fed by /ws/stream, the /snapshot URL, and a <video> of the HLS
+ * playlist (for browsers that play HLS themselves; others need hls.js). @source is {name} or
  * {url} with the camera URL as the snippets should show it (placeholders or not); @http and
  * @ws are the server's bases, @title the <img>'s alt text. Only text, for another page: the
  * snippets may have the <script> and style="" this page itself may not.
@@ -43,5 +44,6 @@ function embedSnippets({ http, ws, source, options, title }) {
     img: `<img src="${escapeHtml(`${http}/mjpeg?${query}`)}" alt="${escapeHtml(title)}">`,
     ws: script,
     snapshot: snapshotUrl(http, source, options),
+    hls: `<video src="${escapeHtml(hlsUrl(http, source, options))}" controls autoplay muted playsinline></video>`,
   };
 }

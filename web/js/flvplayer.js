@@ -1,7 +1,7 @@
 'use strict';
 
 /*
- * camstream page, 4 of 6: a tile's FLV mode. The tile opens /ws/flv itself, as it opens
+ * camstream page, 4 of 7: a tile's FLV mode. The tile opens /ws/flv itself, as it opens
  * /ws/stream, so a refusal (one JSON text message, then the close code) shows the same way in
  * both modes; it hands every binary message to an FlvPlayer. Message boundaries mean nothing:
  * the messages are one FLV byte stream, which mpegts.js (js/vendor/mpegts.js, loaded before
@@ -20,6 +20,29 @@ function mseAvailable(scope = globalThis) {
 function readFlvHeader(bytes) {
   if (bytes.length < 9 || bytes[0] !== 0x46 || bytes[1] !== 0x4c || bytes[2] !== 0x56) return null;
   return { audio: (bytes[4] & 0x04) !== 0, video: (bytes[4] & 0x01) !== 0 };
+}
+
+/**
+ * What a tile shows of @video at performance.now() @now, in both video modes (FLV here, HLS in
+ * hlsplayer.js): {frames} decoded so far, whether that grew since the last call ({decoding}),
+ * {fps} over the last second, the picture's {width, height}, and {behindMs}: how far the
+ * playhead is behind the newest video received (null before any). Without
+ * getVideoPlaybackQuality() it is decoding while the playhead moves. @samples is the caller's
+ * array, kept between calls: {t, frames, time} of the last second.
+ */
+function videoStats(video, samples, now) {
+  const quality = video.getVideoPlaybackQuality ? video.getVideoPlaybackQuality() : null;
+  const frames = quality ? quality.totalVideoFrames : 0;
+  const previous = samples.length ? samples[samples.length - 1] : { frames: 0, time: 0 };
+  samples.push({ t: now, frames, time: video.currentTime });
+  while (samples.length > 2 && now - samples[1].t >= 1000) samples.shift();
+  const first = samples[0];
+  const fps = now > first.t ? ((frames - first.frames) * 1000) / (now - first.t) : 0;
+  const b = video.buffered;
+  const behindMs = b && b.length ? Math.max(0, (b.end(b.length - 1) - video.currentTime) * 1000) : null;
+  return {
+    frames, decoding: quality ? frames > previous.frames : video.currentTime > previous.time, fps, width: video.videoWidth || 0, height: video.videoHeight || 0, behindMs,
+  };
 }
 
 // How a tile's player runs: live, no stash (lowest latency), catching up when it falls behind,
@@ -130,26 +153,9 @@ class FlvPlayer {
     }
   }
 
-  /**
-   * What the tile shows, at performance.now() @now: {frames} decoded so far, whether that
-   * grew since the last call ({decoding}), {fps} over the last second, the picture's {width,
-   * height}, and {behindMs}: how far the playhead is behind the newest video received (null
-   * before any).
-   */
+  /** What the tile shows: videoStats() of this player's <video>. */
   stats(now) {
-    const v = this.video;
-    const quality = v.getVideoPlaybackQuality ? v.getVideoPlaybackQuality() : null;
-    const frames = quality ? quality.totalVideoFrames : 0;
-    const previous = this.samples.length ? this.samples[this.samples.length - 1].frames : 0;
-    this.samples.push({ t: now, frames });
-    while (this.samples.length > 2 && now - this.samples[1].t >= 1000) this.samples.shift();
-    const first = this.samples[0];
-    const fps = now > first.t ? ((frames - first.frames) * 1000) / (now - first.t) : 0;
-    const b = v.buffered;
-    const behindMs = b && b.length ? Math.max(0, (b.end(b.length - 1) - v.currentTime) * 1000) : null;
-    return {
-      frames, decoding: frames > previous, fps, width: v.videoWidth || 0, height: v.videoHeight || 0, behindMs,
-    };
+    return videoStats(this.video, this.samples, now);
   }
 
   /** Once: stops, then tells the tile, after mpegts.js's own call that said it has returned. */

@@ -1,12 +1,13 @@
 'use strict';
 
 /*
- * camstream page, 5 of 6: one camera tile. The dashboard is a grid of them, each with its own
+ * camstream page, 6 of 7: one camera tile. The dashboard is a grid of them, each with its own
  * WebSocket: to /ws/stream in the JPEG mode (below), to /ws/flv in the FLV mode, where the
  * camera's own video comes as an FLV byte stream that a <video> plays (flvplayer.js): far fewer
- * bytes, and nothing decoded on the server. The person picks the mode per tile; the numbers
- * under the tile say what each costs. Both modes share the socket's life: states, errors,
- * reconnecting.
+ * bytes, and nothing decoded on the server. Where FLV cannot play (no MSE) and the browser
+ * plays HLS itself, the HLS mode gives the <video> the stream's playlist (hlsplayer.js). The
+ * person picks the mode per tile; the numbers under the tile say what each costs. All modes
+ * share one life: states, errors, reconnecting.
  *
  * The server sends every picture as one binary message holding a JPEG whose first segment is
  * a comment "camstream t=<µs since the epoch> seq=<n>", and on failure one text message
@@ -27,9 +28,10 @@
  *   stalled       open but no picture for a while (a named stream's camera may be down;
  *                 camstream reconnects it and the pictures resume on the same socket)
  *   reconnecting  closed by a drop or a source failure; a new attempt after a backoff
- *   error         refused (1008), or FLV that cannot be (unsupported_codec, or this browser
- *                 cannot play it): not retried until the person presses Retry
- *   ended         the stream ended (1000): Retry is offered, nothing automatic
+ *   error         refused (1008, an HTTP 4xx for HLS), or video that cannot be (unsupported_codec,
+ *                 or this browser cannot play it): not retried until the person presses Retry
+ *   ended         the stream ended (1000, the HLS playlist's end): Retry is offered, nothing
+ *                 automatic
  *   credentials   the URL needs a user name and password that this browser does not have
  *   paused        the tab was hidden long enough to close the socket
  */
@@ -39,16 +41,20 @@ class Tile {
   /**
    * @spec {url, secrets?, mode?} or {name, mode?}; @options {fps, width, quality, transport}
    * (strings). A URL with secrets stripped (from storage or a shared link) lists them in
-   * spec.secrets and waits for the person to type them. spec.mode 'flv' is the FLV mode
-   * where this browser can play it; anything else is JPEG.
+   * spec.secrets and waits for the person to type them. spec.mode 'flv' or 'hls' is the
+   * mode that plays here of those two (playableMode); anything else is JPEG.
    */
   constructor(dashboard, spec, options) {
     this.dashboard = dashboard;
     this.source = spec.name !== undefined ? { name: spec.name } : { url: spec.url };
     this.missing = spec.secrets && spec.secrets.length ? spec.secrets : null;
     this.options = { ...options };
-    this.mode = spec.mode === 'flv' && mseAvailable() ? 'flv' : 'jpeg';
+    this.can = videoCapabilities();
+    // the layout keeps the mode asked for: an FLV tile that plays as HLS on an iPhone is FLV again on a desktop
+    this.wanted = ['flv', 'hls'].includes(spec.mode) ? spec.mode : 'jpeg';
+    this.mode = playableMode(this.wanted, this.can);
     this.flv = null;          // FLV mode: the FlvPlayer of the open socket
+    this.hls = null;          // HLS mode: the HlsPlayer of this attempt
     this.ws = null;
     this.state = 'connecting';
     this.attempt = 0;         // failed attempts since the last picture
@@ -91,10 +97,10 @@ class Tile {
     return parts.filter(Boolean).join(' · ');
   }
 
-  /** What the layout stores: secrets only if @withSecrets; the mode when it is not JPEG. */
+  /** What the layout stores: secrets only if @withSecrets; the mode asked for when it is not JPEG. */
   spec(withSecrets) {
     const options = { ...this.options };
-    const mode = this.mode === 'flv' ? { mode: 'flv' } : {};
+    const mode = this.wanted !== 'jpeg' ? { mode: this.wanted } : {};
     if (this.isNamed) return { name: this.source.name, ...mode, options };
     if (this.missing) return { url: this.source.url, secrets: this.missing, ...mode, options };
     const secrets = secretsOf(this.source.url);
@@ -132,12 +138,14 @@ class Tile {
       label.htmlFor = area.id;
     }
     this.settingsPanel.querySelector('.options').append(...optionFields(this.options));
-    if (!mseAvailable()) {
+    if (!this.can.mse) {
       const flv = root.querySelector('[data-mode="flv"]');
       flv.disabled = true;
       flv.title = 'FLV cannot play in this browser: it has no Media Source Extensions (MediaSource)';
     }
+    root.querySelector('[data-mode="hls"]').hidden = !this.can.hls;
     this.ageTitle = this.stats.age.parentElement.title;
+    this.kbpsTitle = this.stats.kbps.parentElement.title;
     this.renderTitle();
     this.renderMode();
 
@@ -186,10 +194,11 @@ class Tile {
     }
   }
 
-  /** 'jpeg' or 'flv' (where this browser has MSE): says so, saves, connects anew. */
+  /** 'jpeg', 'flv' or 'hls' where this browser plays it: says so, saves, connects anew. */
   setMode(mode) {
-    if (mode === this.mode || !['jpeg', 'flv'].includes(mode) || (mode === 'flv' && !mseAvailable())) return;
+    if (mode === this.mode || playableMode(mode, this.can) !== mode) return;
     this.mode = mode;
+    this.wanted = mode;
     // the numbers start over for the new mode; the last JPEG would not be this mode's picture
     Object.assign(this, { arrivals: [], frames: 0, drawn: 0, dropped: 0, age: null, lastJpeg: null });
     Object.assign(this, { width: 0, height: 0 });
@@ -200,16 +209,20 @@ class Tile {
   }
 
   renderMode() {
-    const flv = this.mode === 'flv';
+    const video = this.mode !== 'jpeg';
     this.el.dataset.mode = this.mode;
     for (const button of this.el.querySelectorAll('[data-action="mode"]')) {
       button.setAttribute('aria-pressed', String(button.dataset.mode === this.mode));
     }
-    this.canvas.hidden = flv;
-    this.video.hidden = !flv;
-    this.stats.age.parentElement.title = flv
-      ? 'How far the video plays behind the newest received: the player\'s buffer (FLV has no capture time to compare with)'
-      : this.ageTitle;
+    this.canvas.hidden = video;
+    this.video.hidden = !video;
+    this.stats.age.parentElement.title = {
+      flv: 'How far the video plays behind the newest received: the player\'s buffer (FLV has no capture time to compare with)',
+      hls: 'How old the picture is where this browser tells the playlist\'s clock (EXT-X-PROGRAM-DATE-TIME, Safari), '
+        + 'else how far the video plays behind the newest received',
+    }[this.mode] || this.ageTitle;
+    this.stats.kbps.parentElement.title = this.mode === 'hls'
+      ? 'Not known in HLS: the browser fetches the video itself' : this.kbpsTitle;
   }
 
   togglePanel(panel, button, onOpen) {
@@ -249,6 +262,13 @@ class Tile {
       this.askCredentials('This camera needs its user name and password; they are not saved in this browser.');
       return;
     }
+    if (this.mode === 'hls') {
+      const http = httpBase(this.dashboard.server);
+      this.hls = new HlsPlayer(this.video, hlsUrl(http, this.source, this.options), (kind, detail) => this.onHls(kind, detail));
+      this.begin(http);
+      this.hls.start();
+      return;
+    }
     let ws;
     try {
       ws = new WebSocket(this.address());
@@ -258,15 +278,8 @@ class Tile {
     }
     ws.binaryType = this.mode === 'flv' ? 'arraybuffer' : 'blob';
     this.ws = ws;
-    if (this.mode === 'flv') {
-      this.flv = new FlvPlayer(this.video, (why) => this.onFlvFailure(why));
-      this.drawn = 0; // FLV: what this connection's <video> decoded
-    }
-    this.serverError = null;
-    this.openedAt = performance.now();
-    this.lastFrameAt = 0;
-    this.sourceStatus = null;
-    this.setState('connecting', `Connecting to ${wsBase(this.dashboard.server)}…`);
+    if (this.mode === 'flv') this.flv = new FlvPlayer(this.video, (why) => this.onFlvFailure(why));
+    this.begin(wsBase(this.dashboard.server));
     ws.onopen = () => {
       if (ws === this.ws) this.messageEl.textContent = 'Connected, waiting for the first picture…';
     };
@@ -278,6 +291,16 @@ class Tile {
     };
     ws.onclose = (event) => { if (ws === this.ws) this.onClose(event); };
     ws.onerror = () => {}; // always followed by a close event, which has the code
+  }
+
+  /** The start of every attempt, to @server. */
+  begin(server) {
+    if (this.mode !== 'jpeg') this.drawn = 0; // what this attempt's <video> decoded
+    this.serverError = null;
+    this.openedAt = performance.now();
+    this.lastFrameAt = 0;
+    this.sourceStatus = null;
+    this.setState('connecting', `Connecting to ${server}…`);
   }
 
   /** Closes the socket without reporting it; the caller sets the next state. */
@@ -294,7 +317,9 @@ class Tile {
 
   stopVideo() {
     if (this.flv) this.flv.destroy();
+    if (this.hls) this.hls.destroy();
     this.flv = null;
+    this.hls = null;
   }
 
   restart() {
@@ -332,6 +357,19 @@ class Tile {
     }
   }
 
+  /** HLS mode: what the HlsPlayer reports (hlsplayer.js); as onClose for the other modes. */
+  onHls(kind, detail) {
+    if (kind === 'playlist') {
+      this.messageEl.textContent = 'Playing the playlist, waiting for the first picture…';
+      return;
+    }
+    this.hls = null;
+    const next = hlsVerdict(kind, detail, { http: httpBase(this.dashboard.server), named: this.isNamed });
+    if (next.state === 'credentials') this.needCredentials(next.message);
+    else if (next.state === 'reconnecting') this.scheduleReconnect(next.message);
+    else this.setState(next.state, next.message);
+  }
+
   /** Exponential backoff with jitter: 1, 2, 4 ... s, capped, each scaled by 0.5-1. */
   scheduleReconnect(why) {
     const ceiling = Math.min(TUNING.backoffMaxMs, TUNING.backoffFirstMs * 2 ** this.attempt);
@@ -351,7 +389,7 @@ class Tile {
 
   /** The tab was hidden for long: let go of the socket, come back on resume(). */
   suspend() {
-    if (!this.ws && this.state !== 'reconnecting') return;
+    if (!this.ws && !this.hls && this.state !== 'reconnecting') return;
     this.disconnect();
     this.setState('paused', 'Paused while this tab is hidden');
   }
@@ -498,10 +536,11 @@ class Tile {
   tick(now) {
     while (this.arrivals.length && now - this.arrivals[0].t > 1000) this.arrivals.shift();
     const bytes = this.arrivals.reduce((sum, a) => sum + a.bytes, 0);
-    const video = this.flv && this.flv.player ? this.flv.stats(now) : null;
-    if (video) this.tickVideo(video);
+    const player = this.flv && this.flv.player ? this.flv : this.hls;
+    const video = player ? player.stats(now) : null;
+    if (video) this.tickVideo(video, now);
     this.stats.fps.textContent = String(video ? Math.round(video.fps) : this.arrivals.length);
-    this.stats.kbps.textContent = String(Math.round(bytes / 1024));
+    this.stats.kbps.textContent = this.mode === 'hls' ? '–' : String(Math.round(bytes / 1024));
     this.stats.resolution.textContent = this.width ? `${this.width}×${this.height}` : '–';
     const age = this.age === null || this.state !== 'live' ? null : formatAge(this.age);
     this.stats.age.textContent = age || '–';
@@ -510,12 +549,21 @@ class Tile {
     this.el.dataset.frames = String(this.frames);
     this.el.dataset.drawn = String(this.drawn);
     this.renderCountdown(now);
-    if (this.ws && this.ws.readyState === WebSocket.OPEN) this.watch(now);
+    if (this.hls || (this.ws && this.ws.readyState === WebSocket.OPEN)) this.watch(now);
   }
 
-  /** FLV mode: live while the <video> decodes pictures; its numbers for the stats. */
-  tickVideo(video) {
-    if (video.decoding && this.ws && this.state !== 'live') {
+  /**
+   * FLV and HLS modes: live while the <video> decodes pictures; its numbers for the stats. In
+   * HLS they are all the page sees of the stream: a picture decoded is a picture received.
+   */
+  tickVideo(video, now) {
+    if (this.hls && video.decoding) {
+      this.frames = video.frames;
+      this.attempt = 0;
+    }
+    // a hidden tab's <video> may stop decoding: no stall is counted until it is shown again
+    if (this.hls && (video.decoding || pageHidden())) this.lastFrameAt = now;
+    if (video.decoding && (this.ws || this.hls) && this.state !== 'live') {
       this.sourceStatus = null;
       this.setState('live', 'Live');
     }
@@ -614,7 +662,7 @@ class Tile {
       http: httpBase(this.dashboard.server), ws: wsBase(this.dashboard.server),
       source, options: this.options, title: this.title,
     });
-    for (const kind of ['img', 'ws', 'snapshot']) {
+    for (const kind of ['img', 'ws', 'snapshot', 'hls']) {
       this.embedPanel.querySelector(`[data-snippet="${kind}"]`).value = snippets[kind];
     }
     this.embedPanel.querySelector('.embed-note').textContent = secrets.length && !include

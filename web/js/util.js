@@ -1,9 +1,9 @@
 'use strict';
 
 /*
- * camstream page, 1 of 6: util.js, secrets.js, embed.js, flvplayer.js, tile.js, dashboard.js,
- * classic scripts loaded in this order by index.html, after js/vendor/mpegts.js (the FLV
- * player, global `mpegts`); they share their top-level names.
+ * camstream page, 1 of 7: util.js, secrets.js, embed.js, flvplayer.js, hlsplayer.js, tile.js,
+ * dashboard.js, classic scripts loaded in this order by index.html, after js/vendor/mpegts.js
+ * (the FLV player, global `mpegts`); they share their top-level names.
  *
  * Timings, the server's addresses, the URLs and file names the page makes, text helpers, the
  * share-link format and small page helpers. Nothing here touches the page while the file
@@ -72,6 +72,20 @@ function streamQuery(source, options) {
  */
 function flvQuery(source, options) {
   return streamQuery(source, options.transport ? { transport: options.transport } : {});
+}
+
+/**
+ * The playlist of @source ({name} or {url}) with @options on the server at @http: a name's
+ * /live/{name}.m3u8, a camera URL's /hls/index.m3u8 (of the options only the RTSP transport
+ * applies, as for FLV). @token, when given, is added as ?token= (a <video> sends no header);
+ * the playlist's segments need none.
+ */
+function hlsUrl(http, source, options, token = '') {
+  const url = source.name !== undefined
+    ? `${http}/live/${encodeURIComponent(source.name)}.m3u8`
+    : `${http}/hls/index.m3u8?${flvQuery(source, options)}`;
+  if (!token) return url;
+  return `${url}${url.includes('?') ? '&' : '?'}token=${encodeURIComponent(token)}`;
 }
 
 /** One JPEG of @source ({url} or {name}) with @options, from the server at @http. */
