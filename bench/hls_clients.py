@@ -120,6 +120,7 @@ def parse_playlist(text):
     seg_ms = None       # the current segment's start, wall clock ms
     part_end = 0.0      # s into the current segment
     extinf = 0.0
+    gap = False
     for ln in text.splitlines():
         ln = ln.strip()
         if not ln:
@@ -147,12 +148,16 @@ def parse_playlist(text):
             pl["parts"].append((msn, idx, a["URI"], a.get("INDEPENDENT") == "YES",
                                 seg_ms + part_end * 1000 if seg_ms is not None else None))
             idx += 1
+        elif ln.startswith("#EXT-X-GAP"):
+            gap = True
         elif ln.startswith("#EXT-X-ENDLIST"):
             pl["endlist"] = True
         elif not ln.startswith("#"):
             if msn is None:
                 msn = pl["msn0"]
-            pl["segs"].append((msn, ln))
+            if not gap:         # hls.js loads no EXT-X-GAP segment
+                pl["segs"].append((msn, ln))
+            gap = False
             msn += 1
             idx = 0
             part_end = 0.0
