@@ -541,7 +541,7 @@ def main(argv):
     run.mode_args(ap, "hls", DEFAULT, QUICK)
     ap.add_argument("--systems", default=",".join(SYSTEMS),
                     help="comma-separated, from: " + ",".join(SYSTEMS))
-    ap.add_argument("--many", type=int, default=100, help="clients in hlscpu100")
+    ap.add_argument("--many", type=int, default=100, help="clients in hlscpu100 (100)")
     ap.add_argument("--first-timeout", type=float, default=30.0,
                     help="s for a page's first picture")
     ap.add_argument("--join-play", type=float,
