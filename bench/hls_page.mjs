@@ -77,7 +77,11 @@ async function quit(code) {
   } catch (e) { /* already gone */ }
   http.closeAllConnections();
   http.close();
-  rmSync(profile, { recursive: true, force: true });
+  try {   // Chromium may still be writing its profile as it exits: retried
+    rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+  } catch (e) {
+    process.stderr.write(`hls_page: could not remove ${profile}: ${e.message}\n`);
+  }
   process.exit(code);
 }
 for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP']) process.on(sig, () => quit(1));
