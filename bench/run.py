@@ -13,6 +13,7 @@ issue's target. Raw results go to a JSON file.
   bench/run.sh --scenarios 720p25x1,slow --runs 5 --window 20
   bench/run.sh --flv [--quick]      # the FLV benchmark with its peers (bench/flv_run.py)
   bench/run.sh --rtmp [--quick]     # RTMP ingest against node-media-server (bench/rtmp_run.py)
+  bench/run.sh --hls [--quick]      # HLS in hls.js and 100 clients, against ffmpeg + nginx
 
 Every wait has a deadline; every process started is stopped on exit, Ctrl-C included (and gets
 SIGTERM from the kernel if this script is killed outright).
@@ -136,9 +137,9 @@ class Bench:
         self.rtsp = line.split()[1]
         time.sleep(1.0)    # let the encoder reach its steady rate
 
-    def start_camstream(self):
+    def start_camstream(self, extra=()):
         cmd = [self.a.bin, "--port", "0", "--host", "127.0.0.1", "--max-clients", "0",
-               "--log-level", "warn"] + self.limit_opts()
+               "--log-level", "warn"] + self.limit_opts() + list(extra)
         p, line = start(cmd, "camstream listening on http://",
                         os.path.join(self.logdir, "camstream.log"), timeout=10)
         hostport = line.rsplit("http://", 1)[1].strip("/")
@@ -628,6 +629,9 @@ def main():
     if "--rtmp" in sys.argv[1:]:    # the RTMP ingest benchmark (bench/rtmp_run.py)
         import rtmp_run
         return rtmp_run.main(sys.argv[1:])
+    if "--hls" in sys.argv[1:]:     # HLS / LL-HLS against ffmpeg's hls muxer + nginx
+        import hls_run
+        return hls_run.main(sys.argv[1:])
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scenarios", help="comma-separated, from: " + ",".join(DEFAULT))
     ap.add_argument("--quick", action="store_true",
