@@ -46,7 +46,8 @@ test)
   fi
   # node-media-server (an independent RTMP peer for test_rtmp_ingest and the benchmarks) wants
   # node 20+; with an older node that test says it skips
-  if [ ! -d bench/peers/node_modules/node-media-server ] &&
+  if { [ ! -d bench/peers/node_modules/node-media-server ] ||
+    [ ! -d bench/peers/node_modules/hls.js ]; } &&
     [ "$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)" -ge 20 ]; then
     bench/peers/install.sh || echo "== bench/peers/install.sh failed: the node-media-server test skips"
   fi
