@@ -16,6 +16,7 @@ import {
   LIVE_TIMEOUT_MS, STATE_TIMEOUT_MS, addNamed, assert, assertMovingPicture, assertNoPageErrors,
   closePage, counters, diag, launchBrowser, newPage, onCleanup, run, startCamstream,
   startRtspServer, test, tileSel, tileStat, tileStatus, waitTileDrawn, waitTileState,
+  videoOf, waitVideoPlays,
 } from './helpers.mjs';
 
 const RUN_TIMEOUT_MS = 240000;
@@ -37,31 +38,6 @@ async function openServed({ hashLayout = null, init = null, tuning = null } = {}
   const hash = hashLayout ? '#layout=' + Buffer.from(JSON.stringify(hashLayout)).toString('base64url') : '';
   await page.goto(server.base + '/' + hash, { timeout: STATE_TIMEOUT_MS });
   return page;
-}
-
-/** What tile @i's <video> says: {time, frames, width, height, hidden, error}. */
-async function videoOf(page, i) {
-  return page.$eval(`${tileSel(i)} video`, (v) => ({
-    time: v.currentTime, frames: v.getVideoPlaybackQuality().totalVideoFrames,
-    width: v.videoWidth, height: v.videoHeight, hidden: v.hidden,
-    error: v.error ? `${v.error.code} ${v.error.message}` : null,
-  }));
-}
-
-/** Waits until tile @i's <video> has played @seconds more and decoded @frames more. */
-async function waitVideoPlays(page, i, seconds, frames) {
-  const from = await videoOf(page, i);
-  try {
-    await page.waitForFunction(({ sel, time, want }) => {
-      const v = document.querySelector(sel);
-      return v.currentTime >= time && v.getVideoPlaybackQuality().totalVideoFrames >= want;
-    }, { sel: `${tileSel(i)} video`, time: from.time + seconds, want: from.frames + frames },
-    { timeout: LIVE_TIMEOUT_MS, polling: 100 });
-  } catch (err) {
-    throw new Error(`tile ${i}: the video did not play on from ${JSON.stringify(from)}: ` +
-      `${JSON.stringify(await videoOf(page, i))}, "${await tileStatus(page, i)}"`);
-  }
-  return videoOf(page, i);
 }
 
 /** Tile @i's KB/s figure, read every 250 ms for MEASURE_MS; the median. */

@@ -303,6 +303,31 @@ export async function tileStat(page, i, name) {
   return page.$eval(`${tileSel(i)} [data-stat="${name}"]`, (el) => el.textContent);
 }
 
+/** What tile @i's <video> says: {src, time, frames, width, height, hidden, error}. */
+export async function videoOf(page, i) {
+  return page.$eval(`${tileSel(i)} video`, (v) => ({
+    src: v.getAttribute('src'), time: v.currentTime, frames: v.getVideoPlaybackQuality().totalVideoFrames,
+    width: v.videoWidth, height: v.videoHeight, hidden: v.hidden,
+    error: v.error ? `${v.error.code} ${v.error.message}` : null,
+  }));
+}
+
+/** Waits until tile @i's <video> has played @seconds more and decoded @frames more. */
+export async function waitVideoPlays(page, i, seconds, frames, timeout = LIVE_TIMEOUT_MS) {
+  const from = await videoOf(page, i);
+  try {
+    await page.waitForFunction(({ sel, time, want }) => {
+      const v = document.querySelector(sel);
+      return v.currentTime >= time && v.getVideoPlaybackQuality().totalVideoFrames >= want;
+    }, { sel: `${tileSel(i)} video`, time: from.time + seconds, want: from.frames + frames },
+    { timeout, polling: 100 });
+  } catch (err) {
+    throw new Error(`tile ${i}: the video did not play on from ${JSON.stringify(from)}: ` +
+      `${JSON.stringify(await videoOf(page, i))}, "${await tileStatus(page, i)}"`);
+  }
+  return videoOf(page, i);
+}
+
 /** Waits until tile @i has one of @states; its status text is in the error. */
 export async function waitTileState(page, i, states, timeout = STATE_TIMEOUT_MS) {
   try {

@@ -20,6 +20,7 @@ import {
   LIVE_TIMEOUT_MS, STATE_TIMEOUT_MS, assert, assertNoPageErrors, closePage, counters, diag,
   launchBrowser, newPage, onCleanup, run, sleep, startCamstream, startRtspServer, test, tileSel,
   tileStat, tileStatus, waitTileState,
+  videoOf, waitVideoPlays,
 } from './helpers.mjs';
 
 const RUN_TIMEOUT_MS = 280000;
@@ -77,31 +78,6 @@ async function openServed({ layout = null, inits = [] } = {}) {
 async function playlistsFetched(page) {
   return (await page.evaluate(() => window.__fetched))
     .filter((u) => u.includes('.m3u8')).map((u) => u.replace(server.base, ''));
-}
-
-/** What tile @i's <video> says: {src, time, frames, width, height, hidden, error}. */
-async function videoOf(page, i) {
-  return page.$eval(`${tileSel(i)} video`, (v) => ({
-    src: v.getAttribute('src'), time: v.currentTime, frames: v.getVideoPlaybackQuality().totalVideoFrames,
-    width: v.videoWidth, height: v.videoHeight, hidden: v.hidden,
-    error: v.error ? `${v.error.code} ${v.error.message}` : null,
-  }));
-}
-
-/** Waits until tile @i's <video> has played @seconds more and decoded @frames more. */
-async function waitVideoPlays(page, i, seconds, frames) {
-  const from = await videoOf(page, i);
-  try {
-    await page.waitForFunction(({ sel, time, want }) => {
-      const v = document.querySelector(sel);
-      return v.currentTime >= time && v.getVideoPlaybackQuality().totalVideoFrames >= want;
-    }, { sel: `${tileSel(i)} video`, time: from.time + seconds, want: from.frames + frames },
-    { timeout: HLS_LIVE_TIMEOUT_MS, polling: 100 });
-  } catch (err) {
-    throw new Error(`tile ${i}: the video did not play on from ${JSON.stringify(from)}: ` +
-      `${JSON.stringify(await videoOf(page, i))}, "${await tileStatus(page, i)}"`);
-  }
-  return videoOf(page, i);
 }
 
 /** Tile @i's mode buttons: "jpeg=false flv=true ..." (aria-pressed), and which are hidden or disabled. */
@@ -168,7 +144,7 @@ async function main() {
     const buttons = await modeButtons(page, 0);
     assert(buttons === 'jpeg=false, flv=false disabled, hls=true', `mode buttons: ${buttons}`);
     await waitTileState(page, 0, ['live'], HLS_LIVE_TIMEOUT_MS);
-    const video = await waitVideoPlays(page, 0, 1, 15);
+    const video = await waitVideoPlays(page, 0, 1, 15, HLS_LIVE_TIMEOUT_MS);
     assert(video.src === `${server.base}/live/cam1.m3u8`, `the <video> plays ${video.src}`);
     assert(!video.hidden && await page.$eval(`${tileSel(0)} canvas`, (c) => c.hidden), 'the <video> is not the one shown');
     assert(video.width === 640 && video.height === 360, `video ${video.width}x${video.height}`);
@@ -233,7 +209,7 @@ async function main() {
     assert(buttons === 'jpeg=true, flv=false, hls=false', `mode buttons: ${buttons}`);
     await page.click(`${tileSel(0)} [data-mode="hls"]`);
     await waitTileState(page, 0, ['live'], HLS_LIVE_TIMEOUT_MS);
-    const video = await waitVideoPlays(page, 0, 1.5, 25);
+    const video = await waitVideoPlays(page, 0, 1.5, 25, HLS_LIVE_TIMEOUT_MS);
     assert(video.src === `${server.base}/live/cam1.m3u8` && video.width === 640, `video ${JSON.stringify(video)}`);
     const fps = Number(await tileStat(page, 0, 'fps'));
     assert(fps >= 15 && fps <= 35, `the HLS tile shows ${fps} fps for a 25 fps camera`);
@@ -245,7 +221,7 @@ async function main() {
     await page.reload({ timeout: STATE_TIMEOUT_MS });
     await waitTileState(page, 0, ['live'], HLS_LIVE_TIMEOUT_MS);
     assert(await page.$eval(tileSel(0), (el) => el.dataset.mode) === 'hls', 'after a reload the tile is not HLS');
-    await waitVideoPlays(page, 0, 1, 15);
+    await waitVideoPlays(page, 0, 1, 15, HLS_LIVE_TIMEOUT_MS);
     await assertNoViolations(page);
     assertNoPageErrors(page);
   }, logs);
@@ -279,7 +255,7 @@ async function main() {
     const camera = rtsp.url('h264');
     const p = await openServed({ layout: { tiles: [{ url: camera, mode: 'hls', options: { transport: 'tcp' } }] } });
     await waitTileState(p, 0, ['live'], HLS_LIVE_TIMEOUT_MS);
-    const video = await waitVideoPlays(p, 0, 1, 15);
+    const video = await waitVideoPlays(p, 0, 1, 15, HLS_LIVE_TIMEOUT_MS);
     const want = `${server.base}/hls/index.m3u8?rtsp_url=${encodeURIComponent(camera)}&transport=tcp`;
     assert(video.src === want, `the <video> plays ${video.src}, not ${want}`);
     await assertNoViolations(p);
@@ -327,7 +303,7 @@ async function main() {
     const text = await tileStatus(p, 0);
     diag(`cam265 in HLS: ${await p.$eval(tileSel(0), (el) => el.dataset.state)}: ${text}`);
     if (await p.$eval(tileSel(0), (el) => el.dataset.state) === 'live') {
-      await waitVideoPlays(p, 0, 1, 15);
+      await waitVideoPlays(p, 0, 1, 15, HLS_LIVE_TIMEOUT_MS);
     } else {
       assert(text.startsWith('Error: this browser cannot play the HLS stream: '), `status "${text}"`);
     }
