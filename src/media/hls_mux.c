@@ -739,3 +739,47 @@ void hls_mux_get_stats(const struct hls_mux *m, struct hls_mux_stats *st)
 		st->parts += m->segs[i].n_parts;
 	st->bytes = window_bytes(m);
 }
+
+bool hls_number_parse(const char *text, uint64_t max, uint64_t *out)
+{
+	if (!text || !*text || strlen(text) > 19)
+		return false;
+	uint64_t n = 0;
+	for (const char *p = text; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return false;
+		n = n * 10 + (uint64_t)(*p - '0');
+	}
+	if (n > max)
+		return false;
+	*out = n;
+	return true;
+}
+
+/* A number between @prefix and @suffix that make up the whole of @file. */
+static bool file_number(const char *file, const char *prefix, const char *suffix,
+	uint64_t max, uint64_t *out)
+{
+	size_t n = strlen(file), p = strlen(prefix), q = strlen(suffix);
+	char num[24];
+	if (n <= p + q || n - p - q >= sizeof(num) || strncmp(file, prefix, p) ||
+		strcmp(file + n - q, suffix))
+		return false;
+	memcpy(num, file + p, n - p - q);
+	num[n - p - q] = '\0';
+	return hls_number_parse(num, max, out);
+}
+
+enum hls_file hls_file_parse(const char *file, uint64_t *number)
+{
+	*number = 0;
+	if (!strcmp(file, "gap.mp4"))
+		return HLS_FILE_GAP;
+	if (file_number(file, "init", ".mp4", 1u << 30, number))
+		return HLS_FILE_INIT;
+	if (file_number(file, "seg", ".m4s", UINT64_MAX / 2, number))
+		return HLS_FILE_SEGMENT;
+	if (file_number(file, "part", ".m4s", UINT64_MAX / 2, number))
+		return HLS_FILE_PART;
+	return HLS_FILE_NONE;
+}

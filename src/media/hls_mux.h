@@ -125,6 +125,14 @@ struct hls_buf *hls_mux_part(const struct hls_mux *m, uint64_t number);
 size_t hls_mux_segment(const struct hls_mux *m, uint64_t msn, struct hls_buf **bufs,
 	size_t cap);
 
+/* What a client asks for by a file name hls_mux_playlist wrote: "init{V}.mp4" (*@number: V,
+ * at most 2^30), "seg{MSN}.m4s", "part{N}.m4s" (at most 2^63 - 1) or "gap.mp4". Anything else,
+ * signs, spaces or more than 19 digits included: HLS_FILE_NONE. */
+enum hls_file { HLS_FILE_NONE, HLS_FILE_INIT, HLS_FILE_SEGMENT, HLS_FILE_PART, HLS_FILE_GAP };
+enum hls_file hls_file_parse(const char *file, uint64_t *number);
+/* A decimal number of 1 to 19 digits and nothing else, at most @max (_HLS_msn, _HLS_part). */
+bool hls_number_parse(const char *text, uint64_t max, uint64_t *out);
+
 struct hls_mux_stats {
 	size_t segments, parts, bytes;   /* in the window now */
 	uint64_t parts_made, segments_made, discontinuities;

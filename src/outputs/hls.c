@@ -620,22 +620,6 @@ static struct hls_req *req_of(struct viewer *v)
 	return (struct hls_req *)(void *)((char *)v - offsetof(struct hls_req, v));
 }
 
-static bool take_number(const char *text, uint64_t max, uint64_t *out)
-{
-	if (!text || !*text || strlen(text) > 19)
-		return false;
-	uint64_t n = 0;
-	for (const char *p = text; *p; p++) {
-		if (*p < '0' || *p > '9')
-			return false;
-		n = n * 10 + (uint64_t)(*p - '0');
-	}
-	if (n > max)
-		return false;
-	*out = n;
-	return true;
-}
-
 /* Takes "@name=value" out of @q (the rest moves down): its value, or NULL. */
 static const char *take_arg(struct query *q, const char *name, int *dup)
 {
@@ -674,12 +658,12 @@ static enum cs_err playlist_options(struct viewer *v, struct query *q, struct cs
 		return cs_fail(err, CS_BAD_REQUEST, "_HLS_part needs _HLS_msn (RFC 8216bis 6.2.5.2)");
 	uint64_t n;
 	if (msn) {
-		if (!take_number(msn, UINT64_MAX / 2, &r->msn))
+		if (!hls_number_parse(msn, UINT64_MAX / 2, &r->msn))
 			return cs_fail(err, CS_BAD_REQUEST, "_HLS_msn must be a segment number");
 		r->block = true;
 	}
 	if (part) {
-		if (!take_number(part, 100000, &n))
+		if (!hls_number_parse(part, 100000, &n))
 			return cs_fail(err, CS_BAD_REQUEST, "_HLS_part must be a part number");
 		r->part = (int)n;
 	}
@@ -734,37 +718,30 @@ static int begin_playlist(struct hls_req *r, struct lws *wsi, const char *path_n
 	return playlist_try(r);
 }
 
-/* A number between @prefix and @suffix that make up the whole of @file. */
-static bool file_number(const char *file, const char *prefix, const char *suffix,
-	uint64_t max, uint64_t *out)
-{
-	size_t n = strlen(file), p = strlen(prefix), q = strlen(suffix);
-	char num[24];
-	if (n <= p + q || n - p - q >= sizeof(num) || strncmp(file, prefix, p) ||
-		strcmp(file + n - q, suffix))
-		return false;
-	memcpy(num, file + p, n - p - q);
-	num[n - p - q] = '\0';
-	return take_number(num, max, out);
-}
-
-/* "init{V}.mp4", "seg{MSN}.m4s" or "part{N}.m4s" (r->msn: the segment or part number). */
+/* The file of a sub-resource URI, as hls_mux_playlist names them. */
 static bool parse_file(struct hls_req *r, const char *file)
 {
-	uint64_t v;
-	if (!strcmp(file, "gap.mp4")) {
+	uint64_t n;
+	switch (hls_file_parse(file, &n)) {
+	case HLS_FILE_GAP:
 		r->what = W_GAP;
-	} else if (file_number(file, "init", ".mp4", 1u << 30, &v)) {
+		return true;
+	case HLS_FILE_INIT:
 		r->what = W_INIT;
-		r->version = (unsigned)v;
-	} else if (file_number(file, "seg", ".m4s", UINT64_MAX / 2, &r->msn)) {
+		r->version = (unsigned)n;
+		return true;
+	case HLS_FILE_SEGMENT:
 		r->what = W_SEGMENT;
-	} else if (file_number(file, "part", ".m4s", UINT64_MAX / 2, &r->msn)) {
+		r->msn = n;
+		return true;
+	case HLS_FILE_PART:
 		r->what = W_PART;
-	} else {
-		return false;
+		r->msn = n;
+		return true;
+	case HLS_FILE_NONE:
+		break;
 	}
-	return true;
+	return false;
 }
 
 /* /hls/{sid}/{file} or /live/{name}/{sid}/{file}. */
