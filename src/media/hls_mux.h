@@ -37,7 +37,8 @@
 #define HLS_MAX_PARTS 100       /* parts in a segment at most (then it is cut, as at _MAX_US) */
 
 /* Immutable bytes once made; @headroom is scratch for the writer in front of @data (LWS_PRE),
- * as in codedlog.h. */
+ * as in codedlog.h. @refs is atomic: the mux and every request sending the bytes hold one, and
+ * whoever drops the last frees (today all on the service thread). */
 struct hls_buf {
 	atomic_uint refs;
 	size_t len;
