@@ -27,8 +27,8 @@ from collections import defaultdict
 TOP = "top"  # files directly in src/
 
 # Layer order, lowest first. Only used to list folders in a stable order in messages.
-ORDER = ["base", "url", "config", "media", "inputs", "streams", "onvif", "web", "outputs",
-         "ingest", "api"]
+ORDER = ["base", "url", "config", "media", "inputs", "streams", "onvif", "webrtc", "web",
+         "outputs", "ingest", "api"]
 
 # Folder -> the other folders whose first-party headers it may include (itself is always allowed).
 # inputs, streams and onvif are siblings: none may include another. Top may include everything.
@@ -40,11 +40,13 @@ ALLOWED = {
     "inputs": {"base", "url", "media"},
     "streams": {"base", "url", "media"},
     "onvif": {"base", "url", "media"},
+    # WebRTC's pure parts (SDP, STUN, RTP, RTCP, DTLS-SRTP): bytes in, bytes out
+    "webrtc": {"base"},
     "web": {"base", "url", "config", "media", "streams"},
-    "outputs": {"base", "url", "config", "media", "streams", "web"},
+    "outputs": {"base", "url", "config", "media", "streams", "webrtc", "web"},
     # the RTMP ingest: a listener (lws) that feeds inputs' push sources
     "ingest": {"base", "url", "config", "media", "inputs", "streams", "web"},
-    "api": {"base", "url", "config", "media", "streams", "web", "outputs", "ingest"},
+    "api": {"base", "url", "config", "media", "streams", "webrtc", "web", "outputs", "ingest"},
     TOP: set(ORDER),
 }
 
@@ -64,6 +66,8 @@ LIBRARIES = [
     ("jansson", ("jansson.h", "jansson_config.h"),
      {"base", "config", "streams", "api", "web", "outputs"}),
     ("libxml2", ("libxml/",), {"onvif"}),
+    ("OpenSSL", ("openssl/",), {"webrtc"}),
+    ("libsrtp2", ("srtp2/",), {"webrtc"}),
     ("libcurl", ("curl/",), {"onvif"}),
 ]
 

@@ -1,0 +1,2 @@
+/* rtcp: see rtcp.h */
+#include "rtcp.h"

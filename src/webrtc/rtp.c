@@ -1,0 +1,2 @@
+/* rtp: see rtp.h */
+#include "rtp.h"

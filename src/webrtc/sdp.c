@@ -1,0 +1,2 @@
+/* sdp: see sdp.h */
+#include "sdp.h"

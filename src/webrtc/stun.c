@@ -1,0 +1,2 @@
+/* stun: see stun.h */
+#include "stun.h"
