@@ -149,7 +149,7 @@ static bool read_xor_address(const uint8_t *msg, const uint8_t *v, size_t len,
 int stun_parse(const uint8_t *p, size_t n, struct stun_msg *m)
 {
 	memset(m, 0, sizeof(*m));
-	if (!p || n < STUN_HEADER || (p[0] & 0xc0) || get32(p + 4) != STUN_MAGIC)
+	if (!p || n < STUN_HEADER || p[0] > 3 || get32(p + 4) != STUN_MAGIC)
 		return -EINVAL;
 	size_t len = get16(p + 2);
 	if (len % 4 || STUN_HEADER + len != n)

@@ -50,11 +50,11 @@ struct stun_msg {
  * length that fits: a cheap test for demultiplexing, no parsing. */
 bool stun_is(const uint8_t *p, size_t n);
 
-/* Parses @n bytes at @p. 0, or -EINVAL: shorter than its header, length field not a
- * multiple of 4 or not matching @n, wrong cookie, an attribute running past the end, a
- * FINGERPRINT that is wrong or not last, attributes after MESSAGE-INTEGRITY other than
- * FINGERPRINT (RFC 8489 §14.5: they are ignored; we refuse, nobody sends them), a USERNAME
- * over 513 bytes. Unknown attributes are skipped (comprehension-required ones too: an
+/* Parses @n bytes at @p. 0, or -EINVAL: shorter than its header, a first byte over 3 (not
+ * STUN by RFC 7983's rule: what parses passes stun_is), length field not a multiple of 4 or
+ * not matching @n, wrong cookie, an attribute running past the end, a FINGERPRINT that is
+ * wrong or not last, attributes after MESSAGE-INTEGRITY other than FINGERPRINT (RFC 8489
+ * §14.5: they are ignored; we refuse, nobody sends them), a USERNAME over 513 bytes. Unknown attributes are skipped (comprehension-required ones too: an
  * ICE-lite agent answers anyway, as browsers expect). */
 int stun_parse(const uint8_t *p, size_t n, struct stun_msg *m);
 
