@@ -65,7 +65,8 @@ bool stun_check_integrity(const uint8_t *p, size_t n, const struct stun_msg *m,
 
 /* Writes a binding success response to the request with @txid into @out (@cap bytes; 80 are
  * enough for IPv4 and IPv6): XOR-MAPPED-ADDRESS of @from (the request's source, IPv4 or
- * IPv6), MESSAGE-INTEGRITY under @key (none if @key is NULL; an empty key is a non-NULL
+ * IPv6; an IPv4-mapped IPv6 address, as a dual-stack socket gives, is written as IPv4),
+ * MESSAGE-INTEGRITY under @key (none if @key is NULL; an empty key is a non-NULL
  * @key with @key_len 0), FINGERPRINT. Its length, or 0 if @cap is too small or @from is
  * neither family. */
 size_t stun_binding_success(uint8_t *out, size_t cap, const uint8_t txid[12],
