@@ -717,6 +717,13 @@ static int try_answer(struct whep_req *r)
 	if (hub_sub_error(&s->sub, &err) != CS_OK)
 		return req_fail(r, &err);
 	struct coded_entry *key = hub_sub_newest_key(&s->sub);
+	struct source_stats st;
+	if (!key && hub_sub_stats(&s->sub, &st) && st.coded == SOURCE_CODED_NO) {
+		cs_fail(&err, CS_UNSUPPORTED_CODEC, "%s sends %s: WebRTC carries H.264 only here "
+			"(the JPEG endpoints show it)", s->label,
+			st.codec[0] ? st.codec : "pictures WebRTC cannot carry");
+		return req_fail(r, &err);
+	}
 	if (!key) {
 		if (s->v.expired)
 			return req_failf(r, CS_TIMEOUT, "the camera gave no key picture in time");
