@@ -1,8 +1,8 @@
 /* rtp: H.264 in RTP per RFC 6184, packetization mode 1, and the RFC 3550 header
  * (src/webrtc/rtp.c). What is packetized is written out as packets and depacketized again here
  * (single NAL unit packets and FU-A reassembly, as a receiver does); the result must be the
- * access unit that went in, without its delimiters and filler data. Units at, just under and
- * just over the payload limit and the FU-A fragment boundaries are the interesting sizes. */
+ * access unit that went in, without its delimiters, filler data and unspecified types. Units
+ * at, just under and just over the payload limit and the FU-A fragment boundaries are the interesting sizes. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -46,7 +46,7 @@ static void add_unit(struct au_builder *b, uint8_t hdr, size_t n)
 		at[4 + i] = rnd8();
 	b->len += 4 + n;
 	uint8_t type = hdr & 0x1f;
-	if (type != 9 && type != 12) {
+	if (type != 9 && type != 12 && type != 0 && type < 24) {
 		memcpy(b->kept_p + b->kept, at, 4 + n);
 		b->kept += 4 + n;
 	}
@@ -68,7 +68,7 @@ static int round_trip(const struct au_builder *b, size_t mp)
 	CHECK(rtp_h264_count(b->p, b->len, mp) == n);
 	size_t out = 0, unit_at = 0;
 	bool in_fu = false;
-	uint8_t pkt[70000];
+	static uint8_t pkt[70000];
 	for (int i = 0; i < n; i++) {
 		const struct rtp_desc *d = &descs[i];
 		CHECK(d->len + d->fu_len <= mp);
@@ -194,6 +194,18 @@ static void random_access_units(void)
 	}
 }
 
+static void unspecified_types_are_left_out(void)
+{
+	struct au_builder b = builder();
+	add_unit(&b, 0x67, 10);
+	add_unit(&b, 0x7c, 3000); /* 28: would read as an FU-A */
+	add_unit(&b, 0x78, 20);   /* 24: a STAP-A */
+	add_unit(&b, 0x60, 20);   /* 0 */
+	add_unit(&b, 0x7f, 20);   /* 31 */
+	add_unit(&b, 0x65, 10);
+	CHECK(round_trip(&b, RTP_MAX_PAYLOAD) == 2);
+}
+
 static void nothing_to_send(void)
 {
 	struct au_builder b = builder();
@@ -298,6 +310,7 @@ int main(void)
 	RUN(a_whole_access_unit);
 	RUN(fu_indicator_keeps_f_and_nri);
 	RUN(random_access_units);
+	RUN(unspecified_types_are_left_out);
 	RUN(nothing_to_send);
 	RUN(malformed_units_are_refused);
 	RUN(too_few_descriptions);
