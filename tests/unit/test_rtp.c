@@ -2,7 +2,8 @@
  * (src/webrtc/rtp.c). What is packetized is written out as packets and depacketized again here
  * (single NAL unit packets and FU-A reassembly, as a receiver does); the result must be the
  * access unit that went in, without its delimiters, filler data and unspecified types. Units
- * at, just under and just over the payload limit and the FU-A fragment boundaries are the interesting sizes. */
+ * at, just under and just over the payload limit and the FU-A fragment boundaries are the
+ * interesting sizes. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
