@@ -416,7 +416,9 @@ static void on_stun(struct webrtc *w, const uint8_t *p, size_t n,
 	const struct sockaddr_storage *from, socklen_t from_len)
 {
 	struct stun_msg m;
-	if (stun_parse(p, n, &m) != 0 || m.type != STUN_BINDING_REQUEST || !m.username) {
+	/* RFC 8445 §7.2.2: an ICE check carries USERNAME, MESSAGE-INTEGRITY and FINGERPRINT */
+	if (stun_parse(p, n, &m) != 0 || m.type != STUN_BINDING_REQUEST || !m.username ||
+		!m.has_fingerprint) {
 		w->m.dropped++;   /* indications, responses, garbage: nothing to answer */
 		return;
 	}
