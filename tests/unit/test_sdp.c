@@ -250,8 +250,8 @@ static void malformed_offers_are_refused(void)
 		"v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 H264\r\n",
 		"v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 H264/fast\r\n",
 		"v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 H 264/90000\r\n",
-		"v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n"
-		"a=rtpmap:96 H264H264H264H264H264H264H264H264/90000\r\n",
+		("v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n"
+		 "a=rtpmap:96 H264H264H264H264H264H264H264H264/90000\r\n"),
 		"v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=setup:actpassactpassactpass\r\n",
 		"v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=x\ry\r\n",
 	};
