@@ -262,6 +262,18 @@ class Play(WebrtcCase):
         self.playing(cam, whep_path(self.camera("h264-pcmu")))
         self.playing(cam, whep_path(self.camera("h264-aac")))
 
+    def test_webrtc_host_addresses_are_the_candidates(self):
+        cam = self.start_camstream("--webrtc-host", "192.0.2.10,198.51.100.20")
+        c = self.client(cam, whep_path(self.camera()), via=("127.0.0.1", cam.webrtc_port))
+        r = c.post()
+        self.assertEqual(r.status, 201, r)
+        self.assertEqual(sorted({(a, p) for _, a, p, _ in candidates(c.answer)}),
+                         [("192.0.2.10", cam.webrtc_port), ("198.51.100.20", cam.webrtc_port)],
+                         c.answer)
+        # the addresses are announced, not bound: through 127.0.0.1 it plays as well
+        c.apply_answer()
+        self.assertGreaterEqual(c.wait_frames(10, FIRST_FRAME), 10, c.describe())
+
     def test_cors_exposes_the_location(self):
         cam = self.start_camstream()
         c = self.client(cam, whep_path(self.camera()), headers={"Origin": "http://127.0.0.1:9"})
@@ -509,6 +521,25 @@ class Loss(WebrtcCase):
             self.assertGreaterEqual(st["resent"], st["dropped"] * 0.9,
                                     "dropped packets that never came again: %s" % st)
         self.assertGreaterEqual(rate, FPS * 0.8)
+        self.assertEqual(c.sizes, {SIZE})
+
+    def test_pli_is_answered_with_the_cached_key_picture(self):
+        cam = self.start_camstream()
+        c = self.playing(cam, whep_path(self.camera()))
+        before = self.webrtc_metrics(cam)
+        for _ in range(3):
+            c.send_pli()
+            self.assertGreaterEqual(c.wait_more_frames(3, 5.0), 3, c.describe())
+        ok, value, _ = self.wait_metric(cam, "camstream_webrtc_plis_received_total",
+                                        lambda v: v >= before["camstream_webrtc_plis_received_total"]
+                                        + 3, 5.0)
+        self.assertTrue(ok, "PLIs counted: %s" % value)
+        after = self.webrtc_metrics(cam)
+        self.note("3 PLIs: key resends +%d" % (after["camstream_webrtc_key_resends_total"]
+                                                - before["camstream_webrtc_key_resends_total"]))
+        self.assertGreaterEqual(after["camstream_webrtc_key_resends_total"],
+                                before["camstream_webrtc_key_resends_total"] + 1, after)
+        self.assertPlaysOn(c, 1.0)
         self.assertEqual(c.sizes, {SIZE})
 
     def test_client_gone_silent_ends_after_consent_freshness(self):

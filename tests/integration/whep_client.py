@@ -347,6 +347,21 @@ class WhepClient:
         for t in self._tasks:
             t.cancel()
 
+    async def _pli(self):
+        for t in self.pc.getTransceivers():
+            if t.kind == "video":
+                ssrcs = [s.source for s in t.receiver.getSynchronizationSources()]
+                if not ssrcs:
+                    raise AssertionError("no video SSRC seen yet")
+                await t.receiver._send_rtcp_pli(ssrcs[0])
+                return ssrcs[0]
+        raise AssertionError("no video transceiver")
+
+    def send_pli(self):
+        """Sends a PLI (RTCP picture loss indication) for the video, as a decoder that lost
+        its reference would; returns the SSRC it names."""
+        return self.loop.run(self._pli(), 5.0)
+
     # -- the steps
 
     def make_offer(self):
