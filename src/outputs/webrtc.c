@@ -46,7 +46,8 @@
 #define RESTART_MIN_US 300000         /* replays from the key picture at most this often */
 #define READS_PER_CALL 256            /* datagrams read per readable callback */
 #define PKT_CAP (1500 + DTLS_SRTP_TRAILER)
-#define TS_JUMP (5 * 90000)           /* a camera clock step larger than this is re-based */
+#define TS_JUMP (5 * 90000)
+#define G711_PACKET 160               /* 20 ms at 8 kHz, a byte a sample */           /* a camera clock step larger than this is re-based */
 
 enum rtc_state { S_PENDING, S_ICE, S_DTLS, S_LIVE };
 
@@ -92,6 +93,9 @@ struct rtc_session {
 	uint16_t aseq;
 	bool a_sent_any;
 	uint32_t a_packets, a_octets;
+	uint8_t a_carry[G711_PACKET];   /* G.711 bytes short of a whole packet */
+	size_t a_carry_len;
+	uint32_t a_carry_ts;
 	int64_t a_last_send_us;
 	struct sent hist[HISTORY];
 };
@@ -303,25 +307,15 @@ static void send_au(struct rtc_session *s, struct coded_entry *e, enum ts_mode m
 	s->last_send_us = mono_now();
 }
 
-/* One packet of the camera's sound, as it came, on the camera's clock at the codec's rate. */
-static void send_sound(struct rtc_session *s, const struct coded_entry *e)
+static void send_sound_packet(struct rtc_session *s, const uint8_t *p, size_t len, uint32_t ts)
 {
-	if (s->apt < 0 || !e->len || e->len > RTP_MAX_PAYLOAD)
-		return;
-	uint32_t ts = (uint32_t)((uint64_t)e->pts_us * s->aclock / 1000000) + s->a_off;
-	int32_t step = (int32_t)(ts - s->a_last_ts);
-	if (s->a_sent_any && (step <= 0 || step > (int32_t)(5 * s->aclock))) {
-		ts = s->a_last_ts + s->aclock / 50;   /* the clock stepped: 20 ms on */
-		s->a_off = ts - (uint32_t)((uint64_t)e->pts_us * s->aclock / 1000000);
-	}
 	rtp_write_header(pkt, (uint8_t)s->apt, !s->a_sent_any, s->aseq++, ts, s->assrc);
-	memcpy(pkt + RTP_HEADER, e->data, e->len);
-	size_t n = RTP_HEADER + e->len;
+	memcpy(pkt + RTP_HEADER, p, len);
+	size_t n = RTP_HEADER + len;
 	s->a_last_ts = ts;
 	s->a_sent_any = true;
-	s->a_last_send_us = mono_now();
 	s->a_packets++;
-	s->a_octets += (uint32_t)e->len;
+	s->a_octets += (uint32_t)len;
 	if (dtls_srtp_protect(s->dtls, pkt, &n, PKT_CAP) != 0) {
 		s->w->m.dropped++;
 		return;
@@ -329,6 +323,47 @@ static void send_sound(struct rtc_session *s, const struct coded_entry *e)
 	send_to(s->w, &s->peer, s->peer_len, pkt, n);
 	s->w->m.packets_sent++;
 	s->w->m.bytes_sent += n;
+}
+
+/* The camera's sound as it came, on the camera's clock at the codec's rate. G.711 (a byte a
+ * sample) goes in packets of 20 ms, WebRTC's usual ptime, whatever the camera's packets were
+ * (cameras send 20 to 128 ms; aiortc takes 20 ms only); an Opus packet as it is. */
+static void send_sound(struct rtc_session *s, const struct coded_entry *e)
+{
+	if (s->apt < 0 || !e->len || (s->acodec == CODED_OPUS && e->len > RTP_MAX_PAYLOAD))
+		return;
+	uint32_t ts = (uint32_t)((uint64_t)e->pts_us * s->aclock / 1000000) + s->a_off;
+	int32_t step = (int32_t)(ts - s->a_last_ts);
+	if (s->a_sent_any && (step <= 0 || step > (int32_t)(5 * s->aclock))) {
+		ts = s->a_last_ts + s->aclock / 50;   /* the clock stepped: 20 ms on */
+		s->a_off = ts - (uint32_t)((uint64_t)e->pts_us * s->aclock / 1000000);
+	}
+	s->a_last_send_us = mono_now();
+	if (s->acodec == CODED_OPUS) {
+		send_sound_packet(s, e->data, e->len, ts);
+		return;
+	}
+	/* whole 20 ms packets; the rest waits for the next packet of the camera, which goes on
+	 * where it stops (else the rest, under 20 ms, is dropped) */
+	const uint8_t *p = e->data;
+	size_t len = e->len;
+	if (s->a_carry_len && ts == s->a_carry_ts + s->a_carry_len) {
+		size_t take = G711_PACKET - s->a_carry_len < len ? G711_PACKET - s->a_carry_len : len;
+		memcpy(s->a_carry + s->a_carry_len, p, take);
+		s->a_carry_len += take;
+		p += take;
+		len -= take;
+		ts += (uint32_t)take;
+		if (s->a_carry_len < G711_PACKET)
+			return;
+		send_sound_packet(s, s->a_carry, G711_PACKET, s->a_carry_ts);
+	}
+	s->a_carry_len = 0;
+	for (; len >= G711_PACKET; p += G711_PACKET, len -= G711_PACKET, ts += G711_PACKET)
+		send_sound_packet(s, p, G711_PACKET, ts);
+	memcpy(s->a_carry, p, len);
+	s->a_carry_len = len;
+	s->a_carry_ts = ts;
 }
 
 /* The session's news: every picture of the log not sent yet goes out. */
