@@ -253,14 +253,60 @@ class Play(WebrtcCase):
         self.assertPlaysOn(a, 1.0)
         self.assertPlaysOn(b, 1.0)
 
+    def test_new_client_starts_from_the_cached_key_picture(self):
+        # the camera's key pictures come every second: a client that waited for the next
+        # one would see its first picture 0.5 s after connecting on average, up to 1 s
+        cam = self.start_camstream()
+        self.playing(cam, whep_path(self.camera()))
+        waits = []
+        for _ in range(5):
+            c = self.client(cam, whep_path(self.camera()))
+            r = c.post()
+            self.assertEqual(r.status, 201, r)
+            c.apply_answer()
+            applied = time.monotonic()
+            self.assertGreaterEqual(c.wait_frames(1, 5.0), 1, c.describe())
+            waits.append(c.first_frame_at - applied)
+            c.delete()
+            c.close()
+        self.note("first picture %s s after the answer was applied"
+                  % ", ".join("%.3f" % w for w in waits))
+        self.assertLess(max(waits), 0.4, "a client waited for the camera's next key picture")
+
     def test_client_without_audio_section(self):
         cam = self.start_camstream()
         self.playing(cam, whep_path(self.camera()), audio=False)
 
-    def test_camera_with_audio_still_plays_video(self):
+    def audio_answer(self, c):
+        """(m= line, lines) of the answer's audio section."""
+        audio = [s for s in media_sections(c.answer) if s[0].startswith("m=audio")]
+        self.assertEqual(len(audio), 1, c.answer)
+        return audio[0]
+
+    def test_g711_and_opus_cameras_send_their_sound(self):
         cam = self.start_camstream()
-        self.playing(cam, whep_path(self.camera("h264-pcmu")))
-        self.playing(cam, whep_path(self.camera("h264-aac")))
+        for mount, codec in (("h264-pcmu", "PCMU/8000"), ("h264-pcma", "PCMA/8000"),
+                             ("h264-opus", "opus/48000/2")):
+            with self.subTest(mount):
+                c = self.playing(cam, whep_path(self.camera(mount)))
+                m, lines = self.audio_answer(c)
+                self.assertIn("a=sendonly", lines, c.answer)
+                rtpmaps = [line for line in lines if line.startswith("a=rtpmap:")]
+                self.assertEqual(len(rtpmaps), 1, c.answer)
+                self.assertTrue(rtpmaps[0].lower().endswith(codec.lower()), c.answer)
+                self.assertEqual(m.split()[3:], [rtpmaps[0].split(":")[1].split()[0]], m)
+                # aiortc decodes 20 ms frames: 50 a second
+                ok = wait_until(lambda: c.audio_frames >= 50, 5.0)
+                self.assertTrue(ok, "no sound: %s" % c.describe())
+                c.delete()
+
+    def test_aac_camera_plays_video_with_the_audio_inactive(self):
+        cam = self.start_camstream()
+        c = self.playing(cam, whep_path(self.camera("h264-aac")))
+        m, lines = self.audio_answer(c)
+        self.assertTrue(m.split()[1] == "0" or "a=inactive" in lines, c.answer)
+        self.assertPlaysOn(c, 1.0)
+        self.assertEqual(c.audio_frames, 0, c.describe())
 
     def test_webrtc_host_addresses_are_the_candidates(self):
         cam = self.start_camstream("--webrtc-host", "192.0.2.10,198.51.100.20")
