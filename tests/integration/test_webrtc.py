@@ -781,7 +781,12 @@ class Faults(WebrtcCase):
         self.note("fds %d -> %d -> %d -> %d -> %d; RssAnon %d -> %d -> %d -> %d -> %d kB" % (
             fds0, peak1[0], fds1, peak2[0], cam.fd_count(), rss0, peak1[1], rss1, peak2[1],
             rss2))
-        self.assertLessEqual(rss2, rss1 + 1024, "memory grew by %d kB over a second round of "
-                             "%d abandoned sessions" % (rss2 - rss1, ABANDONED))
+        if cam.sanitized():
+            # ASan keeps freed memory in quarantine: RSS says nothing there; LeakSanitizer
+            # reports at exit what was never freed, and the exit code says so
+            self.note("AddressSanitizer: RSS not compared")
+        else:
+            self.assertLessEqual(rss2, rss1 + 1024, "memory grew by %d kB over a second round "
+                                 "of %d abandoned sessions" % (rss2 - rss1, ABANDONED))
         self.assertPlaysOn(c, 1.0, what="the client playing meanwhile")
         self.assertEqual(c.sizes, {SIZE})
