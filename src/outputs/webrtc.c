@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
+#include <malloc.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -47,6 +48,7 @@
 #define READS_PER_CALL 256            /* datagrams read per readable callback */
 #define PKT_CAP (1500 + DTLS_SRTP_TRAILER)
 #define TS_JUMP (5 * 90000)
+#define TRIM_AFTER_ENDED 32           /* sessions ended between two trims of the heap */
 #define G711_PACKET 160               /* 20 ms at 8 kHz, a byte a sample */           /* a camera clock step larger than this is re-based */
 
 enum rtc_state { S_PENDING, S_ICE, S_DTLS, S_LIVE };
@@ -97,7 +99,8 @@ struct rtc_session {
 	size_t a_carry_len;
 	uint32_t a_carry_ts;
 	int64_t a_last_send_us;
-	struct sent hist[HISTORY];
+	struct sent *hist;              /* HISTORY slots, made when DTLS is done (a session that
+	                                 * never gets that far costs a few hundred bytes) */
 };
 
 struct webrtc {
@@ -114,6 +117,7 @@ struct webrtc {
 	unsigned n_sessions;
 	lws_sorted_usec_list_t sweep;
 	bool sweeping, closing;
+	unsigned ended;                 /* sessions freed since the heap was last trimmed */
 	struct webrtc_metrics m;
 };
 
@@ -435,7 +439,9 @@ static void on_rtcp_item(void *ctx, const struct rtcp_item *it)
 		size_t n = rtcp_nack_seqs(it, seqs);
 		s->w->m.nacks += n;
 		for (size_t i = 0; i < n; i++) {
-			const struct sent *h = &s->hist[seqs[i] & (HISTORY - 1)];
+			const struct sent *h = s->hist ? &s->hist[seqs[i] & (HISTORY - 1)] : NULL;
+			if (!h)
+				break;
 			if (h->e && h->seq == seqs[i]) {
 				send_slot(s, h);
 				s->w->m.retransmits++;
@@ -543,6 +549,12 @@ static void on_dtls(struct webrtc *w, struct rtc_session *s, const uint8_t *p, s
 	if (st == before)
 		return;
 	if (st == DTLS_CONNECTED) {
+		s->hist = calloc(HISTORY, sizeof(*s->hist));
+		if (!s->hist) {
+			log_warn("webrtc %s: out of memory", s->label);
+			session_free(s);
+			return;
+		}
 		log_info("webrtc %s: connected (%s)", s->label, dtls_srtp_profile(s->dtls));
 		s->state = S_LIVE;
 		s->restart = true;       /* from the cached key picture */
@@ -648,6 +660,7 @@ static void session_free(struct rtc_session *s)
 			w->n_sessions--;
 			break;
 		}
+	w->ended++;
 	if (s->req) {
 		s->req->s = NULL;
 		s->req = NULL;
@@ -656,8 +669,9 @@ static void session_free(struct rtc_session *s)
 		hub_unsubscribe(w->app->hub, &s->sub);
 	viewer_finish(&s->v);
 	dtls_srtp_destroy(s->dtls);
-	for (size_t i = 0; i < HISTORY; i++)
+	for (size_t i = 0; s->hist && i < HISTORY; i++)
 		coded_entry_unref(s->hist[i].e);
+	free(s->hist);
 	coded_entry_unref(s->held);
 	free(s->offer);
 	free(s);
@@ -703,6 +717,12 @@ static void sweep(lws_sorted_usec_list_t *sul)
 			dtls_srtp_timer(s->dtls);
 		if (s->state == S_LIVE && s->sent_any && now - s->last_sr_us >= SR_EVERY_US)
 			send_sr(s, now);
+	}
+	/* a burst of sessions that ended (a page reloaded by many, or abandoned offers) leaves
+	 * the heap's free pages to the system, as HLS does after a burst of held requests */
+	if (w->ended >= TRIM_AFTER_ENDED) {
+		w->ended = 0;
+		malloc_trim(0);
 	}
 	arm_sweep(w);
 }
