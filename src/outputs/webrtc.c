@@ -49,7 +49,8 @@
 #define PKT_CAP (1500 + DTLS_SRTP_TRAILER)
 #define TS_JUMP (5 * 90000)
 #define TRIM_AFTER_ENDED 32           /* sessions ended between two trims of the heap */
-#define G711_PACKET 160               /* 20 ms at 8 kHz, a byte a sample */           /* a camera clock step larger than this is re-based */
+#define G711_PACKET 160
+#define PD_EXT 8                      /* the playout-delay extension's bytes in a packet */               /* 20 ms at 8 kHz, a byte a sample */           /* a camera clock step larger than this is re-based */
 
 enum rtc_state { S_PENDING, S_ICE, S_DTLS, S_LIVE };
 
@@ -79,6 +80,7 @@ struct rtc_session {
 	struct dtls_srtp *dtls;
 	uint8_t peer_fp[32];
 	int pt;
+	int pd_id;                      /* the playout-delay extension's id, 0: not agreed */
 	uint32_t ssrc;
 	uint16_t seq;
 	uint32_t last_ts, ts_next, ts_off;
@@ -215,8 +217,20 @@ static int64_t mono_now(void)
 static void send_slot(struct rtc_session *s, const struct sent *h)
 {
 	const uint8_t *base = h->from_sets ? h->e->params->sets : h->e->data;
-	size_t n = rtp_write(pkt, PKT_CAP - DTLS_SRTP_TRAILER, (uint8_t)s->pt, h->marker, h->seq,
-		h->ts, s->ssrc, &h->d, base);
+	size_t n = rtp_write(pkt, PKT_CAP - DTLS_SRTP_TRAILER - PD_EXT, (uint8_t)s->pt, h->marker,
+		h->seq, h->ts, s->ssrc, &h->d, base);
+	if (n && s->pd_id) {
+		/* the playout-delay extension (one-byte header, RFC 8285), min 0 and max 0: show
+		 * each picture as soon as it is decoded, as a live camera wants (Chromium's jitter
+		 * buffer otherwise holds pictures back for smoothness, 20-30 ms here) */
+		memmove(pkt + RTP_HEADER + PD_EXT, pkt + RTP_HEADER, n - RTP_HEADER);
+		static const uint8_t ext[4] = { 0xbe, 0xde, 0, 1 };
+		memcpy(pkt + RTP_HEADER, ext, 4);
+		pkt[RTP_HEADER + 4] = (uint8_t)(s->pd_id << 4 | 2);
+		memset(pkt + RTP_HEADER + 5, 0, 3);
+		pkt[0] |= 0x10;
+		n += PD_EXT;
+	}
 	if (!n || dtls_srtp_protect(s->dtls, pkt, &n, PKT_CAP) != 0) {
 		s->w->m.dropped++;
 		return;
@@ -902,7 +916,9 @@ static int try_answer(struct whep_req *r)
 			video = true;
 			am->accept = am->sending = true;
 			am->ssrc = s->ssrc;
+			am->playout_delay_id = m->playout_delay_id;
 			s->pt = am->pt;
+			s->pd_id = m->playout_delay_id;
 		} else if (!strcmp(m->kind, "audio")) {
 			/* the camera's G.711 or Opus goes as it came; AAC, which WebRTC does not carry,
 			 * leaves the section in the bundle, inactive */

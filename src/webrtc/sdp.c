@@ -338,6 +338,27 @@ static void set_dir(struct parse *ps, enum sdp_dir d)
 	}
 }
 
+/* "a=extmap:N[/direction] URI [attributes]": only the playout-delay extension is kept. */
+static void parse_extmap(struct sdp_media *m, struct slice v)
+{
+	size_t i = 0;
+	int id = 0;
+	while (i < v.n && v.p[i] >= '0' && v.p[i] <= '9' && id < 1000)
+		id = id * 10 + (v.p[i++] - '0');
+	if (i == 0 || id < 1 || id > 14)   /* one-byte header ids only */
+		return;
+	while (i < v.n && v.p[i] != ' ')
+		i++;                       /* a direction */
+	while (i < v.n && v.p[i] == ' ')
+		i++;
+	size_t start = i;
+	while (i < v.n && v.p[i] != ' ')
+		i++;
+	struct slice uri = { v.p + start, i - start };
+	if (slice_eq(uri, SDP_PLAYOUT_DELAY_URI))
+		m->playout_delay_id = id;
+}
+
 static int parse_attr(struct parse *ps, struct slice a)
 {
 	const char *colon = memchr(a.p, ':', a.n);
@@ -377,6 +398,8 @@ static int parse_attr(struct parse *ps, struct slice a)
 		ps->o->ice_lite = true;
 	else if (slice_eq(name, "rtcp-mux") && ps->m)
 		ps->m->rtcp_mux = true;
+	else if (slice_eq(name, "extmap") && ps->m)
+		parse_extmap(ps->m, v);
 	else if (slice_eq(name, "mid") && ps->m) {
 		if (!slice_is_token(v, false) || !slice_copy(ps->m->mid, sizeof(ps->m->mid), v)) {
 			why_set(ps->why, ps->why_len, "an a=mid that is not a token of at most %zu bytes",
@@ -598,6 +621,8 @@ static void put_accepted(struct strbuf *out, const struct sdp_media *m,
 		sb_printf(out, "a=rtcp-fb:%d nack pli\r\n", c->pt);
 	if (video && c->fir)
 		sb_printf(out, "a=rtcp-fb:%d ccm fir\r\n", c->pt);
+	if (am->playout_delay_id > 0 && am->playout_delay_id <= 14)
+		sb_printf(out, "a=extmap:%d %s\r\n", am->playout_delay_id, SDP_PLAYOUT_DELAY_URI);
 	if (am->sending) {
 		sb_printf(out, "a=msid:%s %s-%s\r\n", a->stream_id, m->kind, m->mid);
 		sb_printf(out, "a=ssrc:%" PRIu32 " cname:%s\r\n", am->ssrc, a->cname);

@@ -52,6 +52,9 @@ struct sdp_media {
 	char mid[33];           /* "" if none */
 	enum sdp_dir dir;
 	bool rtcp_mux;
+	/* the a=extmap id (1..14) of the playout-delay header extension
+	 * (http://www.webrtc.org/experiments/rtp-hdrext/playout-delay), 0 if not offered */
+	int playout_delay_id;
 	/* per section, or else the session-level values (copied down when parsing ends) */
 	char ice_ufrag[257], ice_pwd[257];
 	char fingerprint[128];  /* "sha-256 AB:CD:..." as written (first one), "" if none */
@@ -104,6 +107,7 @@ struct sdp_answer_media {
 	char fmtp[256];         /* our a=fmtp for it, "" for none */
 	uint32_t ssrc;
 	bool sending;           /* a=sendonly; else a=inactive */
+	int playout_delay_id;   /* > 0: the answer keeps the playout-delay extension on this id */
 };
 
 struct sdp_answer {
@@ -134,6 +138,8 @@ struct sdp_answer {
  * control bytes); -ENOMEM when @out failed. */
 int sdp_build_answer(const struct sdp_offer *o, const struct sdp_answer *a,
 	struct strbuf *out);
+
+#define SDP_PLAYOUT_DELAY_URI "http://www.webrtc.org/experiments/rtp-hdrext/playout-delay"
 
 /* The fingerprint text "sha-256 AB:CD:..." (95 characters of hex and colons) parsed into
  * @digest (32 bytes). false if it is not a sha-256 fingerprint. */
