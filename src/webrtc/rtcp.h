@@ -66,9 +66,12 @@ size_t rtcp_write_sr(uint8_t *out, size_t cap, uint32_t ssrc, uint64_t ntp, uint
 size_t rtcp_write_sdes(uint8_t *out, size_t cap, uint32_t ssrc, const char *cname);
 
 /* For tests and the fuzz seeds: a generic NACK from @sender for @media with one FCI entry,
- * a PLI, and a receiver report with one block. Their length, or 0. */
+ * a PLI, and a receiver report from @sender with one block (the RTCP_RR fields of @block:
+ * media_ssrc, fraction_lost, cumulative_lost, highest_seq, jitter, lsr, dlsr). Their length
+ * (16, 12, 32), or 0. */
 size_t rtcp_write_nack(uint8_t *out, size_t cap, uint32_t sender, uint32_t media,
 	uint16_t pid, uint16_t blp);
 size_t rtcp_write_pli(uint8_t *out, size_t cap, uint32_t sender, uint32_t media);
+size_t rtcp_write_rr(uint8_t *out, size_t cap, uint32_t sender, const struct rtcp_item *block);
 
 #endif

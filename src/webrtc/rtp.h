@@ -62,6 +62,7 @@ struct rtp_header {
 	uint16_t seq;
 	uint32_t ts, ssrc;
 	size_t header_len;        /* with CSRCs and the extension */
+	size_t padding;           /* bytes of padding at the end (P bit, count included), or 0 */
 };
 int rtp_parse_header(const uint8_t *p, size_t n, struct rtp_header *h);
 

@@ -3,9 +3,11 @@
  * RFC 8842 DTLS attributes, RFC 6184 §8 the H.264 parameters).
  *
  * The offer is read line by line into a bounded struct: at most SDP_MAX_MEDIA media sections
- * and SDP_MAX_CODECS payload types per section (more are ignored), lines of at most 4096
- * bytes, the whole at most SDP_MAX_OFFER bytes. Values that do not fit their fields make the
- * offer malformed, not truncated.
+ * (more make the offer malformed: the answer must have as many sections as the offer) and
+ * SDP_MAX_CODECS payload types per section (more are ignored), lines of at most 4096 bytes,
+ * the whole at most SDP_MAX_OFFER bytes. Values that do not fit their fields make the offer
+ * malformed, not truncated; so do a mid, media kind or proto that are not tokens (they are
+ * written back into the answer).
  *
  * The answer is ICE-lite, DTLS passive, rtcp-mux, every accepted section in one BUNDLE
  * group on our one port, candidates inline with a=end-of-candidates.
@@ -45,6 +47,8 @@ struct sdp_media {
 	char kind[16];          /* "video", "audio", "application", ... */
 	unsigned port;          /* 0: the offerer rejected or bundled-only it */
 	char proto[40];         /* "UDP/TLS/RTP/SAVPF" */
+	char first_fmt[32];     /* the m= line's first format as written: "96", or
+	                         * "webrtc-datachannel" (what a rejected section echoes) */
 	char mid[33];           /* "" if none */
 	enum sdp_dir dir;
 	bool rtcp_mux;
@@ -78,6 +82,17 @@ int sdp_parse_offer(const char *text, size_t len, struct sdp_offer *o, char *why
  * there is none. */
 int sdp_pick_h264(const struct sdp_media *m, const uint8_t profile_iop[3]);
 
+/* Our a=fmtp for H.264 payload type @pt of @m, into @out (@cap bytes):
+ * "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=PPIILL" with the
+ * profile_idc PP and profile-iop II that the offer gave @pt, and the level LL @level_idc (the
+ * stream's, from its SPS; the offered level when @level_idc is not one of H.264's levels).
+ * Receivers match the answer's profile against what they offered: aiortc 1.4 refuses an
+ * answer whose profile it did not offer (a High 64 stream answered on a 42e01f type), so the
+ * profile comes from the offer, not from the stream. false when @pt is not an H.264
+ * packetization-mode=1 type of @m or @cap is too small. */
+bool sdp_h264_fmtp(const struct sdp_media *m, int pt, uint8_t level_idc, char *out,
+	size_t cap);
+
 /* The payload type of codec @name (case-insensitive) at @clock Hz in @m, the first one
  * offered; -1 if none. */
 int sdp_pick_codec(const struct sdp_media *m, const char *name, unsigned clock);
@@ -108,9 +123,15 @@ struct sdp_answer {
  * a=fmtp, a=rtcp-fb nack/nack pli/ccm fir for video as offered) for the one payload type,
  * a=msid and a=ssrc cname when sending, the candidates (one per host, "typ host", UDP,
  * foundation and priority fixed), a=end-of-candidates. A rejected section: port 0, its
- * first payload type, a=mid, a=inactive. The session part: v=0, o=, s=-, t=0 0,
+ * first format, a=mid, a=inactive, and also a=ice-ufrag/pwd, a=fingerprint, a=setup, and for
+ * RTP a=rtcp-mux and the first format's a=rtpmap when known (aiortc 1.4 checks those in every
+ * section, rejected or not, and needs a codec it knows in every audio/video section: answer
+ * audio accepted with @sending false, not rejected, when aiortc may be the client). The
+ * session part: v=0, o=, s=-, t=0 0,
  * a=ice-lite, a=group:BUNDLE with the accepted mids, a=msid-semantic. 0, or -EINVAL when
- * no section is accepted or a host is not a numeric address. */
+ * no section is accepted, a host is not a numeric address, an accepted section has no mid
+ * or its @pt is not one the section offered, or a value would not be one word (spaces or
+ * control bytes); -ENOMEM when @out failed. */
 int sdp_build_answer(const struct sdp_offer *o, const struct sdp_answer *a,
 	struct strbuf *out);
 

@@ -65,14 +65,16 @@ bool stun_check_integrity(const uint8_t *p, size_t n, const struct stun_msg *m,
 
 /* Writes a binding success response to the request with @txid into @out (@cap bytes; 80 are
  * enough for IPv4 and IPv6): XOR-MAPPED-ADDRESS of @from (the request's source, IPv4 or
- * IPv6), MESSAGE-INTEGRITY under @key, FINGERPRINT. Its length, or 0 if @cap is too small or
- * @from is neither family. */
+ * IPv6), MESSAGE-INTEGRITY under @key (none if @key is NULL; an empty key is a non-NULL
+ * @key with @key_len 0), FINGERPRINT. Its length, or 0 if @cap is too small or @from is
+ * neither family. */
 size_t stun_binding_success(uint8_t *out, size_t cap, const uint8_t txid[12],
 	const struct sockaddr *from, const void *key, size_t key_len);
 
 /* A binding error response with @code (400 bad request, 401 unauthenticated, 487 role
  * conflict) and a short reason, with FINGERPRINT (and MESSAGE-INTEGRITY under @key unless
- * @key is NULL: a 401 has none). Its length, or 0 if @cap is too small. */
+ * @key is NULL: a 401 has none). Its length, or 0 if @cap is too small or @code is outside
+ * 300..699 (RFC 8489 §14.8). */
 size_t stun_binding_error(uint8_t *out, size_t cap, const uint8_t txid[12], uint16_t code,
 	const void *key, size_t key_len);
 
