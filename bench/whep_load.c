@@ -20,7 +20,6 @@
  *       [--seconds 10] [--warmup 2] [--connect-timeout 20] [--no-delete]
  *
  * Bounded: every wait has a deadline, the run ends by itself. */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
