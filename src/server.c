@@ -20,6 +20,7 @@
 #include "flv_http.h"
 #include "flv_ws.h"
 #include "hls.h"
+#include "webrtc.h"
 #include "hub.h"
 #include "log.h"
 #include "lws_glue.h"
@@ -113,6 +114,7 @@ GATED(gated_api, streams_api_protocol.callback)
 GATED(gated_flv, flv_http_protocol.callback)
 GATED(gated_rtmp_api, rtmp_api_protocol.callback)
 GATED(gated_hls, hls_protocol.callback)
+GATED(gated_whep, webrtc_http_protocol.callback)
 
 /* WebSockets. Browsers and mpegts.js name no subprotocol, so lws gives every upgrade the
  * vhost's default protocol, whatever the path (a mount does not bind one in lws 4.1.6). This
@@ -146,7 +148,8 @@ static int ws_route_callback(struct lws *wsi, enum lws_callback_reasons reason, 
 }
 GATED(gated_ws, ws_route_callback)
 
-enum { P_MAIN, P_WS, P_MJPEG, P_SNAPSHOT, P_METRICS, P_API, P_FLV, P_RTMP_API, P_HLS, P_END };
+enum { P_MAIN, P_WS, P_MJPEG, P_SNAPSHOT, P_METRICS, P_API, P_FLV, P_RTMP_API, P_HLS, P_WHEP,
+	P_WEBRTC_UDP, P_END };
 static struct lws_protocols protocols[P_END + 1];
 
 static void build_protocols(void)
@@ -171,6 +174,9 @@ static void build_protocols(void)
 	protocols[P_RTMP_API].callback = gated_rtmp_api;
 	protocols[P_HLS] = hls_protocol;
 	protocols[P_HLS].callback = gated_hls;
+	protocols[P_WHEP] = webrtc_http_protocol;
+	protocols[P_WHEP].callback = gated_whep;
+	protocols[P_WEBRTC_UDP] = webrtc_udp_protocol;
 	protocols[P_END] = (struct lws_protocols){ 0 };
 }
 
@@ -188,7 +194,7 @@ static void build_mounts(struct server *s)
 	} routes[] = {
 		{ "/mjpeg", P_MJPEG }, { "/snapshot", P_SNAPSHOT }, { "/metrics", P_METRICS },
 		{ "/api/streams", P_API }, { "/api/config", P_API }, { "/flv", P_FLV },
-		{ "/live", P_HLS }, { "/hls", P_HLS }, { "/rtmp", P_RTMP_API },
+		{ "/live", P_HLS }, { "/hls", P_HLS }, { "/rtmp", P_RTMP_API }, { "/whep", P_WHEP },
 	};
 	size_t n = 0;
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++, n++)
@@ -240,7 +246,7 @@ static bool is_wildcard(const char *host)
 	return !strcmp(host, "0.0.0.0") || !strcmp(host, "::") || !strcmp(host, "*");
 }
 
-static void announce(const struct config *cfg, int port, int rtmp_port)
+static void announce(const struct config *cfg, int port, int rtmp_port, int webrtc_port)
 {
 	bool v6 = strchr(cfg->host, ':') != NULL;
 	const char *scheme = cfg->tls_cert[0] ? "https" : "http";
@@ -249,6 +255,9 @@ static void announce(const struct config *cfg, int port, int rtmp_port)
 	if (rtmp_port >= 0)
 		printf("camstream rtmp on rtmp://%s%s%s:%d/live/\n", v6 ? "[" : "", cfg->host,
 			v6 ? "]" : "", rtmp_port);
+	if (webrtc_port >= 0)
+		printf("camstream webrtc on udp://%s%s%s:%d\n", v6 ? "[" : "", cfg->host,
+			v6 ? "]" : "", webrtc_port);
 	fflush(stdout);
 	if (is_wildcard(cfg->host))
 		log_info("open %s://127.0.0.1:%d/ in a browser", scheme, port);
@@ -367,7 +376,23 @@ int server_run(const struct config *cfg, volatile sig_atomic_t *stop)
 		}
 	}
 	struct lws_vhost *vh = lws_get_vhost_by_name(s.ctx, "default");
-	announce(cfg, vh ? lws_get_vhost_listen_port(vh) : cfg->port, rtmp_port);
+	int webrtc_port = -1;
+	if (cfg->webrtc_port >= 0) {
+		struct cs_error err;
+		s.app.webrtc = vh ? webrtc_create(&s.app, s.ctx, vh, &webrtc_port, &err) : NULL;
+		if (!s.app.webrtc && !vh)
+			snprintf(err.msg, sizeof(err.msg), "WebRTC: no vhost");
+		if (!s.app.webrtc && cfg->webrtc_port_given) {
+			log_error("%s", err.msg);
+			goto out_hub;
+		}
+		if (!s.app.webrtc) {
+			log_warn("%s: running without WebRTC (--webrtc-port picks another port, "
+				"--webrtc-port off says so)", err.msg);
+			webrtc_port = -1;
+		}
+	}
+	announce(cfg, vh ? lws_get_vhost_listen_port(vh) : cfg->port, rtmp_port, webrtc_port);
 	lws_sul_schedule(s.ctx, 0, &s.tick, on_tick, 100 * LWS_US_PER_MS);
 
 	while (!*stop) {
@@ -381,6 +406,7 @@ int server_run(const struct config *cfg, volatile sig_atomic_t *stop)
 	ret = 0;
 
 out_hub:
+	webrtc_shutdown(s.app.webrtc);
 	hls_shutdown(s.app.hls);
 	rtmp_api_destroy(s.app.rtmp_api);
 	s.app.rtmp_api = NULL;
@@ -396,6 +422,8 @@ out_hub:
 	lws_context_destroy(s.ctx);
 	hls_destroy(s.app.hls);
 	s.app.hls = NULL;
+	webrtc_destroy(s.app.webrtc);
+	s.app.webrtc = NULL;
 	rtmp_server_destroy(s.app.rtmp);
 	s.app.rtmp = NULL;
 	push_registry_destroy(push_reg);

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "clock.h"
 #include "http_reply.h"
 #include "hls.h"
+#include "webrtc.h"
 #include "hub.h"
 #include "log.h"
 #include "rtmp_server.h"
@@ -382,6 +384,44 @@ static void write_process(struct strbuf *b, const struct app *st,
 	family(b, "camstream_hls_bytes_sent_total", "counter",
 		"Bytes of HLS playlists, init segments, segments and parts sent");
 	sb_printf(b, "camstream_hls_bytes_sent_total %" PRIu64 "\n", hm.bytes_sent);
+
+	struct webrtc_metrics wm;
+	webrtc_get_metrics(st->webrtc, &wm);
+	family(b, "camstream_webrtc_sessions", "gauge",
+		"WebRTC (WHEP) sessions: answered or waiting for their answer");
+	sb_printf(b, "camstream_webrtc_sessions %u\n", wm.sessions);
+	static const struct {
+		const char *name, *help;
+		size_t off;
+	} counters[] = {
+		{ "sessions", "WebRTC sessions made (WHEP POSTs that got as far as a session)",
+			offsetof(struct webrtc_metrics, sessions_total) },
+		{ "packets_sent", "SRTP packets sent, retransmissions included",
+			offsetof(struct webrtc_metrics, packets_sent) },
+		{ "bytes_sent", "SRTP bytes sent (UDP payloads)",
+			offsetof(struct webrtc_metrics, bytes_sent) },
+		{ "nacks_received", "RTP sequence numbers browsers asked for again (generic NACK)",
+			offsetof(struct webrtc_metrics, nacks) },
+		{ "retransmits", "Packets sent again for a NACK",
+			offsetof(struct webrtc_metrics, retransmits) },
+		{ "plis_received", "Key picture requests received (PLI and FIR)",
+			offsetof(struct webrtc_metrics, plis) },
+		{ "key_resends", "Replays from the cached key picture (joins and key picture requests)",
+			offsetof(struct webrtc_metrics, key_resends) },
+		{ "timeouts", "Sessions ended by a deadline (ICE, DTLS, consent)",
+			offsetof(struct webrtc_metrics, timeouts) },
+		{ "dtls_failures", "DTLS handshakes that failed",
+			offsetof(struct webrtc_metrics, dtls_failures) },
+		{ "dropped", "Datagrams dropped: unknown senders, garbage, failed checks, full buffers",
+			offsetof(struct webrtc_metrics, dropped) },
+	};
+	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++) {
+		char name[80];
+		snprintf(name, sizeof(name), "camstream_webrtc_%s_total", counters[i].name);
+		family(b, name, "counter", counters[i].help);
+		sb_printf(b, "%s %" PRIu64 "\n", name,
+			*(const uint64_t *)(const void *)((const char *)&wm + counters[i].off));
+	}
 
 	if (!st->rtmp)
 		return;

@@ -31,6 +31,7 @@
 #include "rtmp_server.h"
 #include "rawframe.h"
 #include "snapshot.h"
+#include "webrtc.h"
 #include "streams.h"
 #include "text.h"
 
@@ -43,13 +44,14 @@ struct api_req {
 };
 
 /* Per-transaction data (lws zeroes it): which room took the request, and its state. */
-enum api_kind { API_NONE = 0, API_REST, API_SNAPSHOT, API_FRAME };
+enum api_kind { API_NONE = 0, API_REST, API_SNAPSHOT, API_FRAME, API_WHEP };
 struct api_session {
 	enum api_kind kind;
 	union {
 		struct api_req rest;
 		struct snapshot snap;
 		struct rawframe frame;
+		struct whep_req whep;
 	} u;
 };
 
@@ -64,7 +66,8 @@ enum { M_GET = 1, M_POST, M_DELETE, M_OTHER };
 #define F_TOOBIG 0x400   /* the body passed BODY_MAX: drained, answered 413 */
 #define F_NOMEM 0x800    /* the body could not be stored */
 
-enum route { RT_NONE, RT_LIST, RT_ONE, RT_START, RT_STOP, RT_SNAPSHOT, RT_FRAME, RT_CONFIG };
+enum route { RT_NONE, RT_LIST, RT_ONE, RT_START, RT_STOP, RT_SNAPSHOT, RT_FRAME, RT_WHEP,
+	RT_CONFIG };
 
 static void req_free(struct api_req *r)
 {
@@ -161,6 +164,8 @@ static enum route parse_route(const char *path, char *name, size_t cap)
 		return RT_SNAPSHOT;
 	if (!strcmp(slash, "/frame"))
 		return RT_FRAME;
+	if (!strcmp(slash, "/whep"))
+		return RT_WHEP;
 	return RT_NONE;
 }
 
@@ -330,6 +335,8 @@ static int dispatch(struct lws *wsi, struct api_req *r)
 	case RT_SNAPSHOT: /* a GET is the snapshot's (see begin) */
 	case RT_FRAME:
 		return not_allowed(wsi, r, "GET");
+	case RT_WHEP: /* every request there is WebRTC's (see begin) */
+		return not_allowed(wsi, r, "POST");
 	case RT_CONFIG:
 		if (m != M_POST)
 			return not_allowed(wsi, r, "POST");
@@ -465,6 +472,10 @@ static int begin(struct lws *wsi, struct api_session *as)
 		as->kind = API_FRAME;
 		return rawframe_begin(wsi, &as->u.frame, name);
 	}
+	if (rt == RT_WHEP) {
+		as->kind = API_WHEP;
+		return whep_begin(wsi, &as->u.whep, name);
+	}
 	as->kind = API_REST;
 	return rest_request(wsi, &as->u.rest, path);
 }
@@ -483,6 +494,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		return snapshot_callback(wsi, reason, &as->u.snap, in, len);
 	case API_FRAME:
 		return rawframe_callback(wsi, reason, &as->u.frame, in, len);
+	case API_WHEP:
+		return whep_callback(wsi, reason, &as->u.whep, in, len);
 	case API_NONE:
 		break;
 	}

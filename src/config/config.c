@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -39,6 +40,8 @@ enum opt_id {
 	OPT_NO_SLICE_RELEASE,
 	OPT_RTMP_PORT,
 	OPT_RTMP_GRACE,
+	OPT_WEBRTC_PORT,
+	OPT_WEBRTC_HOST,
 };
 
 struct opt_desc {
@@ -82,6 +85,10 @@ static const struct opt_desc opts[] = {
 		"RTMP ingest port for rtmp://HOST:N/live/KEY (default 1935; 0 any free one)" },
 	{ "rtmp-grace", 1, OPT_RTMP_GRACE, "SECONDS",
 		"viewers of a publisher that left wait this long for it (default 5)" },
+	{ "webrtc-port", 1, OPT_WEBRTC_PORT, "N|off",
+		"UDP port of WebRTC (WHEP) sessions (default 8189; 0 any free one)" },
+	{ "webrtc-host", 1, OPT_WEBRTC_HOST, "LIST",
+		"addresses WebRTC answers give browsers (default: this machine's)" },
 	{ "no-slice-release", 0, OPT_NO_SLICE_RELEASE, NULL,
 		"hand H.264 pictures to the decoder when the next one starts (to compare)" },
 	{ "version", 0, OPT_VERSION, NULL, "print the version and exit" },
@@ -121,6 +128,23 @@ static bool parse_seconds(const char *s, double *out)
 		return false;
 	*out = v;
 	return true;
+}
+
+/* A comma-separated list of numeric IPv4 or IPv6 addresses (what an ICE candidate carries). */
+static bool parse_host_list(const char *s)
+{
+	char buf[1024];
+	if (!*s || strlen(s) >= sizeof(buf))
+		return false;
+	strcpy(buf, s);
+	char *save = NULL;
+	int n = 0;
+	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save), n++) {
+		unsigned char addr[sizeof(struct in6_addr)];
+		if (inet_pton(AF_INET, t, addr) != 1 && inet_pton(AF_INET6, t, addr) != 1)
+			return false;
+	}
+	return n > 0 && n <= 8 && s[strlen(s) - 1] != ',' && s[0] != ',' && !strstr(s, ",,");
 }
 
 static bool parse_bool(const char *s, bool *out)
@@ -260,6 +284,16 @@ static bool apply(struct config *c, int id, const char *val, const char *origin)
 	case OPT_RTMP_GRACE:
 		ok = parse_seconds(val, &c->rtmp_grace_s);
 		break;
+	case OPT_WEBRTC_PORT:
+		if (!strcmp(val, "off"))
+			c->webrtc_port = -1;
+		else
+			ok = parse_int(val, 0, 65535, &c->webrtc_port);
+		c->webrtc_port_given = true;
+		break;
+	case OPT_WEBRTC_HOST:
+		ok = parse_host_list(val) && str_fits(c->webrtc_host, sizeof(c->webrtc_host), val);
+		break;
 	default:
 		ok = false;
 	}
@@ -314,6 +348,7 @@ enum config_result config_load(struct config *c, int argc, char **argv, FILE *ou
 	c->keep_warm_s = 10;
 	c->rtmp_port = 1935;
 	c->rtmp_grace_s = 5;
+	c->webrtc_port = 8189;
 
 	if (!load_env(c))
 		return CONFIG_ERROR;

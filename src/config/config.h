@@ -36,6 +36,9 @@ struct config {
 	int rtmp_port;          /* RTMP ingest; default 1935; 0 = any free port; -1 = off */
 	bool rtmp_port_given;   /* asked for explicitly: failing to bind it is a start-up error */
 	double rtmp_grace_s;    /* a publisher's viewers wait this long for it to come back */
+	int webrtc_port;        /* WebRTC's UDP port; default 8189; 0 = any free port; -1 = off */
+	bool webrtc_port_given; /* asked for explicitly: failing to bind it is a start-up error */
+	char webrtc_host[1024]; /* addresses for ICE candidates, comma-separated; "" = default */
 };
 
 enum config_result { CONFIG_OK = 0, CONFIG_EXIT_OK, CONFIG_ERROR };

@@ -16,6 +16,7 @@
 _Static_assert(FRAME_HEADROOM >= LWS_PRE, "frames need LWS_PRE bytes of headroom");
 
 struct hls;
+struct webrtc;
 struct hub;
 struct rtmp_api;
 struct streams;
@@ -27,6 +28,8 @@ struct app {
 	struct streams *streams;  /* named streams; never NULL while serving */
 	struct rtmp_server *rtmp; /* the RTMP ingest, NULL when off (ingest/) */
 	struct hls *hls;          /* the HLS sessions (outputs/hls) */
+	struct webrtc *webrtc;    /* the WebRTC sessions and their UDP port (outputs/webrtc); NULL
+	                           * when off */
 	struct rtmp_api *rtmp_api; /* seed 000's /rtmp registry (api/rtmp_api); NULL if none */
 	int64_t started_wall_us;  /* for uptime in metrics */
 	int clients;              /* open viewers of every kind, for --max-clients */
