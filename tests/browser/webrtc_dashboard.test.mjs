@@ -4,8 +4,8 @@
 // streams: a tile switched to WebRTC POSTs its offer to /api/streams/{name}/whep and plays the
 // camera's video (frames advance, the right size and rate); closing it or switching it to
 // another mode DELETEs the session and camstream's camstream_webrtc_sessions drops; a camera
-// URL's tile asks /whep?rtsp_url=; camstream's refusals (unknown name, demo: without H.264,
-// H.265) show as in the other modes and are not retried; a browser without RTCPeerConnection
+// URL's tile asks /whep?rtsp_url=; camstream's refusals (unknown name, H.265, demo: without
+// H.264) show as in the other modes and are not retried; a browser without RTCPeerConnection
 // gets the button disabled. Prints TAP.
 //
 // Environment: see helpers.mjs (CAMSTREAM_BIN is required).
@@ -181,12 +181,9 @@ async function main() {
     await waitSessions(0); // the closed page hung up (pagehide), or camstream's deadlines did
   }, logs);
 
-  await test('camstream\'s refusals show in the tile and are not retried: unknown name, demo: (no H.264), H.265', async () => {
-    const shared = await openServed({ layout: { tiles: [
-      { name: 'nope', mode: 'webrtc', options: {} }, { url: 'demo:', mode: 'webrtc', options: {} },
-      { name: 'cam265', mode: 'webrtc', options: {} },
-    ] } });
-    const want = [/\[not_found\] \(HTTP 404\)$/, /\[unsupported_codec\] \(HTTP \d+\)$/, /\[unsupported_codec\] \(HTTP 415\)$/];
+  /** Opens @tiles (WebRTC tiles that camstream refuses); each tile's status must match its @want; no retry. */
+  async function refused(tiles, want) {
+    const shared = await openServed({ layout: { tiles: tiles.map((t) => ({ ...t, mode: 'webrtc', options: {} })) } });
     for (let i = 0; i < want.length; i++) {
       await waitTileState(shared, i, ['error'], LIVE_TIMEOUT_MS);
       const text = await tileStatus(shared, i);
@@ -197,11 +194,21 @@ async function main() {
     }
     await sleep(2500); // a retry would come after 0.5-1 s
     const posts = shared.whep.filter(([m]) => m === 'POST');
-    assert(posts.length === 3, `POSTs: ${JSON.stringify(posts)}`);
+    assert(posts.length === tiles.length, `POSTs: ${JSON.stringify(posts)}`);
     assert(shared.whep.every(([m]) => m === 'POST'), `a DELETE without a session: ${JSON.stringify(shared.whep)}`);
     assert(await metric('camstream_webrtc_sessions') === 0, 'a refused tile left a session');
     assertNoPageErrors(shared, [/Failed to load resource: the server responded with a status of [45]\d\d/]);
     await closePage(shared);
+  }
+
+  await test('camstream\'s refusals show in the tile and are not retried: an unknown name (404), an H.265 camera (415)', async () => {
+    await refused([{ name: 'nope' }, { name: 'cam265' }],
+      [/\[not_found\] \(HTTP 404\)$/, /\[unsupported_codec\] \(HTTP 415\)$/]);
+  }, logs);
+
+  // as /ws/flv and /hls say at once for a source that has no coded pictures
+  await test('demo: (pictures made by camstream, no H.264 to copy) is refused as unsupported_codec, not retried', async () => {
+    await refused([{ url: 'demo:' }], [/\[unsupported_codec\] \(HTTP \d+\)$/]);
   }, logs);
 
   await test('without RTCPeerConnection the WebRTC choice is disabled with a tooltip, and a WebRTC tile plays as FLV', async () => {

@@ -15,10 +15,10 @@ const tick = () => new Promise((resolve) => setImmediate(resolve));
 const settle = async () => { for (let i = 0; i < 10; i++) await tick(); };
 
 /** A stand-in RTCPeerConnection: records what the player does; @answerError makes setRemoteDescription fail. */
-function fakePeerClass(made, { answerError = null, stats = [] } = {}) {
+function fakePeerClass(made, order, { answerError = null, stats = [] } = {}) {
   return class {
     constructor(config) {
-      Object.assign(this, { config, transceivers: [], local: null, remote: null, closed: false,
+      Object.assign(this, { config, transceivers: [], local: null, remote: null, closed: false, order,
         connectionState: 'new', ontrack: null, onconnectionstatechange: null });
       made.push(this);
     }
@@ -30,7 +30,7 @@ function fakePeerClass(made, { answerError = null, stats = [] } = {}) {
       this.remote = d;
     }
     async getStats() { return new Map(stats.map((s, i) => [String(i), s])); }
-    close() { this.closed = true; }
+    close() { this.closed = true; this.order.push('close'); }
     /** What the browser does: the state changes and the handler is called. */
     become(state) {
       this.connectionState = state;
@@ -56,8 +56,11 @@ function fakeVideo() {
  */
 function setup(answer, { url = URL_NAMED, peer = {} } = {}) {
   const fetches = [];
+  const order = []; // DELETEs answered and peer connections closed, in turn
   const fetch = async (what, init = {}) => {
     fetches.push({ url: what, method: init.method || 'GET', init });
+    if (init.method === 'DELETE') await tick();
+    if (init.method === 'DELETE') order.push('DELETE answered');
     if (init.method === 'DELETE') return { ok: true, status: 200, headers: { get: () => null }, text: async () => '{"ok":true}' };
     const a = await answer;
     if (a instanceof Error) throw a;
@@ -68,18 +71,18 @@ function setup(answer, { url = URL_NAMED, peer = {} } = {}) {
     };
   };
   const made = [];
-  const scope = { RTCPeerConnection: fakePeerClass(made, peer), MediaStream: FakeStream, fetch };
+  const scope = { RTCPeerConnection: fakePeerClass(made, order, peer), MediaStream: FakeStream, fetch, setTimeout, clearTimeout };
   const { get } = load(['util.js', 'flvplayer.js', 'hlsplayer.js', 'webrtcplayer.js'], { AbortController, URL });
   const video = fakeVideo();
   const reports = [];
   const player = new (get('WhepPlayer'))(video, url, (kind, detail) => reports.push([kind, plain(detail)]), scope);
-  return { player, video, reports, fetches, made, get, deletes: () => fetches.filter((f) => f.method === 'DELETE') };
+  return { player, video, reports, fetches, made, get, order, deletes: () => fetches.filter((f) => f.method === 'DELETE') };
 }
 
 const { context } = load(['util.js', 'flvplayer.js', 'hlsplayer.js', 'webrtcplayer.js'], { URL });
 
 test('an offer to receive video and audio is POSTed as application/sdp; the answer is taken; the tracks play', async () => {
-  const { player, video, reports, fetches, made, deletes } = setup({ status: 201, body: ANSWER, location: SESSION });
+  const { player, video, reports, fetches, made, deletes, order } = setup({ status: 201, body: ANSWER, location: SESSION });
   await player.start();
   const pc = made[0];
   assert.deepEqual(plain(pc.config), { bundlePolicy: 'max-bundle' });
@@ -102,8 +105,11 @@ test('an offer to receive video and audio is POSTed as application/sdp; the answ
   assert.equal(deletes().length, 0, 'hung up while playing');
   const track = video.srcObject.tracks[0];
   player.destroy();
-  assert.ok(pc.closed && track.stopped);
+  assert.ok(track.stopped);
   assert.equal(video.srcObject, null);
+  assert.ok(!pc.closed, 'closed before the DELETE was answered (its close_notify would end the session first)');
+  await settle();
+  assert.deepEqual(order, ['DELETE answered', 'close']);
   assert.deepEqual(deletes().map((d) => [d.url, d.init.keepalive]), [[`http://cams.lan:8000${SESSION}`, true]]);
   player.destroy();
   pc.become('failed');
@@ -160,8 +166,25 @@ test('a connection that fails is retried (before and after it was up), and hangs
     assert.equal(last[1].retry, true);
     assert.match(last[1].why, up ? /was lost/ : /no WebRTC connection/);
     assert.equal(deletes().length, 1);
+    await settle();
     assert.ok(made[0].closed);
   }
+});
+
+test('a DELETE that is never answered: the peer connection is closed after WHEP_CLOSE_WAIT_MS all the same', async () => {
+  const { player, made, get } = setup({ status: 201, body: ANSWER, location: SESSION });
+  await player.start();
+  const scope = player.scope;
+  scope.fetch = () => new Promise(() => {});
+  const timers = [];
+  scope.setTimeout = (fn, ms) => { timers.push([fn, ms]); return timers.length; };
+  scope.clearTimeout = () => {};
+  player.destroy();
+  await settle();
+  assert.ok(!made[0].closed);
+  assert.deepEqual(timers.map((t) => t[1]), [get('WHEP_CLOSE_WAIT_MS')]);
+  timers[0][0]();
+  assert.ok(made[0].closed);
 });
 
 test('destroyed while the POST runs: nothing is reported, and a session that was made is hung up', async () => {

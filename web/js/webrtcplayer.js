@@ -20,6 +20,8 @@
  * tests (tests/web) load it bare.
  */
 
+const WHEP_CLOSE_WAIT_MS = 2000; // the peer connection waits this long at most for the DELETE's answer
+
 /**
  * What a tile does when its WhepPlayer reports @kind ('refused' or 'failed') with @detail, for
  * the server at @http and a named stream or not (@named): {state, message}, as hlsVerdict.
@@ -214,31 +216,46 @@ class WhepPlayer {
     this.report(kind, detail);
   }
 
-  /** DELETE on the session, once; sent even as the page goes away (keepalive). */
+  /**
+   * DELETE on the session, once; sent even as the page goes away (keepalive). A promise that
+   * settles when camstream answered (or the request failed), or null when there is no session.
+   */
   hangUp() {
     const session = this.session;
     this.session = null;
-    if (!session) return;
+    if (!session) return null;
     try {
-      this.scope.fetch(session, { method: 'DELETE', keepalive: true, cache: 'no-store' }).catch(() => {});
+      return this.scope.fetch(session, { method: 'DELETE', keepalive: true, cache: 'no-store' }).catch(() => {});
     } catch (err) {
-      // nothing to do: camstream ends the session itself once the browser's checks stop
+      return null; // camstream ends the session itself once the browser's checks stop
     }
   }
 
-  /** Stops the POST or the media, hangs up, and lets go of the <video>'s stream. */
+  /**
+   * Stops the POST or the media, hangs up, and lets go of the <video>'s stream. The peer
+   * connection is closed once camstream answered the DELETE (at most WHEP_CLOSE_WAIT_MS later):
+   * closed first, its DTLS close_notify would end the session before the DELETE came.
+   */
   destroy() {
     if (this.done) return;
     this.done = true;
     if (this.aborter) this.aborter.abort();
     this.aborter = null;
-    if (this.pc) {
-      this.pc.ontrack = null;
-      this.pc.onconnectionstatechange = null;
-      this.pc.close();
-      this.pc = null;
+    const pc = this.pc;
+    this.pc = null;
+    if (pc) {
+      pc.ontrack = null;
+      pc.onconnectionstatechange = null;
     }
-    this.hangUp();
+    const hungUp = this.hangUp();
+    if (pc && hungUp && this.scope.setTimeout) {
+      let closed = false;
+      const close = () => { if (!closed) pc.close(); closed = true; };
+      const timer = this.scope.setTimeout(close, WHEP_CLOSE_WAIT_MS);
+      hungUp.then(() => { this.scope.clearTimeout(timer); close(); });
+    } else if (pc) {
+      pc.close();
+    }
     if (this.stream) {
       for (const track of this.stream.getTracks()) track.stop();
       if (this.video.srcObject === this.stream) this.video.srcObject = null;
