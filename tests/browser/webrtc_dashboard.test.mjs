@@ -14,8 +14,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import {
-  LIVE_TIMEOUT_MS, STATE_TIMEOUT_MS, addNamed, assert, assertNoPageErrors, closePage, counters,
+  LIVE_TIMEOUT_MS, STATE_TIMEOUT_MS, WEB_ROOT, addNamed, assert, assertNoPageErrors, closePage, counters,
   diag, launchBrowser, newPage, onCleanup, run, sleep, startCamstream, startRtspServer, test,
   tileSel, tileStat, tileStatus, waitTileState, videoOf, waitVideoPlays,
 } from './helpers.mjs';
@@ -30,8 +31,11 @@ const logs = () => [
   rtsp ? `rtsp_server.py output (last lines):\n${rtsp.log.slice(-5).join('\n')}` : '',
 ].filter(Boolean).join('\n');
 
-/** The dashboard served by camstream; @layout opens it as a share link of that layout. */
-async function openServed({ layout = null, init = null } = {}) {
+/**
+ * The dashboard served by camstream (or from disk, @disk: another origin than camstream's);
+ * @layout opens it as a share link of that layout.
+ */
+async function openServed({ layout = null, init = null, disk = false } = {}) {
   const page = await newPage();
   if (init) await page.addInitScript(init);
   // every WHEP request and its answer: [method, path, status]
@@ -42,7 +46,8 @@ async function openServed({ layout = null, init = null } = {}) {
     if (/\/whep/.test(url.pathname)) page.whep.push([request.method(), url.pathname + url.search, response.status()]);
   });
   const hash = layout ? '#layout=' + Buffer.from(JSON.stringify(layout)).toString('base64url') : '';
-  await page.goto(server.base + '/' + hash, { timeout: STATE_TIMEOUT_MS });
+  const at = disk ? pathToFileURL(path.join(WEB_ROOT, 'index.html')).href : server.base + '/';
+  await page.goto(at + hash, { timeout: STATE_TIMEOUT_MS });
   return page;
 }
 
@@ -179,6 +184,22 @@ async function main() {
     assertNoPageErrors(adHoc);
     await closePage(adHoc);
     await waitSessions(0); // the closed page hung up (pagehide), or camstream's deadlines did
+  }, logs);
+
+  // WHEP from another origin: the POST of application/sdp and the DELETE are preflighted
+  // (OPTIONS), as the WHEP draft expects a server to answer
+  await test('the dashboard opened from disk (origin null) plays a WebRTC tile and DELETEs it on close', async () => {
+    const disk = await openServed({ disk: true, layout: { server: server.ws, tiles: [{ name: 'cam1', mode: 'webrtc', options: {} }] } });
+    await waitTileState(disk, 0, ['live'], LIVE_TIMEOUT_MS);
+    await waitVideoPlays(disk, 0, 1, 15);
+    await waitSessions(1);
+    disk.whep.length = 0;
+    await disk.click(`${tileSel(0)} [data-action="close"]`);
+    const del = await waitWhep(disk, 'DELETE', SESSION_PATH);
+    assert(del[2] === 200, `DELETE answered ${del[2]}`);
+    await waitSessions(0, 3000);
+    assertNoPageErrors(disk);
+    await closePage(disk);
   }, logs);
 
   /** Opens @tiles (WebRTC tiles that camstream refuses); each tile's status must match its @want; no retry. */
