@@ -59,14 +59,22 @@ test)
     -Dwerror=true
   trap - ERR
   status=0
+  # libFuzzer: each target for CAMSTREAM_FUZZ_SECONDS (20) from its seeds; the rest of this
+  # build is the same as build-asan, so only the fuzz suite runs here. It runs beside the plain
+  # suite, one target at a time (one core), and is reported after it: the plain suite's
+  # programs use a fraction of the other core, so the two take the time of the longer
+  meson test -C build-fuzz --suite fuzz --print-errorlogs --num-processes 1 \
+    > build-fuzz/fuzz-suite.log 2>&1 &
+  fuzz_pid=$!
   meson test -C build --print-errorlogs || status=1
-  # LSan must see every leak; UBSan findings fail the test instead of scrolling by
+  wait "$fuzz_pid" || status=1
+  cat build-fuzz/fuzz-suite.log
+  # LSan must see every leak; UBSan findings fail the test instead of scrolling by. The soak
+  # runs for half its plain time here: it looks for leaks, which LSan reports at any length
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp \
+    CAMSTREAM_SOAK_SECONDS=${CAMSTREAM_SOAK_SECONDS_ASAN:-60} \
     meson test -C build-asan --print-errorlogs --timeout-multiplier 3 || status=1
-  # libFuzzer: each target for CAMSTREAM_FUZZ_SECONDS (20) from its seeds; the rest of this
-  # build is the same as build-asan, so only the fuzz suite runs here
-  meson test -C build-fuzz --suite fuzz --print-errorlogs || status=1
   logs="build/meson-logs/testlog.json build-asan/meson-logs/testlog.json
     build-fuzz/meson-logs/testlog.json"
   # The small-FFmpeg build (tools/ffmpeg-small.sh, docs/PERFORMANCE.md "Memory") on the media

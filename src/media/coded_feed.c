@@ -21,6 +21,8 @@ struct coded_feed {
 	unsigned nal_length_size;  /* AU_LENGTH: 1, 2 or 4 */
 	struct coded_params *vparams; /* current video parameter sets (one reference), or NULL */
 	struct coded_params *aparams; /* current audio format (one reference), or NULL */
+	struct coded_params *sparams; /* the camera's own sound, copied as well (one reference),
+	                               * or NULL: G.711 and Opus (codedlog.h, CODED_SOUND) */
 	struct aac_transcode *aac; /* the session's audio into AAC (owned), or NULL: copied */
 	enum AVCodecID audio_refused; /* the codec whose audio was last left out, said once */
 	bool audio_drop_said;      /* a dropped audio packet was logged this session */
@@ -52,6 +54,8 @@ static void drop_audio(struct coded_feed *f)
 	f->aac = NULL;
 	coded_params_unref(f->aparams);
 	f->aparams = NULL;
+	coded_params_unref(f->sparams);
+	f->sparams = NULL;
 	f->audio_drop_said = false;
 }
 
@@ -116,6 +120,7 @@ bool coded_feed_video(struct coded_feed *f, const AVCodecParameters *par)
 	/* the old session's audio goes; coded_feed_audio tells this one's, if it has any */
 	drop_audio(f);
 	coded_log_set_params(f->log, CODED_AUDIO, NULL);
+	coded_log_set_params(f->log, CODED_SOUND, NULL);
 	f->vcodec = par->codec_id == AV_CODEC_ID_H264 ? CODED_H264
 		: par->codec_id == AV_CODEC_ID_HEVC ? CODED_H265 : CODED_NONE;
 	if (f->vcodec != CODED_NONE)
@@ -181,10 +186,18 @@ static void take_audio(struct coded_feed *f, const AVCodecParameters *par)
 void coded_feed_audio(struct coded_feed *f, const AVCodecParameters *par)
 {
 	drop_audio(f);
-	if (f->vcodec != CODED_NONE) /* else nothing is logged for this session */
+	if (f->vcodec != CODED_NONE) { /* else nothing is logged for this session */
 		take_audio(f, par);
+		enum coded_codec own = par->codec_id == AV_CODEC_ID_PCM_ALAW ? CODED_PCMA :
+			par->codec_id == AV_CODEC_ID_PCM_MULAW ? CODED_PCMU :
+			par->codec_id == AV_CODEC_ID_OPUS ? CODED_OPUS : CODED_NONE;
+		if (own != CODED_NONE && par->sample_rate > 0 && par->ch_layout.nb_channels > 0)
+			f->sparams = coded_params_sound(own, (unsigned)par->sample_rate,
+				(unsigned)par->ch_layout.nb_channels);
+	}
 	/* readers that start before the first frame know the audio to come, or that none will */
 	coded_log_set_params(f->log, CODED_AUDIO, f->aparams);
+	coded_log_set_params(f->log, CODED_SOUND, f->sparams);
 }
 
 const struct coded_params *coded_feed_params(const struct coded_feed *f)
@@ -269,6 +282,21 @@ static void append_audio(struct coded_feed *f, const uint8_t *data, size_t len, 
 	coded_log_append(f->log, e);
 }
 
+/* The camera's own sound, one packet an entry, beside its AAC form. */
+static void append_sound(struct coded_feed *f, const uint8_t *data, size_t len, int64_t pts_us,
+	int64_t wall_us)
+{
+	struct coded_entry *e = len ? coded_entry_create(len) : NULL;
+	if (!e)
+		return;
+	memcpy(e->data, data, len);
+	e->kind = CODED_SOUND;
+	e->pts_us = e->dts_us = pts_us;
+	e->t_wall_us = wall_us;
+	e->params = coded_params_ref(f->sparams);
+	coded_log_append(f->log, e);
+}
+
 static void put_aac(void *arg, const uint8_t *frame, size_t len, int64_t pts_us)
 {
 	struct aac_put *p = arg;
@@ -278,6 +306,8 @@ static void put_aac(void *arg, const uint8_t *frame, size_t len, int64_t pts_us)
 void coded_feed_audio_frame(struct coded_feed *f, const uint8_t *data, size_t len,
 	int64_t pts_us, int64_t wall_us)
 {
+	if (f->sparams && f->vcodec != CODED_NONE)
+		append_sound(f, data, len, pts_us, wall_us);
 	if (!f->aparams || f->vcodec == CODED_NONE)
 		return;
 	if (!f->aac) {

@@ -24,8 +24,8 @@ struct coded_log {
 	uint64_t epoch;         /* resets so far */
 
 	struct coded_entry *last_key;        /* one reference, or NULL */
-	struct coded_params *current[2];     /* per kind: one reference, or NULL */
-	uint64_t versions[2];                /* per kind: the last version given */
+	struct coded_params *current[CODED_KINDS]; /* per kind: one reference, or NULL */
+	uint64_t versions[CODED_KINDS];      /* per kind: the last version given */
 
 	struct coded_log_stats stats;        /* entries and bytes are filled on request */
 };
@@ -201,6 +201,17 @@ struct coded_params *coded_params_audio(enum coded_codec codec, unsigned sample_
 	p->channels = channels;
 	if (config_len)
 		memcpy((uint8_t *)p->config, config, config_len);
+	return p;
+}
+
+struct coded_params *coded_params_sound(enum coded_codec codec, unsigned sample_rate,
+	unsigned channels)
+{
+	if (codec != CODED_PCMA && codec != CODED_PCMU && codec != CODED_OPUS)
+		return NULL;
+	struct coded_params *p = coded_params_audio(codec, sample_rate, channels, NULL, 0);
+	if (p)
+		p->kind = CODED_SOUND;
 	return p;
 }
 
@@ -413,8 +424,8 @@ void coded_log_destroy(struct coded_log *log)
 		return;
 	drop_all(log);
 	coded_entry_unref(log->last_key);
-	coded_params_unref(log->current[CODED_VIDEO]);
-	coded_params_unref(log->current[CODED_AUDIO]);
+	for (unsigned k = 0; k < CODED_KINDS; k++)
+		coded_params_unref(log->current[k]);
 	pthread_mutex_destroy(&log->lock);
 	free(log->ring);
 	free(log);
@@ -424,7 +435,7 @@ void coded_log_destroy(struct coded_log *log)
  * swaps them for the current object if the bytes are the same. */
 static void track_params(struct coded_log *log, struct coded_entry *e)
 {
-	unsigned k = e->kind == CODED_AUDIO ? CODED_AUDIO : CODED_VIDEO;
+	unsigned k = (unsigned)e->kind < CODED_KINDS ? (unsigned)e->kind : CODED_VIDEO;
 	struct coded_params *cur = log->current[k];
 
 	if (!e->params || e->params == cur)
@@ -492,7 +503,7 @@ void coded_log_reset(struct coded_log *log)
 void coded_log_set_params(struct coded_log *log, enum coded_kind kind,
 	struct coded_params *params)
 {
-	if (!log || (kind != CODED_VIDEO && kind != CODED_AUDIO) || (params && params->kind != kind))
+	if (!log || (unsigned)kind >= CODED_KINDS || (params && params->kind != kind))
 		return;
 	pthread_mutex_lock(&log->lock);
 	struct coded_params *cur = log->current[kind];
@@ -512,7 +523,7 @@ struct coded_params *coded_log_params(struct coded_log *log, enum coded_kind kin
 {
 	struct coded_params *p;
 
-	if (!log || (kind != CODED_VIDEO && kind != CODED_AUDIO))
+	if (!log || (unsigned)kind >= CODED_KINDS)
 		return NULL;
 	pthread_mutex_lock(&log->lock);
 	p = coded_params_ref(log->current[kind]);

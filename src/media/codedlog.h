@@ -24,8 +24,13 @@
 
 enum coded_kind {
 	CODED_VIDEO = 0,
-	CODED_AUDIO = 1,
+	CODED_AUDIO = 1,   /* AAC: the camera's, or its sound transcoded */
+	/* The camera's sound as it came, beside its AAC form, when it is a codec WebRTC carries
+	 * (G.711, Opus): for readers that send it as it is. FLV and HLS read the AAC and skip
+	 * these. */
+	CODED_SOUND = 2,
 };
+#define CODED_KINDS 3
 
 /* The log's audio is AAC only (coded_feed transcodes what else it can); the other audio
  * codecs name what a camera sends. */
@@ -76,6 +81,9 @@ struct coded_params *coded_params_video(enum coded_codec codec, const uint8_t *c
  * NULL on a video codec, a zero rate or channel count, or out of memory. */
 struct coded_params *coded_params_audio(enum coded_codec codec, unsigned sample_rate,
 	unsigned channels, const uint8_t *config, size_t config_len);
+/* The same for the camera's own sound (kind CODED_SOUND): G.711 A-law or mu-law, or Opus. */
+struct coded_params *coded_params_sound(enum coded_codec codec, unsigned sample_rate,
+	unsigned channels);
 
 struct coded_params *coded_params_ref(struct coded_params *p);   /* NULL ok; returns p */
 void coded_params_unref(struct coded_params *p);                 /* NULL ok */

@@ -535,7 +535,7 @@ static int push_audio(struct hls_mux *m, const struct coded_entry *e)
 
 int hls_mux_push(struct hls_mux *m, const struct coded_entry *e, bool discontinuity)
 {
-	if (m->ended)
+	if (m->ended || e->kind == CODED_SOUND)   /* the AAC form of the same sound is read */
 		return 0;
 	if (e->kind == CODED_AUDIO)
 		return push_audio(m, e);

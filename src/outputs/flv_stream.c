@@ -170,7 +170,7 @@ bool flv_stream_next(struct flv_stream *fs, struct cs_error *err)
 		struct coded_entry *e = hub_sub_coded_next(&fs->v->sub, max_lag_us(fs));
 		if (!e)
 			return false;
-		bool wanted = e->params && flv_carries(e->params->codec) &&
+		bool wanted = e->params && e->kind != CODED_SOUND && flv_carries(e->params->codec) &&
 			(e->kind == CODED_VIDEO || (fs->begun && fs->audio));
 		if (wanted)
 			return take(fs, e, err);

@@ -46,7 +46,8 @@
 #define RESTART_MIN_US 300000         /* replays from the key picture at most this often */
 #define READS_PER_CALL 256            /* datagrams read per readable callback */
 #define PKT_CAP (1500 + DTLS_SRTP_TRAILER)
-#define TS_JUMP (5 * 90000)           /* a camera clock step larger than this is re-based */
+#define TS_JUMP (5 * 90000)
+#define G711_PACKET 160               /* 20 ms at 8 kHz, a byte a sample */           /* a camera clock step larger than this is re-based */
 
 enum rtc_state { S_PENDING, S_ICE, S_DTLS, S_LIVE };
 
@@ -84,6 +85,18 @@ struct rtc_session {
 	struct coded_entry *held;       /* a replay's entry waiting to know whether it is the last */
 	int64_t answered_us, first_stun_us, last_stun_us, last_sr_us, last_send_us, restart_us;
 	uint32_t packets, octets;
+	/* sound: the camera's G.711 or Opus as it came (apt -1: none, the section is inactive) */
+	int apt;
+	enum coded_codec acodec;
+	unsigned aclock;
+	uint32_t assrc, a_last_ts, a_off;
+	uint16_t aseq;
+	bool a_sent_any;
+	uint32_t a_packets, a_octets;
+	uint8_t a_carry[G711_PACKET];   /* G.711 bytes short of a whole packet */
+	size_t a_carry_len;
+	uint32_t a_carry_ts;
+	int64_t a_last_send_us;
 	struct sent hist[HISTORY];
 };
 
@@ -110,6 +123,7 @@ static uint8_t pkt[PKT_CAP];
 
 static void session_free(struct rtc_session *s);
 static void pump(struct rtc_session *s);
+static void send_sound(struct rtc_session *s, const struct coded_entry *e);
 
 /* ---- small things ---- */
 
@@ -293,6 +307,65 @@ static void send_au(struct rtc_session *s, struct coded_entry *e, enum ts_mode m
 	s->last_send_us = mono_now();
 }
 
+static void send_sound_packet(struct rtc_session *s, const uint8_t *p, size_t len, uint32_t ts)
+{
+	rtp_write_header(pkt, (uint8_t)s->apt, !s->a_sent_any, s->aseq++, ts, s->assrc);
+	memcpy(pkt + RTP_HEADER, p, len);
+	size_t n = RTP_HEADER + len;
+	s->a_last_ts = ts;
+	s->a_sent_any = true;
+	s->a_packets++;
+	s->a_octets += (uint32_t)len;
+	if (dtls_srtp_protect(s->dtls, pkt, &n, PKT_CAP) != 0) {
+		s->w->m.dropped++;
+		return;
+	}
+	send_to(s->w, &s->peer, s->peer_len, pkt, n);
+	s->w->m.packets_sent++;
+	s->w->m.bytes_sent += n;
+}
+
+/* The camera's sound as it came, on the camera's clock at the codec's rate. G.711 (a byte a
+ * sample) goes in packets of 20 ms, WebRTC's usual ptime, whatever the camera's packets were
+ * (cameras send 20 to 128 ms; aiortc takes 20 ms only); an Opus packet as it is. */
+static void send_sound(struct rtc_session *s, const struct coded_entry *e)
+{
+	if (s->apt < 0 || !e->len || (s->acodec == CODED_OPUS && e->len > RTP_MAX_PAYLOAD))
+		return;
+	uint32_t ts = (uint32_t)((uint64_t)e->pts_us * s->aclock / 1000000) + s->a_off;
+	int32_t step = (int32_t)(ts - s->a_last_ts);
+	if (s->a_sent_any && (step <= 0 || step > (int32_t)(5 * s->aclock))) {
+		ts = s->a_last_ts + s->aclock / 50;   /* the clock stepped: 20 ms on */
+		s->a_off = ts - (uint32_t)((uint64_t)e->pts_us * s->aclock / 1000000);
+	}
+	s->a_last_send_us = mono_now();
+	if (s->acodec == CODED_OPUS) {
+		send_sound_packet(s, e->data, e->len, ts);
+		return;
+	}
+	/* whole 20 ms packets; the rest waits for the next packet of the camera, which goes on
+	 * where it stops (else the rest, under 20 ms, is dropped) */
+	const uint8_t *p = e->data;
+	size_t len = e->len;
+	if (s->a_carry_len && ts == s->a_carry_ts + s->a_carry_len) {
+		size_t take = G711_PACKET - s->a_carry_len < len ? G711_PACKET - s->a_carry_len : len;
+		memcpy(s->a_carry + s->a_carry_len, p, take);
+		s->a_carry_len += take;
+		p += take;
+		len -= take;
+		ts += (uint32_t)take;
+		if (s->a_carry_len < G711_PACKET)
+			return;
+		send_sound_packet(s, s->a_carry, G711_PACKET, s->a_carry_ts);
+	}
+	s->a_carry_len = 0;
+	for (; len >= G711_PACKET; p += G711_PACKET, len -= G711_PACKET, ts += G711_PACKET)
+		send_sound_packet(s, p, G711_PACKET, ts);
+	memcpy(s->a_carry, p, len);
+	s->a_carry_len = len;
+	s->a_carry_ts = ts;
+}
+
 /* The session's news: every picture of the log not sent yet goes out. */
 static void pump(struct rtc_session *s)
 {
@@ -302,6 +375,13 @@ static void pump(struct rtc_session *s)
 		struct coded_entry *e = hub_sub_coded_next(&s->sub, 0);
 		if (!e)
 			break;
+		if (e->kind == CODED_SOUND) {
+			/* live sound only: what a replay passes over is in the past */
+			if (!s->restart && e->params && e->params->codec == s->acodec)
+				send_sound(s, e);
+			coded_entry_unref(e);
+			continue;
+		}
 		if (e->kind != CODED_VIDEO || !e->params || e->params->codec != CODED_H264) {
 			coded_entry_unref(e);
 			continue;
@@ -373,20 +453,31 @@ static void on_rtcp_item(void *ctx, const struct rtcp_item *it)
 	}
 }
 
-static void send_sr(struct rtc_session *s, int64_t now)
+/* A sender report of @ssrc, whose last packet had @last_ts @since_us ago at @clock Hz: the
+ * RTP time of now, against the wall clock, for each stream alike (lip sync). */
+static void send_one_sr(struct rtc_session *s, uint32_t ssrc, uint32_t last_ts,
+	int64_t since_us, unsigned clock, uint32_t packets, uint32_t octets)
 {
 	int64_t wall = clock_wall_us();
 	uint64_t ntp = ((uint64_t)(wall / 1000000) + 2208988800ull) << 32 |
 		(uint64_t)(((wall % 1000000) << 32) / 1000000);
-	uint32_t rtp_ts = s->last_ts + (uint32_t)((now - s->last_send_us) * 9 / 100);
+	uint32_t rtp_ts = last_ts + (uint32_t)((uint64_t)since_us * clock / 1000000);
 	uint8_t buf[128 + DTLS_SRTP_TRAILER];
-	size_t n = rtcp_write_sr(buf, sizeof(buf), s->ssrc, ntp, rtp_ts, s->packets, s->octets);
-	size_t m = n ? rtcp_write_sdes(buf + n, 100 - n, s->ssrc, "camstream") : 0;
+	size_t n = rtcp_write_sr(buf, sizeof(buf), ssrc, ntp, rtp_ts, packets, octets);
+	size_t m = n ? rtcp_write_sdes(buf + n, 100 - n, ssrc, "camstream") : 0;
 	if (!n || !m)
 		return;
 	n += m;
 	if (dtls_srtp_protect_rtcp(s->dtls, buf, &n, sizeof(buf)) == 0)
 		send_to(s->w, &s->peer, s->peer_len, buf, n);
+}
+
+static void send_sr(struct rtc_session *s, int64_t now)
+{
+	send_one_sr(s, s->ssrc, s->last_ts, now - s->last_send_us, 90000, s->packets, s->octets);
+	if (s->a_sent_any)
+		send_one_sr(s, s->assrc, s->a_last_ts, now - s->a_last_send_us, s->aclock,
+			s->a_packets, s->a_octets);
 	s->last_sr_us = now;
 }
 
@@ -416,7 +507,9 @@ static void on_stun(struct webrtc *w, const uint8_t *p, size_t n,
 	const struct sockaddr_storage *from, socklen_t from_len)
 {
 	struct stun_msg m;
-	if (stun_parse(p, n, &m) != 0 || m.type != STUN_BINDING_REQUEST || !m.username) {
+	/* RFC 8445 §7.2.2: an ICE check carries USERNAME, MESSAGE-INTEGRITY and FINGERPRINT */
+	if (stun_parse(p, n, &m) != 0 || m.type != STUN_BINDING_REQUEST || !m.username ||
+		!m.has_fingerprint) {
 		w->m.dropped++;   /* indications, responses, garbage: nothing to answer */
 		return;
 	}
@@ -694,16 +787,34 @@ static bool profile_of(const struct coded_params *p, uint8_t iop[3])
 	return false;
 }
 
-static int audio_pt(const struct sdp_media *m)
+/* The payload type of the camera's sound @sp in the offered audio section @m (*@send), or
+ * one to leave the section inactive with; -1 when it offers nothing at all. */
+static int audio_pt(const struct sdp_media *m, const struct coded_params *sp, bool *send)
 {
-	static const char *const names[] = { "PCMU", "PCMA", "opus" };
-	static const unsigned clocks[] = { 8000, 8000, 48000 };
-	for (size_t i = 0; i < 3; i++) {
-		int pt = sdp_pick_codec(m, names[i], clocks[i]);
-		if (pt >= 0)
+	static const struct {
+		enum coded_codec codec;
+		const char *name;
+		unsigned rate;     /* the camera's rate that fits; the RTP clock */
+		unsigned clock;
+	} codecs[] = {
+		{ CODED_PCMU, "PCMU", 8000, 8000 },
+		{ CODED_PCMA, "PCMA", 8000, 8000 },
+		{ CODED_OPUS, "opus", 48000, 48000 },
+	};
+	*send = false;
+	for (size_t i = 0; sp && i < sizeof(codecs) / sizeof(codecs[0]); i++) {
+		if (sp->codec != codecs[i].codec || sp->sample_rate != codecs[i].rate)
+			continue;
+		int pt = sdp_pick_codec(m, codecs[i].name, codecs[i].clock);
+		if (pt >= 0) {
+			*send = true;
 			return pt;
+		}
 	}
-	return m->n_codecs ? m->codecs[0].pt : -1;
+	for (size_t i = 0; i < m->n_codecs; i++)
+		if (m->codecs[i].name[0])
+			return m->codecs[i].pt;   /* the first the offer named: the section is inactive */
+	return -1;
 }
 
 /* Answers the offer once the source has a key picture; 0 while it waits. */
@@ -715,6 +826,13 @@ static int try_answer(struct whep_req *r)
 	if (hub_sub_error(&s->sub, &err) != CS_OK)
 		return req_fail(r, &err);
 	struct coded_entry *key = hub_sub_newest_key(&s->sub);
+	struct source_stats st;
+	if (!key && hub_sub_stats(&s->sub, &st) && st.coded == SOURCE_CODED_NO) {
+		cs_fail(&err, CS_UNSUPPORTED_CODEC, "%s sends %s: WebRTC carries H.264 only here "
+			"(the JPEG endpoints show it)", s->label,
+			st.codec[0] ? st.codec : "pictures WebRTC cannot carry");
+		return req_fail(r, &err);
+	}
 	if (!key) {
 		if (s->v.expired)
 			return req_failf(r, CS_TIMEOUT, "the camera gave no key picture in time");
@@ -745,7 +863,8 @@ static int try_answer(struct whep_req *r)
 	a->port = (unsigned)w->port;
 	random_bytes(&a->session_id, sizeof(a->session_id));
 	a->session_id >>= 2;
-	bool video = false;
+	bool video = false, sound = false;
+	struct coded_params *sp = hub_sub_coded_params(&s->sub, CODED_SOUND);
 	for (size_t i = 0; i < s->offer->n_media; i++) {
 		const struct sdp_media *m = &s->offer->media[i];
 		struct sdp_answer_media *am = &a->media[i];
@@ -755,19 +874,32 @@ static int try_answer(struct whep_req *r)
 			am->pt = sdp_pick_h264(m, iop);
 			if (am->pt < 0)
 				continue;
+			/* the profile the offer gave that type (a receiver refuses one it did not
+			 * offer), the stream's level: browsers decode the stream whatever its
+			 * profile (Chromium offers no High), the profile-level-id only names one */
+			if (!sdp_h264_fmtp(m, am->pt, iop[2], am->fmtp, sizeof(am->fmtp)))
+				continue;
 			video = true;
 			am->accept = am->sending = true;
 			am->ssrc = s->ssrc;
-			snprintf(am->fmtp, sizeof(am->fmtp), "level-asymmetry-allowed=1;"
-				"packetization-mode=1;profile-level-id=%02x%02x%02x", iop[0], iop[1], iop[2]);
 			s->pt = am->pt;
 		} else if (!strcmp(m->kind, "audio")) {
-			/* the log's audio is AAC, which WebRTC does not carry: the section stays in the
-			 * bundle, inactive */
-			am->pt = audio_pt(m);
+			/* the camera's G.711 or Opus goes as it came; AAC, which WebRTC does not carry,
+			 * leaves the section in the bundle, inactive */
+			bool send = false;
+			am->pt = audio_pt(m, sound ? NULL : sp, &send);
 			am->accept = am->pt >= 0;
+			if (am->accept && send) {
+				sound = true;
+				am->sending = true;
+				am->ssrc = s->assrc;
+				s->apt = am->pt;
+				s->acodec = sp->codec;
+				s->aclock = sp->codec == CODED_OPUS ? 48000 : 8000;
+			}
 		}
 	}
+	coded_params_unref(sp);
 	struct strbuf sb = STRBUF_INIT;
 	int rc = video ? sdp_build_answer(s->offer, a, &sb) : -EINVAL;
 	free(a);
@@ -862,6 +994,12 @@ static int start_session(struct whep_req *r)
 	random_ice_chars(s->pwd, 32);
 	random_bytes(&s->ssrc, sizeof(s->ssrc));
 	random_bytes(&s->seq, sizeof(s->seq));
+	random_bytes(&s->assrc, sizeof(s->assrc));
+	random_bytes(&s->aseq, sizeof(s->aseq));
+	random_bytes(&s->a_off, sizeof(s->a_off));
+	if (s->assrc == s->ssrc)
+		s->assrc ^= 1;
+	s->apt = -1;
 	s->next = w->sessions;
 	w->sessions = s;
 	w->n_sessions++;

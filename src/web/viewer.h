@@ -1,5 +1,5 @@
 /* viewer: the one lifecycle every viewer goes through, whatever frames its bytes: WebSocket
- * JPEG, MJPEG, snapshot, raw frame (and FLV, HLS and WebRTC next).
+ * JPEG, MJPEG, snapshot, raw frame, FLV, HLS and WebRTC.
  *   admission    against --max-clients and shutdown, counted from start to finish;
  *   the source   a named stream (?name= or the path) or a camera URL under the policies that
  *                apply to those (--named-only, the scheme allow-list, --allow-hosts);

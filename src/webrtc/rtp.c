@@ -31,7 +31,7 @@ static int split(const uint8_t *au, size_t len, size_t max_payload, struct rtp_d
 		if (unit == 0 || unit > len - at)
 			return -EINVAL;
 		uint8_t nal = au[at], type = nal & 0x1f;
-		if (type == NAL_AUD || type == NAL_FILLER) {
+		if (type == NAL_AUD || type == NAL_FILLER || type == 0 || type >= 24) {
 			at += unit;
 			continue;
 		}

@@ -34,8 +34,9 @@ struct rtp_desc {
 
 /* Splits @au (@len bytes of H.264 NAL units, each after a 4-byte big-endian length: the
  * coded-picture log's form) into packets of at most @max_payload bytes (>= 16), described in
- * @out (at most @cap). Access unit delimiters (type 9) and filler data (type 12) are left
- * out; every other unit goes as a single NAL unit packet when it fits, else as FU-A
+ * @out (at most @cap). Access unit delimiters (type 9), filler data (type 12) and the types
+ * H.264 leaves unspecified (0, 24..31: a receiver would read 24..29 as RTP's own aggregation
+ * and fragmentation packets) are left out; every other unit goes as a single NAL unit packet when it fits, else as FU-A
  * fragments (the NAL header's F and NRI bits in the indicator, type 28; S and E bits and the
  * type in the header; the unit's header byte itself not repeated in the fragments). Returns
  * the number of packets (0 when nothing is left to send), or -EINVAL for malformed bytes (a

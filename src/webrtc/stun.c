@@ -149,7 +149,7 @@ static bool read_xor_address(const uint8_t *msg, const uint8_t *v, size_t len,
 int stun_parse(const uint8_t *p, size_t n, struct stun_msg *m)
 {
 	memset(m, 0, sizeof(*m));
-	if (!p || n < STUN_HEADER || (p[0] & 0xc0) || get32(p + 4) != STUN_MAGIC)
+	if (!p || n < STUN_HEADER || p[0] > 3 || get32(p + 4) != STUN_MAGIC)
 		return -EINVAL;
 	size_t len = get16(p + 2);
 	if (len % 4 || STUN_HEADER + len != n)
@@ -334,18 +334,22 @@ size_t stun_binding_success(uint8_t *out, size_t cap, const uint8_t txid[12],
 	memcpy(mask + 4, txid, 12);
 
 	uint8_t *v;
-	if (from->sa_family == AF_INET) {
+	const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)from;
+	/* a dual-stack socket sees an IPv4 peer as ::ffff:a.b.c.d: that peer sent from IPv4 */
+	bool mapped = from->sa_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr);
+	if (from->sa_family == AF_INET || mapped) {
 		const struct sockaddr_in *in = (const struct sockaddr_in *)from;
-		const uint8_t *a = (const uint8_t *)&in->sin_addr;
+		const uint8_t *a = mapped ? (const uint8_t *)&in6->sin6_addr + 12 :
+			(const uint8_t *)&in->sin_addr;
+		uint16_t port = mapped ? in6->sin6_port : in->sin_port;
 		if (!(v = out_attr(&o, ATTR_XOR_MAPPED_ADDRESS, 8)))
 			return 0;
 		v[0] = 0;
 		v[1] = 0x01;
-		put16(v + 2, ntohs(in->sin_port) ^ (uint16_t)(STUN_MAGIC >> 16));
+		put16(v + 2, ntohs(port) ^ (uint16_t)(STUN_MAGIC >> 16));
 		for (int i = 0; i < 4; i++)
 			v[4 + i] = a[i] ^ mask[i];
 	} else {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)from;
 		const uint8_t *a = (const uint8_t *)&in6->sin6_addr;
 		if (!(v = out_attr(&o, ATTR_XOR_MAPPED_ADDRESS, 20)))
 			return 0;

@@ -50,11 +50,11 @@ struct stun_msg {
  * length that fits: a cheap test for demultiplexing, no parsing. */
 bool stun_is(const uint8_t *p, size_t n);
 
-/* Parses @n bytes at @p. 0, or -EINVAL: shorter than its header, length field not a
- * multiple of 4 or not matching @n, wrong cookie, an attribute running past the end, a
- * FINGERPRINT that is wrong or not last, attributes after MESSAGE-INTEGRITY other than
- * FINGERPRINT (RFC 8489 §14.5: they are ignored; we refuse, nobody sends them), a USERNAME
- * over 513 bytes. Unknown attributes are skipped (comprehension-required ones too: an
+/* Parses @n bytes at @p. 0, or -EINVAL: shorter than its header, a first byte over 3 (not
+ * STUN by RFC 7983's rule: what parses passes stun_is), length field not a multiple of 4 or
+ * not matching @n, wrong cookie, an attribute running past the end, a FINGERPRINT that is
+ * wrong or not last, attributes after MESSAGE-INTEGRITY other than FINGERPRINT (RFC 8489
+ * §14.5: they are ignored; we refuse, nobody sends them), a USERNAME over 513 bytes. Unknown attributes are skipped (comprehension-required ones too: an
  * ICE-lite agent answers anyway, as browsers expect). */
 int stun_parse(const uint8_t *p, size_t n, struct stun_msg *m);
 
@@ -65,7 +65,8 @@ bool stun_check_integrity(const uint8_t *p, size_t n, const struct stun_msg *m,
 
 /* Writes a binding success response to the request with @txid into @out (@cap bytes; 80 are
  * enough for IPv4 and IPv6): XOR-MAPPED-ADDRESS of @from (the request's source, IPv4 or
- * IPv6), MESSAGE-INTEGRITY under @key (none if @key is NULL; an empty key is a non-NULL
+ * IPv6; an IPv4-mapped IPv6 address, as a dual-stack socket gives, is written as IPv4),
+ * MESSAGE-INTEGRITY under @key (none if @key is NULL; an empty key is a non-NULL
  * @key with @key_len 0), FINGERPRINT. Its length, or 0 if @cap is too small or @from is
  * neither family. */
 size_t stun_binding_success(uint8_t *out, size_t cap, const uint8_t txid[12],

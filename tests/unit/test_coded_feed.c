@@ -216,6 +216,56 @@ static void test_camera_aac_is_copied_as_it_is(void)
 	teardown(&fx);
 }
 
+/* G.711 is also kept as it came (kind CODED_SOUND, for WebRTC), packet for packet, beside
+ * its AAC form; AAC from the camera has no such copy, and a reconnect forgets it. */
+static void test_g711_is_kept_as_it_came_beside_its_aac(void)
+{
+	struct fixture fx;
+	struct gen_audio g;
+	if (!setup_audio(&fx, &g, "pcm_alaw", 8000, 1, 0, 0.5, 1000000))
+		return;
+	struct coded_params *sp = coded_log_params(fx.log, CODED_SOUND);
+	CHECK(sp && sp->kind == CODED_SOUND && sp->codec == CODED_PCMA && sp->sample_rate == 8000 &&
+		sp->channels == 1);
+	coded_params_unref(sp);
+	static const uint8_t idr[] = { 0, 0, 0, 4, IDR };
+	CHECK(picture(&fx, idr, sizeof(idr), true));
+	for (size_t i = 0; i < g.n; i++)
+		coded_feed_audio_frame(fx.feed, g.pkts[i].data, g.pkts[i].len, g.pkts[i].pts_us, 0);
+	struct coded_cursor cur = { 0 };
+	struct coded_entry *e;
+	size_t sound = 0, aac = 0;
+	while (coded_log_read(fx.log, &cur, 0, &e)) {
+		if (e->kind == CODED_SOUND) {
+			CHECK(sound < g.n && e->len == g.pkts[sound].len &&
+				!memcmp(e->data, g.pkts[sound].data, e->len) &&
+				e->pts_us == g.pkts[sound].pts_us && e->params->codec == CODED_PCMA);
+			sound++;
+		} else if (e->kind == CODED_AUDIO) {
+			aac++;
+		}
+		coded_entry_unref(e);
+	}
+	CHECK(sound == g.n && aac > 0);
+	AVCodecParameters *v = avcodec_parameters_alloc();
+	CHECK(v);
+	if (v) {
+		v->codec_type = AVMEDIA_TYPE_VIDEO;
+		v->codec_id = AV_CODEC_ID_H264;
+		coded_feed_video(fx.feed, v);
+		avcodec_parameters_free(&v);
+	}
+	CHECK(coded_log_params(fx.log, CODED_SOUND) == NULL);
+	gen_free(&g);
+	teardown(&fx);
+
+	if (!setup_audio(&fx, &g, "aac", 44100, 2, 96000, 0.2, 0))
+		return;
+	CHECK(coded_log_params(fx.log, CODED_SOUND) == NULL);
+	gen_free(&g);
+	teardown(&fx);
+}
+
 static void test_a_session_without_usable_audio_announces_none(void)
 {
 	struct fixture fx;
@@ -259,6 +309,7 @@ int main(void)
 	RUN(test_g711_audio_is_announced_as_aac_before_its_first_frame);
 	RUN(test_transcoded_audio_enters_the_log_as_aac_on_the_camera_clock);
 	RUN(test_camera_aac_is_copied_as_it_is);
+	RUN(test_g711_is_kept_as_it_came_beside_its_aac);
 	RUN(test_a_session_without_usable_audio_announces_none);
 	return CHECK_DONE();
 }

@@ -249,6 +249,22 @@ static void success_reads_back_with_integrity_and_fingerprint(void)
 	CHECK(memcmp(&got->sin6_addr, &in6.sin6_addr, 16) == 0);
 }
 
+/* a dual-stack socket's ::ffff:192.0.2.1 is the RFC's IPv4 attribute */
+static void success_writes_an_ipv4_mapped_source_as_ipv4(void)
+{
+	uint8_t out[80];
+	struct stun_msg m;
+	struct sockaddr_in6 in6 = { 0 };
+	in6.sin6_family = AF_INET6;
+	in6.sin6_port = htons(32853);
+	CHECK(inet_pton(AF_INET6, "::ffff:192.0.2.1", &in6.sin6_addr) == 1);
+	size_t n = stun_binding_success(out, sizeof(out), rfc_txid, (struct sockaddr *)&in6,
+		"k", 1);
+	CHECK(n == 64);
+	CHECK(memcmp(out + 20, rfc_response4 + 36, 12) == 0);
+	CHECK(stun_parse(out, n, &m) == 0 && m.xor_mapped.ss_family == AF_INET);
+}
+
 static void success_without_key_has_no_integrity(void)
 {
 	uint8_t out[80];
@@ -500,6 +516,7 @@ int main(void)
 	RUN(rfc5769_ipv6_response_reads_and_checks);
 	RUN(success_writes_the_rfc5769_xor_mapped_address);
 	RUN(success_reads_back_with_integrity_and_fingerprint);
+	RUN(success_writes_an_ipv4_mapped_source_as_ipv4);
 	RUN(success_without_key_has_no_integrity);
 	RUN(success_refuses_a_short_buffer_and_other_families);
 	RUN(error_401_has_no_integrity_487_has);
