@@ -67,7 +67,14 @@
   async function playWebrtc() {
     const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
     window.pc = pc;
-    pc.addTransceiver('video', { direction: 'recvonly' });
+    const transceiver = pc.addTransceiver('video', { direction: 'recvonly' });
+    // ?hint=0: Chromium's jitter buffer asked to play pictures as soon as they are decoded
+    if (q.get('hint') === '0') {
+      const r = transceiver.receiver;
+      if ('jitterBufferTarget' in r) r.jitterBufferTarget = 0;
+      if ('playoutDelayHint' in r) r.playoutDelayHint = 0;
+      B.hint = { jitterBufferTarget: 'jitterBufferTarget' in r, playoutDelayHint: 'playoutDelayHint' in r };
+    }
     pc.ontrack = (e) => {
       video.srcObject = new MediaStream([e.track]);
       video.play().catch(() => {});

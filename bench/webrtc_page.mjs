@@ -100,7 +100,7 @@ for await (const line of rl) {
         const B = window.bench;
         const rtc = B.rtcStats ? await B.rtcStats() : null;
         const q = document.getElementById('v').getVideoPlaybackQuality();
-        const res = { samples: B.samples, misreads: B.misreads, frames: B.frames, dropped: B.dropped,
+        const res = { samples: B.samples, misreads: B.misreads, frames: B.frames, dropped: B.dropped, hint: B.hint,
           errors: B.errors, rtc, videoDropped: q.droppedVideoFrames, videoFrames: q.totalVideoFrames };
         if (B.session) {
           const r = await fetch(B.session, { method: 'DELETE' }).catch((e) => ({ status: String(e) }));

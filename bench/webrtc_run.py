@@ -120,9 +120,9 @@ class WebrtcBench(run.Bench):
         p, host, port = self.start_camstream(["--web-root", self.web_root()] +
                                              self.webrtc_opts())
         try:
-            url = "http://127.0.0.1:%d/?kind=%s&cam=%s" % (
+            url = "http://127.0.0.1:%d/?kind=%s&cam=%s%s" % (
                 port, {"wr": "webrtc", "ws": "jpeg", "flv": "flv"}[kind],
-                urllib.parse.quote(self.rtsp, safe=""))
+                urllib.parse.quote(self.rtsp, safe=""), "&hint=0" if a.hint else "")
             lines.send("OPEN " + url)
             first = json.loads(lines.wait(["FIRST"], a.first_timeout + 15)[1])
             time.sleep(a.warmup)
@@ -325,8 +325,9 @@ def print_table(results, a, out=sys.stdout):
 def print_header(m):
     print(run.header_start(m))
     print("# camstream: %s; medians of %d runs; window %g s after %g s warm-up (rtlat: after "
-          "the first barcode read; rtcpu: after every session's first picture)"
-          % (m["bin"], m["runs"], m["window_s"], m["warmup_s"]))
+          "the first barcode read; rtcpu: after every session's first picture)%s"
+          % (m["bin"], m["runs"], m["window_s"], m["warmup_s"],
+             "; WebRTC page with --hint" if m.get("hint") else ""))
 
 
 def main(argv):
@@ -336,6 +337,8 @@ def main(argv):
     ap.add_argument("--many", type=int, default=50, help="sessions in rtcpu's N (50)")
     ap.add_argument("--first-timeout", type=float, default=30.0,
                     help="s for a page's first picture")
+    ap.add_argument("--hint", action="store_true",
+                    help="WebRTC page: jitterBufferTarget and playoutDelayHint 0 on the receiver")
     run.mode_tail_args(ap)
     a = ap.parse_args(argv)
     run.mode_settle(ap, a, SCENARIOS, DEFAULT, QUICK)
@@ -359,7 +362,7 @@ def main(argv):
         if not any(os.path.exists(p) for p in PEERS):
             ap.error("playwright-core is not installed: run bench/peers/install.sh")
     run.prepare_process(a.many, 4096)
-    return run.mode_run("webrtc", a, argv, WebrtcBench(a), {"systems": SYSTEMS},
+    return run.mode_run("webrtc", a, argv, WebrtcBench(a), {"systems": SYSTEMS, "hint": a.hint},
                         print_header, print_table)
 
 
