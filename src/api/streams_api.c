@@ -455,8 +455,6 @@ static int begin(struct lws *wsi, struct api_session *as)
 	char path[sizeof(as->u.rest.path)], name[sizeof(as->u.rest.path)];
 
 	as->kind = API_NONE;
-	if (!access_http_check(wsi, true, NULL, &ret))
-		return ret;
 	int method = lws_http_get_uri_and_method(wsi, &uri, &uri_len);
 	if (method < 0 || !uri || uri_len < 0 || (size_t)uri_len >= sizeof(path))
 		uri_len = 0; /* no route: 404 */
@@ -464,6 +462,13 @@ static int begin(struct lws *wsi, struct api_session *as)
 		memcpy(path, uri, (size_t)uri_len);
 	path[uri_len] = '\0';
 	enum route rt = parse_route(path, name, sizeof(name));
+	/* WHEP answers its CORS preflight itself (a page of another origin POSTs SDP) */
+	if (rt == RT_WHEP && method == LWSHUMETH_OPTIONS) {
+		as->kind = API_WHEP;
+		return whep_begin(wsi, &as->u.whep, name);
+	}
+	if (!access_http_check(wsi, true, NULL, &ret))
+		return ret;
 	if (method == LWSHUMETH_GET && rt == RT_SNAPSHOT) {
 		as->kind = API_SNAPSHOT;
 		return snapshot_begin(wsi, &as->u.snap, name);

@@ -1063,6 +1063,24 @@ static int on_session_path(struct whep_req *r, int method, const char *id)
 	return http_reply_json(r->wsi, HTTP_STATUS_OK, "{\"ok\":true}");
 }
 
+/* A page of another origin asks before it POSTs an offer or DELETEs a session (neither is a
+ * "simple" request): every origin may, as every other answer says (access-control-allow-
+ * origin: *); --token still guards the POST itself. */
+static int preflight(struct whep_req *r, bool session)
+{
+	struct http_header h[] = {
+		{ "access-control-allow-methods:", session ? "DELETE, PATCH, OPTIONS" :
+			"POST, OPTIONS" },
+		{ "access-control-allow-headers:", "content-type, authorization, if-match" },
+		{ "access-control-expose-headers:", "Location" },
+		{ "access-control-max-age:", "600" },
+	};
+	r->replied = true;
+	if (http_write_response(r->wsi, HTTP_STATUS_NO_CONTENT, "text/plain", "", 0, h, 4))
+		return -1;
+	return lws_http_transaction_completed(r->wsi) ? -1 : 0;
+}
+
 static int on_http(struct lws *wsi, struct whep_req *r, const char *name)
 {
 	char *uri = NULL;
@@ -1080,16 +1098,27 @@ static int on_http(struct lws *wsi, struct whep_req *r, const char *name)
 		path[uri_len] = '\0';
 	}
 	size_t sp = strlen(SESSION_PREFIX);
-	if (!name && !strncmp(path, SESSION_PREFIX, sp)) {
+	bool session = !name && !strncmp(path, SESSION_PREFIX, sp);
+	if (!name && !session && strcmp(path, WHEP_PATH))
+		return refuse_early(r, HTTP_STATUS_NOT_FOUND, CS_NOT_FOUND, "no such path");
+	if (method == LWSHUMETH_OPTIONS)
+		return preflight(r, session);
+	if (session) {
 		if (!access_http_check(wsi, false, NULL, &ret))
 			return ret;
-		if (content_length(wsi) > 0)
+		/* a trickle PATCH has a body (a candidate fragment) that is not read: its 405
+		 * closes the connection */
+		if (content_length(wsi) > 0 || lws_hdr_total_length(wsi,
+			WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
+			if (method == LWSHUMETH_PATCH) {
+				on_session_path(r, method, path + sp);
+				return -1;
+			}
 			return refuse_early(r, HTTP_STATUS_BAD_REQUEST, CS_BAD_REQUEST,
 				"a WHEP session's DELETE has no body");
+		}
 		return on_session_path(r, method, path + sp);
 	}
-	if (!name && strcmp(path, WHEP_PATH))
-		return refuse_early(r, HTTP_STATUS_NOT_FOUND, CS_NOT_FOUND, "no such path");
 	if (method != LWSHUMETH_POST)
 		return refuse_early(r, HTTP_STATUS_METHOD_NOT_ALLOWED, CS_BAD_REQUEST,
 			"WHEP: POST an SDP offer (application/sdp) here");
