@@ -168,11 +168,6 @@ function spawnAndWait(argv, ready, what) {
     .catch((err) => { if (handle.running()) proc.kill('SIGKILL'); throw err; });
 }
 
-/**
- * camstream on 127.0.0.1 (port 0 = any free port) serving WEB_ROOT, plus @args; no RTMP
- * ingest unless @args give --rtmp-port (servers running side by side must not race for 1935).
- * Returns {proc, port, log, exited, stop(signal), running(), base, ws}.
- */
 /** Serves @html at / on 127.0.0.1 (404 elsewhere) until the run ends; resolves with its base
  * URL. A page of another origin than camstream's, as a site embedding a player is. */
 export async function servePage(html) {
@@ -188,15 +183,47 @@ export async function servePage(html) {
   return `http://127.0.0.1:${http.address().port}`;
 }
 
+/** Waits until a line of @handle's output (the last 200 kept) matches @regex: the match. */
+export async function waitLine(handle, regex, timeoutMs = START_TIMEOUT_MS, what = String(regex)) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    for (const line of handle.log) {
+      const m = regex.exec(line);
+      if (m) return m;
+    }
+    if (!handle.running()) throw new Error(`exited before printing ${what}`);
+    if (Date.now() > deadline) throw new Error(`no ${what} within ${timeoutMs} ms:\n${handle.log.slice(-10).join('\n')}`);
+    await sleep(20);
+  }
+}
+
+const chosen = (args, option) => args.includes(option) && args[args.indexOf(option) + 1] !== 'off';
+
+/**
+ * camstream on 127.0.0.1 (port 0 = any free port) serving WEB_ROOT, plus @args; no RTMP
+ * ingest unless @args give --rtmp-port (servers running side by side must not race for 1935),
+ * no WebRTC unless they give --webrtc-port (UDP 8189 likewise; 0 = any free port).
+ * Returns {proc, port, log, exited, stop(signal), running(), base, ws}, and rtmpPort or
+ * webrtcPort when those were asked for.
+ */
 export async function startCamstream(args = [], port = 0) {
   const rtmp = args.includes('--rtmp-port') ? [] : ['--rtmp-port', 'off'];
+  const webrtc = args.includes('--webrtc-port') ? [] : ['--webrtc-port', 'off'];
   const { handle, m } = await spawnAndWait(
     [BIN, '--port', String(port), '--host', '127.0.0.1', '--web-root', WEB_ROOT, ...rtmp,
-      ...args],
+      ...webrtc, ...args],
     /camstream listening on http:\/\/([^\s/]+):(\d+)/, 'camstream');
   handle.port = Number(m[2]);
   handle.base = `http://127.0.0.1:${handle.port}`;
   handle.ws = `ws://127.0.0.1:${handle.port}`;
+  if (chosen(args, '--rtmp-port')) {
+    handle.rtmpPort = Number((await waitLine(handle, /^camstream rtmp on rtmp:\/\/\S+:(\d+)\/live\/$/,
+      START_TIMEOUT_MS, 'the rtmp line'))[1]);
+  }
+  if (chosen(args, '--webrtc-port')) {
+    handle.webrtcPort = Number((await waitLine(handle, /^camstream webrtc on udp:\/\/\S+:(\d+)$/,
+      START_TIMEOUT_MS, 'the webrtc line'))[1]);
+  }
   return handle;
 }
 
@@ -222,8 +249,10 @@ export async function startRtspServer(port = 0, { width = 320, height = 240, fps
 
 let browser = null;
 
-export async function launchBrowser() {
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+/** Chromium with the usual flags plus @extraArgs (e.g. --allow-loopback-in-peer-connection). */
+export async function launchBrowser(extraArgs = []) {
+  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true,
+    args: [...CHROMIUM_ARGS, ...extraArgs] });
   onCleanup(() => browser.close());
   return browser;
 }

@@ -186,13 +186,21 @@ def _env_without_camstream_vars(extra):
 
 
 RTMP_RE = re.compile(r"^camstream rtmp on rtmp://(\[[^\]]+\]|[^:/\s]+):(\d+)/live/$")
+WEBRTC_RE = re.compile(r"^camstream webrtc on udp://(\[[^\]]+\]|[^:/\s]+):(\d+)$")
+
+
+def _chosen(args, option):
+    """Whether @args give @option a value other than off."""
+    return option in args and args[args.index(option) + 1:][:1] != ["off"]
 
 
 class Camstream(_Process):
     """The server under test: `CAMSTREAM_BIN --port 0 --host 127.0.0.1 --web-root WEB_ROOT`
     plus @args, and `--rtmp-port off` unless @args choose an RTMP port (parallel servers must
-    not race for 1935). No CAMSTREAM_* variable reaches it except those in @env.
-    With --rtmp-port given, start() also reads the RTMP line: rtmp_port, rtmp_url(key)."""
+    not race for 1935), `--webrtc-port off` likewise (UDP 8189). No CAMSTREAM_* variable
+    reaches it except those in @env.
+    With --rtmp-port given, start() also reads the RTMP line: rtmp_port, rtmp_url(key); with
+    --webrtc-port given (0 for any free port), the WebRTC line: webrtc_host, webrtc_port."""
 
     label = "camstream"
 
@@ -203,14 +211,19 @@ class Camstream(_Process):
         base = (["--port", "0", "--host", "127.0.0.1", "--web-root", WEB_ROOT] if default_args
                 else [])
         args = [str(a) for a in args]
-        self.wants_rtmp = "--rtmp-port" in args and args[args.index("--rtmp-port") + 1:][:1] != ["off"]
+        self.wants_rtmp = _chosen(args, "--rtmp-port")
+        self.wants_webrtc = _chosen(args, "--webrtc-port")
         if default_args and "--rtmp-port" not in args:
             base += ["--rtmp-port", "off"]
+        if default_args and "--webrtc-port" not in args:
+            base += ["--webrtc-port", "off"]
         self.argv = [CAMSTREAM_BIN] + base + args
         self.env = _env_without_camstream_vars(env)
         self.host = None
         self.port = None
         self.rtmp_port = None
+        self.webrtc_host = None
+        self.webrtc_port = None
 
     def start(self, timeout=START_TIMEOUT):
         self._spawn(self.argv, self.env)
@@ -229,6 +242,12 @@ class Camstream(_Process):
                 raise AssertionError("camstream did not print 'camstream rtmp on rtmp://HOST:PORT"
                                      "/live/'; stdout %r" % (self.stdout.lines,))
             self.rtmp_port = int(m.group(2))
+        if self.wants_webrtc:
+            m = self.stdout.wait_for(WEBRTC_RE.pattern, timeout)
+            if m is None:
+                raise AssertionError("camstream did not print 'camstream webrtc on udp://HOST:"
+                                     "PORT'; stdout %r" % (self.stdout.lines,))
+            self.webrtc_host, self.webrtc_port = m.group(1).strip("[]"), int(m.group(2))
         return self
 
     def rtmp_url(self, key, query=""):
