@@ -14,6 +14,7 @@ issue's target. Raw results go to a JSON file.
   bench/run.sh --flv [--quick]      # the FLV benchmark with its peers (bench/flv_run.py)
   bench/run.sh --rtmp [--quick]     # RTMP ingest against node-media-server (bench/rtmp_run.py)
   bench/run.sh --hls [--quick]      # HLS in hls.js and 100 clients, against ffmpeg + nginx
+  bench/run.sh --webrtc [--quick]   # WebRTC: latency vs WS-JPEG and FLV in Chromium, 50 viewers
 
 Every wait has a deadline; every process started is stopped on exit, Ctrl-C included (and gets
 SIGTERM from the kernel if this script is killed outright).
@@ -632,6 +633,9 @@ def main():
     if "--hls" in sys.argv[1:]:     # HLS / LL-HLS against ffmpeg's hls muxer + nginx
         import hls_run
         return hls_run.main(sys.argv[1:])
+    if "--webrtc" in sys.argv[1:]:  # WebRTC (WHEP): Chromium's latency, whep_load's viewers
+        import webrtc_run
+        return webrtc_run.main(sys.argv[1:])
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scenarios", help="comma-separated, from: " + ",".join(DEFAULT))
     ap.add_argument("--quick", action="store_true",

@@ -105,7 +105,7 @@ async function main() {
     assert(flv < jpeg, `FLV costs ${flv} KB/s, JPEG ${jpeg} KB/s`);
     const pressed = await page.$$eval(`${tileSel(0)} [data-action="mode"]`,
       (els) => els.map((b) => `${b.dataset.mode}=${b.getAttribute('aria-pressed')}`).join(' '));
-    assert(pressed === 'jpeg=false flv=true hls=false', `mode buttons: ${pressed}`);
+    assert(pressed === 'jpeg=false flv=true webrtc=false hls=false', `mode buttons: ${pressed}`);
     await assertNoViolations(page);
     assertNoPageErrors(page);
   }, logs);

@@ -142,7 +142,7 @@ async function main() {
     await page.waitForFunction((sel) => document.querySelector(sel).dataset.mode === 'hls', tileSel(0),
       { timeout: STATE_TIMEOUT_MS });
     const buttons = await modeButtons(page, 0);
-    assert(buttons === 'jpeg=false, flv=false disabled, hls=true', `mode buttons: ${buttons}`);
+    assert(buttons === 'jpeg=false, flv=false disabled, webrtc=false, hls=true', `mode buttons: ${buttons}`);
     await waitTileState(page, 0, ['live'], HLS_LIVE_TIMEOUT_MS);
     const video = await waitVideoPlays(page, 0, 1, 15, HLS_LIVE_TIMEOUT_MS);
     assert(video.src === `${server.base}/live/cam1.m3u8`, `the <video> plays ${video.src}`);
@@ -188,7 +188,7 @@ async function main() {
     const page = await openServed({ layout: { tiles: [{ name: 'cam1', mode: 'hls', options: {} }] }, inits: [noNativeHls] });
     await waitTileState(page, 0, ['live'], LIVE_TIMEOUT_MS);
     const buttons = await modeButtons(page, 0);
-    assert(buttons === 'jpeg=false, flv=true, hls=false hidden', `mode buttons: ${buttons}`);
+    assert(buttons === 'jpeg=false, flv=true, webrtc=false, hls=false hidden', `mode buttons: ${buttons}`);
     const { sockets } = await counters(page);
     assert(sockets.length === 1 && sockets[0].url.endsWith('/ws/flv?name=cam1'), `sockets: ${JSON.stringify(sockets)}`);
     assert((await playlistsFetched(page)).length === 0, 'the tile fetched a playlist');
@@ -206,7 +206,7 @@ async function main() {
     page = await openServed({ layout: { tiles: [{ name: 'cam1', options: {} }] } });
     await waitTileState(page, 0, ['live'], LIVE_TIMEOUT_MS);
     const buttons = await modeButtons(page, 0);
-    assert(buttons === 'jpeg=true, flv=false, hls=false', `mode buttons: ${buttons}`);
+    assert(buttons === 'jpeg=true, flv=false, webrtc=false, hls=false', `mode buttons: ${buttons}`);
     await page.click(`${tileSel(0)} [data-mode="hls"]`);
     await waitTileState(page, 0, ['live'], HLS_LIVE_TIMEOUT_MS);
     const video = await waitVideoPlays(page, 0, 1.5, 25, HLS_LIVE_TIMEOUT_MS);

@@ -65,18 +65,19 @@ test('nativeHlsAvailable: a <video> whose canPlayType of HLS says maybe or proba
   assert.equal(nativeHlsAvailable(null), false);
 });
 
-test('videoCapabilities: MSE from MediaSource or ManagedMediaSource, HLS from a probe <video>', () => {
+test('videoCapabilities: MSE from MediaSource or ManagedMediaSource, HLS from a probe <video>, WebRTC from RTCPeerConnection', () => {
   const { videoCapabilities } = context;
   const page = (canPlay, extra) => ({ document: { createElement: () => fakeVideo(canPlay) }, ...extra });
-  assert.deepEqual(plain(videoCapabilities(page('maybe', {}))), { mse: false, hls: true });           // old iPhone
-  assert.deepEqual(plain(videoCapabilities(page('', { MediaSource() {} }))), { mse: true, hls: false }); // Firefox
-  assert.deepEqual(plain(videoCapabilities(page('maybe', { ManagedMediaSource() {} }))), { mse: true, hls: true });
-  assert.deepEqual(plain(videoCapabilities({})), { mse: false, hls: false });
+  const rtc = { RTCPeerConnection() {} };
+  assert.deepEqual(plain(videoCapabilities(page('maybe', rtc))), { mse: false, hls: true, webrtc: true });           // old iPhone
+  assert.deepEqual(plain(videoCapabilities(page('', { MediaSource() {}, ...rtc }))), { mse: true, hls: false, webrtc: true }); // Firefox
+  assert.deepEqual(plain(videoCapabilities(page('maybe', { ManagedMediaSource() {} }))), { mse: true, hls: true, webrtc: false });
+  assert.deepEqual(plain(videoCapabilities({})), { mse: false, hls: false, webrtc: false });
 });
 
 test('playableMode: FLV where MSE is, HLS where MSE is missing and HLS plays, JPEG when neither', () => {
   const { playableMode } = context;
-  const can = (mse, hls) => ({ mse, hls });
+  const can = (mse, hls, webrtc = false) => ({ mse, hls, webrtc });
   assert.equal(playableMode('flv', can(true, true)), 'flv');
   assert.equal(playableMode('flv', can(true, false)), 'flv');
   assert.equal(playableMode('flv', can(false, true)), 'hls');
@@ -85,7 +86,18 @@ test('playableMode: FLV where MSE is, HLS where MSE is missing and HLS plays, JP
   assert.equal(playableMode('hls', can(false, true)), 'hls');
   assert.equal(playableMode('hls', can(true, false)), 'flv');
   assert.equal(playableMode('hls', can(false, false)), 'jpeg');
-  for (const wanted of ['jpeg', undefined, 'webrtc', '']) assert.equal(playableMode(wanted, can(true, true)), 'jpeg');
+  for (const wanted of ['jpeg', undefined, 'WebRTC', '']) assert.equal(playableMode(wanted, can(true, true, true)), 'jpeg');
+});
+
+test('playableMode: WebRTC where RTCPeerConnection is, else what FLV would be', () => {
+  const { playableMode } = context;
+  const can = (mse, hls, webrtc) => ({ mse, hls, webrtc });
+  assert.equal(playableMode('webrtc', can(false, false, true)), 'webrtc');
+  assert.equal(playableMode('webrtc', can(true, true, false)), 'flv');
+  assert.equal(playableMode('webrtc', can(false, true, false)), 'hls');
+  assert.equal(playableMode('webrtc', can(false, false, false)), 'jpeg');
+  assert.equal(playableMode('flv', can(true, false, true)), 'flv');
+  assert.equal(playableMode('hls', can(false, true, true)), 'hls');
 });
 
 test('readHttpError: camstream\'s {"error","code"}, the {"error":{"code","message"}} form, or the text', () => {

@@ -1,5 +1,5 @@
 // web/js/embed.js and web/js/tile.js: they load without a page (after util.js, secrets.js,
-// flvplayer.js and hlsplayer.js, as in index.html), the embed snippets a tile offers work in
+// flvplayer.js, hlsplayer.js and webrtcplayer.js, as in index.html), the embed snippets a tile offers work in
 // another page, and the layout keeps the mode a tile was asked for.
 // Run: node --test tests/web/
 import assert from 'node:assert/strict';
@@ -7,7 +7,7 @@ import test from 'node:test';
 import vm from 'node:vm';
 import { load, plain } from './load.mjs';
 
-const { context, get } = load(['util.js', 'secrets.js', 'embed.js', 'flvplayer.js', 'hlsplayer.js', 'tile.js'],
+const { context, get } = load(['util.js', 'secrets.js', 'embed.js', 'flvplayer.js', 'hlsplayer.js', 'webrtcplayer.js', 'tile.js'],
   { TextEncoder, TextDecoder, btoa, atob });
 const HTTP = 'http://cams.lan:8000';
 const WS = 'ws://cams.lan:8000';
@@ -119,4 +119,14 @@ test('a tile asked for FLV that plays as HLS (no MSE) is stored as FLV; JPEG sto
   assert.deepEqual(specOf({ source: { url: 'rtsp://u:p@h/x' }, wanted: 'hls', mode: 'hls' }),
     { url: 'rtsp://h/x', secrets: [{ kind: 'userinfo', name: '' }], mode: 'hls', options: {} });
   assert.deepEqual(specOf({ source: { url: 'demo:' }, wanted: 'jpeg', mode: 'jpeg' }), { url: 'demo:', options: {} });
+});
+
+test('the layout keeps mode webrtc; where WebRTC cannot play the tile plays what FLV would', () => {
+  const spec = specOf({ source: { name: 'cam1' }, wanted: 'webrtc', mode: 'webrtc' });
+  assert.deepEqual(spec, { name: 'cam1', mode: 'webrtc', options: {} });
+  const back = plain(context.readLayoutHash(context.layoutHash({ tiles: [spec] }))).tiles[0];
+  assert.deepEqual(back, spec);
+  assert.equal(context.playableMode(back.mode, { mse: true, hls: false, webrtc: true }), 'webrtc');
+  assert.equal(context.playableMode(back.mode, { mse: true, hls: false, webrtc: false }), 'flv');
+  assert.deepEqual(specOf({ source: { url: 'rtsp://h/x' }, wanted: 'webrtc', mode: 'flv' }), { url: 'rtsp://h/x', mode: 'webrtc', options: {} });
 });

@@ -78,6 +78,21 @@ test('hlsUrl: /live/{name}.m3u8 for a name, /hls/index.m3u8 with the camera URL 
   assert.equal(hlsUrl('http://h:1', { name: 'cam1' }, {}, ''), 'http://h:1/live/cam1.m3u8');
 });
 
+test('whepUrl: /api/streams/{name}/whep for a name, /whep with the camera URL and transport, ?token= when given', () => {
+  const { whepUrl, flvQuery } = context;
+  const camera = 'rtsp://u:p@h/x?a=1&b=2';
+  const options = { fps: '5', width: '320', quality: '60', transport: 'tcp' };
+  assert.equal(whepUrl('http://h:1', { name: 'cam1' }, options), 'http://h:1/api/streams/cam1/whep');
+  assert.equal(whepUrl('https://h', { name: 'door cam/2' }, {}), 'https://h/api/streams/door%20cam%2F2/whep');
+  assert.equal(whepUrl('http://h:1', { url: camera }, options), `http://h:1/whep?${flvQuery({ url: camera }, options)}`);
+  const adHoc = new URL(whepUrl('http://h:1', { url: camera }, { transport: 'udp', fps: '2' }, 's3cret'));
+  assert.equal(adHoc.pathname, '/whep');
+  assert.deepEqual([...adHoc.searchParams.keys()], ['rtsp_url', 'transport', 'token']);
+  assert.equal(adHoc.searchParams.get('rtsp_url'), camera);
+  assert.equal(adHoc.searchParams.get('token'), 's3cret');
+  assert.equal(whepUrl('http://h:1', { name: 'cam1' }, {}, 'a&b'), 'http://h:1/api/streams/cam1/whep?token=a%26b');
+});
+
 test('snapshotUrl and snapshotName: /snapshot for a URL, /api/streams/{name}/snapshot for a named stream', () => {
   const { snapshotUrl, snapshotName } = context;
   assert.equal(snapshotUrl('http://h:1', { url: 'demo:' }, { width: '320' }), 'http://h:1/snapshot?rtsp_url=demo%3A&width=320');

@@ -1,7 +1,7 @@
 'use strict';
 
 /*
- * camstream page, 5 of 7: a tile's HLS mode, for browsers that play HLS themselves (Safari on
+ * camstream page, 5 of 8: a tile's HLS mode, for browsers that play HLS themselves (Safari on
  * iPhone, iPad and macOS; recent Chromium) and above all for those where the FLV mode cannot run
  * (no Media Source Extensions: iPhones before iOS 17.1). The tile's <video> is given the
  * stream's playlist, /live/{name}.m3u8 or /hls/index.m3u8?rtsp_url=..., and the browser fetches
@@ -32,18 +32,22 @@ function nativeHlsAvailable(video) {
   return Boolean(video && video.canPlayType && video.canPlayType(HLS_TYPE) !== '');
 }
 
-/** What this browser can play in a tile besides JPEG: {mse (FLV), hls (native HLS)}. */
+/**
+ * What this browser can play in a tile besides JPEG: {mse (FLV), hls (native HLS), webrtc
+ * (RTCPeerConnection: the WebRTC mode, webrtcplayer.js)}.
+ */
 function videoCapabilities(scope = globalThis) {
   const probe = scope.document ? scope.document.createElement('video') : null;
-  return { mse: mseAvailable(scope), hls: nativeHlsAvailable(probe) };
+  return { mse: mseAvailable(scope), hls: nativeHlsAvailable(probe), webrtc: Boolean(scope.RTCPeerConnection) };
 }
 
 /**
- * The mode that plays here for a tile asked for @wanted ('jpeg', 'flv' or 'hls'), given @can
- * ({mse, hls}): FLV, else HLS, for FLV; HLS, else FLV, for HLS; JPEG, which plays everywhere,
- * when neither can.
+ * The mode that plays here for a tile asked for @wanted ('jpeg', 'flv', 'hls' or 'webrtc'),
+ * given @can ({mse, hls, webrtc}): FLV, else HLS, for FLV; HLS, else FLV, for HLS; WebRTC,
+ * else what FLV would be, for WebRTC; JPEG, which plays everywhere, when none can.
  */
 function playableMode(wanted, can) {
+  if (wanted === 'webrtc') return can.webrtc ? 'webrtc' : playableMode('flv', can);
   if (wanted === 'flv') return can.mse ? 'flv' : (can.hls ? 'hls' : 'jpeg');
   if (wanted === 'hls') return can.hls ? 'hls' : (can.mse ? 'flv' : 'jpeg');
   return 'jpeg';

@@ -1,13 +1,15 @@
 'use strict';
 
 /*
- * camstream page, 6 of 7: one camera tile. The dashboard is a grid of them, each with its own
+ * camstream page, 7 of 8: one camera tile. The dashboard is a grid of them, each with its own
  * WebSocket: to /ws/stream in the JPEG mode (below), to /ws/flv in the FLV mode, where the
  * camera's own video comes as an FLV byte stream that a <video> plays (flvplayer.js): far fewer
  * bytes, and nothing decoded on the server. Where FLV cannot play (no MSE) and the browser
- * plays HLS itself, the HLS mode gives the <video> the stream's playlist (hlsplayer.js). The
- * person picks the mode per tile; the numbers under the tile say what each costs. All modes
- * share one life: states, errors, reconnecting.
+ * plays HLS itself, the HLS mode gives the <video> the stream's playlist (hlsplayer.js). In the
+ * WebRTC mode the tile asks camstream for a WebRTC session (WHEP, webrtcplayer.js) and the
+ * <video> plays the camera's own video at the lowest delay of all. The person picks the mode
+ * per tile; the numbers under the tile say what each costs. All modes share one life:
+ * states, errors, reconnecting.
  *
  * The server sends every picture as one binary message holding a JPEG whose first segment is
  * a comment "camstream t=<µs since the epoch> seq=<n>", and on failure one text message
@@ -28,7 +30,7 @@
  *   stalled       open but no picture for a while (a named stream's camera may be down;
  *                 camstream reconnects it and the pictures resume on the same socket)
  *   reconnecting  closed by a drop or a source failure; a new attempt after a backoff
- *   error         refused (1008, an HTTP 4xx for HLS), or video that cannot be (unsupported_codec,
+ *   error         refused (1008, an HTTP 4xx for HLS and WebRTC), or video that cannot be (unsupported_codec,
  *                 or this browser cannot play it): not retried until the person presses Retry
  *   ended         the stream ended (1000, the HLS playlist's end): Retry is offered, nothing
  *                 automatic
@@ -41,8 +43,8 @@ class Tile {
   /**
    * @spec {url, secrets?, mode?} or {name, mode?}; @options {fps, width, quality, transport}
    * (strings). A URL with secrets stripped (from storage or a shared link) lists them in
-   * spec.secrets and waits for the person to type them. spec.mode 'flv' or 'hls' is the
-   * mode that plays here of those two (playableMode); anything else is JPEG.
+   * spec.secrets and waits for the person to type them. spec.mode 'flv', 'hls' or 'webrtc'
+   * is the mode that plays here of those (playableMode); anything else is JPEG.
    */
   constructor(dashboard, spec, options) {
     this.dashboard = dashboard;
@@ -51,10 +53,11 @@ class Tile {
     this.options = { ...options };
     this.can = videoCapabilities();
     // the layout keeps the mode asked for: an FLV tile that plays as HLS on an iPhone is FLV again on a desktop
-    this.wanted = ['flv', 'hls'].includes(spec.mode) ? spec.mode : 'jpeg';
+    this.wanted = ['flv', 'hls', 'webrtc'].includes(spec.mode) ? spec.mode : 'jpeg';
     this.mode = playableMode(this.wanted, this.can);
     this.flv = null;          // FLV mode: the FlvPlayer of the open socket
     this.hls = null;          // HLS mode: the HlsPlayer of this attempt
+    this.whep = null;         // WebRTC mode: the WhepPlayer of this attempt
     this.ws = null;
     this.state = 'connecting';
     this.attempt = 0;         // failed attempts since the last picture
@@ -143,6 +146,11 @@ class Tile {
       flv.disabled = true;
       flv.title = 'FLV cannot play in this browser: it has no Media Source Extensions (MediaSource)';
     }
+    if (!this.can.webrtc) {
+      const webrtc = root.querySelector('[data-mode="webrtc"]');
+      webrtc.disabled = true;
+      webrtc.title = 'WebRTC cannot play in this browser: it has no RTCPeerConnection';
+    }
     root.querySelector('[data-mode="hls"]').hidden = !this.can.hls;
     this.ageTitle = this.stats.age.parentElement.title;
     this.kbpsTitle = this.stats.kbps.parentElement.title;
@@ -194,7 +202,7 @@ class Tile {
     }
   }
 
-  /** 'jpeg', 'flv' or 'hls' where this browser plays it: says so, saves, connects anew. */
+  /** 'jpeg', 'flv', 'hls' or 'webrtc' where this browser plays it: says so, saves, connects anew. */
   setMode(mode) {
     if (mode === this.mode || playableMode(mode, this.can) !== mode) return;
     this.mode = mode;
@@ -220,9 +228,13 @@ class Tile {
       flv: 'How far the video plays behind the newest received: the player\'s buffer (FLV has no capture time to compare with)',
       hls: 'How old the picture is where this browser tells the playlist\'s clock (EXT-X-PROGRAM-DATE-TIME, Safari), '
         + 'else how far the video plays behind the newest received',
+      webrtc: 'How long pictures wait in this browser\'s jitter buffer before they are shown '
+        + '(WebRTC gives the page no capture time to compare with)',
     }[this.mode] || this.ageTitle;
-    this.stats.kbps.parentElement.title = this.mode === 'hls'
-      ? 'Not known in HLS: the browser fetches the video itself' : this.kbpsTitle;
+    this.stats.kbps.parentElement.title = {
+      hls: 'Not known in HLS: the browser fetches the video itself',
+      webrtc: 'What this tile receives per second, from the browser\'s WebRTC statistics',
+    }[this.mode] || this.kbpsTitle;
   }
 
   togglePanel(panel, button, onOpen) {
@@ -267,6 +279,13 @@ class Tile {
       this.hls = new HlsPlayer(this.video, hlsUrl(http, this.source, this.options), (kind, detail) => this.onHls(kind, detail));
       this.begin(http);
       this.hls.start();
+      return;
+    }
+    if (this.mode === 'webrtc') {
+      const http = httpBase(this.dashboard.server);
+      this.whep = new WhepPlayer(this.video, whepUrl(http, this.source, this.options), (kind, detail) => this.onWhep(kind, detail));
+      this.begin(http);
+      this.whep.start();
       return;
     }
     let ws;
@@ -318,8 +337,10 @@ class Tile {
   stopVideo() {
     if (this.flv) this.flv.destroy();
     if (this.hls) this.hls.destroy();
+    if (this.whep) this.whep.destroy(); // hangs up: DELETE on the session
     this.flv = null;
     this.hls = null;
+    this.whep = null;
   }
 
   restart() {
@@ -370,6 +391,21 @@ class Tile {
     else this.setState(next.state, next.message);
   }
 
+  /** WebRTC mode: what the WhepPlayer reports (webrtcplayer.js); as onHls. */
+  onWhep(kind, detail) {
+    if (kind === 'answer' || kind === 'connected') {
+      if (this.state === 'connecting') {
+        this.messageEl.textContent = kind === 'answer' ? 'Answered, connecting the video…' : 'Connected, waiting for the first picture…';
+      }
+      return;
+    }
+    this.whep = null;
+    const next = whepVerdict(kind, detail, { http: httpBase(this.dashboard.server), named: this.isNamed });
+    if (next.state === 'credentials') this.needCredentials(next.message);
+    else if (next.state === 'reconnecting') this.scheduleReconnect(next.message);
+    else this.setState(next.state, next.message);
+  }
+
   /** Exponential backoff with jitter: 1, 2, 4 ... s, capped, each scaled by 0.5-1. */
   scheduleReconnect(why) {
     const ceiling = Math.min(TUNING.backoffMaxMs, TUNING.backoffFirstMs * 2 ** this.attempt);
@@ -389,7 +425,7 @@ class Tile {
 
   /** The tab was hidden for long: let go of the socket, come back on resume(). */
   suspend() {
-    if (!this.ws && !this.hls && this.state !== 'reconnecting') return;
+    if (!this.ws && !this.hls && !this.whep && this.state !== 'reconnecting') return;
     this.disconnect();
     this.setState('paused', 'Paused while this tab is hidden');
   }
@@ -536,11 +572,14 @@ class Tile {
   tick(now) {
     while (this.arrivals.length && now - this.arrivals[0].t > 1000) this.arrivals.shift();
     const bytes = this.arrivals.reduce((sum, a) => sum + a.bytes, 0);
-    const player = this.flv && this.flv.player ? this.flv : this.hls;
+    const player = this.flv && this.flv.player ? this.flv : (this.hls || this.whep);
     const video = player ? player.stats(now) : null;
     if (video) this.tickVideo(video, now);
     this.stats.fps.textContent = String(video ? Math.round(video.fps) : this.arrivals.length);
-    this.stats.kbps.textContent = this.mode === 'hls' ? '–' : String(Math.round(bytes / 1024));
+    let kbps = String(Math.round(bytes / 1024));
+    if (this.mode === 'hls') kbps = '–';
+    else if (this.mode === 'webrtc') kbps = video && video.bytesPerSecond !== null ? String(Math.round(video.bytesPerSecond / 1024)) : '0';
+    this.stats.kbps.textContent = kbps;
     this.stats.resolution.textContent = this.width ? `${this.width}×${this.height}` : '–';
     const age = this.age === null || this.state !== 'live' ? null : formatAge(this.age);
     this.stats.age.textContent = age || '–';
@@ -549,21 +588,23 @@ class Tile {
     this.el.dataset.frames = String(this.frames);
     this.el.dataset.drawn = String(this.drawn);
     this.renderCountdown(now);
-    if (this.hls || (this.ws && this.ws.readyState === WebSocket.OPEN)) this.watch(now);
+    if (this.hls || this.whep || (this.ws && this.ws.readyState === WebSocket.OPEN)) this.watch(now);
   }
 
   /**
-   * FLV and HLS modes: live while the <video> decodes pictures; its numbers for the stats. In
-   * HLS they are all the page sees of the stream: a picture decoded is a picture received.
+   * FLV, HLS and WebRTC modes: live while the <video> decodes pictures; its numbers for the
+   * stats. In HLS and WebRTC they are all the page sees of the stream: a picture decoded is a
+   * picture received.
    */
   tickVideo(video, now) {
-    if (this.hls && video.decoding) {
+    const own = this.hls || this.whep; // the browser receives the video itself
+    if (own && video.decoding) {
       this.frames = video.frames;
       this.attempt = 0;
     }
     // a hidden tab's <video> may stop decoding: no stall is counted until it is shown again
-    if (this.hls && (video.decoding || pageHidden())) this.lastFrameAt = now;
-    if (video.decoding && (this.ws || this.hls) && this.state !== 'live') {
+    if (own && (video.decoding || pageHidden())) this.lastFrameAt = now;
+    if (video.decoding && (this.ws || own) && this.state !== 'live') {
       this.sourceStatus = null;
       this.setState('live', 'Live');
     }

@@ -1,9 +1,10 @@
 'use strict';
 
 /*
- * camstream page, 1 of 7: util.js, secrets.js, embed.js, flvplayer.js, hlsplayer.js, tile.js,
- * dashboard.js, classic scripts loaded in this order by index.html, after js/vendor/mpegts.js
- * (the FLV player, global `mpegts`); they share their top-level names.
+ * camstream page, 1 of 8: util.js, secrets.js, embed.js, flvplayer.js, hlsplayer.js,
+ * webrtcplayer.js, tile.js, dashboard.js, classic scripts loaded in this order by index.html,
+ * after js/vendor/mpegts.js (the FLV player, global `mpegts`); they share their top-level
+ * names.
  *
  * Timings, the server's addresses, the URLs and file names the page makes, text helpers, the
  * share-link format and small page helpers. Nothing here touches the page while the file
@@ -84,6 +85,20 @@ function hlsUrl(http, source, options, token = '') {
   const url = source.name !== undefined
     ? `${http}/live/${encodeURIComponent(source.name)}.m3u8`
     : `${http}/hls/index.m3u8?${flvQuery(source, options)}`;
+  if (!token) return url;
+  return `${url}${url.includes('?') ? '&' : '?'}token=${encodeURIComponent(token)}`;
+}
+
+/**
+ * Where a WebRTC tile POSTs its offer (WHEP) for @source ({name} or {url}) with @options on the
+ * server at @http: a name's /api/streams/{name}/whep, a camera URL's /whep?rtsp_url= (of the
+ * options only the RTSP transport applies: the camera's own video is sent). @token, when
+ * given, is added as ?token=, as for HLS; the session's Location needs none.
+ */
+function whepUrl(http, source, options, token = '') {
+  const url = source.name !== undefined
+    ? `${http}/api/streams/${encodeURIComponent(source.name)}/whep`
+    : `${http}/whep?${flvQuery(source, options)}`;
   if (!token) return url;
   return `${url}${url.includes('?') ? '&' : '?'}token=${encodeURIComponent(token)}`;
 }
