@@ -349,17 +349,6 @@ static int dispatch(struct lws *wsi, struct api_req *r)
 		"/api/config/streams)", NULL);
 }
 
-/* Content-Length, or -1 if absent or unreadable. */
-static long long content_length(struct lws *wsi)
-{
-	char buf[32];
-	if (lws_hdr_copy(wsi, buf, sizeof(buf), WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0)
-		return -1;
-	char *end;
-	long long v = strtoll(buf, &end, 10);
-	return (end == buf || *end || v < 0) ? -1 : v;
-}
-
 static int rest_request(struct lws *wsi, struct api_req *r, const char *path)
 {
 	char *uri = NULL;
@@ -376,7 +365,7 @@ static int rest_request(struct lws *wsi, struct api_req *r, const char *path)
 	default: r->method = M_OTHER; break;
 	}
 
-	long long cl = content_length(wsi);
+	long long cl = http_content_length(wsi);
 	if (r->method != M_POST) {
 		if (cl > 0 || lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0)
 			r->method |= F_CLOSE; /* its body is not read: the connection cannot go on */

@@ -1063,16 +1063,6 @@ static bool content_type_is_sdp(struct lws *wsi)
 		ct[n] == ' ');
 }
 
-static long long content_length(struct lws *wsi)
-{
-	char buf[32];
-	if (lws_hdr_copy(wsi, buf, sizeof(buf), WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0)
-		return -1;
-	char *end;
-	long long v = strtoll(buf, &end, 10);
-	return (end == buf || *end || v < 0) ? -1 : v;
-}
-
 /* DELETE and PATCH on /whep/session/{id}. */
 static int on_session_path(struct whep_req *r, int method, const char *id)
 {
@@ -1144,7 +1134,7 @@ static int on_http(struct lws *wsi, struct whep_req *r, const char *name)
 			return ret;
 		/* a trickle PATCH has a body (a candidate fragment) that is not read: its 405
 		 * closes the connection */
-		if (content_length(wsi) > 0 || lws_hdr_total_length(wsi,
+		if (http_content_length(wsi) > 0 || lws_hdr_total_length(wsi,
 			WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
 			if (method == LWSHUMETH_PATCH) {
 				on_session_path(r, method, path + sp);
@@ -1166,7 +1156,7 @@ static int on_http(struct lws *wsi, struct whep_req *r, const char *name)
 	if (!content_type_is_sdp(wsi))
 		return refuse_early(r, HTTP_STATUS_UNSUPPORTED_MEDIA_TYPE, CS_BAD_REQUEST,
 			"WHEP: the offer's Content-Type must be application/sdp");
-	long long cl = content_length(wsi);
+	long long cl = http_content_length(wsi);
 	if (cl > BODY_MAX)
 		return refuse_early(r, HTTP_STATUS_REQ_ENTITY_TOO_LARGE, CS_BAD_REQUEST,
 			"the offer is larger than 64 KiB");

@@ -168,3 +168,13 @@ void query_free(struct query *q)
 	free(q->store);
 	memset(q, 0, sizeof(*q));
 }
+
+long long http_content_length(struct lws *wsi)
+{
+	char buf[32];
+	if (lws_hdr_copy(wsi, buf, sizeof(buf), WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0)
+		return -1;
+	char *end;
+	long long v = strtoll(buf, &end, 10);
+	return (end == buf || *end || v < 0) ? -1 : v;
+}

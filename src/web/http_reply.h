@@ -59,6 +59,8 @@ int http_reply(struct lws *wsi, unsigned int status, const char *type, const voi
 int http_reply_error(struct lws *wsi, unsigned int status, enum cs_err e, const char *msg);
 /* The same for an error filled by a room. */
 int http_reply_cs(struct lws *wsi, const struct cs_error *e);
+/* The request's Content-Length, or -1 if absent or unreadable. */
+long long http_content_length(struct lws *wsi);
 /* A JSON text (not freed). */
 int http_reply_json(struct lws *wsi, unsigned int status, const char *json);
 

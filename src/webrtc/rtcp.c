@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "bytes.h"
+
 /* packet types (RFC 3550 §12.1, RFC 4585 §6.1) */
 enum {
 	PT_SR = 200,
@@ -24,30 +26,6 @@ enum {
 };
 
 #define REPORT_BLOCK 24
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
 
 bool rtcp_is(const uint8_t *p, size_t n)
 {

@@ -4,14 +4,11 @@
 #include <errno.h>
 #include <string.h>
 
+#include "bytes.h"
+
 #define FU_A 28
 #define NAL_AUD 9
 #define NAL_FILLER 12
-
-static uint32_t be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 
 /* Walks the units of @au once: with @out NULL it only counts (and checks), else it describes
  * (the caller made sure @out holds the count). */
@@ -26,7 +23,7 @@ static int split(const uint8_t *au, size_t len, size_t max_payload, struct rtp_d
 	while (at < len) {
 		if (len - at < 4)
 			return -EINVAL;
-		uint32_t unit = be32(au + at);
+		uint32_t unit = get32(au + at);
 		at += 4;
 		if (unit == 0 || unit > len - at)
 			return -EINVAL;
@@ -136,8 +133,8 @@ int rtp_parse_header(const uint8_t *p, size_t n, struct rtp_header *h)
 	h->pt = p[1] & 0x7f;
 	h->marker = p[1] & 0x80;
 	h->seq = (uint16_t)(p[2] << 8 | p[3]);
-	h->ts = be32(p + 4);
-	h->ssrc = be32(p + 8);
+	h->ts = get32(p + 4);
+	h->ssrc = get32(p + 8);
 	h->header_len = len;
 	return 0;
 }

@@ -11,6 +11,8 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
+#include "bytes.h"
+
 /* attribute types (RFC 8489 §18.3, RFC 8445 §16.1) */
 enum {
 	ATTR_USERNAME = 0x0006,
@@ -27,30 +29,6 @@ enum {
 #define HMAC_LEN 20              /* SHA-1 */
 #define FINGERPRINT_XOR 0x5354554eu
 #define USERNAME_MAX 513         /* RFC 5389 §15.3's bound (8489 lowered it to 508) */
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
 
 /* ---- CRC-32 (the reflected polynomial 0xEDB88320 of zlib and Ethernet), four bits a step ---- */
 
