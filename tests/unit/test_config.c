@@ -27,6 +27,33 @@ static void test_defaults_match_the_documentation(void)
 	CHECK(c.rtmp_port == 1935);
 	CHECK(!c.rtmp_port_given);
 	CHECK(c.rtmp_grace_s == 5);
+	CHECK(c.webrtc_port == 8189);
+	CHECK(!c.webrtc_port_given);
+	CHECK_STR(c.webrtc_host, "");
+}
+
+static void test_webrtc_port_and_hosts(void)
+{
+	struct config c;
+	char *off[] = { "camstream", "--webrtc-port", "off", NULL };
+	CHECK(load(&c, 3, off) == CONFIG_OK);
+	CHECK(c.webrtc_port == -1);
+	CHECK(c.webrtc_port_given);
+	char *any[] = { "camstream", "--webrtc-port", "0", "--webrtc-host",
+		"192.0.2.7,2001:db8::1", NULL };
+	CHECK(load(&c, 5, any) == CONFIG_OK);
+	CHECK(c.webrtc_port == 0);
+	CHECK_STR(c.webrtc_host, "192.0.2.7,2001:db8::1");
+	/* candidates carry numeric addresses: a name, an empty item or a port is refused */
+	static const char *const bad[] = { "cam.example", "192.0.2.7,", ",192.0.2.7",
+		"192.0.2.7,,192.0.2.8", "192.0.2.7:8189", "" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *argv[] = { "camstream", "--webrtc-host", (char *)bad[i], NULL };
+		if (load(&c, 3, argv) != CONFIG_ERROR) {
+			printf("#   accepted --webrtc-host %s\n", bad[i]);
+			CHECK(0);
+		}
+	}
 }
 
 static void test_rtmp_port_takes_a_number_zero_or_off(void)
@@ -95,6 +122,7 @@ static void test_bad_values_are_refused(void)
 		{ "camstream", "--allow-schemes", "nosuch" }, { "camstream", "--nosuch", "1" },
 		{ "camstream", "--rtmp-port", "65536" }, { "camstream", "--rtmp-port", "of" },
 		{ "camstream", "--rtmp-port", "-1" }, { "camstream", "--rtmp-grace", "-2" },
+		{ "camstream", "--webrtc-port", "65536" }, { "camstream", "--webrtc-port", "no" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char *argv[] = { cases[i][0], cases[i][1], cases[i][2], NULL };
@@ -127,6 +155,7 @@ int main(void)
 {
 	RUN(test_defaults_match_the_documentation);
 	RUN(test_rtmp_port_takes_a_number_zero_or_off);
+	RUN(test_webrtc_port_and_hosts);
 	RUN(test_command_line_sets_every_option);
 	RUN(test_environment_sets_options_and_command_line_wins);
 	RUN(test_bad_values_are_refused);
