@@ -5,8 +5,7 @@ reloads and preload hints. Checked with hlscheck (our checker of RFC 8216bis rul
 fMP4 boxes) over runs of reloads, end to end with FFmpeg's HLS reader and decoder, and for the
 contract's SID capability, errors, held-request limits, faults, sessions and metrics.
 
-The contract is /work/hls-contract.md as the lead wrote it for issue 13 (the README's "HLS"
-section once it lands). Cameras: rtsp_server.py (320x240 at 25 frames/s, a key picture every
+The contract is the README's "HLS and Low-Latency HLS" section. Cameras: rtsp_server.py (320x240 at 25 frames/s, a key picture every
 second), so segments last ~1 s (TARGETDURATION 1) and parts ~200 ms (5 pictures)."""
 
 import json

@@ -11,7 +11,7 @@ ClientHello never followed up, 100 sessions never contacted, a client that goes 
 with another client playing on meanwhile, and camstream's sessions, fds and memory back where
 they were after the contract's deadlines (10 s for ICE and DTLS, 30 s for consent).
 
-The contract is /work/webrtc-contract.md (the README's "WebRTC" section once it lands).
+The contract is the README's "WebRTC (WHEP)" section.
 Cameras: rtsp_server.py, 320x240 at 25 frames/s, a key picture every second."""
 
 import json
