@@ -1,5 +1,6 @@
 /* hls_check: a media playlist read back and held to the rules of RFC 8216bis (LL-HLS) and of
- * the README's "HLS and Low-Latency HLS" section, for test_hls_mux.c and fuzz_hls_mux.c. Header-only, test code.
+ * the README's "HLS and Low-Latency HLS" section, for test_hls_mux.c and fuzz_hls_mux.c.
+ * Header-only, test code.
  *
  * hls_parse() reads the text into segments and parts; hls_rules() says which rule a parsed
  * playlist breaks, or NULL. The rules (the RFC's section in brackets):
