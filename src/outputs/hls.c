@@ -14,6 +14,7 @@
 #include "http_reply.h"
 #include "hub.h"
 #include "log.h"
+#include "random.h"
 #include "strbuf.h"
 #include "viewer.h"
 
@@ -240,26 +241,6 @@ static void on_news(struct hub_sub *sub)
 		wake_held(s);
 }
 
-static void random_sid(char out[SID_LEN + 1])
-{
-	static const char hex[] = "0123456789abcdef";
-	uint8_t raw[SID_LEN / 2];
-	FILE *f = fopen("/dev/urandom", "rb");
-	size_t got = f ? fread(raw, 1, sizeof(raw), f) : 0;
-	if (f)
-		fclose(f);
-	if (got != sizeof(raw)) { /* never seen: then the clock, which is guessable */
-		uint64_t t = (uint64_t)clock_mono_us() ^ (uint64_t)clock_wall_us() << 17;
-		for (size_t i = 0; i < sizeof(raw); i++)
-			raw[i] = (uint8_t)(t >> (i % 8 * 8)) ^ (uint8_t)i * 37u;
-	}
-	for (size_t i = 0; i < sizeof(raw); i++) {
-		out[2 * i] = hex[raw[i] >> 4];
-		out[2 * i + 1] = hex[raw[i] & 15];
-	}
-	out[SID_LEN] = '\0';
-}
-
 static void sweep(lws_sorted_usec_list_t *sul);
 
 static void arm_sweep(struct hls *h)
@@ -355,7 +336,7 @@ static struct hls_session *session_start(struct hls *h, struct viewer *v, char *
 	s->no_audio = no_audio;
 	s->sub.on_news = on_news;
 	s->last_us = clock_mono_us();
-	random_sid(s->sid);
+	random_hex(s->sid, SID_LEN);
 	enum cs_err e = viewer_subscribe(v, &s->sub, err);
 	/* a source that already told why it cannot give pictures says so now */
 	if (e == CS_OK && (e = hub_sub_error(&s->sub, err)) != CS_OK)

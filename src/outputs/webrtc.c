@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -24,6 +23,7 @@
 #include "hub.h"
 #include "log.h"
 #include "nal.h"
+#include "random.h"
 #include "rtcp.h"
 #include "rtp.h"
 #include "sdp.h"
@@ -133,22 +133,6 @@ static void send_sound(struct rtc_session *s, const struct coded_entry *e);
 
 /* ---- small things ---- */
 
-static void random_bytes(void *p, size_t n)
-{
-	uint8_t *b = p;
-	while (n) {
-		ssize_t r = getrandom(b, n, 0);
-		if (r <= 0) { /* never seen: the clock, guessable, but a session still works */
-			uint64_t t = (uint64_t)clock_mono_us() * 6364136223846793005ull;
-			for (; n; n--, b++, t = t * 6364136223846793005ull + 1442695040888963407ull)
-				*b = (uint8_t)(t >> 56);
-			return;
-		}
-		b += r;
-		n -= (size_t)r;
-	}
-}
-
 /* @n characters of ICE's alphabet (RFC 8839 ice-char: letters, digits, '+', '/'). */
 static void random_ice_chars(char *out, size_t n)
 {
@@ -158,18 +142,6 @@ static void random_ice_chars(char *out, size_t n)
 	random_bytes(raw, n);
 	for (size_t i = 0; i < n; i++)
 		out[i] = set[raw[i] & 63];
-	out[n] = '\0';
-}
-
-static void random_hex(char *out, size_t n)
-{
-	static const char hex[] = "0123456789abcdef";
-	uint8_t raw[32];
-	random_bytes(raw, n / 2);
-	for (size_t i = 0; i < n / 2; i++) {
-		out[2 * i] = hex[raw[i] >> 4];
-		out[2 * i + 1] = hex[raw[i] & 15];
-	}
 	out[n] = '\0';
 }
 
@@ -217,19 +189,22 @@ static int64_t mono_now(void)
 static void send_slot(struct rtc_session *s, const struct sent *h)
 {
 	const uint8_t *base = h->from_sets ? h->e->params->sets : h->e->data;
-	size_t n = rtp_write(pkt, PKT_CAP - DTLS_SRTP_TRAILER - PD_EXT, (uint8_t)s->pt, h->marker,
-		h->seq, h->ts, s->ssrc, &h->d, base);
-	if (n && s->pd_id) {
+	size_t ext = s->pd_id ? PD_EXT : 0;
+	/* with the extension, the packet is written PD_EXT bytes on and its 12-byte header
+	 * moved back in front of the extension: the payload is written once, where it goes */
+	size_t n = rtp_write(pkt + ext, PKT_CAP - DTLS_SRTP_TRAILER - ext, (uint8_t)s->pt,
+		h->marker, h->seq, h->ts, s->ssrc, &h->d, base);
+	if (n && ext) {
 		/* the playout-delay extension (one-byte header, RFC 8285), min 0 and max 0: show
 		 * each picture as soon as it is decoded, as a live camera wants (Chromium's jitter
 		 * buffer otherwise holds pictures back for smoothness, 20-30 ms here) */
-		memmove(pkt + RTP_HEADER + PD_EXT, pkt + RTP_HEADER, n - RTP_HEADER);
-		static const uint8_t ext[4] = { 0xbe, 0xde, 0, 1 };
-		memcpy(pkt + RTP_HEADER, ext, 4);
+		static const uint8_t pd[4] = { 0xbe, 0xde, 0, 1 };
+		memmove(pkt, pkt + ext, RTP_HEADER);
+		memcpy(pkt + RTP_HEADER, pd, 4);
 		pkt[RTP_HEADER + 4] = (uint8_t)(s->pd_id << 4 | 2);
 		memset(pkt + RTP_HEADER + 5, 0, 3);
 		pkt[0] |= 0x10;
-		n += PD_EXT;
+		n += ext;
 	}
 	if (!n || dtls_srtp_protect(s->dtls, pkt, &n, PKT_CAP) != 0) {
 		s->w->m.dropped++;
@@ -259,15 +234,12 @@ static void send_packet(struct rtc_session *s, struct coded_entry *e, bool from_
 /* Whether the access unit @e carries an SPS of its own. */
 static bool has_sps(const struct coded_entry *e)
 {
-	for (size_t off = 0; off + 5 <= e->len;) {
-		uint32_t n = (uint32_t)e->data[off] << 24 | (uint32_t)e->data[off + 1] << 16 |
-			(uint32_t)e->data[off + 2] << 8 | e->data[off + 3];
-		if (n == 0 || n > e->len - off - 4)
-			return false;
-		if ((e->data[off + 4] & 0x1f) == NAL_H264_SPS)
+	struct nal_iter it;
+	struct nal_unit u;
+	nal_iter_lp(&it, e->data, e->len, 4);
+	while (nal_iter_next(&it, &u) == 1)
+		if (nal_type(NAL_H264, u.data, u.len) == NAL_H264_SPS)
 			return true;
-		off += 4 + n;
-	}
 	return false;
 }
 
@@ -804,21 +776,14 @@ static int refuse_early(struct whep_req *r, unsigned status, enum cs_err code, c
 	return -1;
 }
 
-/* The profile-level-id of the stream (the first SPS's three bytes after its header). */
+/* The profile-level-id of the stream: profile, compatibility and level, which the avcC
+ * record the log keeps has at bytes 1 to 3 (ISO/IEC 14496-15 5.3.3.1), copied from its SPS. */
 static bool profile_of(const struct coded_params *p, uint8_t iop[3])
 {
-	for (size_t off = 0; off + 8 <= p->sets_len;) {
-		uint32_t n = (uint32_t)p->sets[off] << 24 | (uint32_t)p->sets[off + 1] << 16 |
-			(uint32_t)p->sets[off + 2] << 8 | p->sets[off + 3];
-		if (n > p->sets_len - off - 4)
-			return false;
-		if (n >= 4 && (p->sets[off + 4] & 0x1f) == NAL_H264_SPS) {
-			memcpy(iop, p->sets + off + 5, 3);
-			return true;
-		}
-		off += 4 + n;
-	}
-	return false;
+	if (!p->config || p->config_len < 4)
+		return false;
+	memcpy(iop, p->config + 1, 3);
+	return true;
 }
 
 /* The payload type of the camera's sound @sp in the offered audio section @m (*@send), or
