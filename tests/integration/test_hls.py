@@ -1184,7 +1184,11 @@ class Faults(HlsCase):
         if not cam.sanitized():      # ASan's own allocator takes more at first
             self.assertLess(rss[1] - rss[0], 16 * 1024, "RssAnon grew %d kB"
                             % (rss[1] - rss[0]))
-        if rounds > 1:
+        if rounds > 1 and cam.sanitized():
+            # ASan's allocator keeps what it took and its size classes grow by whole regions
+            # (CI saw 10 MB on the second flood): LeakSanitizer at exit is the exact check
+            self.assertCleanExit(cam)
+        elif rounds > 1:
             self.assertLess(rss[-1] - rss[1], 4 * 1024, "RssAnon grew %d kB more with the "
                             "same flood again: %s kB (a leak?)" % (rss[-1] - rss[1], rss))
 
