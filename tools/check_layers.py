@@ -46,7 +46,8 @@ ALLOWED = {
     "outputs": {"base", "url", "config", "media", "streams", "webrtc", "web"},
     # the RTMP ingest: a listener (lws) that feeds inputs' push sources
     "ingest": {"base", "url", "config", "media", "inputs", "streams", "web"},
-    "api": {"base", "url", "config", "media", "streams", "webrtc", "web", "outputs", "ingest"},
+    "api": {"base", "url", "config", "media", "streams", "onvif", "webrtc", "web", "outputs",
+            "ingest"},
     TOP: set(ORDER),
 }
 
@@ -66,7 +67,8 @@ LIBRARIES = [
     ("jansson", ("jansson.h", "jansson_config.h"),
      {"base", "config", "streams", "api", "web", "outputs"}),
     ("libxml2", ("libxml/",), {"onvif"}),
-    ("OpenSSL", ("openssl/",), {"webrtc"}),
+    # OpenSSL: DTLS-SRTP (webrtc), SHA-1 for ONVIF's WS-Security digest (onvif)
+    ("OpenSSL", ("openssl/",), {"webrtc", "onvif"}),
     ("libsrtp2", ("srtp2/",), {"webrtc"}),
     ("libcurl", ("curl/",), {"onvif"}),
 ]

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 
 BUILD_PKGS="meson ninja-build pkg-config gcc libwebsockets-dev libavformat-dev libavcodec-dev
   libswscale-dev libavutil-dev libturbojpeg0-dev libjpeg62-turbo-dev liburiparser-dev
-  libjansson-dev libssl-dev libsrtp2-dev"
+  libjansson-dev libssl-dev libsrtp2-dev libxml2-dev libcurl4-openssl-dev"
 TEST_PKGS="ffmpeg python3 python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-rtsp-server-1.0
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad gstreamer1.0-libav python3-websocket

@@ -1,0 +1,2 @@
+/* discovery: stub until WS-Discovery lands (see onvif.h). */
+#include "onvif.h"

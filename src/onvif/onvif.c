@@ -1,0 +1,2 @@
+/* onvif: stub until the client lands (see onvif.h). */
+#include "onvif.h"
