@@ -15,7 +15,7 @@ const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; " +
 // The page's own scripts, after the one it vendors (js/vendor/README.md).
 const VENDORED = ['js/vendor/mpegts.js'];
 const SCRIPTS = ['js/util.js', 'js/secrets.js', 'js/embed.js', 'js/flvplayer.js', 'js/hlsplayer.js',
-  'js/webrtcplayer.js', 'js/tile.js', 'js/dashboard.js'];
+  'js/webrtcplayer.js', 'js/tile.js', 'js/onvif.js', 'js/dashboard.js'];
 
 const attr = (tag, name) => {
   const m = new RegExp(`\\s${name}="([^"]*)"`).exec(tag);
@@ -43,7 +43,7 @@ test('the content security policy is a <meta> before anything it governs is load
   }
 });
 
-test('the page loads the stylesheet, mpegts.js and its eight classic scripts in order, and every one exists', () => {
+test('the page loads the stylesheet, mpegts.js and its nine classic scripts in order, and every one exists', () => {
   const scripts = tags.filter((t) => /^<script\b/i.test(t));
   assert.deepEqual(scripts.map((t) => attr(t, 'src')), [...VENDORED, ...SCRIPTS]);
   for (const t of scripts) {

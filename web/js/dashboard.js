@@ -18,6 +18,7 @@ class Dashboard {
     this.serverChecks = 0;   // checks started; only the newest one's answer counts
     this.serverTimer = 0;    // the next check while the server does not answer
     this.serverDown = false;
+    this.onvif = new OnvifPanel(this); // the "Find cameras" panel (onvif.js)
   }
 
   start() {
@@ -78,6 +79,7 @@ class Dashboard {
     });
     this.remember.addEventListener('change', () => this.save());
     document.getElementById('share').addEventListener('click', () => this.share());
+    this.onvif.wire();
     document.addEventListener('visibilitychange', () => this.onVisibility());
     window.addEventListener('pagehide', () => { for (const tile of this.tiles) tile.disconnect(); });
     window.addEventListener('pageshow', (event) => {
