@@ -233,6 +233,9 @@ class OnvifPanel {
       }
     });
     this.searchButton.addEventListener('click', () => this.search());
+    // a device service URL names its port itself
+    const host = this.field('host');
+    host.addEventListener('input', () => { this.field('port').disabled = /^https?:\/\//i.test(host.value.trim()); });
     this.form.addEventListener('submit', (event) => {
       event.preventDefault();
       this.probe();
@@ -322,6 +325,7 @@ class OnvifPanel {
   choose(row) {
     this.field('host').value = row.xaddr || row.host;
     this.field('port').value = String(row.port);
+    this.field('port').disabled = Boolean(row.xaddr);
     this.say(this.probeNote, `${row.name}: enter its user name and password, then Probe.`);
     this.field('user').focus();
   }
