@@ -7,7 +7,9 @@
 // search says discovery is off; the address is typed by hand; a wrong password reads as such;
 // MainStream added as a tile plays, without the password in the page's text, address or
 // storage; saved as a named stream it is listed by GET /api/streams with "password":"***" and
-// its tile plays. Prints TAP.
+// its tile plays; a device or a stream URI outside --allow-hosts shows camstream's message and
+// such a profile cannot be added; a device the search found (its answer played to the page:
+// multicast depends on the machine) is chosen and probed by its device service URL. Prints TAP.
 //
 // Environment: see helpers.mjs (CAMSTREAM_BIN is required).
 // Run: CAMSTREAM_BIN=build/src/camstream node tests/browser/onvif_dashboard.test.mjs
@@ -34,6 +36,7 @@ const REFUSALS = [/Failed to load resource: the server responded with a status o
 let server = null;
 let rtsp = null;
 let fake = null;
+let elsewhere = null;
 
 /** The fake ONVIF device: {proc, log, port, xaddr}; stopped at the end of the run. */
 async function startFake(args) {
@@ -78,10 +81,13 @@ async function waitNote(page, id, timeout = STATE_TIMEOUT_MS) {
   return note(page, id);
 }
 
-/** Types the fake's address, port and @password into the panel (open) and presses Probe. */
-async function probe(page, password) {
-  await page.fill('#onvif-host', '127.0.0.1');
-  await page.fill('#onvif-port', String(fake.port));
+/**
+ * Types the address @host (the fake's by default), @port and @password into the panel (open)
+ * and presses Probe; returns what the panel says.
+ */
+async function probe(page, password, { host = '127.0.0.1', port = fake.port } = {}) {
+  await page.fill('#onvif-host', host);
+  await page.fill('#onvif-port', String(port));
   await page.fill('#onvif-user', USER);
   await page.fill('#onvif-password', password);
   await page.click('#onvif-probe-btn');
@@ -105,7 +111,10 @@ async function main() {
   const secure = `rtsp://127.0.0.1:${rtsp.info.secure_port}/secure`;
   fake = await startFake(['--port', '0', '--username', USER, '--password', PASSWORD,
     '--rtsp', secure, rtsp.url('h264')]);
-  server = await startCamstream(['--onvif-discovery', 'off']);
+  // a second device whose stream URIs point outside --allow-hosts
+  elsewhere = await startFake(['--port', '0', '--username', USER, '--password', PASSWORD,
+    '--fault', 'uri_elsewhere', '--rtsp', secure]);
+  server = await startCamstream(['--onvif-discovery', 'off', '--allow-hosts', '127.0.0.1']);
   diag(`camstream on ${server.port}, onvif_fake.py on ${fake.port}, rtsp_server.py on ${rtsp.port} (/secure on ${rtsp.info.secure_port})`);
   await launchBrowser();
   const page = await newPage();
@@ -177,6 +186,52 @@ async function main() {
     await waitTileState(page, before, ['live'], LIVE_TIMEOUT_MS);
     await assertMovingPicture(page, before);
     await assertPasswordHidden(page);
+    assertNoPageErrors(page, REFUSALS);
+  }, logs);
+
+  await test('outside --allow-hosts: a device is refused with camstream\'s message; a profile shows its error and cannot be added', async () => {
+    const refused = await probe(page, PASSWORD, { host: '10.255.255.1', port: 80 });
+    diag(`10.255.255.1: ${refused.text}`);
+    assert(refused.kind === 'error' && /allow-hosts/.test(refused.text) && !/HTTP 403/.test(refused.text),
+      `the probe said ${JSON.stringify(refused)}`);
+    const said = await probe(page, PASSWORD, { port: elsewhere.port });
+    assert(said.text === '2 profiles, 0 with a stream.', `the probe said ${JSON.stringify(said)}`);
+    const rows = await page.$$eval('.onvif-profile', (items) => items.map((li) => ({
+      error: (li.querySelector('.note[data-kind="error"]') || {}).textContent || '',
+      buttons: li.querySelectorAll('button').length,
+    })));
+    diag(JSON.stringify(rows));
+    assert(rows.length === 2 && rows.every((r) => r.error && r.buttons === 0), `rows: ${JSON.stringify(rows)}`);
+    assertNoPageErrors(page, REFUSALS);
+  }, logs);
+
+  // WS-Discovery's multicast depends on the machine's network: here the answer of a search
+  // that found the fake is played to the page, and the probe of its device service URL is real
+  await test('a device found by the search is listed; "Use" puts its device service URL in the form, and the probe works', async () => {
+    const found = { devices: [{ endpoint: 'urn:uuid:fake', xaddrs: [fake.xaddr], host: '127.0.0.1', port: fake.port,
+      types: 'dn:NetworkVideoTransmitter', name: 'FakeCam', hardware: 'FK-1', location: 'lab', scopes: [], from: '127.0.0.1' }],
+    interfaces: ['127.0.0.1'], timeout: 2, refused: 0 };
+    await page.route('**/api/onvif/discover?timeout=2', (route) =>
+      route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(found) }));
+    await page.fill('#onvif-host', '');
+    await page.fill('#onvif-user', '');
+    await page.fill('#onvif-password', '');
+    await page.click('#onvif-search');
+    const said = await waitNote(page, 'onvif-search-note');
+    assert(said.text === 'Found 1 camera.' && said.kind === '', `the search said ${JSON.stringify(said)}`);
+    const listed = await page.$eval('#onvif-devices', (ul) => ul.innerText.replace(/\s+/g, ' ').trim());
+    assert(listed === `FakeCam FK-1 lab 127.0.0.1:${fake.port} Use`, `listed: ${listed}`);
+    await page.focus('#onvif-devices button');
+    await page.keyboard.press('Enter');
+    assert(await page.inputValue('#onvif-host') === fake.xaddr, 'the host is not the device service URL');
+    assert(await page.$eval('#onvif-port', (el) => el.disabled), 'the port is not disabled');
+    assert(await page.evaluate(() => document.activeElement.id) === 'onvif-user', 'the focus is not on the user name');
+    await page.keyboard.type(USER);
+    await page.fill('#onvif-password', PASSWORD);
+    await page.press('#onvif-password', 'Enter');
+    const probed = await waitNote(page, 'onvif-probe-note', 15000);
+    assert(probed.text === '2 profiles, 2 with a stream.', `the probe said ${JSON.stringify(probed)}`);
+    await page.unroute('**/api/onvif/discover?timeout=2');
     assertNoPageErrors(page, REFUSALS);
   }, logs);
 
