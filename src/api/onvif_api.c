@@ -350,6 +350,10 @@ static int start_job(struct onvif_api *api, struct osess *s, struct onvif_job *j
 	s->job = job;
 	s->next = api->waiting;
 	api->waiting = s;
+	/* lws' own deadline for the answer: the job's, and a margin (the job ends first) */
+	int job_s = job->kind == ONVIF_JOB_PROBE ? job->req.timeout_ms / 1000 :
+		job->discover_ms / 1000;
+	lws_set_timeout(s->wsi, PENDING_TIMEOUT_HTTP_CONTENT, job_s + 10);
 	return 0;
 }
 
