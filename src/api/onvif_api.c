@@ -30,7 +30,7 @@
 #define API_PREFIX "/api/onvif"
 #define OPENAPI_PREFIX "/openapi"
 
-enum route { R_NONE, R_PROBE, R_DISCOVER, R_DEVICE, R_SOURCE };
+enum route { R_NONE, R_PROBE, R_DISCOVER, R_DEVICE, R_SOURCE, R_SOURCE_BAD };
 enum { M_GET = 1, M_POST, M_DELETE, M_OTHER };
 
 /* Per-transaction data (lws allocates it zeroed and frees it). */
@@ -563,9 +563,9 @@ static enum route parse_route(const char *path, char *id, size_t cap)
 		return R_DEVICE;
 	const char *pre = OPENAPI_PREFIX "/source/";
 	size_t n = strlen(pre);
-	if (!strncmp(path, pre, n) && str_fits(id, cap, path + n) && stream_name_ok(id))
-		return R_SOURCE;
-	return R_NONE;
+	if (strncmp(path, pre, n))
+		return R_NONE;
+	return str_fits(id, cap, path + n) && stream_name_ok(id) ? R_SOURCE : R_SOURCE_BAD;
 }
 
 static int dispatch(struct onvif_api *api, struct osess *s)
@@ -588,6 +588,9 @@ static int dispatch(struct onvif_api *api, struct osess *s)
 		if (s->method != M_POST && s->method != M_DELETE)
 			break;
 		return on_source(api, s);
+	case R_SOURCE_BAD:
+		return reply_err(s, 400, CS_BAD_REQUEST, "a source id is 1 to 64 of A-Z a-z 0-9 _ . - "
+			"(a stream name)");
 	case R_NONE:
 		return reply_err(s, 404, CS_NOT_FOUND, "no such path (ONVIF is POST /api/onvif/probe "
 			"and GET /api/onvif/discover; seed 004's POST /openapi/onvif/device and "
