@@ -26,6 +26,8 @@
 #include "lws_glue.h"
 #include "metrics.h"
 #include "mjpeg.h"
+#include "onvif.h"
+#include "onvif_api.h"
 #include "rtmp_api.h"
 #include "rtmp_push.h"
 #include "rtmp_server.h"
@@ -44,7 +46,7 @@ struct server {
 	lws_sorted_usec_list_t tick;  /* wakes the loop so it notices the stop flag */
 	volatile sig_atomic_t *stop;
 	char js_dir[4200], css_dir[4200];
-	struct lws_http_mount mounts[12];
+	struct lws_http_mount mounts[14];
 };
 
 /* Called by workers after publishing: the one lws call allowed off the service thread.
@@ -93,6 +95,8 @@ static int main_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 		struct app *app = app_of(wsi);
 		if (app && app->hub)
 			hub_poll(app->hub);
+		if (app)
+			onvif_api_poll(app->onvif);
 		return 0; /* non-zero would close the event pipe */
 	}
 	return site_callback(wsi, reason, user, in, len);
@@ -115,6 +119,7 @@ GATED(gated_flv, flv_http_protocol.callback)
 GATED(gated_rtmp_api, rtmp_api_protocol.callback)
 GATED(gated_hls, hls_protocol.callback)
 GATED(gated_whep, webrtc_http_protocol.callback)
+GATED(gated_onvif, onvif_api_protocol.callback)
 
 /* WebSockets. Browsers and mpegts.js name no subprotocol, so lws gives every upgrade the
  * vhost's default protocol, whatever the path (a mount does not bind one in lws 4.1.6). This
@@ -149,7 +154,7 @@ static int ws_route_callback(struct lws *wsi, enum lws_callback_reasons reason, 
 GATED(gated_ws, ws_route_callback)
 
 enum { P_MAIN, P_WS, P_MJPEG, P_SNAPSHOT, P_METRICS, P_API, P_FLV, P_RTMP_API, P_HLS, P_WHEP,
-	P_WEBRTC_UDP, P_END };
+	P_WEBRTC_UDP, P_ONVIF, P_END };
 static struct lws_protocols protocols[P_END + 1];
 
 static void build_protocols(void)
@@ -177,6 +182,8 @@ static void build_protocols(void)
 	protocols[P_WHEP] = webrtc_http_protocol;
 	protocols[P_WHEP].callback = gated_whep;
 	protocols[P_WEBRTC_UDP] = webrtc_udp_protocol;
+	protocols[P_ONVIF] = onvif_api_protocol;
+	protocols[P_ONVIF].callback = gated_onvif;
 	protocols[P_END] = (struct lws_protocols){ 0 };
 }
 
@@ -195,6 +202,7 @@ static void build_mounts(struct server *s)
 		{ "/mjpeg", P_MJPEG }, { "/snapshot", P_SNAPSHOT }, { "/metrics", P_METRICS },
 		{ "/api/streams", P_API }, { "/api/config", P_API }, { "/flv", P_FLV },
 		{ "/live", P_HLS }, { "/hls", P_HLS }, { "/rtmp", P_RTMP_API }, { "/whep", P_WHEP },
+		{ "/api/onvif", P_ONVIF }, { "/openapi", P_ONVIF },
 	};
 	size_t n = 0;
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++, n++)
@@ -238,6 +246,7 @@ static void on_tick(lws_sorted_usec_list_t *sul)
 		rtmp_server_tick(s->app.rtmp);
 	}
 	rtmp_api_tick(s->app.rtmp_api);
+	onvif_api_poll(s->app.onvif);
 	lws_sul_schedule(s->ctx, 0, &s->tick, on_tick, 100 * LWS_US_PER_MS);
 }
 
@@ -329,6 +338,7 @@ int server_run(const struct config *cfg, volatile sig_atomic_t *stop)
 		avlog_restore();
 		return -1;
 	}
+	onvif_global_init(); /* libcurl's and libxml2's, before any thread of ours */
 	struct hub_config hc = {
 		.open_timeout_us = (int64_t)cfg->open_timeout_ms * 1000,
 		.read_timeout_us = (int64_t)cfg->read_timeout_ms * 1000,
@@ -348,7 +358,8 @@ int server_run(const struct config *cfg, volatile sig_atomic_t *stop)
 	s.app.streams = s.app.hub ? streams_create(s.app.hub, &cfg->policy) : NULL;
 	s.app.rtmp_api = s.app.streams ? rtmp_api_create(&s.app) : NULL;
 	s.app.hls = s.app.rtmp_api ? hls_create(&s.app, s.ctx) : NULL;
-	if (!s.app.hls) {
+	s.app.onvif = s.app.hls ? onvif_api_create(&s.app, wake, NULL) : NULL;
+	if (!s.app.onvif) {
 		log_error("out of memory");
 		goto out_hub;
 	}
@@ -410,6 +421,8 @@ out_hub:
 	hls_shutdown(s.app.hls);
 	rtmp_api_destroy(s.app.rtmp_api);
 	s.app.rtmp_api = NULL;
+	onvif_api_destroy(s.app.onvif); /* cancels its jobs and joins their threads */
+	s.app.onvif = NULL;
 	streams_destroy(s.app.streams);
 	s.app.streams = NULL;
 	/* workers call lws_cancel_service(ctx): join them (or give up on stuck ones, within the
@@ -428,5 +441,6 @@ out_hub:
 	s.app.rtmp = NULL;
 	push_registry_destroy(push_reg);
 	avlog_restore();
+	onvif_global_cleanup();
 	return ret;
 }

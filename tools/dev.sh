@@ -59,34 +59,63 @@ test)
     -Dwerror=true
   trap - ERR
   status=0
-  # libFuzzer: each target for CAMSTREAM_FUZZ_SECONDS (20) from its seeds; the rest of this
-  # build is the same as build-asan, so only the fuzz suite runs here. It runs beside the plain
-  # suite, one target at a time (one core), and is reported after it: the plain suite's
-  # programs use a fraction of the other core, so the two take the time of the longer
-  meson test -C build-fuzz --suite fuzz --print-errorlogs --num-processes 1 \
-    > build-fuzz/fuzz-suite.log 2>&1 &
-  fuzz_pid=$!
-  meson test -C build --print-errorlogs || status=1
-  wait "$fuzz_pid" || status=1
-  cat build-fuzz/fuzz-suite.log
+  t0=$SECONDS
+  phase() { echo "== $1 at +$((SECONDS - t0)) s"; }
+  # The integration tests run one at a time (they measure latency and memory); the other core
+  # runs what does not: the libFuzzer targets (each CAMSTREAM_FUZZ_SECONDS, default 20, from
+  # its seeds; the rest of build-fuzz is build-asan again, so only its fuzz suite runs), then
+  # the browser suite. Their logs are printed after the integration suite's; both halves use
+  # the builds made above (--no-rebuild: two meson tests never run ninja at once).
+  beside() { # beside BUILD [meson test options]: (the fuzz run,) then BUILD's browser suite
+    local b=$1 rc=0
+    shift
+    if [ "$b" = build ]; then
+      meson test -C build-fuzz --no-rebuild --suite fuzz --print-errorlogs --num-processes 1 \
+        || rc=1
+    fi
+    meson test -C "$b" --no-rebuild --suite browser --logbase browserlog --print-errorlogs \
+      "$@" || rc=1
+    return $rc
+  }
+  phase "plain suite"
+  beside build > build/beside.log 2>&1 &
+  beside_pid=$!
+  meson test -C build --no-rebuild --no-suite browser --print-errorlogs || status=1
+  phase "plain suite done; waiting for the fuzz run and the browser suite"
+  wait "$beside_pid" || status=1
+  cat build/beside.log
   # LSan must see every leak; UBSan findings fail the test instead of scrolling by. The soak
   # runs for half its plain time here: it looks for leaks, which LSan reports at any length
-  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-    LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp \
-    CAMSTREAM_SOAK_SECONDS=${CAMSTREAM_SOAK_SECONDS_ASAN:-60} \
-    meson test -C build-asan --print-errorlogs --timeout-multiplier 3 || status=1
-  logs="build/meson-logs/testlog.json build-asan/meson-logs/testlog.json
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+  export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+  export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp
+  phase "ASan+UBSan suite"
+  CAMSTREAM_SOAK_SECONDS=${CAMSTREAM_SOAK_SECONDS_ASAN:-60} \
+    beside build-asan --timeout-multiplier 3 > build-asan/beside.log 2>&1 &
+  beside_pid=$!
+  CAMSTREAM_SOAK_SECONDS=${CAMSTREAM_SOAK_SECONDS_ASAN:-60} \
+    meson test -C build-asan --no-rebuild --no-suite browser --print-errorlogs \
+    --timeout-multiplier 3 || status=1
+  phase "ASan+UBSan suite done; waiting for its browser suite"
+  wait "$beside_pid" || status=1
+  cat build-asan/beside.log
+  unset ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS
+  logs="build/meson-logs/testlog.json build/meson-logs/browserlog.json
+    build-asan/meson-logs/testlog.json build-asan/meson-logs/browserlog.json
     build-fuzz/meson-logs/testlog.json"
   # The small-FFmpeg build (tools/ffmpeg-small.sh, docs/PERFORMANCE.md "Memory") on the media
   # paths: RTSP (H.264, H.265, MJPEG), RTMP, HTTP. It needs Debian's source archive; where that
   # cannot be reached the build is reported and skipped, a failing test is not.
+  phase "small-FFmpeg build"
   if tools/ffmpeg-small.sh build-small -Dwerror=true > build-small.log 2>&1; then
+    phase "small-FFmpeg suite"
     meson test -C build-small --print-errorlogs test_ws_stream test_rtmp test_mjpeg || status=1
     logs="$logs build-small/meson-logs/testlog.json"
   else
     echo "== small-FFmpeg build skipped: tools/ffmpeg-small.sh failed; last lines of build-small.log:"
     tail -n 15 build-small.log
   fi
+  phase "end"
   python3 tools/count_tests.py $logs
   exit $status
   ;;

@@ -42,6 +42,7 @@ enum opt_id {
 	OPT_RTMP_GRACE,
 	OPT_WEBRTC_PORT,
 	OPT_WEBRTC_HOST,
+	OPT_ONVIF_DISCOVERY,
 };
 
 struct opt_desc {
@@ -89,6 +90,8 @@ static const struct opt_desc opts[] = {
 		"UDP port of WebRTC (WHEP) sessions (default 8189; 0 any free one)" },
 	{ "webrtc-host", 1, OPT_WEBRTC_HOST, "LIST",
 		"addresses WebRTC answers give browsers (default: this machine's)" },
+	{ "onvif-discovery", 1, OPT_ONVIF_DISCOVERY, "on|off",
+		"answer /api/onvif/discover with a WS-Discovery search (default on)" },
 	{ "no-slice-release", 0, OPT_NO_SLICE_RELEASE, NULL,
 		"hand H.264 pictures to the decoder when the next one starts (to compare)" },
 	{ "version", 0, OPT_VERSION, NULL, "print the version and exit" },
@@ -294,6 +297,9 @@ static bool apply(struct config *c, int id, const char *val, const char *origin)
 	case OPT_WEBRTC_HOST:
 		ok = parse_host_list(val) && str_fits(c->webrtc_host, sizeof(c->webrtc_host), val);
 		break;
+	case OPT_ONVIF_DISCOVERY:
+		ok = parse_bool(val, &c->onvif_discovery);
+		break;
 	default:
 		ok = false;
 	}
@@ -349,6 +355,7 @@ enum config_result config_load(struct config *c, int argc, char **argv, FILE *ou
 	c->rtmp_port = 1935;
 	c->rtmp_grace_s = 5;
 	c->webrtc_port = 8189;
+	c->onvif_discovery = true;
 
 	if (!load_env(c))
 		return CONFIG_ERROR;

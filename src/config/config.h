@@ -39,6 +39,7 @@ struct config {
 	int webrtc_port;        /* WebRTC's UDP port; default 8189; 0 = any free port; -1 = off */
 	bool webrtc_port_given; /* asked for explicitly: failing to bind it is a start-up error */
 	char webrtc_host[1024]; /* addresses for ICE candidates, comma-separated; "" = default */
+	bool onvif_discovery;   /* /api/onvif/discover searches (WS-Discovery); default true */
 };
 
 enum config_result { CONFIG_OK = 0, CONFIG_EXIT_OK, CONFIG_ERROR };

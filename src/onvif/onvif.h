@@ -97,19 +97,22 @@ struct onvif_job {
 	struct onvif_discovery disc;
 	/* private */
 	atomic_bool cancel, done;
+	bool started;
 	pthread_t thread;
 	void (*notify)(void *arg);
 	void *notify_arg;
 };
 
-/* Starts @job's thread (the request fields filled). False (with @err: CS_SERVER_BUSY) when
- * ONVIF_JOBS_MAX run already or the thread cannot start; then the caller still owns @job. */
+/* Starts @job's thread (@job zeroed, then its request fields filled, malloc'd). False (with
+ * @err: CS_SERVER_BUSY) when ONVIF_JOBS_MAX run already or the thread cannot start; the
+ * caller frees @job with onvif_job_free either way. */
 bool onvif_job_start(struct onvif_job *job, void (*notify)(void *), void *arg,
 	struct cs_error *err);
 bool onvif_job_done(const struct onvif_job *job);
 /* Asks the job to end soon (its waits poll the flag). */
 void onvif_job_cancel(struct onvif_job *job);
-/* Joins the thread (after done, or after cancel: within ~100 ms) and frees @job. */
+/* Joins the thread, if it started (after done, or after cancel: within ~100 ms), and frees
+ * @job. NULL is fine. */
 void onvif_job_free(struct onvif_job *job);
 
 #endif

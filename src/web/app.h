@@ -16,6 +16,7 @@
 _Static_assert(FRAME_HEADROOM >= LWS_PRE, "frames need LWS_PRE bytes of headroom");
 
 struct hls;
+struct onvif_api;
 struct webrtc;
 struct hub;
 struct rtmp_api;
@@ -31,6 +32,7 @@ struct app {
 	struct webrtc *webrtc;    /* the WebRTC sessions and their UDP port (outputs/webrtc); NULL
 	                           * when off */
 	struct rtmp_api *rtmp_api; /* seed 000's /rtmp registry (api/rtmp_api); NULL if none */
+	struct onvif_api *onvif;  /* the ONVIF requests waiting for their jobs (api/onvif_api) */
 	int64_t started_wall_us;  /* for uptime in metrics */
 	int clients;              /* open viewers of every kind, for --max-clients */
 	bool shutting_down;       /* set once the stop signal arrived */

@@ -30,6 +30,20 @@ static void test_defaults_match_the_documentation(void)
 	CHECK(c.webrtc_port == 8189);
 	CHECK(!c.webrtc_port_given);
 	CHECK_STR(c.webrtc_host, "");
+	CHECK(c.onvif_discovery);
+}
+
+static void test_onvif_discovery_on_or_off(void)
+{
+	struct config c;
+	char *off[] = { "camstream", "--onvif-discovery", "off", NULL };
+	CHECK(load(&c, 3, off) == CONFIG_OK);
+	CHECK(!c.onvif_discovery);
+	char *on[] = { "camstream", "--onvif-discovery", "on", NULL };
+	CHECK(load(&c, 3, on) == CONFIG_OK);
+	CHECK(c.onvif_discovery);
+	char *bad[] = { "camstream", "--onvif-discovery", "maybe", NULL };
+	CHECK(load(&c, 3, bad) == CONFIG_ERROR);
 }
 
 static void test_webrtc_port_and_hosts(void)
@@ -156,6 +170,7 @@ int main(void)
 	RUN(test_defaults_match_the_documentation);
 	RUN(test_rtmp_port_takes_a_number_zero_or_off);
 	RUN(test_webrtc_port_and_hosts);
+	RUN(test_onvif_discovery_on_or_off);
 	RUN(test_command_line_sets_every_option);
 	RUN(test_environment_sets_options_and_command_line_wins);
 	RUN(test_bad_values_are_refused);
