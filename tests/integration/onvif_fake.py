@@ -30,8 +30,10 @@ carries the plain password anywhere (request line, headers, body, or inside a Ba
 Authorization) is counted in plain_password_seen.
 
 Faults (fault=..., for the actions in fault_actions, default every action):
-  "stall"            accepts the request, never answers (until stop())
-  "huge"             answers a 10 MB body
+  "stall"            accepts the request, never answers (until stop() or the client leaves:
+                     stalled_now counts the requests held, stalls_abandoned the clients gone)
+  "huge"             answers a 10 MB body (with its Content-Length)
+  "huge_chunked"     answers a 10 MB body in chunks (no length known in advance)
   "malformed"        answers XML that is not well-formed
   "xxe"              answers with a DOCTYPE declaring an external entity (file:///etc/passwd)
                      used in the answer's fields
@@ -56,6 +58,7 @@ import datetime
 import hashlib
 import os
 import re
+import select
 import signal
 import socket
 import sys
@@ -88,7 +91,8 @@ HUGE_BYTES = 10 * 1000 * 1000
 DIGEST_REALM = "FakeOnvif"
 WSD_GROUP = "239.255.255.250"
 WSD_PORT = 3702
-FAULTS = ("stall", "huge", "malformed", "xxe", "uri_elsewhere", "xaddr_elsewhere")
+FAULTS = ("stall", "huge", "huge_chunked", "malformed", "xxe", "uri_elsewhere",
+          "xaddr_elsewhere")
 
 ENVELOPE_OPEN = (
     '<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -194,6 +198,7 @@ class FakeOnvif:
         self.plain_password_seen = 0
         self.stalled_now = 0        # requests held by the stall fault right now
         self.stalled_total = 0
+        self.stalls_abandoned = 0   # stalled requests whose client closed the connection
         self.discovery_probes = 0   # WS-Discovery Probes received
         self.discovery_answers = 0
         self._nonces_seen = set()
@@ -271,6 +276,17 @@ class FakeOnvif:
                     break
                 self.lock.wait(remaining)
             return self.stalled_now
+
+    def wait_released(self, timeout):
+        """Waits until no request is held by the stall fault; True if none is."""
+        deadline = time.monotonic() + timeout
+        with self.lock:
+            while self.stalled_now > 0:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self.lock.wait(remaining)
+            return self.stalled_now == 0
 
     def _record(self, **rec):
         with self.lock:
@@ -691,9 +707,9 @@ def _make_handler(fake):
             if fake._fault_applies(action) and fake.fault == "stall":
                 record(True, None)
                 return self._stall()
-            if fake._fault_applies(action) and fake.fault == "huge":
+            if fake._fault_applies(action) and fake.fault in ("huge", "huge_chunked"):
                 record(True, 200)
-                return self._huge()
+                return self._huge(chunked=fake.fault == "huge_chunked")
             status, text = fake.answer(service, action, root)
             if fake._fault_applies(action):
                 status, text = fake.faulty(status, text)
@@ -705,30 +721,53 @@ def _make_handler(fake):
                 fake.stalled_now += 1
                 fake.stalled_total += 1
                 fake.lock.notify_all()
+            gone = False
             try:
-                fake._stop.wait(120)
+                # held until stop(), or until the client closes its end (EOF on the socket)
+                while not fake._stop.is_set() and not gone:
+                    readable, _, _ = select.select([self.connection], [], [], 0.1)
+                    if not readable:
+                        continue
+                    try:
+                        gone = not self.connection.recv(1, socket.MSG_PEEK)
+                    except OSError:
+                        gone = True
+                    if not gone:
+                        fake._stop.wait(0.1)   # a pipelined request: not answered either
             finally:
                 with fake.lock:
                     fake.stalled_now -= 1
+                    fake.stalls_abandoned += gone
                     fake.lock.notify_all()
             self.close_connection = True
 
-        def _huge(self):
+        def _huge(self, chunked):
             self.close_connection = True
             self.send_response(200)
             self.send_header("Content-Type", "application/soap+xml; charset=utf-8")
-            self.send_header("Content-Length", str(HUGE_BYTES))
+            if chunked:
+                self.send_header("Transfer-Encoding", "chunked")
+            else:
+                self.send_header("Content-Length", str(HUGE_BYTES))
             self.end_headers()
             head = (ENVELOPE_OPEN + "<tds:GetSystemDateAndTimeResponse><tt:Padding>").encode()
             chunk = b"A" * 65536
             sent = 0
+
+            def write(data):
+                if chunked:
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+                else:
+                    self.wfile.write(data)
             try:
-                self.wfile.write(head)
+                write(head)
                 sent += len(head)
                 while sent < HUGE_BYTES and not fake._stop.is_set():
                     piece = chunk[:HUGE_BYTES - sent]
-                    self.wfile.write(piece)
+                    write(piece)
                     sent += len(piece)
+                if chunked:
+                    self.wfile.write(b"0\r\n\r\n")
             except (OSError, socket.timeout):
                 pass
 
