@@ -79,36 +79,51 @@ class Call:
 
 class OnvifCase(CamTestCase):
     """One camstream for the class (CAM_ARGS), checked for a clean exit when the class ends;
-    a fake device per test. Every reply is kept to look for credentials."""
+    a fake device per test. Every reply is kept to look for credentials. A camstream that
+    died during a test is replaced before the next one (that test failed already), so one
+    crash fails one test, and the class's end reports it too."""
 
     CAM_ARGS = ()
     cam = None
 
     @classmethod
     def setUpClass(cls):
+        cls.dead = []
+        cls.addClassCleanup(cls._stop_class_cams)
+        cls._start_class_cam()
+
+    @classmethod
+    def _start_class_cam(cls):
         cls.cam = Camstream(*cls.CAM_ARGS)
-        cls.addClassCleanup(cls._stop_class_cam)
         cls.cam.start()
 
     @classmethod
-    def _stop_class_cam(cls):
+    def _stop_class_cams(cls):
+        problems = ["camstream died during the class (exit code %s); log %s"
+                    % (cam.proc.returncode, cam.log_path) for cam in cls.dead]
         cam = cls.cam
-        was_alive = cam.alive()
-        rc, _ = cam.stop(timeout=30.0)
-        cam.close_pipes()
-        reports = cam.sanitizer_reports()
-        if reports:
-            raise AssertionError("sanitizer report at exit of %s's camstream (log %s):\n%s"
-                                 % (cls.__name__, cam.log_path, "\n".join(reports[:20])))
-        if not was_alive or rc != 0:
-            raise AssertionError("%s's camstream: alive at the end %s, exit code %s after "
-                                 "SIGTERM (None = killed); log %s"
-                                 % (cls.__name__, was_alive, rc, cam.log_path))
+        if cam is not None and cam.proc is not None:
+            was_alive = cam.alive()
+            rc, _ = cam.stop(timeout=30.0)
+            cam.close_pipes()
+            reports = cam.sanitizer_reports()
+            if reports:
+                problems.append("sanitizer report at exit (log %s):\n%s"
+                                % (cam.log_path, "\n".join(reports[:20])))
+            if not was_alive or rc != 0:
+                problems.append("alive at the end %s, exit code %s after SIGTERM (None = "
+                                "killed); log %s" % (was_alive, rc, cam.log_path))
+        for dead in cls.dead:
+            dead.close_pipes()
+        if problems:
+            raise AssertionError("%s's camstream: %s" % (cls.__name__, "; ".join(problems)))
 
     def setUp(self):
         self.replies = []
-        self.assertTrue(self.cam.alive(), "camstream of the class has gone; log %s"
-                        % self.cam.log_path)
+        cls = type(self)
+        if not cls.cam.alive():
+            cls.dead.append(cls.cam)
+            cls._start_class_cam()
 
     def fake(self, **kw):
         kw.setdefault("username", USER)
