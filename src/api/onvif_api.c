@@ -207,7 +207,9 @@ static json_t *profile_json(const struct onvif_probe_result *r, const struct onv
 	json_object_set_new(p, "encoding", json_string(st->p.encoding));
 	json_object_set_new(p, "width", json_integer(st->p.width));
 	json_object_set_new(p, "height", json_integer(st->p.height));
-	json_object_set_new(p, "fps", json_real(st->p.fps));
+	double fps = st->p.fps;
+	json_object_set_new(p, "fps", fps == floor(fps) && fps < 1e6 ? json_integer((json_int_t)fps) :
+		json_real(fps));
 	if (!st->uri[0]) {
 		json_object_set_new(p, "uri", json_null());
 		json_object_set_new(p, "error", json_pack("{s:s,s:s}", "code",
