@@ -188,6 +188,7 @@ class OnvifCase(CamTestCase):
             for key in ("name", "encoding", "width", "height", "fps", "uri"):
                 self.assertEqual(g.get(key), w[key], "profile %s: %s (profile %r)"
                                  % (w["token"], key, g))
+            self.assertIsInstance(g["fps"], int, "a whole frame rate as an integer: %r" % g)
         return got
 
 
