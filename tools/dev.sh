@@ -41,7 +41,7 @@ test)
   # node may come from elsewhere (with its own npm); Debian's packages only when it is absent
   command -v npm >/dev/null || install_missing "nodejs npm"
   if [ ! -d tests/browser/node_modules/playwright-core ] || [ ! -d tests/browser/node_modules/flv.js ] ||
-    [ ! -d tests/browser/node_modules/hls.js ]; then
+    [ ! -d tests/browser/node_modules/hls.js ] || [ ! -d tests/browser/node_modules/onvif ]; then
     npm ci --prefix tests/browser --no-audit --no-fund
   fi
   # node-media-server (an independent RTMP peer for test_rtmp_ingest and the benchmarks) wants

@@ -30,7 +30,7 @@
 #define API_PREFIX "/api/onvif"
 #define OPENAPI_PREFIX "/openapi"
 
-enum route { R_NONE, R_PROBE, R_DISCOVER, R_DEVICE, R_SOURCE };
+enum route { R_NONE, R_PROBE, R_DISCOVER, R_DEVICE, R_SOURCE, R_SOURCE_BAD };
 enum { M_GET = 1, M_POST, M_DELETE, M_OTHER };
 
 /* Per-transaction data (lws allocates it zeroed and frees it). */
@@ -207,7 +207,9 @@ static json_t *profile_json(const struct onvif_probe_result *r, const struct onv
 	json_object_set_new(p, "encoding", json_string(st->p.encoding));
 	json_object_set_new(p, "width", json_integer(st->p.width));
 	json_object_set_new(p, "height", json_integer(st->p.height));
-	json_object_set_new(p, "fps", json_real(st->p.fps));
+	double fps = st->p.fps;
+	json_object_set_new(p, "fps", fps == floor(fps) && fps < 1e6 ? json_integer((json_int_t)fps) :
+		json_real(fps));
 	if (!st->uri[0]) {
 		json_object_set_new(p, "uri", json_null());
 		json_object_set_new(p, "error", json_pack("{s:s,s:s}", "code",
@@ -348,6 +350,10 @@ static int start_job(struct onvif_api *api, struct osess *s, struct onvif_job *j
 	s->job = job;
 	s->next = api->waiting;
 	api->waiting = s;
+	/* lws' own deadline for the answer: the job's, and a margin (the job ends first) */
+	int job_s = job->kind == ONVIF_JOB_PROBE ? job->req.timeout_ms / 1000 :
+		job->discover_ms / 1000;
+	lws_set_timeout(s->wsi, PENDING_TIMEOUT_HTTP_CONTENT, job_s + 10);
 	return 0;
 }
 
@@ -557,9 +563,9 @@ static enum route parse_route(const char *path, char *id, size_t cap)
 		return R_DEVICE;
 	const char *pre = OPENAPI_PREFIX "/source/";
 	size_t n = strlen(pre);
-	if (!strncmp(path, pre, n) && str_fits(id, cap, path + n) && stream_name_ok(id))
-		return R_SOURCE;
-	return R_NONE;
+	if (strncmp(path, pre, n))
+		return R_NONE;
+	return str_fits(id, cap, path + n) && stream_name_ok(id) ? R_SOURCE : R_SOURCE_BAD;
 }
 
 static int dispatch(struct onvif_api *api, struct osess *s)
@@ -582,6 +588,9 @@ static int dispatch(struct onvif_api *api, struct osess *s)
 		if (s->method != M_POST && s->method != M_DELETE)
 			break;
 		return on_source(api, s);
+	case R_SOURCE_BAD:
+		return reply_err(s, 400, CS_BAD_REQUEST, "a source id is 1 to 64 of A-Z a-z 0-9 _ . - "
+			"(a stream name)");
 	case R_NONE:
 		return reply_err(s, 404, CS_NOT_FOUND, "no such path (ONVIF is POST /api/onvif/probe "
 			"and GET /api/onvif/discover; seed 004's POST /openapi/onvif/device and "

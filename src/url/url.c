@@ -298,8 +298,13 @@ char *url_with_userinfo(const char *text, const char *user, const char *pass)
 	struct url_parts p;
 	if (!url_split(text, &p) || !p.has_authority)
 		return NULL;
-	char *u = url_percent_encode(user), *w = pass ? url_percent_encode(pass) : NULL;
 	struct strbuf b = STRBUF_INIT;
+	if (!user) { /* none at all */
+		sb_add(&b, text, (size_t)(p.hostport - text) - (p.userinfo ? p.userinfo_len + 1 : 0));
+		sb_puts(&b, p.hostport);
+		return sb_take(&b);
+	}
+	char *u = url_percent_encode(user), *w = pass ? url_percent_encode(pass) : NULL;
 	if (u && (w || !pass)) {
 		sb_add(&b, text, (size_t)(p.hostport - text) - (p.userinfo ? p.userinfo_len + 1 : 0));
 		sb_puts(&b, u);

@@ -33,8 +33,9 @@ void url_free(struct cam_url *u);
  * password must be to go into a URL's userinfo. Caller frees; NULL if out of memory. */
 char *url_percent_encode(const char *s);
 
-/* @text (a URL with an authority) with its userinfo replaced by @user and @pass (NULL: none),
- * both percent-encoded. Caller frees; NULL if out of memory or @text has no authority. */
+/* @text (a URL with an authority) with its userinfo replaced by @user and @pass (NULL: no
+ * password), both percent-encoded; @user NULL: without any userinfo. Caller frees; NULL if out
+ * of memory or @text has no authority. */
 char *url_with_userinfo(const char *text, const char *user, const char *pass);
 
 /* @text (a URL with an authority) with its host replaced by @host (an address; IPv6 gets its

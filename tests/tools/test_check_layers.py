@@ -171,7 +171,7 @@ def t_top_level_from_api(script):
     files = with_files({"api/site.c": '#include "config.h"\n#include "server.h"\n'})
     expect_fail(files, script, {"upward"},
                 ["api/site.c:2 includes top-level server.h: api may include only base, url, "
-                 "config, media, streams, webrtc, web, outputs, ingest, api"])
+                 "config, media, streams, onvif, webrtc, web, outputs, ingest, api"])
 
 
 def t_ffmpeg_in_web(script):

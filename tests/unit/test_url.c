@@ -865,6 +865,20 @@ static void test_the_page_hides_the_same_secret_names(void)
 	CHECK(same_set(parts, n, page, np));
 }
 
+static void test_with_userinfo_null_user_strips_it(void)
+{
+	char *a = url_with_userinfo("rtsp://admin:pw@10.0.0.5:554/Streaming/Channels/101", NULL,
+		NULL);
+	CHECK_STR(a, "rtsp://10.0.0.5:554/Streaming/Channels/101");
+	free(a);
+	char *b = url_with_userinfo("rtsp://[fd00::5]/main", NULL, NULL);
+	CHECK_STR(b, "rtsp://[fd00::5]/main");
+	free(b);
+	char *c = url_with_userinfo("rtsp://10.0.0.5/x", "u s", NULL);
+	CHECK_STR(c, "rtsp://u%20s@10.0.0.5/x");
+	free(c);
+}
+
 int main(void)
 {
 	RUN(test_rtsp_url_with_path_parses);
@@ -930,5 +944,6 @@ int main(void)
 	RUN(test_error_codes_are_the_documented_strings);
 	RUN(test_error_ws_close_codes);
 	RUN(test_error_http_statuses);
+	RUN(test_with_userinfo_null_user_strips_it);
 	return CHECK_DONE();
 }
