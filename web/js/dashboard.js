@@ -1,7 +1,7 @@
 'use strict';
 
 /*
- * camstream page, 8 of 8: the dashboard (add form, layout storage, share links, named
+ * camstream page, 9 of 9: the dashboard (add form, layout storage, share links, named
  * streams, whether the server answers, hidden tab), and the start of it all.
  */
 

@@ -1,7 +1,7 @@
 'use strict';
 
 /*
- * camstream page, 3 of 8: the embed panel's snippets, text for another page. No page access;
+ * camstream page, 3 of 9: the embed panel's snippets, text for another page. No page access;
  * the node unit tests (tests/web) run this file bare and run the snippets they make.
  */
 

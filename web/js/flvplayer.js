@@ -1,7 +1,7 @@
 'use strict';
 
 /*
- * camstream page, 4 of 8: a tile's FLV mode. The tile opens /ws/flv itself, as it opens
+ * camstream page, 4 of 9: a tile's FLV mode. The tile opens /ws/flv itself, as it opens
  * /ws/stream, so a refusal (one JSON text message, then the close code) shows the same way in
  * both modes; it hands every binary message to an FlvPlayer. Message boundaries mean nothing:
  * the messages are one FLV byte stream, which mpegts.js (js/vendor/mpegts.js, loaded before

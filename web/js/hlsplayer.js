@@ -1,7 +1,7 @@
 'use strict';
 
 /*
- * camstream page, 5 of 8: a tile's HLS mode, for browsers that play HLS themselves (Safari on
+ * camstream page, 5 of 9: a tile's HLS mode, for browsers that play HLS themselves (Safari on
  * iPhone, iPad and macOS; recent Chromium) and above all for those where the FLV mode cannot run
  * (no Media Source Extensions: iPhones before iOS 17.1). The tile's <video> is given the
  * stream's playlist, /live/{name}.m3u8 or /hls/index.m3u8?rtsp_url=..., and the browser fetches

@@ -1,7 +1,7 @@
 'use strict';
 
 /*
- * camstream page: the "Find cameras" panel (ONVIF), loaded after tile.js and before
+ * camstream page, 8 of 9: the "Find cameras" panel (ONVIF), loaded after tile.js and before
  * dashboard.js. It asks camstream, never the camera: GET /api/onvif/discover lists the devices
  * that answer WS-Discovery, POST /api/onvif/probe reads one device's profiles and stream URIs,
  * and a profile becomes a tile (its RTSP URL with the credentials in the userinfo, as a tile of

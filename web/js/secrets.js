@@ -1,7 +1,7 @@
 'use strict';
 
 /*
- * camstream page, 2 of 8: camera URLs and their secrets. No page access; the node unit tests
+ * camstream page, 2 of 9: camera URLs and their secrets. No page access; the node unit tests
  * (tests/web) run this file bare, and a C unit test compares SECRET_WORDS and SECRET_PARTS
  * with the server's own lists (keep each one statement of single-quoted strings).
  */

@@ -1,7 +1,7 @@
 'use strict';
 
 /*
- * camstream page, 7 of 8: one camera tile. The dashboard is a grid of them, each with its own
+ * camstream page, 7 of 9: one camera tile. The dashboard is a grid of them, each with its own
  * WebSocket: to /ws/stream in the JPEG mode (below), to /ws/flv in the FLV mode, where the
  * camera's own video comes as an FLV byte stream that a <video> plays (flvplayer.js): far fewer
  * bytes, and nothing decoded on the server. Where FLV cannot play (no MSE) and the browser

@@ -1,10 +1,10 @@
 'use strict';
 
 /*
- * camstream page, 1 of 8: util.js, secrets.js, embed.js, flvplayer.js, hlsplayer.js,
- * webrtcplayer.js, tile.js, dashboard.js, classic scripts loaded in this order by index.html,
- * after js/vendor/mpegts.js (the FLV player, global `mpegts`); they share their top-level
- * names.
+ * camstream page, 1 of 9: util.js, secrets.js, embed.js, flvplayer.js, hlsplayer.js,
+ * webrtcplayer.js, tile.js, onvif.js, dashboard.js, classic scripts loaded in this order by
+ * index.html after js/vendor/mpegts.js (the FLV player, global `mpegts`); they share their
+ * top-level names.
  *
  * Timings, the server's addresses, the URLs and file names the page makes, text helpers, the
  * share-link format and small page helpers. Nothing here touches the page while the file

@@ -1,7 +1,7 @@
 'use strict';
 
 /*
- * camstream page, 6 of 8: a tile's WebRTC mode. The browser receives the camera's own H.264
+ * camstream page, 6 of 9: a tile's WebRTC mode. The browser receives the camera's own H.264
  * over WebRTC, asked for per WHEP (the IETF's WebRTC-HTTP egress protocol): the page makes an
  * offer to receive video and audio, POSTs it to /whep?rtsp_url=... or
  * /api/streams/{name}/whep, and gets back the answer and the session's address (Location).
