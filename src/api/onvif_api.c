@@ -176,15 +176,9 @@ static int reply_cs(struct osess *s, const struct cs_error *e)
 static void suggest_name(const char *xaddr, const char *profile, char *out, size_t cap)
 {
 	char host[96] = "";
-	struct cam_url u;
-	struct cs_error e;
-	struct url_policy pol = { .n_extra = 0 };
-	url_policy_allow(&pol, "http", &e);
-	url_policy_allow(&pol, "https", &e);
-	if (url_parse(xaddr, &pol, &u, &e) == CS_OK) {
-		str_copy(host, sizeof(host), u.host);
-		url_free(&u);
-	}
+	int port;
+	if (!onvif_url_host(xaddr, host, sizeof(host), &port, NULL))
+		host[0] = '\0';
 	char raw[STREAM_NAME_MAX * 2 + 2];
 	snprintf(raw, sizeof(raw), "%s%s%s", host, *host && *profile ? "-" : "",
 		*profile ? profile : *host ? "" : "camera");
@@ -296,17 +290,12 @@ static json_t *discovery_json(const struct onvif_job *job)
 		json_t *o = json_pack("{s:s,s:o,s:s,s:s,s:s,s:s,s:o,s:s}", "endpoint", v->m.endpoint,
 			"xaddrs", xa, "types", v->m.types, "name", v->name, "hardware", v->hardware,
 			"location", v->location, "scopes", sc, "from", v->from);
-		if (o && v->m.n_xaddrs > 0) {
-			struct cam_url u;
-			struct cs_error e;
-			struct url_policy pol = { .n_extra = 0 };
-			url_policy_allow(&pol, "http", &e);
-			url_policy_allow(&pol, "https", &e);
-			if (url_parse(v->m.xaddrs[0], &pol, &u, &e) == CS_OK) {
-				json_object_set_new(o, "host", json_string(u.host));
-				json_object_set_new(o, "port", json_integer(u.port));
-				url_free(&u);
-			}
+		char host[256];
+		int port;
+		if (o && v->m.n_xaddrs > 0 &&
+			onvif_url_host(v->m.xaddrs[0], host, sizeof(host), &port, NULL)) {
+			json_object_set_new(o, "host", json_string(host));
+			json_object_set_new(o, "port", json_integer(port));
 		}
 		json_array_append_new(devs, o);
 	}
@@ -433,18 +422,13 @@ static int on_probe(struct onvif_api *api, struct osess *s, bool seed)
 	job->req.timeout_ms = (int)(timeout * 1000);
 	job->req.hosts = &api->app->cfg->hosts;
 	/* the device's own address first: refused at once when the policy names it out */
-	struct cam_url u;
-	struct url_policy pol = { .n_extra = 0 };
-	url_policy_allow(&pol, "http", &e);
-	url_policy_allow(&pol, "https", &e);
-	if (url_parse(job->req.xaddr, &pol, &u, &e) == CS_OK) {
-		bool denied = net_policy_check_host(&api->app->cfg->hosts, u.host) == NET_DENIED;
-		url_free(&u);
-		if (denied) {
-			onvif_job_free(job);
-			return reply_err(s, 403, CS_HOST_NOT_ALLOWED, "the device's host is not in "
-				"--allow-hosts");
-		}
+	char dev_host[256];
+	int dev_port;
+	if (onvif_url_host(job->req.xaddr, dev_host, sizeof(dev_host), &dev_port, NULL) &&
+		net_policy_check_host(&api->app->cfg->hosts, dev_host) == NET_DENIED) {
+		onvif_job_free(job);
+		return reply_err(s, 403, CS_HOST_NOT_ALLOWED, "the device's host is not in "
+			"--allow-hosts");
 	}
 	return start_job(api, s, job);
 }

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -21,7 +22,6 @@
 #include "log.h"
 #include "onvif_soap.h"
 #include "random.h"
-#include "split.h"
 #include "text.h"
 
 #define WSD_GROUP "239.255.255.250"
@@ -29,43 +29,17 @@
 #define DATAGRAM_MAX 65536
 #define RESEND_AFTER_US 250000
 
-/* The host of an http XAddr, for the host policy. */
-static bool xaddr_host(const char *url, char *host, size_t cap)
-{
-	struct url_parts p;
-	if (!url_split(url, &p) || !p.has_authority || !p.hostport_len || p.userinfo)
-		return false;
-	if (!(p.scheme_len == 4 && str_eq_nocase(p.scheme, 4, "http")) &&
-		!(p.scheme_len == 5 && str_eq_nocase(p.scheme, 5, "https")))
-		return false;
-	const char *h = p.hostport;
-	size_t n = p.hostport_len;
-	if (*h == '[') {
-		const char *close = memchr(h, ']', n);
-		if (!close)
-			return false;
-		h++;
-		n = (size_t)(close - h);
-	} else {
-		const char *colon = memchr(h, ':', n);
-		if (colon)
-			n = (size_t)(colon - h);
-	}
-	if (!n || n >= cap)
-		return false;
-	memcpy(host, h, n);
-	host[n] = '\0';
-	return true;
-}
-
 /* Whether @host is one the policy lets us reach without resolving it: a listed name or an
  * address in a listed range. A discovered device's XAddr is an address in practice; a name
  * that would need resolving is dropped rather than looked up for every answer. */
 static bool xaddr_allowed(const struct net_policy *hosts, const char *url)
 {
 	char host[256];
-	if (!xaddr_host(url, host, sizeof(host)))
-		return false;
+	int port;
+	bool userinfo;
+	if (!onvif_url_host(url, host, sizeof(host), &port, &userinfo) || userinfo ||
+		!strncasecmp(url, "rtsp", 4))
+		return false; /* an XAddr is an http(s) URL */
 	if (!hosts || hosts->n == 0)
 		return true;
 	return net_policy_check_host(hosts, host) == NET_ALLOWED;

@@ -41,20 +41,21 @@ void onvif_global_cleanup(void)
 
 /* ---- addresses ---- */
 
-/* The host of the URL @url (without brackets) and its port (the scheme's default if none)
- * into @host; false if @url is not http(s)://host[:port]... */
-static bool url_host(const char *url, char *host, size_t cap, int *port)
+bool onvif_url_host(const char *url, char *host, size_t cap, int *port, bool *has_userinfo)
 {
 	struct url_parts p;
 	if (!url_split(url, &p) || !p.has_authority || !p.hostport_len)
 		return false;
-	bool https = p.scheme_len == 5 && str_eq_nocase(p.scheme, 5, "https");
-	int dflt = https ? 443 : 80;
-	if (p.scheme_len == 4 && str_eq_nocase(p.scheme, 4, "rtsp"))
+	int dflt;
+	if (p.scheme_len == 4 && str_eq_nocase(p.scheme, 4, "http"))
+		dflt = 80;
+	else if (p.scheme_len == 5 && str_eq_nocase(p.scheme, 5, "https"))
+		dflt = 443;
+	else if (p.scheme_len == 4 && str_eq_nocase(p.scheme, 4, "rtsp"))
 		dflt = 554;
 	else if (p.scheme_len == 5 && str_eq_nocase(p.scheme, 5, "rtsps"))
 		dflt = 322;
-	else if (!https && !(p.scheme_len == 4 && str_eq_nocase(p.scheme, 4, "http")))
+	else
 		return false;
 	const char *h = p.hostport, *end = p.hostport + p.hostport_len, *colon;
 	if (*h == '[') {
@@ -82,7 +83,14 @@ static bool url_host(const char *url, char *host, size_t cap, int *port)
 			return false;
 		*port = (int)v;
 	}
+	if (has_userinfo)
+		*has_userinfo = p.userinfo != NULL;
 	return true;
+}
+
+static bool url_host(const char *url, char *host, size_t cap, int *port)
+{
+	return onvif_url_host(url, host, cap, port, NULL);
 }
 
 /* Whether @hosts lets the host @host be reached: listed, or a name whose every address is. */

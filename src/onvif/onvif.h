@@ -41,6 +41,11 @@ struct onvif_probe_req {
 enum cs_err onvif_xaddr_from(const char *host, int port, char *xaddr, size_t cap,
 	struct cs_error *err);
 
+/* The host (IPv6 without brackets) and port of @url, an http, https, rtsp or rtsps URL with
+ * an authority: @port gets the scheme's default when the URL names none. @has_userinfo, if
+ * not NULL, says whether the URL carries one. False for any other URL or a host over @cap. */
+bool onvif_url_host(const char *url, char *host, size_t cap, int *port, bool *has_userinfo);
+
 struct onvif_stream {
 	struct onvif_profile p;
 	char uri[ONVIF_URI_MAX];      /* as the device gave it ("" when refused or failed) */

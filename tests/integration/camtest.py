@@ -882,11 +882,13 @@ class CamTestCase(unittest.TestCase):
 
     def assertJsonError(self, r, status, code, what):
         """@r (an HttpResponse) is the JSON error {"error": text, "code": @code} with
-        @status."""
-        self.assertEqual(r.status, status, "%s: status (body %r)" % (what, r.body[:200]))
+        @status, served as application/json."""
+        self.assertEqual(r.status, status, "%s: status (body %r)" % (what, r.body[:600]))
+        self.assertEqual(r.content_type, "application/json", "%s: content type" % what)
         doc = json.loads(r.body.decode())
-        self.assertEqual(doc.get("code"), code, "%s: %r" % (what, doc))
-        self.assertTrue(doc.get("error"), "%s: no error text" % what)
+        self.assertEqual(doc.get("code"), code, "%s: error code in %r" % (what, doc))
+        self.assertIsInstance(doc.get("error"), str, "%s: no error text in %r" % (what, doc))
+        self.assertTrue(doc["error"].strip(), "%s: empty error text" % what)
         return doc
 
     def viewer(self, cam, path, **kw):

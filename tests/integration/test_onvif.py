@@ -155,15 +155,6 @@ class OnvifCase(CamTestCase):
             self.assertEqual(r.content_type, "application/json")
         return r
 
-    def assertJsonError(self, r, status, code, what):
-        self.assertEqual(r.status, status, "%s: status (body %r)" % (what, r.body[:600]))
-        self.assertEqual(r.content_type, "application/json", "%s: content type" % what)
-        doc = r.json()
-        self.assertEqual(doc.get("code"), code, "%s: error code in %r" % (what, doc))
-        self.assertIsInstance(doc.get("error"), str, "%s: no error text in %r" % (what, doc))
-        self.assertTrue(doc["error"].strip(), "%s: empty error text" % what)
-        return doc
-
     def assertNoPassword(self, fake=None):
         """The password is in no reply (body or header), not in camstream's log, and never went
         to the device in plain."""

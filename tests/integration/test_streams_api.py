@@ -65,15 +65,6 @@ class StreamsCase(CamTestCase):
                              "%s %s: content type" % (method, path))
         return r
 
-    def assertJsonError(self, r, status, code, what):
-        self.assertEqual(r.status, status, "%s: status (body %r)" % (what, r.body[:300]))
-        self.assertEqual(r.content_type, "application/json", "%s: content type" % what)
-        doc = r.json()
-        self.assertEqual(doc.get("code"), code, "%s: error code in %r" % (what, doc))
-        self.assertIsInstance(doc.get("error"), str, "%s: no error text in %r" % (what, doc))
-        self.assertTrue(doc["error"].strip(), "%s: empty error text" % what)
-        return doc
-
     def status(self, cam, name):
         return self.call(cam, "GET", "/api/streams/" + name, expect=200).json()
 
