@@ -15,6 +15,7 @@ issue's target. Raw results go to a JSON file.
   bench/run.sh --rtmp [--quick]     # RTMP ingest against node-media-server (bench/rtmp_run.py)
   bench/run.sh --hls [--quick]      # HLS in hls.js and 100 clients, against ffmpeg + nginx
   bench/run.sh --webrtc [--quick]   # WebRTC: latency vs WS-JPEG and FLV in Chromium, 50 viewers
+  bench/run.sh --onvif [--runs N]   # ONVIF: a probe's time and CPU, against npm onvif
 
 Every wait has a deadline; every process started is stopped on exit, Ctrl-C included (and gets
 SIGTERM from the kernel if this script is killed outright).
@@ -633,6 +634,9 @@ def main():
     if "--hls" in sys.argv[1:]:     # HLS / LL-HLS against ffmpeg's hls muxer + nginx
         import hls_run
         return hls_run.main(sys.argv[1:])
+    if "--onvif" in sys.argv[1:]:  # ONVIF: a probe's time and cost, against npm onvif
+        import onvif_run
+        return onvif_run.main(sys.argv[1:])
     if "--webrtc" in sys.argv[1:]:  # WebRTC (WHEP): Chromium's latency, whep_load's viewers
         import webrtc_run
         return webrtc_run.main(sys.argv[1:])

@@ -250,6 +250,10 @@ static bool http_init(struct http *h, const struct onvif_probe_req *req,
 	curl_easy_setopt(h->c, CURLOPT_OPENSOCKETDATA, h);
 	curl_easy_setopt(h->c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)ONVIF_XML_MAX);
 	curl_easy_setopt(h->c, CURLOPT_USERAGENT, "camstream");
+	/* a connection per request, as ONVIF clients commonly do: a device whose server writes
+	 * an answer's head and body apart stalls a reused connection on delayed ACKs (40 ms a
+	 * request with the test device), and embedded servers close early anyway */
+	curl_easy_setopt(h->c, CURLOPT_FORBID_REUSE, 1L);
 	/* cameras' certificates are self-signed: https to a camera is for privacy on the wire,
 	 * not identity (the host policy is what limits where requests go) */
 	curl_easy_setopt(h->c, CURLOPT_SSL_VERIFYPEER, 0L);
