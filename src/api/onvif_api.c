@@ -42,7 +42,7 @@ struct osess {
 	int method;
 	char id[STREAM_NAME_MAX + 1]; /* R_SOURCE */
 	char *body;
-	size_t len;
+	size_t len, cap;             /* cap: the Content-Length announced */
 	bool too_big, nomem, replied, close_after;
 };
 
@@ -220,8 +220,13 @@ static json_t *profile_json(const struct onvif_probe_result *r, const struct onv
 	char *bare = url_with_userinfo(st->uri, NULL, NULL);
 	char name[STREAM_NAME_MAX + 1];
 	suggest_name(r->xaddr, st->p.name, name, sizeof(name));
-	json_t *def = json_pack("{s:s,s:s,s:s}", "name", name, "rtsp_url", bare ? bare : shown,
-		"transport", "tcp");
+	/* a device may also put credentials in the path or the query: shown redacted then, like
+	 * the URI (the client puts them back, as it does the password) */
+	char bare_shown[ONVIF_URI_MAX + 16];
+	if (bare)
+		url_redact(bare, bare_shown, sizeof(bare_shown));
+	json_t *def = json_pack("{s:s,s:s,s:s}", "name", name, "rtsp_url", bare ? bare_shown :
+		shown, "transport", "tcp");
 	free(bare);
 	if (def && username && *username) {
 		json_object_set_new(def, "username", json_string(username));
@@ -249,7 +254,12 @@ static json_t *probe_json(const struct onvif_job *job, bool seed)
 	long main_i = -1, sub_i = -1;
 	for (size_t i = 0; i < r->n; i++) {
 		const struct onvif_stream *st = &r->streams[i];
-		json_array_append_new(profiles, profile_json(r, st, user, seed));
+		if (json_array_append_new(profiles, profile_json(r, st, user, seed))) {
+			json_decref(dev);
+			json_decref(profiles);
+			json_decref(doc);
+			return NULL; /* out of memory: 503 */
+		}
 		if (!st->uri[0])
 			continue;
 		long area = (long)st->p.width * st->p.height;
@@ -332,6 +342,10 @@ static int answer_job(struct onvif_api *api, struct osess *s)
 static int start_job(struct onvif_api *api, struct osess *s, struct onvif_job *job)
 {
 	struct cs_error e;
+	if (s->job) { /* one job a request: cannot happen (see BODY_COMPLETION) */
+		onvif_job_free(job);
+		return -1;
+	}
 	if (!onvif_job_start(job, api->notify, api->notify_arg, &e)) {
 		onvif_job_free(job);
 		return reply_cs(s, &e);
@@ -617,7 +631,8 @@ static int begin(struct onvif_api *api, struct lws *wsi, struct osess *s)
 		s->close_after = true;
 		return reply_err(s, 413, CS_BAD_REQUEST, "the request body is larger than 16 KiB");
 	}
-	s->body = malloc((size_t)cl + 1);
+	s->cap = (size_t)cl;
+	s->body = malloc(s->cap + 1);
 	if (!s->body) {
 		s->close_after = true;
 		return reply_err(s, 503, CS_SERVER_BUSY, "out of memory");
@@ -629,7 +644,7 @@ static void take_body(struct osess *s, const void *in, size_t len)
 {
 	if (s->too_big || s->nomem || !s->body)
 		return;
-	if (s->len + len > BODY_MAX) {
+	if (s->len + len > s->cap) {
 		s->too_big = true;
 		return;
 	}
@@ -680,7 +695,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 			take_body(s, in, len);
 		return 0;
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-		if (!s || s->replied || !api)
+		/* lws reads a body after any method: only a POST's was waited for (a GET with a
+		 * body has been dispatched already, and may be waiting for its job) */
+		if (!s || s->replied || s->job || !s->body || !api)
 			return 0;
 		return dispatch(api, s);
 	case LWS_CALLBACK_HTTP_WRITEABLE:

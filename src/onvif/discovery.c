@@ -28,6 +28,8 @@
 #define WSD_PORT 3702
 #define DATAGRAM_MAX 65536
 #define RESEND_AFTER_US 250000
+#define BATCH_MAX 32        /* datagrams read from one socket before polling again */
+#define REFUSED_MAX 64
 
 /* Whether @host is one the policy lets us reach without resolving it: a listed name or an
  * address in a listed range. A discovered device's XAddr is an address in practice; a name
@@ -45,10 +47,19 @@ static bool xaddr_allowed(const struct net_policy *hosts, const char *url)
 	return net_policy_check_host(hosts, host) == NET_ALLOWED;
 }
 
+/* Devices left out for the host policy, by key, so that each counts once in "refused". */
+struct refused {
+	char keys[REFUSED_MAX][ONVIF_URI_MAX];
+	int n;
+};
+
 /* Keeps @m (its XAddrs filtered) unless a device of the same endpoint is listed already. */
 static void add_device(struct onvif_discovery *out, struct onvif_match *m, const char *from,
-	const struct net_policy *hosts)
+	const struct net_policy *hosts, struct refused *r)
 {
+	const char *first = m->n_xaddrs ? m->xaddrs[0] : "";
+	char rkey[ONVIF_URI_MAX];
+	str_copy(rkey, sizeof(rkey), m->endpoint[0] ? m->endpoint : first);
 	int kept = 0;
 	for (int i = 0; i < m->n_xaddrs; i++)
 		if (xaddr_allowed(hosts, m->xaddrs[i])) {
@@ -66,8 +77,14 @@ static void add_device(struct onvif_discovery *out, struct onvif_match *m, const
 			return; /* the second Probe's answer, or one per interface */
 	}
 	if (!kept) {
-		if (had)
-			out->refused++;
+		if (!had)
+			return;
+		for (int i = 0; i < r->n; i++)
+			if (!strcmp(r->keys[i], rkey))
+				return; /* counted already */
+		if (r->n < REFUSED_MAX)
+			str_copy(r->keys[r->n++], sizeof(r->keys[0]), rkey);
+		out->refused++;
 		return;
 	}
 	if (out->n >= ONVIF_DISCOVER_MAX)
@@ -142,8 +159,9 @@ enum cs_err onvif_discover(int timeout_ms, const struct net_policy *hosts,
 	char *probe = onvif_probe_message(uuid);
 	char *buf = malloc(DATAGRAM_MAX + 1);
 	struct onvif_match *m = malloc(sizeof(*m) * ONVIF_MAX_MATCHES);
+	struct refused *refused = calloc(1, sizeof(*refused));
 	enum cs_err rc = CS_OK;
-	if (!probe || !buf || !m) {
+	if (!probe || !buf || !m || !refused) {
 		rc = cs_fail_oom(err);
 		goto out;
 	}
@@ -177,8 +195,10 @@ enum cs_err onvif_discover(int timeout_ms, const struct net_policy *hosts,
 			struct sockaddr_in from;
 			socklen_t fl = sizeof(from);
 			ssize_t got;
-			while ((got = recvfrom(fds[i].fd, buf, DATAGRAM_MAX, 0,
-				(struct sockaddr *)&from, &fl)) > 0) {
+			/* a bounded batch: a flood at this port cannot hold the job past its deadline */
+			for (int batch = 0; batch < BATCH_MAX && !atomic_load(cancel) &&
+				clock_mono_us() < end && (got = recvfrom(fds[i].fd, buf, DATAGRAM_MAX, 0,
+				(struct sockaddr *)&from, &fl)) > 0; batch++) {
 				size_t nm = 0;
 				struct cs_error e;
 				char fromtxt[64] = "";
@@ -190,7 +210,7 @@ enum cs_err onvif_discover(int timeout_ms, const struct net_policy *hosts,
 						e.msg);
 				}
 				for (size_t k = 0; k < nm; k++)
-					add_device(out, &m[k], fromtxt, hosts);
+					add_device(out, &m[k], fromtxt, hosts, refused);
 				fl = sizeof(from);
 			}
 		}
@@ -204,5 +224,6 @@ out:
 	free(probe);
 	free(buf);
 	free(m);
+	free(refused);
 	return rc;
 }

@@ -9,10 +9,10 @@
  * HTTP Digest from then on (libcurl's), with the UsernameToken still in the envelope. */
 #include "onvif.h"
 
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <curl/curl.h>
 
@@ -44,7 +44,9 @@ void onvif_global_cleanup(void)
 bool onvif_url_host(const char *url, char *host, size_t cap, int *port, bool *has_userinfo)
 {
 	struct url_parts p;
-	if (!url_split(url, &p) || !p.has_authority || !p.hostport_len)
+	/* an '@' past the authority ("http://a/x@b/") makes the host depend on who reads the URL:
+	 * FFmpeg's cut (url_split) says b, libcurl's says a. Such a URL is refused. */
+	if (!url_split(url, &p) || !p.has_authority || !p.hostport_len || p.at_past_authority)
 		return false;
 	int dflt;
 	if (p.scheme_len == 4 && str_eq_nocase(p.scheme, 4, "http"))
@@ -93,27 +95,12 @@ static bool url_host(const char *url, char *host, size_t cap, int *port)
 	return onvif_url_host(url, host, cap, port, NULL);
 }
 
-/* Whether @hosts lets the host @host be reached: listed, or a name whose every address is. */
-static bool host_allowed(const struct net_policy *hosts, const char *host)
+/* Whether @hosts refuses @host outright. A name the policy does not list is not looked up
+ * here (a resolver has no deadline a job could keep): where camstream connects, the address
+ * it connects to is checked (on_open here, the pull worker for a stream). */
+static bool host_denied(const struct net_policy *hosts, const char *host)
 {
-	if (!hosts || hosts->n == 0)
-		return true;
-	switch (net_policy_check_host(hosts, host)) {
-	case NET_ALLOWED:
-		return true;
-	case NET_DENIED:
-		return false;
-	case NET_RESOLVE:
-		break;
-	}
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL;
-	if (getaddrinfo(host, NULL, &hints, &res) || !res)
-		return false;
-	bool ok = true;
-	for (struct addrinfo *a = res; a && ok; a = a->ai_next)
-		ok = net_policy_allows_addr(hosts, a->ai_addr);
-	freeaddrinfo(res);
-	return ok;
+	return hosts && hosts->n && net_policy_check_host(hosts, host) == NET_DENIED;
 }
 
 /* A URL for messages: redacted, cut short. */
@@ -136,7 +123,8 @@ enum cs_err onvif_xaddr_from(const char *host, int port, char *xaddr, size_t cap
 		int p;
 		struct url_parts parts;
 		if (!url_host(host, h, sizeof(h), &p) || !url_split(host, &parts) ||
-			(parts.scheme_len != 4 && parts.scheme_len != 5))
+			strncasecmp(host, "http", 4) || !(parts.scheme_len == 4 || (parts.scheme_len == 5
+			&& (host[4] == 's' || host[4] == 'S'))))
 			return cs_fail(err, CS_BAD_REQUEST, "the device's URL must be http://HOST[:PORT]"
 				"/PATH or https://...");
 		if (parts.userinfo)
@@ -254,6 +242,8 @@ static bool http_init(struct http *h, const struct onvif_probe_req *req,
 	 * an answer's head and body apart stalls a reused connection on delayed ACKs (40 ms a
 	 * request with the test device), and embedded servers close early anyway */
 	curl_easy_setopt(h->c, CURLOPT_FORBID_REUSE, 1L);
+	/* never through a proxy the environment names: the policy judges the device's address */
+	curl_easy_setopt(h->c, CURLOPT_PROXY, "");
 	/* cameras' certificates are self-signed: https to a camera is for privacy on the wire,
 	 * not identity (the host policy is what limits where requests go) */
 	curl_easy_setopt(h->c, CURLOPT_SSL_VERIFYPEER, 0L);
@@ -283,9 +273,11 @@ static enum cs_err soap(struct http *h, const char *url, enum onvif_call call,
 	shown(url, where, sizeof(where));
 	char host[256];
 	int port;
-	if (!url_host(url, host, sizeof(host), &port))
-		return cs_fail(err, CS_OPEN_FAILED, "the device gave a service address that is not an "
-			"http URL: %s", where);
+	bool userinfo;
+	if (!onvif_url_host(url, host, sizeof(host), &port, &userinfo) || userinfo ||
+		strncasecmp(url, "http", 4))
+		return cs_fail(err, CS_OPEN_FAILED, "the device gave a service address that is not "
+			"http(s)://HOST[:PORT]/...: %s", where);
 	if (h->hosts && h->hosts->n) {
 		enum net_verdict v = net_policy_check_host(h->hosts, host);
 		if (v == NET_DENIED)
@@ -357,10 +349,16 @@ static enum cs_err soap(struct http *h, const char *url, enum onvif_call call,
 		return cs_fail(err, CS_OPEN_FAILED, "%s: %s", where, curl_easy_strerror(rc));
 	if (status == 401 && with_user && !h->digest) {
 		struct curl_header *ch = NULL;
-		if (curl_easy_header(h->c, "WWW-Authenticate", 0, CURLH_HEADER, -1, &ch) ==
-			CURLHE_OK && ch && !strncasecmp(ch->value, "Digest", 6)) {
-			h->digest = true;
-			return soap(h, url, call, token, secure, clk, err);
+		size_t n = 1;
+		for (size_t i = 0; i < n; i++) {
+			if (curl_easy_header(h->c, "WWW-Authenticate", i, CURLH_HEADER, -1, &ch) !=
+				CURLHE_OK || !ch)
+				break;
+			n = ch->amount;
+			if (!strncasecmp(ch->value, "Digest", 6)) {
+				h->digest = true;
+				return soap(h, url, call, token, secure, clk, err);
+			}
 		}
 	}
 	if (status == 401 || status == 403)
@@ -382,7 +380,7 @@ static bool stream_uri_ok(const struct net_policy *hosts, const char *uri, struc
 	if (!url_host(uri, host, sizeof(host), &port))
 		return cs_refuse(e, CS_OPEN_FAILED, "the device gave a stream URI that is not rtsp://"
 			"HOST...: %s", where);
-	if (!host_allowed(hosts, host))
+	if (host_denied(hosts, host))
 		return cs_refuse(e, CS_HOST_NOT_ALLOWED, "the stream URI's host is not in "
 			"--allow-hosts: %s", where);
 	return true;
@@ -498,20 +496,19 @@ enum cs_err onvif_probe(const struct onvif_probe_req *req, const atomic_bool *ca
 		rc = cs_fail(err, CS_OPEN_FAILED, "the device lists no media service");
 		goto out;
 	}
-	/* the services' addresses are the device's word: they pass the policy too */
+	/* the services' addresses are the device's word: they pass the policy too (a name by the
+	 * address connected to, in soap()) */
 	char host[256];
 	int port;
 	for (int i = 0; i < 2; i++) {
 		char *x = i ? sv.media2 : sv.media;
 		if (!x[0])
 			continue;
-		if (!url_host(x, host, sizeof(host), &port) || !host_allowed(req->hosts, host)) {
+		if (url_host(x, host, sizeof(host), &port) && host_denied(req->hosts, host)) {
 			char where[160];
 			shown(x, where, sizeof(where));
-			rc = cs_fail(err, url_host(x, host, sizeof(host), &port) ? CS_HOST_NOT_ALLOWED :
-				CS_OPEN_FAILED, "the device's media service %s is %s", where,
-				url_host(x, host, sizeof(host), &port) ? "outside --allow-hosts" :
-				"not an http URL");
+			rc = cs_fail(err, CS_HOST_NOT_ALLOWED, "the device's media service %s is outside "
+				"--allow-hosts", where);
 			goto out;
 		}
 	}

@@ -39,6 +39,9 @@ Faults (fault=..., for the actions in fault_actions, default every action):
                      used in the answer's fields
   "uri_elsewhere"    stream URIs on rtsp://10.255.255.1/... (outside a loopback allow-list)
   "xaddr_elsewhere"  GetServices and GetCapabilities give media XAddrs on 10.255.255.1
+  "xaddr_at"         ... media XAddrs http://AT/x@<its own host:port>/...: the host is AT
+                     (.at_target, default 10.255.255.1) to libcurl, its own to a cut at the
+                     last '@' 
 
 WS-Discovery: start_discovery(bind_addr) joins 239.255.255.250:3702 on the interface of
 @bind_addr and answers a Probe for NetworkVideoTransmitter (or with no Types) unicast to its
@@ -92,7 +95,7 @@ DIGEST_REALM = "FakeOnvif"
 WSD_GROUP = "239.255.255.250"
 WSD_PORT = 3702
 FAULTS = ("stall", "huge", "huge_chunked", "malformed", "xxe", "uri_elsewhere",
-          "xaddr_elsewhere")
+          "xaddr_elsewhere", "xaddr_at")
 
 ENVELOPE_OPEN = (
     '<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -406,6 +409,9 @@ class FakeOnvif:
         path = "/onvif/%s_service" % service
         if self._fault_applies("GetServices") and self.fault == "xaddr_elsewhere":
             return "http://%s%s" % (ELSEWHERE, path)
+        if self._fault_applies("GetServices") and self.fault == "xaddr_at":
+            return "http://%s/x@%s%s" % (getattr(self, "at_target", ELSEWHERE),
+                                         self.base.split("://", 1)[1], path)
         return self.base + path
 
     def _device_GetSystemDateAndTime(self, req):

@@ -520,6 +520,31 @@ class Policy(OnvifCase):
         self.assertJsonError(r, 403, "host_not_allowed", "seed 004's probe of %s" % ELSEWHERE)
 
 
+class PolicyOneAddress(OnvifCase):
+    """--allow-hosts 127.0.0.1/32, and a listener on 127.0.0.2 that must never be reached."""
+
+    CAM_ARGS = ("--allow-hosts", "127.0.0.1/32")
+
+    def test_media_xaddr_with_an_at_past_its_host_is_refused_unreached(self):
+        # http://127.0.0.2:P/x@127.0.0.1:Q/...: libcurl connects to 127.0.0.2, a cut at the
+        # last '@' (FFmpeg's, the policy's) reads 127.0.0.1: such an address is refused unread
+        trap = socket.socket()
+        self.addCleanup(trap.close)
+        trap.bind(("127.0.0.2", 0))
+        trap.listen(4)
+        trap.settimeout(0.5)
+        fake = self.fake(fault="xaddr_at")
+        fake.at_target = "127.0.0.2:%d" % trap.getsockname()[1]
+        r = self.probe(fake, expect=None, timeout=5)
+        self.assertJsonError(r, 502, "open_failed", "media XAddrs http://127.0.0.2/x@...")
+        try:
+            conn, _ = trap.accept()
+            conn.close()
+            self.fail("camstream connected to 127.0.0.2, outside --allow-hosts")
+        except socket.timeout:
+            pass
+
+
 class Token(OnvifCase):
     """--token: the ONVIF endpoints answer 401 invalid_token without it."""
 
@@ -714,6 +739,10 @@ def netns_discovery_main():
             out["bad"][q] = {"status": r.status, "body": r.body.decode("utf-8", "replace")}
         r = request(cam.port, "GET", "/api/onvif/discover", timeout=15)
         out["default"] = {"status": r.status, "body": r.body.decode("utf-8", "replace")}
+        # a GET with a body (lws reads it after the GET was taken): one answer, one job
+        r = request(cam.port, "GET", "/api/onvif/discover?timeout=0.3", b"x" * 100, timeout=15)
+        out["with_body"] = {"status": r.status, "health": request(
+            cam.port, "GET", "/api/health", timeout=5).status}
         out["probe"] = {"status": request(cam.port, "POST", "/api/onvif/probe", {
             "host": fake.xaddr, "username": "admin", "password": fake.password}).status}
         cam2 = Camstream("--allow-hosts", "10.0.0.0/8")
@@ -786,6 +815,9 @@ class Discovery(CamTestCase):
         self.assertLess(res["found"]["elapsed"], 1 + SLACK, "discover?timeout=1 took %.1f s"
                         % res["found"]["elapsed"])
         self.note("discover?timeout=1 answered in %.2f s" % res["found"]["elapsed"])
+
+    def test_a_get_with_a_body_is_answered_once_and_the_server_goes_on(self):
+        self.assertEqual(self.result["with_body"], {"status": 200, "health": 200})
 
     def test_default_timeout_is_2(self):
         self.assertEqual(self.result["default"]["status"], 200, self.result["default"]["body"])
