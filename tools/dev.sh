@@ -73,9 +73,15 @@ test)
       meson test -C build-fuzz --no-rebuild --suite fuzz --print-errorlogs --num-processes 1 \
         || rc=1
     fi
-    meson test -C "$b" --no-rebuild --suite browser --logbase browserlog --print-errorlogs \
-      "$@" || rc=1
+    meson test -C "$b" --no-rebuild --suite browser --no-suite quiet --logbase browserlog \
+      --print-errorlogs "$@" || rc=1
     return $rc
+  }
+  # ... and what must not run beside it (suite 'quiet': see tests/meson.build), after both
+  quiet() { # quiet BUILD [meson test options]
+    local b=$1
+    shift
+    meson test -C "$b" --no-rebuild --suite quiet --logbase quietlog --print-errorlogs "$@"
   }
   phase "plain suite"
   beside build > build/beside.log 2>&1 &
@@ -84,6 +90,7 @@ test)
   phase "plain suite done; waiting for the fuzz run and the browser suite"
   wait "$beside_pid" || status=1
   cat build/beside.log
+  quiet build || status=1
   # LSan must see every leak; UBSan findings fail the test instead of scrolling by. The soak
   # runs for half its plain time here: it looks for leaks, which LSan reports at any length
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
@@ -99,9 +106,11 @@ test)
   phase "ASan+UBSan suite done; waiting for its browser suite"
   wait "$beside_pid" || status=1
   cat build-asan/beside.log
+  quiet build-asan --timeout-multiplier 3 || status=1
   unset ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS
   logs="build/meson-logs/testlog.json build/meson-logs/browserlog.json
-    build-asan/meson-logs/testlog.json build-asan/meson-logs/browserlog.json
+    build/meson-logs/quietlog.json build-asan/meson-logs/testlog.json
+    build-asan/meson-logs/browserlog.json build-asan/meson-logs/quietlog.json
     build-fuzz/meson-logs/testlog.json"
   # The small-FFmpeg build (tools/ffmpeg-small.sh, docs/PERFORMANCE.md "Memory") on the media
   # paths: RTSP (H.264, H.265, MJPEG), RTMP, HTTP. It needs Debian's source archive; where that

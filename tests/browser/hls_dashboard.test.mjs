@@ -104,6 +104,23 @@ async function snippetPlays(page, timeout) {
   return state();
 }
 
+/** Waits until the live playlist at @url lists @n complete segments (#EXTINF), asking with
+ * blocking reloads (_HLS_msn: answered once that segment has begun). */
+async function playlistHolds(url, n, timeout) {
+  const deadline = Date.now() + timeout;
+  let query = '';
+  for (;;) {
+    const left = deadline - Date.now();
+    assert(left > 0, `${url} did not list ${n} segments in ${timeout} ms`);
+    const text = await (await fetch(url + query, { signal: AbortSignal.timeout(left) })).text();
+    const segments = (text.match(/^#EXTINF:/gm) || []).length;
+    if (segments >= n) return;
+    const m = /^#EXT-X-MEDIA-SEQUENCE:(\d+)/m.exec(text);
+    assert(m, `${url}: not a media playlist: ${text.slice(0, 200)}`);
+    query = `?_HLS_msn=${Number(m[1]) + segments + 1}`;
+  }
+}
+
 /** camstream's own answer for @pathAndQuery: {status, error, code}. */
 async function serverSays(pathAndQuery) {
   const response = await fetch(server.base + pathAndQuery, { signal: AbortSignal.timeout(15000) });
@@ -276,7 +293,11 @@ async function main() {
     assert(!/pa55word|viewer/.test(snippets[1]) && snippets[1].includes(encodeURIComponent('rtsp://USER:PASSWORD@')),
       `camera URL: ${snippets[1]}`);
     // The tile keeps cam1's HLS session, with a window of segments, while the snippet plays.
+    // Chromium's own player wants three segments in a live playlist (see the next test): the
+    // snippet's page opens once the playlist holds them, each wait a blocking reload for the
+    // next segment (on a busy machine the tile goes live before the third is complete)
     await waitTileState(p, 0, ['live'], HLS_LIVE_TIMEOUT_MS);
+    await playlistHolds(`${server.base}/live/cam1.m3u8`, 3, HLS_LIVE_TIMEOUT_MS);
     const other = await newPage();
     await other.setContent(`<!DOCTYPE html><title>another page</title>${snippets[0]}`);
     const played = await snippetPlays(other, HLS_LIVE_TIMEOUT_MS);
