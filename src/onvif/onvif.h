@@ -2,9 +2,10 @@
  * of one device (its information, its media profiles and their RTSP URIs) and a WS-Discovery
  * search of the local networks. Both block (libcurl, poll) and so run on a worker thread of
  * their own (onvif_job), never on the service thread; every wait has a deadline and polls the
- * job's cancel flag at least every 100 ms. Every address used or returned passes the host
- * policy (--allow-hosts): the device's, each XAddr, each stream URI. Credentials reach only
- * the device: never a log line, an error message or the result. */
+ * job's cancel flag (discovery every 100 ms, libcurl's progress callback about once a second
+ * at worst). Every address used or returned passes the host policy (--allow-hosts): the
+ * device's, each XAddr, each stream URI. Credentials reach only the device: never a log line,
+ * an error message or the result. */
 #ifndef CAMSTREAM_ONVIF_H
 #define CAMSTREAM_ONVIF_H
 
@@ -116,7 +117,7 @@ bool onvif_job_start(struct onvif_job *job, void (*notify)(void *), void *arg,
 bool onvif_job_done(const struct onvif_job *job);
 /* Asks the job to end soon (its waits poll the flag). */
 void onvif_job_cancel(struct onvif_job *job);
-/* Joins the thread, if it started (after done, or after cancel: within ~100 ms), and frees
+/* Joins the thread, if it started (after done, or after cancel: within about a second), and frees
  * @job. NULL is fine. */
 void onvif_job_free(struct onvif_job *job);
 
