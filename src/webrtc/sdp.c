@@ -489,7 +489,8 @@ static bool h264_mode1(const struct sdp_codec *c, uint8_t pli[3])
 {
 	struct slice v;
 
-	if (!str_eq_nocase(c->name, strlen(c->name), "H264"))
+	/* H.264 over RTP runs at 90 kHz (RFC 6184): another clock is not a codec we can send */
+	if (!str_eq_nocase(c->name, strlen(c->name), "H264") || c->clock != 90000)
 		return false;
 	if (!fmtp_param(c->fmtp, "packetization-mode", &v) || !slice_eq(v, "1"))
 		return false;

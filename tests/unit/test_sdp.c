@@ -180,6 +180,23 @@ static void codec_pick_by_name_and_clock(void)
 	CHECK(sdp_pick_codec(&offer.media[0], "PCMA", 8000) == 8);
 }
 
+/* H.264 at another clock than 90 kHz is not picked: the answer could not name it (the
+ * fuzzer's finding: an offer of "H264/0" was picked, then the answer refused to build) */
+static void h264_needs_its_90khz_clock(void)
+{
+	static const uint8_t cb[3] = { 0x42, 0xe0, 0x1f };
+	CHECK(parse_text("v=0\nm=video 9 UDP/TLS/RTP/SAVPF 96 97\na=mid:v\n"
+		"a=rtpmap:96 H264/0\na=fmtp:96 packetization-mode=1\n"
+		"a=rtpmap:97 H264/45000\na=fmtp:97 packetization-mode=1\n", &offer) == 0);
+	CHECK(sdp_pick_h264(&offer.media[0], cb) == -1);
+	char f[256];
+	CHECK(!sdp_h264_fmtp(&offer.media[0], 96, 0x1f, f, sizeof(f)));
+	CHECK(parse_text("v=0\nm=video 9 UDP/TLS/RTP/SAVPF 96 97\na=mid:v\n"
+		"a=rtpmap:96 H264/0\na=fmtp:96 packetization-mode=1\n"
+		"a=rtpmap:97 H264/90000\na=fmtp:97 packetization-mode=1\n", &offer) == 0);
+	CHECK(sdp_pick_h264(&offer.media[0], cb) == 97);
+}
+
 /* ---- what the parser takes and refuses ---- */
 
 static void session_values_are_copied_down(void)
@@ -551,6 +568,7 @@ int main(void)
 	RUN(h264_pick_falls_back_to_the_first_mode1);
 	RUN(h264_fmtp_has_the_offered_profile_and_our_level);
 	RUN(codec_pick_by_name_and_clock);
+	RUN(h264_needs_its_90khz_clock);
 	RUN(session_values_are_copied_down);
 	RUN(first_fingerprint_wins_and_ice_lite_is_seen);
 	RUN(rtcp_fb_star_and_unlisted_types);
