@@ -126,39 +126,40 @@ void onvif_api_poll(struct onvif_api *api)
 
 /* ---- answers ---- */
 
-static int reply_json(struct osess *s, unsigned int status, json_t *j)
+/* Writes @text and ends the transaction (or the connection, when a body we did not read
+ * follows); returns what the lws callback should return. */
+static int answer(struct osess *s, unsigned int status, const char *text)
 {
-	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-	json_decref(j);
 	s->replied = true;
-	if (!text) {
-		char *e = http_error_json(CS_SERVER_BUSY, "out of memory");
-		int rc = e ? http_write_response(s->wsi, 503, "application/json", e, strlen(e),
-			NULL, 0) : -1;
-		free(e);
-		return rc ? -1 : (s->close_after || lws_http_transaction_completed(s->wsi)) ? -1 : 0;
-	}
-	int rc = http_write_response(s->wsi, status, "application/json", text, strlen(text),
-		NULL, 0);
-	free(text);
-	if (rc)
-		return -1;
-	return (s->close_after || lws_http_transaction_completed(s->wsi)) ? -1 : 0;
+	if (!s->close_after)
+		return http_reply_json(s->wsi, status, text);
+	http_write_response(s->wsi, status, "application/json", text, strlen(text), NULL, 0);
+	return -1;
 }
 
 static int reply_err(struct osess *s, unsigned int status, enum cs_err code, const char *msg)
 {
 	char *text = http_error_json(code, msg);
-	s->replied = true;
-	if (!text)
+	if (!text) {
+		s->replied = true;
 		return -1;
+	}
 	log_debug("onvif api: %u %s", status, msg);
-	int rc = http_write_response(s->wsi, status ? status : (unsigned int)cs_err_http_status(code),
-		"application/json", text, strlen(text), NULL, 0);
+	int rc = answer(s, status ? status : (unsigned int)cs_err_http_status(code), text);
 	free(text);
-	if (rc)
-		return -1;
-	return (s->close_after || lws_http_transaction_completed(s->wsi)) ? -1 : 0;
+	return rc;
+}
+
+/* Answers @j (consumed); 503 if it is NULL (out of memory). */
+static int reply_json(struct osess *s, unsigned int status, json_t *j)
+{
+	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	if (!text)
+		return reply_err(s, 503, CS_SERVER_BUSY, "out of memory");
+	int rc = answer(s, status, text);
+	free(text);
+	return rc;
 }
 
 /* A device's refusal of the credentials in this very request is the client's 401 (no

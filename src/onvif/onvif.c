@@ -103,12 +103,6 @@ static bool host_denied(const struct net_policy *hosts, const char *host)
 	return hosts && hosts->n && net_policy_check_host(hosts, host) == NET_DENIED;
 }
 
-/* A URL for messages: redacted, cut short. */
-static void shown(const char *url, char *out, size_t cap)
-{
-	url_redact(url, out, cap);
-}
-
 enum cs_err onvif_xaddr_from(const char *host, int port, char *xaddr, size_t cap,
 	struct cs_error *err)
 {
@@ -270,7 +264,7 @@ static enum cs_err soap(struct http *h, const char *url, enum onvif_call call,
 	const char *token, bool secure, const struct clockref *clk, struct cs_error *err)
 {
 	char where[160];
-	shown(url, where, sizeof(where));
+	url_redact(url, where, sizeof(where));
 	char host[256];
 	int port;
 	bool userinfo;
@@ -376,7 +370,7 @@ static bool stream_uri_ok(const struct net_policy *hosts, const char *uri, struc
 {
 	char host[256], where[160];
 	int port;
-	shown(uri, where, sizeof(where));
+	url_redact(uri, where, sizeof(where));
 	if (!url_host(uri, host, sizeof(host), &port))
 		return cs_refuse(e, CS_OPEN_FAILED, "the device gave a stream URI that is not rtsp://"
 			"HOST...: %s", where);
@@ -506,7 +500,7 @@ enum cs_err onvif_probe(const struct onvif_probe_req *req, const atomic_bool *ca
 			continue;
 		if (url_host(x, host, sizeof(host), &port) && host_denied(req->hosts, host)) {
 			char where[160];
-			shown(x, where, sizeof(where));
+			url_redact(x, where, sizeof(where));
 			rc = cs_fail(err, CS_HOST_NOT_ALLOWED, "the device's media service %s is outside "
 				"--allow-hosts", where);
 			goto out;
