@@ -356,6 +356,8 @@ int server_run(const struct config *cfg, volatile sig_atomic_t *stop)
 	waker_set(s.ctx);
 	s.app.hub = hub_create(&hc, wake, NULL);
 	s.app.streams = s.app.hub ? streams_create(s.app.hub, &cfg->policy) : NULL;
+	if (s.app.streams)
+		streams_set_cluster(s.app.streams, &cfg->cluster, cfg->token);
 	s.app.rtmp_api = s.app.streams ? rtmp_api_create(&s.app) : NULL;
 	s.app.hls = s.app.rtmp_api ? hls_create(&s.app, s.ctx) : NULL;
 	s.app.onvif = s.app.hls ? onvif_api_create(&s.app, wake, NULL) : NULL;

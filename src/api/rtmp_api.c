@@ -102,7 +102,7 @@ static enum cs_err reg_subscribe(struct reg *r, bool *resolved, struct cs_error 
 	const struct output_params pic = { .fps_max = CAPTURE_FPS, .quality = CAPTURE_QUALITY };
 
 	*resolved = false;
-	enum cs_err e = streams_resolve(app->streams, r->key, &def, err);
+	enum cs_err e = streams_resolve(app->streams, r->key, 0, &def, err);
 	if (e != CS_OK)
 		return e;
 	*resolved = true;

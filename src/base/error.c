@@ -29,6 +29,7 @@ const char *cs_err_code(enum cs_err e)
 	case CS_HOST_NOT_ALLOWED: return "host_not_allowed";
 	case CS_NAMED_ONLY: return "named_only";
 	case CS_URI_TOO_LONG: return "uri_too_long";
+	case CS_CLUSTER_CONFIG: return "cluster_config";
 	}
 	return "unknown"; /* only for a value outside the enum */
 }
@@ -43,6 +44,7 @@ int cs_err_ws_close(enum cs_err e, bool clean)
 	case CS_HOST_NOT_ALLOWED:
 	case CS_NAMED_ONLY:
 	case CS_URI_TOO_LONG:
+	case CS_CLUSTER_CONFIG:
 		return 1008; /* policy violation: the client asked for something we refuse */
 	case CS_SERVER_BUSY:
 		return 1013; /* try again later */
@@ -83,6 +85,7 @@ int cs_err_http_status(enum cs_err e)
 	case CS_HOST_NOT_ALLOWED: return 403;
 	case CS_NAMED_ONLY: return 403;
 	case CS_URI_TOO_LONG: return 414;
+	case CS_CLUSTER_CONFIG: return 409;
 	}
 	return 500;
 }

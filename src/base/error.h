@@ -23,6 +23,8 @@ enum cs_err {
 	CS_HOST_NOT_ALLOWED,    /* --allow-hosts refuses the camera's host (403, close 1008) */
 	CS_NAMED_ONLY,          /* --named-only refuses ad-hoc camera URLs (403, close 1008) */
 	CS_URI_TOO_LONG,        /* the request line is over the limit (414) */
+	CS_CLUSTER_CONFIG,      /* a cluster's stream definitions come from its config file, or
+	                           its instances disagree on the peer list (409, close 1008) */
 };
 
 /* The one error type: what failed, for a program (code) and for a person (msg: never with

@@ -189,6 +189,14 @@ static int on_publish(struct session *ss, const char *name, struct rtmp_reply *r
 	}
 	const char *secret;
 	enum publish_right right = streams_publish_right(srv->app->streams, key, &secret);
+	if (right == PUBLISH_ELSEWHERE) {
+		const char *url;
+		int owner = streams_owner(srv->app->streams, key, &url);
+		char why[CS_ERROR_MSG - 8];
+		snprintf(why, sizeof(why), "live/%s belongs to instance %d of the cluster (%.200s): "
+			"publish there", key, owner, url);
+		return refuse(ss, reply, "NetStream.Publish.BadName", "%s", why);
+	}
 	if (right == PUBLISH_PULLED)
 		return refuse(ss, reply, "NetStream.Publish.BadName", "%s is a camera stream of this "
 			"server's config: publish to another key", key);

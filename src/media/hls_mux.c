@@ -613,7 +613,7 @@ static void put_date(struct strbuf *sb, int64_t wall_us)
 		(int)(wall_us / 1000 % 1000));
 }
 
-char *hls_mux_playlist(const struct hls_mux *m, const char *prefix)
+char *hls_mux_playlist(const struct hls_mux *m, const char *prefix, const char *suffix)
 {
 	if (!m->ready)
 		return NULL;
@@ -646,10 +646,12 @@ char *hls_mux_playlist(const struct hls_mux *m, const char *prefix)
 		int64_t dur = s0->complete ? s0->dur_us : (int64_t)m->target_s * 1000000;
 		if (!map) {
 			map = s0->init_version;
-			sb_printf(&sb, "#EXT-X-MAP:URI=\"%sinit%u.mp4\"\n", prefix, map);
+			sb_printf(&sb, "#EXT-X-MAP:URI=\"%sinit%u.mp4%s\"\n", prefix, map,
+				suffix);
 		}
 		put_date(&sb, s0->wall_us - (int64_t)k * dur);
-		sb_printf(&sb, "#EXT-X-GAP\n#EXTINF:%.5f,\n%sgap.mp4\n", (double)dur / 1e6, prefix);
+		sb_printf(&sb, "#EXT-X-GAP\n#EXTINF:%.5f,\n%sgap.mp4%s\n", (double)dur / 1e6, prefix,
+			suffix);
 	}
 	for (size_t i = 0; i < m->n_segs; i++) {
 		const struct seg *s = &m->segs[i];
@@ -659,24 +661,25 @@ char *hls_mux_playlist(const struct hls_mux *m, const char *prefix)
 			sb_puts(&sb, "#EXT-X-DISCONTINUITY\n");
 		if (s->init_version != map) {
 			map = s->init_version;
-			sb_printf(&sb, "#EXT-X-MAP:URI=\"%sinit%u.mp4\"\n", prefix, map);
+			sb_printf(&sb, "#EXT-X-MAP:URI=\"%sinit%u.mp4%s\"\n", prefix, map,
+				suffix);
 		}
 		put_date(&sb, s->wall_us);
 		if (!s->complete || i + HLS_PART_SEGMENTS >= done)
 			for (size_t k = 0; k < s->n_parts; k++)
-				sb_printf(&sb, "#EXT-X-PART:DURATION=%.5f,URI=\"%spart%llu.m4s\"%s\n",
+				sb_printf(&sb, "#EXT-X-PART:DURATION=%.5f,URI=\"%spart%llu.m4s%s\"%s\n",
 					(double)s->parts[k].dur_us / 1e6, prefix,
-					(unsigned long long)(s->first_part + k),
+					(unsigned long long)(s->first_part + k), suffix,
 					s->parts[k].independent ? ",INDEPENDENT=YES" : "");
 		if (s->complete)
-			sb_printf(&sb, "#EXTINF:%.5f,\n%sseg%llu.m4s\n", (double)s->dur_us / 1e6,
-				prefix, (unsigned long long)s->msn);
+			sb_printf(&sb, "#EXTINF:%.5f,\n%sseg%llu.m4s%s\n", (double)s->dur_us / 1e6,
+				prefix, (unsigned long long)s->msn, suffix);
 	}
 	if (m->ended) {
 		sb_puts(&sb, "#EXT-X-ENDLIST\n");
 	} else {
-		sb_printf(&sb, "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"%spart%llu.m4s\"\n", prefix,
-			(unsigned long long)m->next_part);
+		sb_printf(&sb, "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"%spart%llu.m4s%s\"\n", prefix,
+			(unsigned long long)m->next_part, suffix);
 	}
 	return sb_take(&sb);
 }

@@ -110,10 +110,10 @@ enum hls_have hls_mux_have(const struct hls_mux *m, uint64_t msn, int part);
 enum hls_have hls_mux_have_part(const struct hls_mux *m, uint64_t number);
 
 /* The media playlist: every URI is @prefix + "init{V}.mp4" / "seg{MSN}.m4s" /
- * "part{N}.m4s", N numbering parts across segments (so the preload hint, the next part, is
- * right whichever segment that part turns out to start). A new string (the caller frees it), NULL when memory ran out or the mux
- * is not ready. */
-char *hls_mux_playlist(const struct hls_mux *m, const char *prefix);
+ * "part{N}.m4s" + @suffix (a query, or ""), N numbering parts across segments (so the
+ * preload hint, the next part, is right whichever segment that part turns out to start). A
+ * new string (the caller frees it), NULL when memory ran out or the mux is not ready. */
+char *hls_mux_playlist(const struct hls_mux *m, const char *prefix, const char *suffix);
 
 /* The init segment version of the oldest segment in the window (what a gap goes with). */
 unsigned hls_mux_init_version(const struct hls_mux *m);

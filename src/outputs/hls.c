@@ -62,6 +62,7 @@ struct hls_session {
 	bool no_audio;
 	char sid[SID_LEN + 1];
 	char *name;                    /* a named stream's name, or NULL */
+	char *key_query;               /* ?name= or ?rtsp_url= for /hls/ URIs (viewer_key_query) */
 	char *label;                   /* for log lines: the name or the redacted URL */
 	struct hls_mux *mux;
 	struct hls_req *held;
@@ -309,6 +310,7 @@ static void session_drop(struct hls_session *s)
 	free(s->key);
 	free(s->label);
 	free(s->name);
+	free(s->key_query);
 	free(s);
 }
 
@@ -327,7 +329,8 @@ static struct hls_session *session_start(struct hls *h, struct viewer *v, char *
 	s->mux = hls_mux_create(HLS_MIN_SEGMENTS - 1);
 	s->label = strdup(viewer_label(v));
 	s->name = v->opts.name ? strdup(v->opts.name) : NULL;
-	if (!s->key || !s->mux || !s->label || (v->opts.name && !s->name)) {
+	s->key_query = viewer_key_query(v);
+	if (!s->key || !s->mux || !s->label || !s->key_query || (v->opts.name && !s->name)) {
 		session_drop(s);
 		cs_fail_oom(err);
 		return NULL;
@@ -450,7 +453,9 @@ static struct hls_buf *playlist_of(struct hls_session *s, bool live)
 	char prefix[NAME_MAX_LEN + SID_LEN + 4];
 	snprintf(prefix, sizeof(prefix), "%s%s%s/", live ? s->name : "", live ? "/" : "",
 		s->sid);
-	char *text = hls_mux_playlist(s->mux, prefix);
+	/* /live/{name}/... names the stream in the path; /hls/{sid}/... carries it in a query,
+	 * for a balancer that hashes on it */
+	char *text = hls_mux_playlist(s->mux, prefix, live ? "" : s->key_query);
 	if (!text)
 		return NULL;
 	size_t n = strlen(text);

@@ -912,8 +912,18 @@ static int try_answer(struct whep_req *r)
 	if (!text)
 		return req_failf(r, CS_SERVER_BUSY, "the answer could not be made");
 
-	char location[sizeof(SESSION_PREFIX) + ID_LEN];
-	snprintf(location, sizeof(location), SESSION_PREFIX "%s", s->id);
+	/* the session's URL names its source too, for a balancer that hashes on it */
+	char *kq = viewer_key_query(&s->v);
+	size_t loc_len = sizeof(SESSION_PREFIX) + ID_LEN + (kq ? strlen(kq) : 0);
+	char *location = malloc(loc_len);
+	if (!kq || !location) {
+		free(kq);
+		free(location);
+		free(text);
+		return req_failf(r, CS_SERVER_BUSY, "out of memory");
+	}
+	snprintf(location, loc_len, SESSION_PREFIX "%s%s", s->id, kq);
+	free(kq);
 	struct http_header extra[] = {
 		{ "location:", location },
 		{ "access-control-expose-headers:", "Location" },
@@ -922,6 +932,7 @@ static int try_answer(struct whep_req *r)
 	int wr = http_write_response(r->wsi, 201, "application/sdp", text,
 		strlen(text), extra, 2);
 	free(text);
+	free(location);
 	/* from here on the session lives without the request */
 	free(s->offer);
 	s->offer = NULL;

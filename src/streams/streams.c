@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "cluster.h"
 #include "log.h"
 #include "stream_def.h"
 #include "streams_file.h"
@@ -33,7 +34,106 @@ struct streams {
 	struct stream **v;                 /* in definition order (owned) */
 	size_t n, cap;
 	struct streams_file file;
+	const struct cluster *cluster;     /* not owned; NULL: no cluster */
+	const char *token;                 /* not owned: --token, given to an owner when relaying */
+	/* the relay definition streams_resolve last gave (valid until the next call) */
+	char relay_url[CLUSTER_URL_MAX + STREAM_NAME_MAX + 800];
+	char relay_shown[CLUSTER_URL_MAX + STREAM_NAME_MAX + 16];
+	char relay_host[CLUSTER_URL_MAX];
 };
+
+/* ---- the cluster ---- */
+
+static bool in_cluster(const struct streams *s)
+{
+	return s->cluster && s->cluster->n >= 2;
+}
+
+/* Whether another instance of the cluster owns @name. */
+static bool owned_elsewhere(const struct streams *s, const char *name)
+{
+	return in_cluster(s) && !cluster_owns(s->cluster, name);
+}
+
+static bool refuse_in_cluster(struct streams *s, struct cs_error *e)
+{
+	return cs_refuse(e, CS_CLUSTER_CONFIG, "this server is instance %d of a cluster of %d: "
+		"its streams come from the config file, the same on every instance; change the file "
+		"and restart the instances", s->cluster->self, s->cluster->n);
+}
+
+/* @v percent-encoded into @out (unreserved characters as they are); false if it does not
+ * fit. */
+static bool pct_encode(char *out, size_t size, const char *v)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = 0;
+	for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+		bool plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			(*p >= '0' && *p <= '9') || strchr("-._~", *p);
+		if (n + (plain ? 1 : 3) >= size)
+			return false;
+		if (plain) {
+			out[n++] = (char)*p;
+		} else {
+			out[n++] = '%';
+			out[n++] = hex[*p >> 4];
+			out[n++] = hex[*p & 15];
+		}
+	}
+	out[n] = '\0';
+	return true;
+}
+
+/* What a viewer of @name subscribes with on an instance that does not own it: the owner's
+ * HTTP-FLV of the stream, so that the camera (or the publisher) still feeds one instance. */
+static enum cs_err relay_def(struct streams *s, const char *name, struct hub_stream_def *def,
+	struct cs_error *err)
+{
+	int owner = cluster_owner(s->cluster, name);
+	const char *base = s->cluster->url[owner - 1];
+	char token[600] = "";
+	if (s->token && s->token[0]) {
+		strcpy(token, "&token=");
+		if (!pct_encode(token + 7, sizeof(token) - 7, s->token))
+			return cs_fail(err, CS_INTERNAL, "the access token is too long to relay");
+	}
+	snprintf(s->relay_url, sizeof(s->relay_url), "%s/live/%s.flv?relay=%d%s", base, name,
+		s->cluster->self, token);
+	snprintf(s->relay_shown, sizeof(s->relay_shown), "%s/live/%s.flv", base, name);
+	/* the host and port, for --max-sessions-per-host; cluster_parse_peers checked the form */
+	const char *h = strstr(base, "://") + 3;
+	bool tls = base[4] == 's';
+	const char *end = h[0] == '[' ? strchr(h, ']') + 1 : h + strcspn(h, ":");
+	size_t hl = (size_t)(end - h);
+	if (h[0] == '[') {
+		h++;
+		hl -= 2;
+	}
+	memcpy(s->relay_host, h, hl);
+	s->relay_host[hl] = '\0';
+	int port = *end == ':' ? atoi(end + 1) : tls ? 443 : 80;
+	*def = (struct hub_stream_def){ .name = name, .url = s->relay_url,
+		.display_url = s->relay_shown, .host = s->relay_host, .port = port,
+		.transport = TRANSPORT_TCP };
+	return CS_OK;
+}
+
+void streams_set_cluster(struct streams *s, const struct cluster *c, const char *token)
+{
+	s->cluster = c && c->n >= 2 ? c : NULL;
+	s->token = token;
+}
+
+int streams_owner(struct streams *s, const char *name, const char **url)
+{
+	*url = NULL;
+	if (!in_cluster(s))
+		return 0;
+	int o = cluster_owner(s->cluster, name);
+	*url = s->cluster->url[o - 1];
+	return o;
+}
 
 /* ---- the registry ---- */
 
@@ -120,6 +220,9 @@ static enum cs_err run_if_wanted(struct streams *s, struct stream *st, struct cs
 	st->start_error[0] = '\0';
 	/* a published stream runs while its publisher publishes (the ingest starts it) */
 	if (!st->def->enabled || st->def->publish || !(st->def->always_on || st->started))
+		return CS_OK;
+	/* in a cluster only its owner runs it; the others relay from the owner when asked */
+	if (owned_elsewhere(s, st->def->name))
 		return CS_OK;
 	struct hub_stream_def def;
 	fill_def(st->def, &def);
@@ -236,6 +339,12 @@ static json_t *status_json(struct streams *s, const struct stream *st)
 	SET("reconnects", json_integer(ss ? (json_int_t)ss->reconnects : 0));
 	SET("error", opt_str(error));
 	SET("error_code", opt_str(error_code));
+	if (in_cluster(s)) {
+		int owner = cluster_owner(s->cluster, d->name);
+		SET("owner", json_integer(owner));
+		SET("owner_url", json_string(s->cluster->url[owner - 1]));
+		SET("local", json_boolean(owner == s->cluster->self));
+	}
 #undef SET
 	if (bad) {
 		json_decref(j);
@@ -311,6 +420,9 @@ json_t *streams_list_json(struct streams *s)
 		json_decref(arr);
 		return NULL;
 	}
+	if (in_cluster(s))
+		return json_pack("{s:I,s:o,s:{s:i,s:i}}", "total", (json_int_t)(s->n + c.n),
+			"streams", arr, "cluster", "self", s->cluster->self, "size", s->cluster->n);
 	return json_pack("{s:I,s:o}", "total", (json_int_t)(s->n + c.n), "streams", arr);
 }
 
@@ -323,6 +435,8 @@ static bool not_found(struct cs_error *e, const char *name)
 
 bool streams_add(struct streams *s, const json_t *json, struct cs_error *e)
 {
+	if (in_cluster(s))
+		return refuse_in_cluster(s, e);
 	struct stream_def *d = stream_def_from_json(json, s->policy, "", e);
 	if (!d)
 		return false;
@@ -354,6 +468,8 @@ bool streams_remove(struct streams *s, const char *name, struct cs_error *e)
 	struct stream *st = find(s, name, &i);
 	if (!st)
 		return not_found(e, name);
+	if (in_cluster(s))
+		return refuse_in_cluster(s, e);
 	take_out(s, i);
 	if (!save(s, e)) {
 		/* back where it was: the array had room for it */
@@ -375,6 +491,8 @@ bool streams_start(struct streams *s, const char *name, struct cs_error *e)
 	struct stream *st = find(s, name, NULL);
 	if (!st)
 		return not_found(e, name);
+	if (in_cluster(s))
+		return refuse_in_cluster(s, e);
 	if (st->def->publish)
 		return cs_refuse(e, CS_BAD_REQUEST, "stream %s is fed by publishing: it runs while "
 			"its publisher publishes to live/%s", st->def->name, st->def->name);
@@ -403,6 +521,8 @@ bool streams_stop(struct streams *s, const char *name, struct cs_error *e)
 	struct stream *st = find(s, name, NULL);
 	if (!st)
 		return not_found(e, name);
+	if (in_cluster(s))
+		return refuse_in_cluster(s, e);
 	bool was_enabled = st->def->enabled;
 	st->def->enabled = false;
 	if (was_enabled && !save(s, e)) {
@@ -423,6 +543,10 @@ enum load_action { LOAD_NONE = 0, LOAD_ADD, LOAD_REPLACE, LOAD_SAME };
 
 json_t *streams_load_json(struct streams *s, const json_t *doc, struct cs_error *e)
 {
+	if (in_cluster(s)) {
+		refuse_in_cluster(s, e);
+		return NULL;
+	}
 	if (!json_is_object(doc)) {
 		cs_fail(e, CS_BAD_REQUEST, "the body must be a JSON object like {\"streams\": [...]}");
 		return NULL;
@@ -518,11 +642,20 @@ out:
 
 /* ---- viewers ---- */
 
-enum cs_err streams_resolve(struct streams *s, const char *name, struct hub_stream_def *def,
-	struct cs_error *err)
+enum cs_err streams_resolve(struct streams *s, const char *name, int relayed_for,
+	struct hub_stream_def *def, struct cs_error *err)
 {
 	struct stream *st = find(s, name, NULL);
 	struct hub_source_info info;
+	if (relayed_for && owned_elsewhere(s, name ? name : ""))
+		return cs_fail(err, CS_CLUSTER_CONFIG, "instance %d relays \"%.64s\" from this one, "
+			"but instance %d owns it here: the instances' --cluster-peers or --cluster-self "
+			"disagree", relayed_for, name, cluster_owner(s->cluster, name));
+	/* in a cluster, a stream that only its owner runs (always on, or published) comes from
+	 * the owner; on-demand cameras run wherever their viewers are sent */
+	if (!relayed_for && name && owned_elsewhere(s, name) &&
+	    (!st || (st->def->enabled && (st->def->publish || st->def->always_on))))
+		return relay_def(s, name, def, err);
 	if (!st && undeclared_live(s, name, &info)) {
 		*def = (struct hub_stream_def){ .name = info.name, .url = info.name,
 			.display_url = info.display_url, .host = "", .is_push = true };
@@ -542,6 +675,8 @@ enum publish_right streams_publish_right(struct streams *s, const char *name,
 {
 	struct stream *st = find(s, name, NULL);
 	*secret = NULL;
+	if (owned_elsewhere(s, name))
+		return PUBLISH_ELSEWHERE;
 	if (!st)
 		return PUBLISH_UNDECLARED;
 	if (!st->def->publish)

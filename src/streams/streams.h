@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 
+#include "cluster.h"
 #include "error.h"
 #include "hub.h"
 #include "url.h"
@@ -26,18 +27,33 @@ void streams_destroy(struct streams *s); /* NULL is fine */
 bool streams_load_file(struct streams *s, const char *path, bool write_back,
 	struct cs_error *err);
 
+/* Makes this room instance @c->self of the cluster @c (kept by reference; NULL or fewer than
+ * 2 instances: none). In a cluster, only a stream's owner (cluster_owner) runs it always on or
+ * takes its publisher; the API's changes are refused (CS_CLUSTER_CONFIG: every instance reads
+ * the same config file); statuses carry "owner", "owner_url" and "local". @token (kept by
+ * reference, may be NULL) is given to an owner when relaying from it. */
+void streams_set_cluster(struct streams *s, const struct cluster *c, const char *token);
+
+/* @name's owner in the cluster, 1-based, with its base URL in *@url; 0 (and NULL) without a
+ * cluster. */
+int streams_owner(struct streams *s, const char *name, const char **url);
+
 /* What a viewer of @name subscribes with (valid until the next call into this room or the
- * hub). A key published without being declared resolves while it is live. CS_OK, or
+ * hub). A key published without being declared resolves while it is live. In a cluster, an
+ * always-on or published stream (declared or not) another instance owns resolves to the
+ * owner's /live/NAME.flv; @relayed_for is the instance asking (relay=N), 0 for a viewer: a
+ * relay request for a name this instance does not own is CS_CLUSTER_CONFIG (no loops). CS_OK, or
  * CS_NOT_FOUND for an unknown name, or CS_SOURCE_ENDED for a stopped one, with a message
  * in @err. */
-enum cs_err streams_resolve(struct streams *s, const char *name, struct hub_stream_def *def,
-	struct cs_error *err);
+enum cs_err streams_resolve(struct streams *s, const char *name, int relayed_for,
+	struct hub_stream_def *def, struct cs_error *err);
 
 /* Whether a publisher may feed @name, as the config says: a key it does not declare, one it
  * declares as published (*@secret: its publish secret, or NULL for none), the name of a
  * pulled stream, or a published stream stopped through the API. The ingest decides the
  * rest (the token, --named-only, a key already live). */
-enum publish_right { PUBLISH_UNDECLARED, PUBLISH_DECLARED, PUBLISH_PULLED, PUBLISH_STOPPED };
+enum publish_right { PUBLISH_UNDECLARED, PUBLISH_DECLARED, PUBLISH_PULLED, PUBLISH_STOPPED,
+	PUBLISH_ELSEWHERE /* another instance of the cluster owns the key */ };
 enum publish_right streams_publish_right(struct streams *s, const char *name,
 	const char **secret);
 

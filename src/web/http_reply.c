@@ -24,15 +24,20 @@ static int add_headers(struct lws *wsi, unsigned int status, const char *type, s
 }
 
 /* Room for the headers: the common ones and 256 bytes per extra header. */
-static size_t head_room(size_t n_extra)
+/* Room for the status line, the usual headers and @extra, whatever their lengths (a WHEP
+ * Location carries the camera URL). */
+static size_t head_room(const struct http_header *extra, size_t n_extra)
 {
-	return 1024 + 256 * n_extra;
+	size_t n = 1024;
+	for (size_t i = 0; i < n_extra; i++)
+		n += strlen(extra[i].name) + strlen(extra[i].value) + 8;
+	return n;
 }
 
 int http_write_response(struct lws *wsi, unsigned int status, const char *type,
 	const void *body, size_t len, const struct http_header *extra, size_t n_extra)
 {
-	size_t cap = LWS_PRE + head_room(n_extra) + len;
+	size_t cap = LWS_PRE + head_room(extra, n_extra) + len;
 	unsigned char *buf = malloc(cap);
 	if (!buf)
 		return -1;
@@ -52,7 +57,7 @@ int http_write_response(struct lws *wsi, unsigned int status, const char *type,
 int http_write_head(struct lws *wsi, unsigned int status, const char *type, size_t len,
 	const struct http_header *extra, size_t n_extra)
 {
-	size_t cap = LWS_PRE + head_room(n_extra);
+	size_t cap = LWS_PRE + head_room(extra, n_extra);
 	unsigned char *buf = malloc(cap);
 	if (!buf)
 		return -1;

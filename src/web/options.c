@@ -25,7 +25,7 @@
 
 enum opt_id {
 	OPT_SRC, OPT_NAME, OPT_TOKEN, OPT_FPS, OPT_WIDTH, OPT_HEIGHT, OPT_QUALITY, OPT_TRANSPORT,
-	OPT_COUNT
+	OPT_RELAY, OPT_COUNT
 };
 
 static const struct {
@@ -35,6 +35,7 @@ static const struct {
 	{ "rtsp_url", OPT_SRC }, { "cam_url", OPT_SRC }, { "fps", OPT_FPS },
 	{ "width", OPT_WIDTH }, { "height", OPT_HEIGHT }, { "quality", OPT_QUALITY },
 	{ "transport", OPT_TRANSPORT }, { "name", OPT_NAME }, { "token", OPT_TOKEN },
+	{ "relay", OPT_RELAY },
 };
 
 /* A printable, bounded copy of user input for a message: at most ECHO_MAX bytes (then "..."),
@@ -155,6 +156,11 @@ static enum cs_err apply(struct stream_opts *o, enum opt_id id, const char *name
 		if (transport_parse(val, &o->transport))
 			return CS_OK;
 		return cs_fail(err, CS_BAD_REQUEST, "transport must be tcp, udp or auto (got \"%s\")",
+			shown);
+	case OPT_RELAY:
+		if (parse_int(val, 1, 1000, &o->relay))
+			return CS_OK;
+		return cs_fail(err, CS_BAD_REQUEST, "relay must be an instance number (got \"%s\")",
 			shown);
 	case OPT_COUNT:
 		break;

@@ -16,6 +16,7 @@ struct stream_opts {
 	int height;
 	int quality;     /* JPEG quality 1..100, default 80 */
 	enum transport transport; /* default TCP */
+	int relay;       /* relay=N: instance N of a cluster feeds itself from this one; 0 none */
 };
 
 #define OPTS_MAX_DIM 8192

@@ -45,6 +45,35 @@ const char *viewer_label(const struct viewer *v)
 	return v->url.redacted ? v->url.redacted : "-";
 }
 
+char *viewer_key_query(const struct viewer *v)
+{
+	const char *val = v->opts.name ? v->opts.name : v->opts.src ? v->opts.src : "";
+	const char *key = v->opts.name ? "?name=" : "?rtsp_url=";
+	/* never a credential in a reply: a camera URL that holds one is left out (a balancer
+	 * then needs a named stream, docs/DEPLOY.md) */
+	if (!v->opts.name && (!v->url.text || !v->url.redacted ||
+	    strcmp(v->url.text, v->url.redacted)))
+		return strdup("");
+	size_t n = strlen(key), cap = n + 3 * strlen(val) + 1;
+	char *out = malloc(cap);
+	if (!out)
+		return NULL;
+	memcpy(out, key, n);
+	static const char hex[] = "0123456789ABCDEF";
+	for (const unsigned char *p = (const unsigned char *)val; *p; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		    strchr("-_.!~*'()", *p)) {
+			out[n++] = (char)*p;
+		} else {
+			out[n++] = '%';
+			out[n++] = hex[*p >> 4];
+			out[n++] = hex[*p & 15];
+		}
+	}
+	out[n] = '\0';
+	return out;
+}
+
 bool viewer_live(const struct viewer *v)
 {
 	return v->started && !v->finished;
@@ -57,7 +86,7 @@ static enum cs_err check_source(struct viewer *v, struct app *app, struct cs_err
 	const struct config *cfg = app->cfg;
 	if (v->opts.name) {
 		struct hub_stream_def def;
-		return streams_resolve(app->streams, v->opts.name, &def, err);
+		return streams_resolve(app->streams, v->opts.name, v->opts.relay, &def, err);
 	}
 	if (cfg->named_only)
 		return cs_fail(err, CS_NAMED_ONLY, "this server shows named streams only: use "
@@ -80,7 +109,8 @@ enum cs_err viewer_subscribe(struct viewer *v, struct hub_sub *sub, struct cs_er
 	const struct output_params *want = v->kind->coded ? NULL : &pic;
 	if (v->opts.name) {
 		struct hub_stream_def def;
-		enum cs_err e = streams_resolve(app->streams, v->opts.name, &def, err);
+		enum cs_err e = streams_resolve(app->streams, v->opts.name, v->opts.relay, &def,
+			err);
 		return e != CS_OK ? e : hub_subscribe_stream(app->hub, sub, &def, want, err);
 	}
 	return hub_subscribe_url(app->hub, sub, &v->url, v->opts.transport, want, err);

@@ -82,6 +82,12 @@ enum cs_err viewer_subscribe(struct viewer *v, struct hub_sub *sub, struct cs_er
 void viewer_finish(struct viewer *v);
 /* The stream name or the redacted camera URL, for log lines. */
 const char *viewer_label(const struct viewer *v);
+/* The query that names @v's source, for the follow-up URLs an answer gives (HLS parts, a WHEP
+ * session): "?name=NAME", or "?rtsp_url=" and the camera URL encoded as the page's
+ * encodeURIComponent does, so that a balancer hashing on the camera (docs/DEPLOY.md) sends
+ * them where the first request went; "" for a camera URL with credentials, which no reply
+ * may carry. A new string, NULL if out of memory. */
+char *viewer_key_query(const struct viewer *v);
 /* Whether @v's viewer is still in use (started and not finished). */
 bool viewer_live(const struct viewer *v);
 

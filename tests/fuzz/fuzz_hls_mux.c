@@ -136,7 +136,7 @@ static void check(struct state *s)
 	s->listed = pos;
 	s->listed_ended = hls_mux_ended(m);
 	s->any_listed = true;
-	char *text = hls_mux_playlist(m, PREFIX);
+	char *text = hls_mux_playlist(m, PREFIX, "?name=f");
 	if (!hls_mux_ready(m)) {
 		FUZZ_CHECK(!text, "a playlist before the mux is ready\n");
 		return;

@@ -333,7 +333,7 @@ def parse_playlist(text):
     # They count in the media sequence; the checks below see the real segments only.
     while pl.segments and pl.segments[0].gap:
         g = pl.segments.pop(0)
-        if g.parts or g.discontinuity or not g.uri.endswith("gap.mp4"):
+        if g.parts or g.discontinuity or not g.uri.split("?")[0].endswith("gap.mp4"):
             pl.problems.append("gap: segment %d (%s) has parts, a discontinuity or another URI"
                                % (g.msn, g.uri))
         pl.gaps.append(g)
@@ -382,7 +382,9 @@ class Names:
         return head + sep + "seg%d.m4s" % msn
 
 
-CONTRACT_NAMES = Names(r"(?:^|/)seg(\d+)\.m4s$", r"(?:^|/)part(\d+)\.m4s$")
+# (a query after the name: /hls/ playlists name their camera there, docs/DEPLOY.md)
+CONTRACT_NAMES = Names(r"(?:^|/)seg(\d+)\.m4s(?:\?[^#]*)?$",
+                       r"(?:^|/)part(\d+)\.m4s(?:\?[^#]*)?$")
 
 
 def hint_after(pl, names=CONTRACT_NAMES):

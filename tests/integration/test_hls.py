@@ -255,6 +255,18 @@ class HlsCase(SessionCountingCase):
 
 # ---- endpoints and the playlist -------------------------------------------------------------
 
+def key_query(path):
+    """The query camstream puts after /hls/ URIs for the playlist @path: the camera URL as
+    encodeURIComponent writes it, or the stream's name."""
+    q = urllib.parse.parse_qs(urllib.parse.urlsplit(path).query)
+    if "name" in q:
+        return "name=" + q["name"][0]
+    url = (q.get("rtsp_url") or q.get("cam_url"))[0]
+    if "@" in url:
+        return ""  # credentials never go back out: no key then
+    return "rtsp_url=" + urllib.parse.quote(url, safe="-_.!~*'()")
+
+
 class Endpoints(HlsCase):
     def assertContractPlaylist(self, c, prefix):
         pl = c.pl
@@ -263,10 +275,15 @@ class Endpoints(HlsCase):
         self.assertAlmostEqual(pl.server_control["PART-HOLD-BACK"], 0.6, delta=0.001)
         sid = c.sid
         self.assertRegex(sid, SID_RE, "the SID of %s" % pl.maps[0][1])
-        self.assertEqual(pl.maps[0][1], "%s%s/init1.mp4" % (prefix, sid), pl.text)
+        self.assertEqual(pl.maps[0][1].partition("?")[0], "%s%s/init1.mp4" % (prefix, sid),
+                         pl.text)
+        # /hls/ URIs name their camera in a query, for a balancer that hashes on it
+        # (docs/DEPLOY.md); /live/{name}/ names it in the path
+        want = "" if c.path.startswith("/live/") else key_query(c.path)
         for u in pl.uris():
             self.assertTrue(u.startswith(prefix + sid + "/"), "URI %r (playlist %s)"
                             % (u, c.path))
+            self.assertEqual(u.partition("?")[2], want, "URI %r (playlist %s)" % (u, c.path))
         return sid
 
     def assertHeaders(self, r, content_type):

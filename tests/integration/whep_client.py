@@ -40,7 +40,7 @@ from cryptography.x509.oid import NameOID
 from OpenSSL import SSL, crypto
 
 SDP_TYPE = "application/sdp"
-SESSION_RE = re.compile(r"^/whep/session/([0-9a-f]{32})$")
+SESSION_RE = re.compile(r"^/whep/session/([0-9a-f]{32})(?:\?(?:name|rtsp_url)=[^&\s]+)?$")
 
 
 # ---- aiortc's set-up ------------------------------------------------------------------------

@@ -179,7 +179,7 @@ static void cam_until(struct cam *c, int flag)
 /* The playlist, parsed and held to the rules. */
 static bool playlist(const struct cam *c, struct hls_playlist *pl)
 {
-	char *text = hls_mux_playlist(c->m, PREFIX);
+	char *text = hls_mux_playlist(c->m, PREFIX, "");
 	bool ok = hls_parse(text, PREFIX, pl);
 	if (!ok)
 		printf("#   does not parse (%s):\n%s", pl->why, text ? text : "(null)\n");
@@ -198,9 +198,9 @@ static void test_no_playlist_before_a_complete_segment(void)
 {
 	struct cam c;
 	CHECK(cam_open(&c, 25, false));
-	CHECK(!hls_mux_ready(c.m) && !hls_mux_playlist(c.m, PREFIX));
+	CHECK(!hls_mux_ready(c.m) && !hls_mux_playlist(c.m, PREFIX, ""));
 	cam_run(&c, 25);        /* the first GOP: its segment is complete at the next key */
-	CHECK(!hls_mux_ready(c.m) && !hls_mux_playlist(c.m, PREFIX));
+	CHECK(!hls_mux_ready(c.m) && !hls_mux_playlist(c.m, PREFIX, ""));
 	CHECK(c.flags == HLS_PART_DONE);
 	cam_picture(&c);
 	CHECK(c.flags & HLS_SEGMENT_DONE);
@@ -234,7 +234,7 @@ static void test_playlist_header_and_first_segment(void)
 	struct cam c;
 	CHECK(cam_open(&c, 25, true));
 	cam_run(&c, 26);
-	char *text = hls_mux_playlist(c.m, PREFIX);
+	char *text = hls_mux_playlist(c.m, PREFIX, "");
 	static const char head[] = "#EXTM3U\n#EXT-X-VERSION:9\n#EXT-X-TARGETDURATION:1\n"
 		"#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=0.600\n"
 		"#EXT-X-PART-INF:PART-TARGET=0.200\n#EXT-X-MEDIA-SEQUENCE:0\n"
@@ -447,7 +447,7 @@ static void test_a_young_playlist_starts_with_gaps(void)
 	hls_mux_destroy(c.m);
 	c.m = hls_mux_create(HLS_MIN_SEGMENTS - 1);
 	cam_run(&c, 26); /* one segment complete */
-	char *text = hls_mux_playlist(c.m, "S/");
+	char *text = hls_mux_playlist(c.m, "S/", "");
 	CHECK(text && strstr(text, "#EXT-X-MEDIA-SEQUENCE:0\n"));
 	CHECK(text && strstr(text, "#EXT-X-GAP\n#EXTINF:1.00000,\nS/gap.mp4\n#EXT-X-"
 		"PROGRAM-DATE-TIME:") && strstr(text, "#EXTINF:1.00000,\nS/seg2.m4s\n"));
@@ -458,14 +458,14 @@ static void test_a_young_playlist_starts_with_gaps(void)
 	CHECK(hls_mux_have(c.m, 0, -1) == HLS_NEVER && hls_mux_have(c.m, 2, -1) == HLS_HAVE);
 	free(text);
 	cam_run(&c, 25); /* two: one gap left */
-	text = hls_mux_playlist(c.m, "S/");
+	text = hls_mux_playlist(c.m, "S/", "");
 	gaps = 0;
 	for (const char *p = text; p && (p = strstr(p, "#EXT-X-GAP")); p++)
 		gaps++;
 	CHECK(text && strstr(text, "#EXT-X-MEDIA-SEQUENCE:1\n") && gaps == 1);
 	free(text);
 	cam_run(&c, 25); /* three: none */
-	text = hls_mux_playlist(c.m, "S/");
+	text = hls_mux_playlist(c.m, "S/", "");
 	CHECK(text && strstr(text, "#EXT-X-MEDIA-SEQUENCE:2\n") && !strstr(text, "GAP"));
 	free(text);
 	cam_close(&c);
@@ -1010,9 +1010,9 @@ static void test_the_end_closes_the_segment_and_adds_endlist(void)
 	CHECK(hls_mux_have(c.m, 3, -1) == HLS_NEVER && hls_mux_have(c.m, 2, -1) == HLS_HAVE);
 	CHECK(hls_mux_have_part(c.m, pos.next_part) == HLS_NEVER);
 	cam_run(&c, 30);        /* ignored */
-	char *a = hls_mux_playlist(c.m, PREFIX);
+	char *a = hls_mux_playlist(c.m, PREFIX, "");
 	hls_mux_end(c.m);       /* twice is once */
-	char *b = hls_mux_playlist(c.m, PREFIX);
+	char *b = hls_mux_playlist(c.m, PREFIX, "");
 	CHECK(a && b && !strcmp(a, b));
 	free(a);
 	free(b);
@@ -1026,7 +1026,7 @@ static void test_an_end_before_any_segment_leaves_nothing_to_serve(void)
 	c.n = 3;
 	cam_run(&c, 10);        /* no key picture came */
 	hls_mux_end(c.m);
-	CHECK(!hls_mux_ready(c.m) && !hls_mux_playlist(c.m, PREFIX));
+	CHECK(!hls_mux_ready(c.m) && !hls_mux_playlist(c.m, PREFIX, ""));
 	cam_close(&c);
 }
 

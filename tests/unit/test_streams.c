@@ -139,7 +139,7 @@ static void test_credentials_go_into_the_url_percent_encoded(void)
 		"\"rtsp://192.0.2.1:554/live?ch=1\",\"username\":\"ad min\",\"password\":"
 		"\"p@ss:w/rd#1\"}]}", false);
 	struct hub_stream_def def;
-	CHECK(s && streams_resolve(s, "c", &def, NULL) == CS_OK);
+	CHECK(s && streams_resolve(s, "c", 0, &def, NULL) == CS_OK);
 	CHECK_STR(def.url, "rtsp://ad%20min:p%40ss%3Aw%2Frd%231@192.0.2.1:554/live?ch=1");
 	CHECK_NOT_CONTAINS(def.display_url, "p%40ss");
 	CHECK_NOT_CONTAINS(def.display_url, "min");
@@ -152,7 +152,7 @@ static void test_a_username_alone_is_put_in_the_url(void)
 	struct streams *s = load_text("{\"streams\":[{\"name\":\"c\",\"rtsp_url\":"
 		"\"rtmp://192.0.2.1/live/key\",\"username\":\"bob\"}]}", false);
 	struct hub_stream_def def;
-	CHECK(s && streams_resolve(s, "c", &def, NULL) == CS_OK);
+	CHECK(s && streams_resolve(s, "c", 0, &def, NULL) == CS_OK);
 	CHECK_STR(def.url, "rtmp://bob@192.0.2.1/live/key");
 	streams_destroy(s);
 }
@@ -356,9 +356,9 @@ static void test_write_back_round_trip_keeps_settings_secrets_and_mode_0600(void
 	s = load(saved, false, err, sizeof(err));
 	CHECK(s);
 	struct hub_stream_def def;
-	CHECK(s && streams_resolve(s, "a", &def, NULL) == CS_OK);
+	CHECK(s && streams_resolve(s, "a", 0, &def, NULL) == CS_OK);
 	CHECK_STR(def.url, "rtsp://u:pw@192.0.2.1/a");
-	CHECK(s && streams_resolve(s, "b", &def, NULL) == CS_OK);
+	CHECK(s && streams_resolve(s, "b", 0, &def, NULL) == CS_OK);
 	CHECK(def.idle_fps == 2);
 	json_t *st = s ? streams_status_json(s, "a") : NULL;
 	CHECK(json_integer_value(json_object_get(st, "channel")) == 2);
@@ -398,7 +398,7 @@ static void test_a_failed_save_changes_nothing(void)
 	CHECK(!streams_stop(s, "a", &e) && cs_err_http_status(e.code) == 500);
 	CHECK_STR(status_str(s, "a", "enabled"), "true");
 	struct hub_stream_def def;
-	CHECK(streams_resolve(s, "a", &def, NULL) == CS_OK);
+	CHECK(streams_resolve(s, "a", 0, &def, NULL) == CS_OK);
 	streams_destroy(s);
 }
 
@@ -412,13 +412,13 @@ static void test_stop_disables_and_viewers_are_told_it_is_stopped(void)
 	snprintf(path, sizeof(path), "%s/c.json", dir);
 	CHECK(s && streams_stop(s, "a", &e));
 	CHECK_STR(status_str(s, "a", "state"), "stopped");
-	CHECK(streams_resolve(s, "a", &def, &e) == CS_SOURCE_ENDED);
+	CHECK(streams_resolve(s, "a", 0, &def, &e) == CS_SOURCE_ENDED);
 	CHECK(strstr(e.msg, "stopped") != NULL);
 	CHECK(strstr(read_file(path), "\"enabled\": false") != NULL);
 	CHECK(streams_stop(s, "a", &e)); /* idempotent */
 	CHECK(streams_start(s, "a", &e));
 	CHECK_STR(status_str(s, "a", "enabled"), "true");
-	CHECK(streams_resolve(s, "a", &def, NULL) == CS_OK);
+	CHECK(streams_resolve(s, "a", 0, &def, NULL) == CS_OK);
 	CHECK(strstr(read_file(path), "\"enabled\": true") != NULL);
 	CHECK(!streams_start(s, "zz", &e) && cs_err_http_status(e.code) == 404);
 	streams_destroy(s);
@@ -429,7 +429,7 @@ static void test_unknown_names_are_not_found(void)
 	struct streams *s = load_text("{\"streams\":[]}", false);
 	struct cs_error e;
 	struct hub_stream_def def;
-	CHECK(streams_resolve(s, "nope", &def, &e) == CS_NOT_FOUND);
+	CHECK(streams_resolve(s, "nope", 0, &def, &e) == CS_NOT_FOUND);
 	CHECK(strstr(e.msg, "nope") != NULL);
 	CHECK(!streams_remove(s, "nope", &e) && cs_err_http_status(e.code) == 404 && e.code == CS_NOT_FOUND);
 	CHECK(!streams_stop(s, "nope", &e) && cs_err_http_status(e.code) == 404);
@@ -562,6 +562,108 @@ static void test_a_published_stream_round_trips_through_the_file(void)
 	streams_destroy(s);
 }
 
+/* A cluster of three (lobby is instance 2's, door instance 1's, cam3 instance 3's: see
+ * test_cluster's pinned owners). */
+static struct streams *load_in_cluster(struct cluster *c, int self, const char *token)
+{
+	char why[160];
+	memset(c, 0, sizeof(*c));
+	if (!cluster_parse_peers(c, "http://127.0.0.1:8101,http://127.0.0.1:8102,"
+		"http://127.0.0.1:8103", why, sizeof(why)))
+		return NULL;
+	c->self = self;
+	struct streams *s = streams_create(hub, &policy);
+	streams_set_cluster(s, c, token);
+	struct cs_error e;
+	const char *path = write_file("cluster.json", "{\"streams\":["
+		"{\"name\":\"lobby\",\"rtsp_url\":\"demo:\",\"always_on\":true},"
+		"{\"name\":\"door\",\"publish\":true},"
+		"{\"name\":\"cam3\",\"rtsp_url\":\"rtsp://cam3.local/s\"}]}", 0600);
+	if (!streams_load_file(s, path, false, &e)) {
+		printf("#   load failed: %s\n", e.msg);
+		streams_destroy(s);
+		return NULL;
+	}
+	return s;
+}
+
+static void test_cluster_always_on_runs_only_on_its_owner(void)
+{
+	struct cluster c1, c2;
+	struct streams *s1 = load_in_cluster(&c1, 1, NULL);
+	struct hub_source_info info;
+	CHECK(s1 && !hub_stream_info(hub, "lobby", &info));
+	streams_destroy(s1);
+	struct streams *s2 = load_in_cluster(&c2, 2, NULL);
+	CHECK(s2 && hub_stream_info(hub, "lobby", &info));
+	hub_stream_stop(hub, "lobby", "test over");
+	streams_destroy(s2);
+}
+
+static void test_cluster_relays_what_the_owner_runs(void)
+{
+	struct cluster c;
+	struct streams *s = load_in_cluster(&c, 1, "t0k&n");
+	struct hub_stream_def def;
+	struct cs_error e;
+	/* always on, owned by 2: from 2's FLV, with the token encoded */
+	CHECK(s && streams_resolve(s, "lobby", 0, &def, &e) == CS_OK);
+	CHECK_STR(def.url, "http://127.0.0.1:8102/live/lobby.flv?relay=1&token=t0k%26n");
+	CHECK_STR(def.display_url, "http://127.0.0.1:8102/live/lobby.flv");
+	CHECK_STR(def.host, "127.0.0.1");
+	CHECK(def.port == 8102 && !def.is_push);
+	/* an undeclared key another instance owns may be published there: from the owner */
+	CHECK(streams_resolve(s, "lobby2", 0, &def, &e) == CS_OK);
+	CHECK(cluster_owner(&c, "lobby2") == 1 || strstr(def.url, "/live/lobby2.flv?relay=1"));
+	/* on demand: pulled here, whoever owns it */
+	CHECK(streams_resolve(s, "cam3", 0, &def, &e) == CS_OK);
+	CHECK_STR(def.url, "rtsp://cam3.local/s");
+	/* owned here: itself */
+	CHECK(streams_resolve(s, "door", 0, &def, &e) == CS_OK);
+	CHECK(def.is_push);
+	/* a relay request for a stream another instance owns: the configs disagree */
+	CHECK(streams_resolve(s, "lobby", 3, &def, &e) == CS_CLUSTER_CONFIG);
+	CHECK(streams_resolve(s, "door", 3, &def, &e) == CS_OK);
+	const char *secret;
+	CHECK(streams_publish_right(s, "door", &secret) == PUBLISH_DECLARED);
+	CHECK(streams_publish_right(s, "lobby", &secret) == PUBLISH_ELSEWHERE);
+	const char *url;
+	CHECK(streams_owner(s, "lobby", &url) == 2);
+	CHECK_STR(url, "http://127.0.0.1:8102");
+	streams_destroy(s);
+}
+
+static void test_cluster_lists_owners_and_refuses_changes(void)
+{
+	struct cluster c;
+	struct streams *s = load_in_cluster(&c, 3, NULL);
+	json_t *list = s ? streams_list_json(s) : NULL;
+	CHECK(list && json_integer_value(json_object_get(json_object_get(list, "cluster"),
+		"self")) == 3);
+	CHECK(json_integer_value(json_object_get(json_object_get(list, "cluster"), "size")) == 3);
+	json_t *arr = json_object_get(list, "streams");
+	CHECK(json_array_size(arr) == 3);
+	for (size_t i = 0; i < json_array_size(arr); i++) {
+		json_t *st = json_array_get(arr, i);
+		const char *name = json_string_value(json_object_get(st, "name"));
+		json_int_t owner = json_integer_value(json_object_get(st, "owner"));
+		CHECK(owner == (!strcmp(name, "lobby") ? 2 : !strcmp(name, "door") ? 1 : 3));
+		CHECK(json_is_true(json_object_get(st, "local")) == (owner == 3));
+		CHECK(json_is_string(json_object_get(st, "owner_url")));
+	}
+	json_decref(list);
+	struct cs_error e;
+	CHECK(add(s, "{\"name\":\"new\",\"rtsp_url\":\"demo:\"}", &e) == 409);
+	CHECK(e.code == CS_CLUSTER_CONFIG);
+	CHECK(!streams_remove(s, "cam3", &e) && e.code == CS_CLUSTER_CONFIG);
+	CHECK(!streams_start(s, "cam3", &e) && e.code == CS_CLUSTER_CONFIG);
+	CHECK(!streams_stop(s, "cam3", &e) && e.code == CS_CLUSTER_CONFIG);
+	json_t *doc = json_loads("{\"streams\":[]}", 0, NULL);
+	CHECK(!streams_load_json(s, doc, &e) && e.code == CS_CLUSTER_CONFIG);
+	json_decref(doc);
+	streams_destroy(s);
+}
+
 int main(void)
 {
 	snprintf(dir, sizeof(dir), "/tmp/test_streams.XXXXXX");
@@ -598,6 +700,9 @@ int main(void)
 	RUN(test_a_published_stream_needs_no_url_and_hides_its_secret);
 	RUN(test_publish_fields_are_checked);
 	RUN(test_a_published_stream_round_trips_through_the_file);
+	RUN(test_cluster_always_on_runs_only_on_its_owner);
+	RUN(test_cluster_relays_what_the_owner_runs);
+	RUN(test_cluster_lists_owners_and_refuses_changes);
 
 	hub_destroy(hub, 1000 * 1000);
 	char cmd[96];

@@ -774,6 +774,9 @@ static void test_error_codes_are_the_documented_strings(void)
 	CHECK_STR(cs_err_code(CS_UNSUPPORTED_CODEC), "unsupported_codec");
 	CHECK_STR(cs_err_code(CS_SOURCE_ENDED), "source_ended");
 	CHECK_STR(cs_err_code(CS_SERVER_BUSY), "server_busy");
+	CHECK_STR(cs_err_code(CS_CLUSTER_CONFIG), "cluster_config");
+	CHECK(cs_err_http_status(CS_CLUSTER_CONFIG) == 409);
+	CHECK(cs_err_ws_close(CS_CLUSTER_CONFIG, 0) == 1008);
 }
 
 static void test_error_ws_close_codes(void)
