@@ -8,10 +8,7 @@
 #include <string.h>
 
 #include "text.h"
-
-#ifndef CAMSTREAM_WEB_ROOT_DEFAULT
-#define CAMSTREAM_WEB_ROOT_DEFAULT "web"
-#endif
+#include "web_root.h"
 
 enum opt_id {
 	OPT_HOST = 'H',
@@ -56,7 +53,8 @@ struct opt_desc {
 static const struct opt_desc opts[] = {
 	{ "host", 1, OPT_HOST, "ADDR", "address to listen on (default 0.0.0.0)" },
 	{ "port", 1, OPT_PORT, "N", "port to listen on (default 8000; 0 picks a free one)" },
-	{ "web-root", 1, OPT_WEB_ROOT, "DIR", "folder holding index.html" },
+	{ "web-root", 1, OPT_WEB_ROOT, "DIR",
+		"folder holding the page, index.html (default: below)" },
 	{ "allow-schemes", 1, OPT_ALLOW_SCHEMES, "LIST",
 		"extra source URL schemes, comma-separated (e.g. http,https)" },
 	{ "open-timeout", 1, OPT_OPEN_TIMEOUT, "SECONDS", "limit on opening a source (default 10)" },
@@ -319,7 +317,8 @@ static void print_help(FILE *out)
 			opts[i].arg ? opts[i].arg : "");
 		fprintf(out, "  %-26s %s\n", left, opts[i].help);
 	}
-	fprintf(out, "\nEach option can also be set by an environment variable, e.g.\n"
+	fprintf(out, "\nDefault web root: %s\n", web_root_default());
+	fprintf(out, "Each option can also be set by an environment variable, e.g.\n"
 		"CAMSTREAM_READ_TIMEOUT=3 or CAMSTREAM_ISOLATE=1; the command line wins.\n"
 		"Try the built-in test source: ws://HOST:PORT/ws/stream?rtsp_url=demo:\n");
 }
@@ -346,7 +345,7 @@ enum config_result config_load(struct config *c, int argc, char **argv, FILE *ou
 	memset(c, 0, sizeof(*c));
 	str_fits(c->host, sizeof(c->host), "0.0.0.0");
 	c->port = 8000;
-	str_fits(c->web_root, sizeof(c->web_root), CAMSTREAM_WEB_ROOT_DEFAULT);
+	str_fits(c->web_root, sizeof(c->web_root), web_root_default());
 	c->open_timeout_ms = 10000;
 	c->read_timeout_ms = 5000;
 	c->max_clients = 100;
