@@ -92,7 +92,8 @@ static const struct opt_desc opts[] = {
 		"answer /api/onvif/discover with a WS-Discovery search (default on)" },
 	{ "no-slice-release", 0, OPT_NO_SLICE_RELEASE, NULL,
 		"hand H.264 pictures to the decoder when the next one starts (to compare)" },
-	{ "version", 0, OPT_VERSION, NULL, "print the version and exit" },
+	{ "version", 0, OPT_VERSION, NULL,
+		"print the versions of camstream and its libraries and exit" },
 	{ "help", 0, OPT_HELP, NULL, "print this help and exit" },
 };
 #define N_OPTS (sizeof(opts) / sizeof(opts[0]))
@@ -373,10 +374,8 @@ enum config_result config_load(struct config *c, int argc, char **argv, FILE *ou
 			print_help(out);
 			return CONFIG_EXIT_OK;
 		}
-		if (id == OPT_VERSION) {
-			fprintf(out, "camstream %s\n", CAMSTREAM_VERSION);
-			return CONFIG_EXIT_OK;
-		}
+		if (id == OPT_VERSION)
+			return CONFIG_EXIT_VERSION; /* the caller prints it, libraries included */
 		if (id == '?' || id == ':') {
 			fprintf(stderr, "camstream: %s %s (try --help)\n",
 				id == ':' ? "missing value for" : "unknown option", argv[optind - 1]);
