@@ -54,7 +54,7 @@ static const struct opt_desc opts[] = {
 	{ "host", 1, OPT_HOST, "ADDR", "address to listen on (default 0.0.0.0)" },
 	{ "port", 1, OPT_PORT, "N", "port to listen on (default 8000; 0 picks a free one)" },
 	{ "web-root", 1, OPT_WEB_ROOT, "DIR",
-		"folder holding the page, index.html (default: below)" },
+		"folder holding the page, index.html (default: the installed page)" },
 	{ "allow-schemes", 1, OPT_ALLOW_SCHEMES, "LIST",
 		"extra source URL schemes, comma-separated (e.g. http,https)" },
 	{ "open-timeout", 1, OPT_OPEN_TIMEOUT, "SECONDS", "limit on opening a source (default 10)" },
