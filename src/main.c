@@ -8,6 +8,7 @@
 #include "config.h"
 #include "log.h"
 #include "server.h"
+#include "version.h"
 
 static volatile sig_atomic_t stop_requested;
 
@@ -34,6 +35,9 @@ int main(int argc, char **argv)
 	limit_malloc_arenas();
 	switch (config_load(&cfg, argc, argv, stdout)) {
 	case CONFIG_EXIT_OK:
+		return 0;
+	case CONFIG_EXIT_VERSION:
+		version_print(stdout);
 		return 0;
 	case CONFIG_ERROR:
 		return 2;

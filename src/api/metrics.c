@@ -22,10 +22,7 @@
 #include "log.h"
 #include "rtmp_server.h"
 #include "strbuf.h"
-
-#ifndef CAMSTREAM_VERSION   /* meson defines it; a bare syntax check may not */
-#define CAMSTREAM_VERSION "unknown"
-#endif
+#include "version.h"
 
 #define CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
@@ -323,9 +320,19 @@ static void write_process(struct strbuf *b, const struct app *st,
 	for (size_t i = 0; i < c->n; i++)
 		rtsp += c->rows[i].rtsp_sessions;
 
-	family(b, "camstream_build_info", "gauge", "Always 1; the version is in the label");
+	/* the same versions as --version prints (version.c) */
+	struct version_info v;
+	version_get(&v);
+	family(b, "camstream_build_info", "gauge",
+		"Always 1; the versions of camstream and of the libraries it runs with are the labels");
 	sb_puts(b, "camstream_build_info{version=\"");
-	buf_label_value(b, CAMSTREAM_VERSION);
+	buf_label_value(b, v.camstream);
+	sb_puts(b, "\",lws=\"");
+	buf_label_value(b, v.lws);
+	sb_puts(b, "\",ffmpeg=\"");
+	buf_label_value(b, v.ffmpeg);
+	sb_puts(b, "\",libjpeg_turbo=\"");
+	buf_label_value(b, v.libjpeg_turbo);
 	sb_puts(b, "\"} 1\n");
 
 	family(b, "camstream_start_time_seconds", "gauge", "When the server started (Unix time)");

@@ -8,10 +8,7 @@
 #include <string.h>
 
 #include "text.h"
-
-#ifndef CAMSTREAM_WEB_ROOT_DEFAULT
-#define CAMSTREAM_WEB_ROOT_DEFAULT "web"
-#endif
+#include "web_root.h"
 
 enum opt_id {
 	OPT_HOST = 'H',
@@ -59,7 +56,8 @@ struct opt_desc {
 static const struct opt_desc opts[] = {
 	{ "host", 1, OPT_HOST, "ADDR", "address to listen on (default 0.0.0.0)" },
 	{ "port", 1, OPT_PORT, "N", "port to listen on (default 8000; 0 picks a free one)" },
-	{ "web-root", 1, OPT_WEB_ROOT, "DIR", "folder holding index.html" },
+	{ "web-root", 1, OPT_WEB_ROOT, "DIR",
+		"folder holding the page, index.html (default: the installed page)" },
 	{ "allow-schemes", 1, OPT_ALLOW_SCHEMES, "LIST",
 		"extra source URL schemes, comma-separated (e.g. http,https)" },
 	{ "open-timeout", 1, OPT_OPEN_TIMEOUT, "SECONDS", "limit on opening a source (default 10)" },
@@ -103,7 +101,8 @@ static const struct opt_desc opts[] = {
 		"proxy addresses/CIDRs whose X-Forwarded-For the log believes" },
 	{ "no-slice-release", 0, OPT_NO_SLICE_RELEASE, NULL,
 		"hand H.264 pictures to the decoder when the next one starts (to compare)" },
-	{ "version", 0, OPT_VERSION, NULL, "print the version and exit" },
+	{ "version", 0, OPT_VERSION, NULL,
+		"print the versions of camstream and its libraries and exit" },
 	{ "help", 0, OPT_HELP, NULL, "print this help and exit" },
 };
 #define N_OPTS (sizeof(opts) / sizeof(opts[0]))
@@ -359,7 +358,8 @@ static void print_help(FILE *out)
 			opts[i].arg ? opts[i].arg : "");
 		fprintf(out, "  %-26s %s\n", left, opts[i].help);
 	}
-	fprintf(out, "\nEach option can also be set by an environment variable, e.g.\n"
+	fprintf(out, "\nDefault web root: %s\n", web_root_default());
+	fprintf(out, "Each option can also be set by an environment variable, e.g.\n"
 		"CAMSTREAM_READ_TIMEOUT=3 or CAMSTREAM_ISOLATE=1; the command line wins.\n"
 		"Try the built-in test source: ws://HOST:PORT/ws/stream?rtsp_url=demo:\n");
 }
@@ -386,7 +386,7 @@ enum config_result config_load(struct config *c, int argc, char **argv, FILE *ou
 	memset(c, 0, sizeof(*c));
 	str_fits(c->host, sizeof(c->host), "0.0.0.0");
 	c->port = 8000;
-	str_fits(c->web_root, sizeof(c->web_root), CAMSTREAM_WEB_ROOT_DEFAULT);
+	str_fits(c->web_root, sizeof(c->web_root), web_root_default());
 	c->open_timeout_ms = 10000;
 	c->read_timeout_ms = 5000;
 	c->max_clients = 100;
@@ -414,10 +414,8 @@ enum config_result config_load(struct config *c, int argc, char **argv, FILE *ou
 			print_help(out);
 			return CONFIG_EXIT_OK;
 		}
-		if (id == OPT_VERSION) {
-			fprintf(out, "camstream %s\n", CAMSTREAM_VERSION);
-			return CONFIG_EXIT_OK;
-		}
+		if (id == OPT_VERSION)
+			return CONFIG_EXIT_VERSION; /* the caller prints it, libraries included */
 		if (id == '?' || id == ':') {
 			fprintf(stderr, "camstream: %s %s (try --help)\n",
 				id == ':' ? "missing value for" : "unknown option", argv[optind - 1]);

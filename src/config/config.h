@@ -45,10 +45,12 @@ struct config {
 	struct net_policy trusted_proxy; /* proxies whose X-Forwarded-For logs believe */
 };
 
-enum config_result { CONFIG_OK = 0, CONFIG_EXIT_OK, CONFIG_ERROR };
+enum config_result { CONFIG_OK = 0, CONFIG_EXIT_OK, CONFIG_EXIT_VERSION, CONFIG_ERROR };
 
-/* Fills @c from defaults, the environment and then @argv. --help and --version print to
- * @out and give CONFIG_EXIT_OK; a bad value prints one line to stderr and gives CONFIG_ERROR. */
+/* Fills @c from defaults, the environment and then @argv. --help prints to @out and gives
+ * CONFIG_EXIT_OK; --version gives CONFIG_EXIT_VERSION, for the caller to print the versions
+ * (the libraries' are beyond this layer); a bad value prints one line to stderr and gives
+ * CONFIG_ERROR. */
 enum config_result config_load(struct config *c, int argc, char **argv, FILE *out);
 
 #endif

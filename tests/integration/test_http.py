@@ -77,6 +77,35 @@ class CommandLine(CamTestCase):
         self.assertEqual(rc, 0, "--version exit code (stderr %r)" % err)
         self.assertRegex(out + err, r"\d+\.\d+", "--version prints no version number")
 
+    def test_version_names_camstream_then_each_library_it_runs_with(self):
+        rc, out, err = run_camstream("--version")
+        self.assertEqual(rc, 0, "--version exit code (stderr %r)" % err)
+        lines = out.splitlines()
+        self.assertRegex(lines[0], r"^camstream \d+\.\d+\.\d+$", "--version first line")
+        names = [line.split(" ", 1)[0] for line in lines[1:]]
+        self.assertEqual(names, ["libwebsockets", "FFmpeg", "libjpeg-turbo", "OpenSSL",
+                                 "libsrtp2", "libxml2", "libcurl", "jansson"],
+                         "--version libraries, in order:\n%s" % out)
+        for line in lines[1:]:
+            self.assertRegex(line, r"^\S+ \d+\.\d+", "--version line without a version")
+
+    def test_help_names_the_default_web_root(self):
+        rc, out, err = run_camstream("--help")
+        self.assertEqual(rc, 0, "--help exit code (stderr %r)" % err)
+        m = re.search(r"^Default web root: (.+)$", out, re.M)
+        self.assertIsNotNone(m, "--help does not name the default web root:\n%s" % out)
+        # the binary under test is the one in its build directory: the source tree's page
+        self.assertEqual(os.path.realpath(m.group(1)), os.path.realpath(WEB_ROOT),
+                         "default web root of the build directory's binary")
+
+    def test_binary_in_its_build_directory_serves_the_source_page_without_web_root(self):
+        cam = self.start_camstream("--port", "0", "--host", "127.0.0.1", "--rtmp-port", "off",
+                                   "--webrtc-port", "off", default_args=False)
+        r = http_get(cam.port, "/", headers={"Accept": BROWSER_ACCEPT})
+        self.assertEqual(r.status, 200, "GET / as a browser: status (body %r)" % r.body[:200])
+        with open(os.path.join(WEB_ROOT, "index.html"), "rb") as f:
+            self.assertEqual(r.body, f.read(), "GET / as a browser: not the source's index.html")
+
     def test_help_lists_the_options_and_exits_0(self):
         rc, out, err = run_camstream("--help")
         self.assertEqual(rc, 0, "--help exit code (stderr %r)" % err)

@@ -13,8 +13,8 @@ import tempfile
 import time
 import unittest
 
-from camtest import (SECURE_PASSWORD, SECURE_USER, CamTestCase, http_get, stream_path,
-                     wait_until)
+from camtest import (SECURE_PASSWORD, SECURE_USER, CamTestCase, http_get, run_camstream,
+                     stream_path, wait_until)
 from rtmp_server import start_for_test as start_rtmp
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -326,6 +326,18 @@ class Format(MetricsTestCase):
         (version,) = m.label_values("version")
         self.assertRegex(version, r"^\d+\.\d+", "build_info version label")
         self.assertEqual(m.value("camstream_build_info"), 1)
+
+    def test_build_info_labels_are_what_version_prints(self):
+        rc, out, err = run_camstream("--version")
+        self.assertEqual(rc, 0, "--version exit code (stderr %r)" % err)
+        printed = {line.split(" ", 1)[0]: line.split(" ")[1] for line in out.splitlines()}
+        m = self.scrape(self.start_camstream())
+        samples = [lab for name, lab, _ in m.samples if name == "camstream_build_info"]
+        self.assertEqual(len(samples), 1, "camstream_build_info samples:\n%s" % m.text)
+        self.assertEqual(samples[0], {
+            "version": printed["camstream"], "lws": printed["libwebsockets"],
+            "ffmpeg": printed["FFmpeg"], "libjpeg_turbo": printed["libjpeg-turbo"]},
+            "build_info labels against --version:\n%s" % out)
 
     def test_uptime_grows(self):
         cam = self.start_camstream()

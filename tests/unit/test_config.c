@@ -184,7 +184,7 @@ static void test_help_and_version_exit_successfully(void)
 	char *help[] = { "camstream", "--help", NULL };
 	char *version[] = { "camstream", "--version", NULL };
 	CHECK(load(&c, 2, help) == CONFIG_EXIT_OK);
-	CHECK(load(&c, 2, version) == CONFIG_EXIT_OK);
+	CHECK(load(&c, 2, version) == CONFIG_EXIT_VERSION);
 }
 
 int main(void)
