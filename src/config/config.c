@@ -43,6 +43,9 @@ enum opt_id {
 	OPT_WEBRTC_PORT,
 	OPT_WEBRTC_HOST,
 	OPT_ONVIF_DISCOVERY,
+	OPT_CLUSTER_PEERS,
+	OPT_CLUSTER_SELF,
+	OPT_TRUSTED_PROXY,
 };
 
 struct opt_desc {
@@ -92,6 +95,12 @@ static const struct opt_desc opts[] = {
 		"addresses WebRTC answers give browsers (default: this machine's)" },
 	{ "onvif-discovery", 1, OPT_ONVIF_DISCOVERY, "on|off",
 		"answer /api/onvif/discover with a WS-Discovery search (default on)" },
+	{ "cluster-peers", 1, OPT_CLUSTER_PEERS, "LIST",
+		"every instance of a cluster, same order on each: http://HOST:PORT,..." },
+	{ "cluster-self", 1, OPT_CLUSTER_SELF, "N",
+		"this instance's place in --cluster-peers, from 1" },
+	{ "trusted-proxy", 1, OPT_TRUSTED_PROXY, "LIST",
+		"proxy addresses/CIDRs whose X-Forwarded-For the log believes" },
 	{ "no-slice-release", 0, OPT_NO_SLICE_RELEASE, NULL,
 		"hand H.264 pictures to the decoder when the next one starts (to compare)" },
 	{ "version", 0, OPT_VERSION, NULL, "print the version and exit" },
@@ -203,6 +212,24 @@ static bool read_token_file(struct config *c, const char *path, const char *orig
 	return ok;
 }
 
+/* Addresses and CIDRs only: a proxy is known by the address it connects from. */
+static bool trusted_proxies(struct config *c, const char *list, const char *origin)
+{
+	struct cs_error err;
+	int before = c->trusted_proxy.n;
+	if (net_policy_add_list(&c->trusted_proxy, list, &err) != CS_OK) {
+		fprintf(stderr, "camstream: %s: %s\n", origin, err.msg);
+		return false;
+	}
+	for (int i = before; i < c->trusted_proxy.n; i++)
+		if (!c->trusted_proxy.rules[i].is_range) {
+			fprintf(stderr, "camstream: %s: \"%.64s\" is not an address or CIDR range\n",
+				origin, c->trusted_proxy.rules[i].name);
+			return false;
+		}
+	return true;
+}
+
 /* Applies one option's value; @origin names where it came from for the error message. */
 static bool apply(struct config *c, int id, const char *val, const char *origin)
 {
@@ -300,6 +327,19 @@ static bool apply(struct config *c, int id, const char *val, const char *origin)
 	case OPT_ONVIF_DISCOVERY:
 		ok = parse_bool(val, &c->onvif_discovery);
 		break;
+	case OPT_CLUSTER_PEERS: {
+		char why[160];
+		if (!cluster_parse_peers(&c->cluster, val, why, sizeof(why))) {
+			fprintf(stderr, "camstream: %s: %s\n", origin, why);
+			return false;
+		}
+		break;
+	}
+	case OPT_CLUSTER_SELF:
+		ok = parse_int(val, 1, CLUSTER_MAX, &c->cluster.self);
+		break;
+	case OPT_TRUSTED_PROXY:
+		return trusted_proxies(c, val, origin);
 	default:
 		ok = false;
 	}
@@ -391,6 +431,19 @@ enum config_result config_load(struct config *c, int argc, char **argv, FILE *ou
 	}
 	if (!c->tls_cert[0] != !c->tls_key[0]) {
 		fprintf(stderr, "camstream: --tls-cert and --tls-key go together\n");
+		return CONFIG_ERROR;
+	}
+	if (c->cluster.n && !c->cluster.self) {
+		fprintf(stderr, "camstream: --cluster-peers needs --cluster-self N (this instance's "
+			"place in the list)\n");
+		return CONFIG_ERROR;
+	}
+	if (c->cluster.self > c->cluster.n) {
+		if (c->cluster.n)
+			fprintf(stderr, "camstream: --cluster-self %d is past the %d peers of "
+				"--cluster-peers\n", c->cluster.self, c->cluster.n);
+		else
+			fprintf(stderr, "camstream: --cluster-self needs --cluster-peers\n");
 		return CONFIG_ERROR;
 	}
 	if (optind < argc) {

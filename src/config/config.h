@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "cluster.h"
 #include "log.h"
 #include "netpolicy.h"
 #include "schemes.h"
@@ -40,6 +41,8 @@ struct config {
 	bool webrtc_port_given; /* asked for explicitly: failing to bind it is a start-up error */
 	char webrtc_host[1024]; /* addresses for ICE candidates, comma-separated; "" = default */
 	bool onvif_discovery;   /* /api/onvif/discover searches (WS-Discovery); default true */
+	struct cluster cluster; /* --cluster-peers and --cluster-self; n = 0: no cluster */
+	struct net_policy trusted_proxy; /* proxies whose X-Forwarded-For logs believe */
 };
 
 enum config_result { CONFIG_OK = 0, CONFIG_EXIT_OK, CONFIG_ERROR };

@@ -1,5 +1,7 @@
 #include "access.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
@@ -7,6 +9,7 @@
 
 #include "app.h"
 #include "http_reply.h"
+#include "text.h"
 
 bool access_equal(const char *a, size_t alen, const char *b, size_t blen)
 {
@@ -185,4 +188,46 @@ int access_confirm_upgrade(struct lws *wsi, const char *const *paths, size_t n)
 	snprintf(msg + strlen(msg), sizeof(msg) - strlen(msg), " only");
 	write_refusal(wsi, e, e == CS_NOT_FOUND ? msg : NULL);
 	return 1;
+}
+
+/* Whether the numeric address @a is one of the trusted proxies. */
+static bool trusted(const struct config *cfg, const char *a)
+{
+	if (!strncmp(a, "::ffff:", 7) && strchr(a, '.'))
+		a += 7;
+	struct sockaddr_in6 s6 = { .sin6_family = AF_INET6 };
+	struct sockaddr_in s4 = { .sin_family = AF_INET };
+	if (inet_pton(AF_INET, a, &s4.sin_addr) == 1)
+		return net_policy_allows_addr(&cfg->trusted_proxy, (struct sockaddr *)&s4);
+	if (inet_pton(AF_INET6, a, &s6.sin6_addr) == 1)
+		return net_policy_allows_addr(&cfg->trusted_proxy, (struct sockaddr *)&s6);
+	return false;
+}
+
+void access_client_addr(struct lws *wsi, const struct config *cfg, char *out, size_t size)
+{
+	char peer[64] = "";
+	lws_get_peer_simple(wsi, peer, sizeof(peer));
+	str_copy(out, size, peer[0] ? peer : "-");
+	if (!cfg->trusted_proxy.n || !peer[0] || !trusted(cfg, peer))
+		return;
+	char xff[1024];
+	int n = lws_hdr_copy(wsi, xff, sizeof(xff), WSI_TOKEN_X_FORWARDED_FOR);
+	if (n <= 0)
+		return;
+	/* from the right: every hop a trusted proxy added, until the first one that is not */
+	for (;;) {
+		char *comma = strrchr(xff, ',');
+		char *hop = comma ? comma + 1 : xff;
+		hop += strspn(hop, " \t");
+		size_t len = strcspn(hop, " \t");
+		hop[len] = '\0';
+		unsigned char bin[16];
+		if (!*hop || (inet_pton(AF_INET, hop, bin) != 1 && inet_pton(AF_INET6, hop, bin) != 1))
+			return; /* not an address: keep the last hop that was */
+		str_copy(out, size, hop);
+		if (!comma || !trusted(cfg, hop))
+			return;
+		*comma = '\0';
+	}
 }

@@ -30,6 +30,11 @@ bool access_http_check(struct lws *wsi, bool protected, const char *exact, int *
  * Returns what the callback returns: 0 lets the upgrade go ahead. */
 int access_confirm_upgrade(struct lws *wsi, const char *const *paths, size_t n);
 
+/* The client's address for log lines, into @out: the connection's peer, or, when the peer is
+ * one of --trusted-proxy, the rightmost X-Forwarded-For address that is not (the client the
+ * nearest trusted proxy saw; the entries left of it could be anything the client wrote). */
+void access_client_addr(struct lws *wsi, const struct config *cfg, char *out, size_t size);
+
 /* Compares in time that depends only on the lengths, never on where they differ. */
 bool access_equal(const char *a, size_t alen, const char *b, size_t blen);
 

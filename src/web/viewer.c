@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "access.h"
 #include "app.h"
 #include "clock.h"
 #include "log.h"
@@ -129,6 +130,7 @@ enum cs_err viewer_start(struct viewer *v, struct lws *wsi, const struct viewer_
 			app->cfg->max_clients);
 	v->counted = true;
 	app->clients++;
+	access_client_addr(wsi, app->cfg, v->from, sizeof(v->from));
 	enum cs_err e = read_options(v, path_name, err);
 	if (e == CS_OK)
 		e = check_source(v, app, err);
@@ -143,8 +145,8 @@ enum cs_err viewer_start(struct viewer *v, struct lws *wsi, const struct viewer_
 		hub_unsubscribe(app->hub, &v->sub);
 		return e;
 	}
-	log_msg(kind->quiet ? LOG_DEBUG : LOG_INFO, "%s connected: %s (%d viewers)", kind->what,
-		viewer_label(v), app->clients);
+	log_msg(kind->quiet ? LOG_DEBUG : LOG_INFO, "%s connected: %s from %s (%d viewers)",
+		kind->what, viewer_label(v), v->from, app->clients);
 	return CS_OK;
 }
 
@@ -162,8 +164,8 @@ void viewer_finish(struct viewer *v)
 	if (v->counted) {
 		v->counted = false;
 		app->clients--;
-		log_msg(v->kind->quiet ? LOG_DEBUG : LOG_INFO, "%s left: %s (%d viewers)",
-			v->kind->what, viewer_label(v), app->clients);
+		log_msg(v->kind->quiet ? LOG_DEBUG : LOG_INFO, "%s left: %s from %s (%d viewers)",
+			v->kind->what, viewer_label(v), v->from, app->clients);
 	}
 	url_free(&v->url);
 	opts_free(&v->opts);

@@ -67,6 +67,7 @@ struct viewer {
 	bool expired;               /* the wait ran out */
 	int64_t stall_armed_us;     /* when viewer_stall_watch last armed lws' timeout */
 	bool started, counted, finished;
+	char from[64];              /* the client's address, for log lines (access_client_addr) */
 };
 
 /* Admits @v, reads the query (and @path_name, the stream the path names, or NULL) and

@@ -46,6 +46,28 @@ static void test_onvif_discovery_on_or_off(void)
 	CHECK(load(&c, 3, bad) == CONFIG_ERROR);
 }
 
+static void test_cluster_and_trusted_proxy(void)
+{
+	struct config c;
+	char *none[] = { "camstream", NULL };
+	CHECK(load(&c, 1, none) == CONFIG_OK);
+	CHECK(c.cluster.n == 0 && c.cluster.self == 0 && c.trusted_proxy.n == 0);
+	char *ok[] = { "camstream", "--cluster-peers", "http://127.0.0.1:8101,http://127.0.0.1:8102",
+		"--cluster-self", "2", "--trusted-proxy", "127.0.0.1,10.0.0.0/8", NULL };
+	CHECK(load(&c, 7, ok) == CONFIG_OK);
+	CHECK(c.cluster.n == 2 && c.cluster.self == 2);
+	CHECK(c.trusted_proxy.n == 2);
+	char *no_self[] = { "camstream", "--cluster-peers", "http://a:1,http://b:1", NULL };
+	CHECK(load(&c, 3, no_self) == CONFIG_ERROR);
+	char *past[] = { "camstream", "--cluster-peers", "http://a:1,http://b:1", "--cluster-self",
+		"3", NULL };
+	CHECK(load(&c, 5, past) == CONFIG_ERROR);
+	char *alone[] = { "camstream", "--cluster-self", "1", NULL };
+	CHECK(load(&c, 3, alone) == CONFIG_ERROR);
+	char *name[] = { "camstream", "--trusted-proxy", "proxy.local", NULL };
+	CHECK(load(&c, 3, name) == CONFIG_ERROR);
+}
+
 static void test_webrtc_port_and_hosts(void)
 {
 	struct config c;
@@ -171,6 +193,7 @@ int main(void)
 	RUN(test_rtmp_port_takes_a_number_zero_or_off);
 	RUN(test_webrtc_port_and_hosts);
 	RUN(test_onvif_discovery_on_or_off);
+	RUN(test_cluster_and_trusted_proxy);
 	RUN(test_command_line_sets_every_option);
 	RUN(test_environment_sets_options_and_command_line_wins);
 	RUN(test_bad_values_are_refused);
