@@ -27,7 +27,10 @@ On stdout, once listening:  READY rtsp_port=N control_port=M
 Control: a tiny HTTP server on 127.0.0.1:M.
   GET /stats -> {"sessions": RTSP sessions in the pool, "clients": connected RTSP clients (TCP
                  connections), "clients_total", "sessions_total": created since start,
-                 "media": prepared media pipelines, "media_total": prepared since start}
+                 "media": prepared media pipelines, "media_total": prepared since start,
+                 "by_path": {"/h264?cam=3": live sessions whose client asked DESCRIBE for that
+                 path and query, ...}: a query picks nothing (any query reaches the mount), so
+                 URLs that differ only in it are distinct cameras that can be counted apart}
   GET /info  -> {"rtsp_port": N, "secure_port": K, "width", "height", "fps"}
 A client's sessions end when its TCP connection closes (TEARDOWN or not), so the counts drop
 whether FFmpeg tears down or just drops the connection.
@@ -114,6 +117,7 @@ class Counters:
     def __init__(self, pool):
         self._lock = threading.Lock()
         self._pool = pool
+        self._paths = {}      # session id -> the path and query its client described
         self.clients = 0
         self.clients_total = 0
         self.sessions_total = 0
@@ -125,13 +129,22 @@ class Counters:
             self.clients += 1
             self.clients_total += 1
         ids = []
-        client.connect("new-session", self.new_session, ids)
+        described = [""]     # the path and query of the client's latest DESCRIBE
+        client.connect("describe-request", self.describe_request, described)
+        client.connect("new-session", self.new_session, ids, described)
         client.connect("closed", self.client_closed, ids)
 
-    def new_session(self, _client, session, ids):
-        ids.append(session.get_sessionid())
+    @staticmethod
+    def describe_request(_client, ctx, described):
+        url = ctx.uri
+        described[0] = url.abspath + ("?" + url.query if url.query else "")
+
+    def new_session(self, _client, session, ids, described):
+        sid = session.get_sessionid()
+        ids.append(sid)
         with self._lock:
             self.sessions_total += 1
+            self._paths[sid] = described[0]
 
     def client_closed(self, _client, ids):
         # As many cameras do: the connection's sessions end with the connection. Without this,
@@ -142,6 +155,9 @@ class Counters:
             session = self._pool.find(sid)
             if session is not None:
                 self._pool.remove(session)
+        with self._lock:
+            for sid in ids:
+                self._paths.pop(sid, None)
         ids.clear()
 
     def media_constructed(self, _factory, media):
@@ -160,9 +176,16 @@ class Counters:
     def snapshot(self):
         n_sessions = self._pool.get_n_sessions()  # the pool has its own lock
         with self._lock:
-            return {"sessions": n_sessions, "clients": self.clients,
-                    "clients_total": self.clients_total, "sessions_total": self.sessions_total,
-                    "media": self.media, "media_total": self.media_total}
+            paths = dict(self._paths)
+            doc = {"sessions": n_sessions, "clients": self.clients,
+                   "clients_total": self.clients_total, "sessions_total": self.sessions_total,
+                   "media": self.media, "media_total": self.media_total}
+        by_path = {}
+        for sid, path in paths.items():
+            if self._pool.find(sid) is not None:   # not yet expired by the pool's sweep
+                by_path[path] = by_path.get(path, 0) + 1
+        doc["by_path"] = by_path
+        return doc
 
 
 def make_factory(launch, counters):
