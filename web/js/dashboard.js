@@ -18,6 +18,7 @@ class Dashboard {
     this.serverChecks = 0;   // checks started; only the newest one's answer counts
     this.serverTimer = 0;    // the next check while the server does not answer
     this.serverDown = false;
+    this.cluster = null;     // {self, size} when GET /api/streams says the server is one of a cluster
     this.onvif = new OnvifPanel(this); // the "Find cameras" panel (onvif.js)
   }
 
@@ -175,19 +176,28 @@ class Dashboard {
 
   /* ----- named streams ----- */
 
-  /** Fills the picker from GET /api/streams; hides it when the server has none or no API. */
+  /**
+   * Fills the picker from GET /api/streams; hides it when the server has none or no API. Its
+   * "cluster" tells the embed panels that names come from the config file there.
+   */
   async loadNamedStreams() {
     const select = document.getElementById('named');
     let streams = [];
+    let cluster = null;
     try {
       const response = await fetch(httpBase(this.server) + '/api/streams',
         { headers: { Accept: 'application/json' }, signal: AbortSignal.timeout(5000) });
       if (response.ok) {
         const body = await response.json();
         streams = Array.isArray(body.streams) ? body.streams : [];
+        cluster = body.cluster && typeof body.cluster === 'object' ? body.cluster : null;
       }
     } catch (err) {
       streams = []; // no such API, or the server is not reachable from here: URLs still work
+    }
+    if (Boolean(cluster) !== Boolean(this.cluster)) {
+      this.cluster = cluster;
+      for (const tile of this.tiles) tile.renderNamedOffer();
     }
     select.replaceChildren(...streams.map((s) => el('option', {
       value: s.name,

@@ -80,6 +80,7 @@ class Tile {
     this.statusPolledAt = 0;
     this.statusBusy = false;
     this.removed = false;
+    this.saving = false;      // "Save as named stream" is waiting for camstream
     this.build();
   }
 
@@ -164,6 +165,11 @@ class Tile {
       else this.act(button.dataset.action, button);
     });
     root.querySelector('[data-role="embed-secret"]').addEventListener('change', () => this.renderEmbed());
+    root.querySelector('[data-role="stream-name"]').addEventListener('keydown', (event) => {
+      if (event.key !== 'Enter') return;
+      event.preventDefault();
+      this.saveNamed(root.querySelector('[data-action="save-named"]'));
+    });
     this.credentialsForm.addEventListener('submit', (event) => {
       event.preventDefault();
       this.submitCredentials();
@@ -198,6 +204,7 @@ class Tile {
       case 'close': this.dashboard.remove(this); break;
       case 'retry': this.attempt = 0; this.connect(); break;
       case 'mode': this.setMode(button.dataset.mode); break;
+      case 'save-named': this.saveNamed(button); break;
       default: break;
     }
   }
@@ -693,6 +700,8 @@ class Tile {
   }
 
   renderEmbed() {
+    this.sayEmbed('');
+    this.renderNamedOffer();
     const secrets = !this.isNamed && !this.missing ? secretsOf(this.source.url) : [];
     const secretBox = this.el.querySelector('.embed-secret');
     secretBox.hidden = secrets.length === 0;
@@ -710,6 +719,89 @@ class Tile {
       ? 'USER, PASSWORD and SECRET stand for the camera\'s credentials (percent-encode them). '
         + 'Anyone who can read the page can read them.'
       : (include ? 'These snippets contain the camera\'s password.' : '');
+  }
+
+  /**
+   * A camera URL's embed panel says why a named stream is better for another page, and offers
+   * to save this camera as one; where camstream is one instance of a cluster (the dashboard
+   * read it from GET /api/streams) it says where names come from there instead.
+   */
+  renderNamedOffer() {
+    const offer = this.embedPanel.querySelector('.embed-named');
+    offer.hidden = this.isNamed;
+    if (this.isNamed) return;
+    const input = offer.querySelector('[data-role="stream-name"]');
+    if (!input.value) input.value = suggestStreamName(this.source.url);
+    const cluster = Boolean(this.dashboard.cluster);
+    offer.querySelector('.embed-save').hidden = cluster;
+    offer.querySelector('.embed-how').hidden = cluster;
+    const where = offer.querySelector('.embed-cluster');
+    where.hidden = !cluster;
+    where.textContent = cluster ? clusterConfigText('') : '';
+  }
+
+  /** The embed panel's status line: @kind '' (progress, done) or 'error'. */
+  sayEmbed(text, kind = '') {
+    const note = this.embedPanel.querySelector('.embed-save-note');
+    note.textContent = text;
+    note.dataset.kind = kind;
+  }
+
+  /**
+   * "Save as named stream": POST /api/streams with this tile's camera URL (its credentials go
+   * to camstream, which keeps them and never shows them back), then this tile, its snippets
+   * and the stored layout use the name.
+   */
+  async saveNamed(button) {
+    if (this.isNamed || this.saving) return;
+    const input = this.embedPanel.querySelector('[data-role="stream-name"]');
+    const name = input.value.trim();
+    const problem = streamNameProblem(name);
+    if (problem) {
+      this.sayEmbed(problem, 'error');
+      input.focus();
+      return;
+    }
+    if (this.missing) {
+      this.sayEmbed('This tile does not have the camera\'s user name and password yet: enter them in the tile, then save.', 'error');
+      return;
+    }
+    const url = this.source.url;
+    const http = httpBase(this.dashboard.server);
+    this.saving = true;
+    button.disabled = true;
+    this.sayEmbed('Saving…');
+    let answer;
+    try {
+      const response = await fetch(`${http}/api/streams`, {
+        method: 'POST',
+        headers: { Accept: 'application/json', 'Content-Type': 'application/json' },
+        body: JSON.stringify(namedStreamBody(name, url, this.options)),
+        signal: AbortSignal.timeout(10000),
+      });
+      let body = null;
+      try { body = await response.json(); } catch (err) { body = null; }
+      answer = { ok: response.ok, status: response.status, body };
+    } catch (err) {
+      answer = { error: err && err.name === 'TimeoutError' ? 'camstream did not answer in time' : `cannot reach camstream at ${http}` };
+    } finally {
+      this.saving = false;
+      button.disabled = false;
+    }
+    if (this.removed || this.isNamed || this.source.url !== url) return;
+    if (answer.error || !answer.ok) {
+      this.sayEmbed(answer.error || streamSaveErrorText(answer.status, answer.body, name), 'error');
+      return;
+    }
+    this.source = { name };
+    this.renderTitle();
+    this.dashboard.save();
+    this.restart();
+    this.renderEmbed();
+    this.dashboard.loadNamedStreams();
+    this.sayEmbed(`Saved as "${name}": this tile and the snippets now use the name.`);
+    // the button went with the offer: keep the keyboard in the panel
+    this.embedPanel.querySelector('[data-copy="img"]').focus();
   }
 
   async copySnippet(button) {
