@@ -141,6 +141,11 @@ class Tile {
       area.id = `${id}-${label.dataset.for}`;
       label.htmlFor = area.id;
     }
+    // the tile has one live region (its status line): the name field's description is the
+    // save's outcome, read out when the field gets the focus back after a refusal
+    const saveNote = root.querySelector('.embed-save-note');
+    saveNote.id = `${id}-save-note`;
+    root.querySelector('[data-role="stream-name"]').setAttribute('aria-describedby', saveNote.id);
     this.settingsPanel.querySelector('.options').append(...optionFields(this.options));
     if (!this.can.mse) {
       const flv = root.querySelector('[data-mode="flv"]');
@@ -764,6 +769,7 @@ class Tile {
     }
     if (this.missing) {
       this.sayEmbed('This tile does not have the camera\'s user name and password yet: enter them in the tile, then save.', 'error');
+      input.focus();
       return;
     }
     const url = this.source.url;
@@ -791,6 +797,7 @@ class Tile {
     if (this.removed || this.isNamed || this.source.url !== url) return;
     if (answer.error || !answer.ok) {
       this.sayEmbed(answer.error || streamSaveErrorText(answer.status, answer.body, name), 'error');
+      input.focus();
       return;
     }
     this.source = { name };
