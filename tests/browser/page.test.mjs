@@ -16,7 +16,7 @@ import {
   waitTileState,
 } from './helpers.mjs';
 
-const RUN_TIMEOUT_MS = 150000;
+const RUN_TIMEOUT_MS = 180000;
 // The policy camstream is to send as a header; index.html carries it in a <meta> without
 // frame-ancestors (ignored there), so it holds from disk and in these tests too. media-src
 // blob: is the FLV mode's <video> (a MediaSource's blob: URL); 'self' http: https: the HLS
@@ -348,6 +348,110 @@ async function main() {
     assert(shown.url === camera, `with the password the snippet's camera URL is ${shown.url}`);
     assertNoPageErrors(page);
     await closePage(page);
+  }, logs);
+
+  await test('embed panel: a camera URL\'s says why a name is better; "Save as named stream" moves the tile and its snippets to the name', async () => {
+    const page = await openServed();
+    const name = 'embed-demo';
+    await addTile(page, 'demo:', { width: 320 });
+    await waitTileState(page, 0, ['live'], LIVE_TIMEOUT_MS);
+    await page.click(`${tileSel(0)} [data-action="embed"]`);
+    const offer = `${tileSel(0)} .embed-named`;
+    assert(await page.isVisible(offer), 'no named-stream offer in the embed panel of a camera URL');
+    const why = await page.textContent(`${offer} .embed-why`);
+    assert(/named stream is better/.test(why) && /load balancer/.test(why), `the reason given: "${why}"`);
+    assert(await page.isVisible(`${offer} [data-action="save-named"]`), 'no Save button');
+    assert(!(await page.isVisible(`${offer} .embed-cluster`)), 'a lone camstream is said to be a cluster');
+    const field = `${offer} [data-role="stream-name"]`;
+    assert((await page.inputValue(field)) === 'demo', `suggested name "${await page.inputValue(field)}"`);
+
+    // from the keyboard: type the name, Enter saves
+    await page.fill(field, name);
+    await page.focus(field);
+    await page.keyboard.press('Enter');
+    const note = `${tileSel(0)} .embed-save-note`;
+    await page.waitForFunction((sel) => /^Saved as/.test(document.querySelector(sel).textContent), note,
+      { timeout: STATE_TIMEOUT_MS }).catch(async () => {
+      throw new Error(`the panel said "${await page.textContent(note)}"`);
+    });
+    assert(!(await page.isVisible(offer)), 'the offer stays on a named tile');
+    const img = await page.inputValue(`${tileSel(0)} [data-snippet="img"]`);
+    const ws = await page.inputValue(`${tileSel(0)} [data-snippet="ws"]`);
+    assert(img.includes(`${server.base}/mjpeg?name=${name}&amp;width=320`), `img snippet: ${img}`);
+    assert(ws.includes(`/ws/stream?name=${name}&width=320`) && !ws.includes('rtsp_url'), `ws snippet: ${ws}`);
+    assert((await page.evaluate(() => document.activeElement.dataset.copy)) === 'img', 'the keyboard left the panel');
+    assert((await page.textContent(`${tileSel(0)} .tile-title`)) === name, 'the tile is not titled by its name');
+    await waitTileState(page, 0, ['live'], LIVE_TIMEOUT_MS);
+    const urls = (await counters(page)).sockets.map((s) => s.url);
+    assert(urls[urls.length - 1].endsWith(`/ws/stream?name=${name}&width=320`), `the tile asked ${urls[urls.length - 1]}`);
+    const stored = await page.evaluate(() => JSON.parse(localStorage.getItem('camstream.dashboard.v1')).tiles[0]);
+    assert(stored.name === name && stored.url === undefined, `the layout keeps ${JSON.stringify(stored)}`);
+    const status = await fetch(`${server.base}/api/streams/${name}`, { signal: AbortSignal.timeout(5000) });
+    assert(status.status === 200, `GET /api/streams/${name}: ${status.status}`);
+
+    // a named tile's panel, opened anew, offers nothing
+    await page.click(`${tileSel(0)} [data-action="embed"]`);
+    await page.click(`${tileSel(0)} [data-action="embed"]`);
+    assert(!(await page.isVisible(offer)), 'a named tile offers to become a named stream');
+
+    // the name suggested for a camera with a password holds none of it
+    await addTile(page, 'rtsp://admin:s3cr3tPass@127.0.0.1:9/cam?token=abc');
+    await page.click(`${tileSel(1)} [data-action="embed"]`);
+    assert((await page.inputValue(`${tileSel(1)} [data-role="stream-name"]`)) === '127.0.0.1-cam', 'suggested name');
+    const panel = await page.$eval(`${tileSel(1)} .embed-panel`, (el) => el.innerText);
+    assert(!panel.includes('s3cr3tPass') && !panel.includes('abc'), 'a secret is in the embed panel');
+    assertNoPageErrors(page, [/WebSocket connection to .* failed/]);
+    await closePage(page);
+    const removed = await fetch(`${server.base}/api/streams/${name}`, { method: 'DELETE', signal: AbortSignal.timeout(5000) });
+    assert(removed.status < 300, `DELETE /api/streams/${name}: ${removed.status}`);
+  }, logs);
+
+  await test('embed panel in a cluster: the page says names come from the config file, and a 409 cluster_config reads as words', async () => {
+    const port = await closedPort();
+    const peers = `http://127.0.0.1:${port},http://127.0.0.1:${await closedPort()}`;
+    const member = await startCamstream(['--cluster-peers', peers, '--cluster-self', '1'], port);
+    try {
+      // served by the cluster's instance: GET /api/streams says "cluster", so no Save button
+      const page = await newPage();
+      await page.goto(member.base + '/', { timeout: STATE_TIMEOUT_MS });
+      await addTile(page, 'demo:', { width: 320 });
+      await page.click(`${tileSel(0)} [data-action="embed"]`);
+      const offer = `${tileSel(0)} .embed-named`;
+      await page.waitForSelector(`${offer} .embed-cluster`, { state: 'visible', timeout: STATE_TIMEOUT_MS });
+      const said = await page.textContent(`${offer} .embed-cluster`);
+      assert(/cluster/.test(said) && /config file/.test(said), `the panel said "${said}"`);
+      assert(!(await page.isVisible(`${offer} [data-action="save-named"]`)), 'a Save button in a cluster');
+      assert(await page.isVisible(`${offer} .embed-why`), 'the reason for names is gone');
+      assertNoPageErrors(page);
+      await closePage(page);
+
+      // a page that did not know (its GET went to a lone camstream) meets the cluster's 409
+      const other = await openServed();
+      await other.route(`${server.base}/api/streams`, (route) => (route.request().method() === 'POST'
+        ? route.continue({ url: `${member.base}/api/streams` }) : route.continue()));
+      await addTile(other, 'demo:', { width: 320 });
+      await other.click(`${tileSel(0)} [data-action="embed"]`);
+      await other.fill(`${tileSel(0)} [data-role="stream-name"]`, 'wall-1');
+      await other.click(`${tileSel(0)} [data-action="save-named"]`);
+      const note = `${tileSel(0)} .embed-save-note`;
+      await other.waitForFunction((sel) => document.querySelector(sel).dataset.kind === 'error', note,
+        { timeout: STATE_TIMEOUT_MS });
+      const text = await other.textContent(note);
+      assert(/cluster/.test(text) && /config file/.test(text) && text.includes('"wall-1"'), `the panel said "${text}"`);
+      assert(!/cluster_config|409/.test(text), `the panel shows a code: "${text}"`);
+      // the tile's one live region is its status line: the refusal is the name field's
+      // description, and the field has the focus
+      const described = await other.evaluate(() => {
+        const a = document.activeElement;
+        return a.dataset.role === 'stream-name' ? document.getElementById(a.getAttribute('aria-describedby')).textContent : null;
+      });
+      assert(described === text, `the focused field reads "${described}"`);
+      assert((await other.textContent(`${tileSel(0)} .tile-title`)) === 'demo:', 'the tile changed anyway');
+      assertNoPageErrors(other, [/status of 409/]);
+      await closePage(other);
+    } finally {
+      await member.stop('SIGTERM');
+    }
   }, logs);
 
   await test('removing a tile closes its socket and every ImageBitmap it made', async () => {
