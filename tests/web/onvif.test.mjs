@@ -195,6 +195,8 @@ test('camstream\'s refusals as a person reads them', () => {
     [502, { error: 'connection refused', code: 'open_failed' }, 'connection refused [open_failed] (HTTP 502)'],
     [409, { error: 'stream gate already exists', code: 'already_exists' },
       'stream gate already exists [already_exists] (HTTP 409)'],
+    [409, { error: 'this server is instance 2 of a cluster of 3: ...', code: 'cluster_config' },
+      get('clusterConfigText')('')],
     [404, null, 'this camstream has no ONVIF support (HTTP 404)'],
     [500, null, 'camstream answered HTTP 500'],
   ];

@@ -39,6 +39,7 @@ function onvifErrorText(status, body) {
     return 'camstream asks for its access token (--token), which this page does not send';
   }
   if (status === 401 || code === 'unauthorized') return 'wrong user name or password';
+  if (code === 'cluster_config') return clusterConfigText(''); // "Save as named stream" (embed.js)
   if (status === 504 || code === 'timeout') {
     return 'timeout: the camera did not answer in time';
   }
