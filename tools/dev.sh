@@ -15,7 +15,7 @@ TEST_PKGS="ffmpeg python3 python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-rtsp-server
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad gstreamer1.0-libav python3-websocket
   python3-pil chromium nginx libnginx-mod-rtmp clang libclang-rt-14-dev llvm dpkg-dev nasm
-  libgnutls28-dev python3-aiortc"
+  libgnutls28-dev python3-aiortc debhelper debootstrap lintian curl"
 
 . tools/packages.sh
 
@@ -66,7 +66,7 @@ test)
   # its seeds; the rest of build-fuzz is build-asan again, so only its fuzz suite runs), then
   # the browser suite. Their logs are printed after the integration suite's; both halves use
   # the builds made above (--no-rebuild: two meson tests never run ninja at once).
-  beside() { # beside BUILD [meson test options]: (the fuzz run,) then BUILD's browser suite
+  beside() { # beside BUILD [meson test options]: (the fuzz run,) BUILD's browser suite (, the package)
     local b=$1 rc=0
     shift
     if [ "$b" = build ]; then
@@ -75,6 +75,14 @@ test)
     fi
     meson test -C "$b" --no-rebuild --suite browser --no-suite quiet --logbase browserlog \
       --print-errorlogs "$@" || rc=1
+    # the .deb built, checked by lintian, installed into a fresh Debian 12 root and run there
+    # (tools/chroot-check.sh deb; mostly network and disk, its compile at one job, niced)
+    if [ "$b" = build ]; then
+      phase "package suite"
+      meson test -C build --no-rebuild --suite package --logbase packagelog --print-errorlogs \
+        || rc=1
+      phase "package suite done"
+    fi
     return $rc
   }
   # ... and what must not run beside it (suite 'quiet': see tests/meson.build), after both
@@ -86,7 +94,8 @@ test)
   phase "plain suite"
   beside build > build/beside.log 2>&1 &
   beside_pid=$!
-  meson test -C build --no-rebuild --no-suite browser --print-errorlogs || status=1
+  meson test -C build --no-rebuild --no-suite browser --no-suite package --print-errorlogs ||
+    status=1
   phase "plain suite done; waiting for the fuzz run and the browser suite"
   wait "$beside_pid" || status=1
   cat build/beside.log
@@ -101,7 +110,7 @@ test)
     beside build-asan --timeout-multiplier 3 > build-asan/beside.log 2>&1 &
   beside_pid=$!
   CAMSTREAM_SOAK_SECONDS=${CAMSTREAM_SOAK_SECONDS_ASAN:-60} \
-    meson test -C build-asan --no-rebuild --no-suite browser --print-errorlogs \
+    meson test -C build-asan --no-rebuild --no-suite browser --no-suite package --print-errorlogs \
     --timeout-multiplier 3 || status=1
   phase "ASan+UBSan suite done; waiting for its browser suite"
   wait "$beside_pid" || status=1
@@ -109,7 +118,7 @@ test)
   quiet build-asan --timeout-multiplier 3 || status=1
   unset ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS
   logs="build/meson-logs/testlog.json build/meson-logs/browserlog.json
-    build/meson-logs/quietlog.json build-asan/meson-logs/testlog.json
+    build/meson-logs/quietlog.json build/meson-logs/packagelog.json build-asan/meson-logs/testlog.json
     build-asan/meson-logs/browserlog.json build-asan/meson-logs/quietlog.json
     build-fuzz/meson-logs/testlog.json"
   # The small-FFmpeg build (tools/ffmpeg-small.sh, docs/PERFORMANCE.md "Memory") on the media
