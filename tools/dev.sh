@@ -40,15 +40,28 @@ test)
   install_missing "$BUILD_PKGS $TEST_PKGS"
   # node may come from elsewhere (with its own npm); Debian's packages only when it is absent
   command -v npm >/dev/null || install_missing "nodejs npm"
-  if [ ! -d tests/browser/node_modules/playwright-core ] || [ ! -d tests/browser/node_modules/flv.js ] ||
+  # tests/browser's packages, from the lockfile that suits the node found: playwright-core 1.65
+  # wants node 20+; Debian 12's node 18 gets 1.61 (tests/browser/node18/, the same packages
+  # otherwise), installed there and moved into tests/browser/node_modules, where the tests look
+  node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+  if [ "$node_major" -ge 20 ]; then lock=tests/browser; else lock=tests/browser/node18; fi
+  want=$(node -p "require('./$lock/package.json').dependencies['playwright-core']")
+  have=$(node -p "require('./tests/browser/node_modules/playwright-core/package.json').version" \
+    2>/dev/null || echo none)
+  if [ "$have" != "$want" ] || [ ! -d tests/browser/node_modules/flv.js ] ||
     [ ! -d tests/browser/node_modules/hls.js ] || [ ! -d tests/browser/node_modules/onvif ]; then
-    npm ci --prefix tests/browser --no-audit --no-fund
+    echo "== npm ci from $lock/package-lock.json (node $node_major, playwright-core $want)"
+    npm ci --prefix "$lock" --no-audit --no-fund
+    if [ "$lock" != tests/browser ]; then
+      rm -rf tests/browser/node_modules
+      mv "$lock/node_modules" tests/browser/node_modules
+    fi
   fi
   # node-media-server (an independent RTMP peer for test_rtmp_ingest and the benchmarks) wants
   # node 20+; with an older node that test says it skips
   if { [ ! -d bench/peers/node_modules/node-media-server ] ||
     [ ! -d bench/peers/node_modules/hls.js ]; } &&
-    [ "$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)" -ge 20 ]; then
+    [ "$node_major" -ge 20 ]; then
     bench/peers/install.sh || echo "== bench/peers/install.sh failed: the node-media-server test skips"
   fi
   # a build that fails is reported in CI's terms too
