@@ -87,6 +87,12 @@ EOF
   printf '#!/bin/sh\n# no service starts in this root (tools/chroot-check.sh)\nexit 101\n' \
     > "$root/usr/sbin/policy-rc.d"
   chmod 755 "$root/usr/sbin/policy-rc.d"
+  # The certificate authorities this machine added to its own (a proxy's, say), so that the root
+  # reaches over https what the machine reaches; ca-certificates takes them in when installed
+  if compgen -G '/usr/local/share/ca-certificates/*.crt' > /dev/null; then
+    mkdir -p "$root/usr/local/share/ca-certificates"
+    cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
+  fi
   mkdir -p "$CACHE/apt-archives/partial"
   echo "$root"
 }
