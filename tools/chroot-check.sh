@@ -114,14 +114,25 @@ mount_root() { # mount_root ROOT full|min
 in_root() { chroot "$ROOT" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
   DEBIAN_FRONTEND=noninteractive "$@"; }
 
+# The processes started here, each the leader of its process group; runuser -l starts a new
+# session below them, so what runs in the root is found by its root folder too
 PIDS=()
+in_root_pids() { # the processes whose root is $ROOT
+  local p
+  for p in /proc/[0-9]*; do
+    [ "$(readlink "$p/root" 2>/dev/null)" = "$ROOT" ] && echo "${p#/proc/}"
+  done
+  return 0
+}
 end_processes() {
   local p
   for p in "${PIDS[@]}"; do
     kill -TERM -- "-$p" 2>/dev/null || kill -TERM "$p" 2>/dev/null || true
   done
-  for p in "${PIDS[@]}"; do
-    timeout 10 tail --pid="$p" -f /dev/null 2>/dev/null || kill -KILL -- "-$p" 2>/dev/null || true
+  # shellcheck disable=SC2046
+  kill -TERM $(in_root_pids) 2>/dev/null || true
+  for p in "${PIDS[@]}" $(in_root_pids); do
+    timeout 10 tail --pid="$p" -f /dev/null 2>/dev/null || kill -KILL "$p" 2>/dev/null || true
   done
   PIDS=()
 }
@@ -320,7 +331,7 @@ main() {
   command -v curl >/dev/null || skip "curl is not installed"
   CACHE=${CAMSTREAM_CHROOT_CACHE:-$SRC/build/chroot}
   mkdir -p "$CACHE"
-  CACHE=$(cd "$CACHE" && pwd)
+  CACHE=$(cd "$CACHE" && pwd -P)
   export CHROOT_CHECK_TAP=$CACHE/tap-count
   echo 0 > "$CHROOT_CHECK_TAP"
   MIRROR=${CAMSTREAM_CHROOT_MIRROR:-$(mirror)}
