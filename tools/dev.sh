@@ -109,7 +109,7 @@ test)
   beside_pid=$!
   meson test -C build --no-rebuild --no-suite browser --no-suite package --print-errorlogs ||
     status=1
-  phase "plain suite done; waiting for the fuzz run and the browser suite"
+  phase "plain suite done; waiting for the fuzz run, the browser and the package suites"
   wait "$beside_pid" || status=1
   cat build/beside.log
   quiet build || status=1
