@@ -15,7 +15,7 @@ TEST_PKGS="ffmpeg python3 python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-rtsp-server
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad gstreamer1.0-libav python3-websocket
   python3-pil chromium nginx libnginx-mod-rtmp clang libclang-rt-14-dev llvm dpkg-dev nasm
-  libgnutls28-dev python3-aiortc"
+  libgnutls28-dev python3-aiortc debhelper debootstrap lintian curl"
 
 . tools/packages.sh
 
@@ -40,15 +40,28 @@ test)
   install_missing "$BUILD_PKGS $TEST_PKGS"
   # node may come from elsewhere (with its own npm); Debian's packages only when it is absent
   command -v npm >/dev/null || install_missing "nodejs npm"
-  if [ ! -d tests/browser/node_modules/playwright-core ] || [ ! -d tests/browser/node_modules/flv.js ] ||
+  # tests/browser's packages, from the lockfile that suits the node found: playwright-core 1.65
+  # wants node 20+; Debian 12's node 18 gets 1.61 (tests/browser/node18/, the same packages
+  # otherwise), installed there and moved into tests/browser/node_modules, where the tests look
+  node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+  if [ "$node_major" -ge 20 ]; then lock=tests/browser; else lock=tests/browser/node18; fi
+  want=$(node -p "require('./$lock/package.json').dependencies['playwright-core']")
+  have=$(node -p "require('./tests/browser/node_modules/playwright-core/package.json').version" \
+    2>/dev/null || echo none)
+  if [ "$have" != "$want" ] || [ ! -d tests/browser/node_modules/flv.js ] ||
     [ ! -d tests/browser/node_modules/hls.js ] || [ ! -d tests/browser/node_modules/onvif ]; then
-    npm ci --prefix tests/browser --no-audit --no-fund
+    echo "== npm ci from $lock/package-lock.json (node $node_major, playwright-core $want)"
+    npm ci --prefix "$lock" --no-audit --no-fund
+    if [ "$lock" != tests/browser ]; then
+      rm -rf tests/browser/node_modules
+      mv "$lock/node_modules" tests/browser/node_modules
+    fi
   fi
   # node-media-server (an independent RTMP peer for test_rtmp_ingest and the benchmarks) wants
   # node 20+; with an older node that test says it skips
   if { [ ! -d bench/peers/node_modules/node-media-server ] ||
     [ ! -d bench/peers/node_modules/hls.js ]; } &&
-    [ "$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)" -ge 20 ]; then
+    [ "$node_major" -ge 20 ]; then
     bench/peers/install.sh || echo "== bench/peers/install.sh failed: the node-media-server test skips"
   fi
   # a build that fails is reported in CI's terms too
@@ -66,7 +79,7 @@ test)
   # its seeds; the rest of build-fuzz is build-asan again, so only its fuzz suite runs), then
   # the browser suite. Their logs are printed after the integration suite's; both halves use
   # the builds made above (--no-rebuild: two meson tests never run ninja at once).
-  beside() { # beside BUILD [meson test options]: (the fuzz run,) then BUILD's browser suite
+  beside() { # beside BUILD [meson test options]: (the fuzz run,) BUILD's browser suite (, the package)
     local b=$1 rc=0
     shift
     if [ "$b" = build ]; then
@@ -75,6 +88,14 @@ test)
     fi
     meson test -C "$b" --no-rebuild --suite browser --no-suite quiet --logbase browserlog \
       --print-errorlogs "$@" || rc=1
+    # the .deb built, checked by lintian, installed into a fresh Debian 12 root and run there
+    # (tools/chroot-check.sh deb; mostly network and disk, its compile at one job, niced)
+    if [ "$b" = build ]; then
+      phase "package suite"
+      meson test -C build --no-rebuild --suite package --logbase packagelog --print-errorlogs \
+        || rc=1
+      phase "package suite done"
+    fi
     return $rc
   }
   # ... and what must not run beside it (suite 'quiet': see tests/meson.build), after both
@@ -86,8 +107,9 @@ test)
   phase "plain suite"
   beside build > build/beside.log 2>&1 &
   beside_pid=$!
-  meson test -C build --no-rebuild --no-suite browser --print-errorlogs || status=1
-  phase "plain suite done; waiting for the fuzz run and the browser suite"
+  meson test -C build --no-rebuild --no-suite browser --no-suite package --print-errorlogs ||
+    status=1
+  phase "plain suite done; waiting for the fuzz run, the browser and the package suites"
   wait "$beside_pid" || status=1
   cat build/beside.log
   quiet build || status=1
@@ -101,7 +123,7 @@ test)
     beside build-asan --timeout-multiplier 3 > build-asan/beside.log 2>&1 &
   beside_pid=$!
   CAMSTREAM_SOAK_SECONDS=${CAMSTREAM_SOAK_SECONDS_ASAN:-60} \
-    meson test -C build-asan --no-rebuild --no-suite browser --print-errorlogs \
+    meson test -C build-asan --no-rebuild --no-suite browser --no-suite package --print-errorlogs \
     --timeout-multiplier 3 || status=1
   phase "ASan+UBSan suite done; waiting for its browser suite"
   wait "$beside_pid" || status=1
@@ -109,7 +131,7 @@ test)
   quiet build-asan --timeout-multiplier 3 || status=1
   unset ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS
   logs="build/meson-logs/testlog.json build/meson-logs/browserlog.json
-    build/meson-logs/quietlog.json build-asan/meson-logs/testlog.json
+    build/meson-logs/quietlog.json build/meson-logs/packagelog.json build-asan/meson-logs/testlog.json
     build-asan/meson-logs/browserlog.json build-asan/meson-logs/quietlog.json
     build-fuzz/meson-logs/testlog.json"
   # The small-FFmpeg build (tools/ffmpeg-small.sh, docs/PERFORMANCE.md "Memory") on the media

@@ -37,7 +37,8 @@ NOT_SETTINGS = ("help", "version")  # options with no CAMSTREAM_* variable
 CONF_NOTES = {
     "port": "Below 1024 the service needs the low-port drop-in (see camstream(1), FILES).",
     "web-root": "The installed page is /usr/share/camstream/web (the .deb's path).",
-    "config": "Unset, the service reads /etc/camstream/streams.json when that file exists.",
+    "config": "Unset, the service reads /etc/camstream/streams.json (root's alone: systemd "
+              "hands the service a copy).",
     "config-write": "The service cannot write /etc: point CAMSTREAM_CONFIG at "
                     "/var/lib/camstream/streams.json (its state directory) first.",
     "token": "This file is read by systemd as root: chmod 600 it when it holds a token.",

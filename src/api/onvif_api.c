@@ -477,8 +477,9 @@ static int on_discover(struct onvif_api *api, struct osess *s)
 	return start_job(api, s, job);
 }
 
-/* The play URLs of named stream @id, on the host the client reached us by. */
-static json_t *play_urls(struct lws *wsi, const char *id)
+/* The play URLs of named stream @id, on the host the client reached us by (over TLS when a
+ * trusted proxy says it ended TLS for us). */
+static json_t *play_urls(struct lws *wsi, const struct config *cfg, const char *id)
 {
 	char host[256] = "";
 	if (lws_hdr_copy(wsi, host, sizeof(host), WSI_TOKEN_HOST) <= 0)
@@ -486,7 +487,7 @@ static json_t *play_urls(struct lws *wsi, const char *id)
 	for (char *c = host; *c; c++)
 		if (*c <= ' ' || *c == '/' || *c == '"' || *c == '\\' || *c == '?' || *c == '#')
 			*c = '_';
-	bool tls = lws_is_ssl(wsi);
+	bool tls = access_client_tls(wsi, cfg);
 	const char *h = tls ? "https" : "http", *w = tls ? "wss" : "ws";
 	char b[8][512];
 	snprintf(b[0], sizeof(b[0]), "%s://%s/live/%s.flv", h, host, id);
@@ -538,7 +539,7 @@ static int on_source(struct onvif_api *api, struct osess *s)
 	bool added = json_array_size(json_object_get(res, "added")) > 0;
 	json_decref(res);
 	json_t *status = streams_status_json(st, s->id);
-	json_t *out = play_urls(s->wsi, s->id);
+	json_t *out = play_urls(s->wsi, api->app->cfg, s->id);
 	if (!out) {
 		json_decref(status);
 		return reply_err(s, 503, CS_SERVER_BUSY, "out of memory");

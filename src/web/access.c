@@ -231,3 +231,16 @@ void access_client_addr(struct lws *wsi, const struct config *cfg, char *out, si
 		*comma = '\0';
 	}
 }
+
+bool access_client_tls(struct lws *wsi, const struct config *cfg)
+{
+	if (lws_is_ssl(wsi))
+		return true;
+	char peer[64] = "";
+	lws_get_peer_simple(wsi, peer, sizeof(peer));
+	if (!cfg->trusted_proxy.n || !peer[0] || !trusted(cfg, peer))
+		return false;
+	char proto[16];
+	int n = lws_hdr_custom_copy(wsi, proto, sizeof(proto), "x-forwarded-proto:", 18);
+	return n == 5 && !strncasecmp(proto, "https", 5);
+}

@@ -35,6 +35,10 @@ int access_confirm_upgrade(struct lws *wsi, const char *const *paths, size_t n);
  * nearest trusted proxy saw; the entries left of it could be anything the client wrote). */
 void access_client_addr(struct lws *wsi, const struct config *cfg, char *out, size_t size);
 
+/* Whether the client reached us over TLS: this connection's own, or, from a --trusted-proxy,
+ * "X-Forwarded-Proto: https" (a proxy that ends TLS for us). For URLs an answer gives. */
+bool access_client_tls(struct lws *wsi, const struct config *cfg);
+
 /* Compares in time that depends only on the lengths, never on where they differ. */
 bool access_equal(const char *a, size_t alen, const char *b, size_t blen);
 

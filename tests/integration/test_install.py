@@ -69,6 +69,10 @@ class Installed(CamTestCase):
             self.assertTrue(os.path.isfile(installed), "not installed: %s" % installed)
             self.assertEqual(read(installed), read(os.path.join(SOURCE_ROOT, source)),
                              "%s is not %s" % (installed, source))
+        streams = self.staged("sysconfdir", "camstream", "streams.json")
+        self.assertEqual(read(streams), read(os.path.join(SOURCE_ROOT, "deploy/streams.json")))
+        self.assertEqual(os.stat(streams).st_mode & 0o777, 0o600,
+                         "the service's streams file may hold camera passwords: root's alone")
         self.assertTrue(os.path.isfile(self.staged("unitdir", "camstream.service")),
                         "no camstream.service in %s" % LAYOUT["unitdir"])
 
@@ -110,7 +114,9 @@ class Installed(CamTestCase):
 
     def test_unit_runs_the_installed_binary_with_the_installed_settings(self):
         unit = read(self.staged("unitdir", "camstream.service"), "r")
-        self.assertIn("exec %s'" % os.path.join(LAYOUT["bindir"], "camstream"), unit)
+        self.assertIn("ExecStart=%s\n" % os.path.join(LAYOUT["bindir"], "camstream"), unit)
+        self.assertIn("LoadCredential=streams.json:%s\n" % os.path.join(
+            LAYOUT["sysconfdir"], "camstream", "streams.json"), unit)
         self.assertIn("EnvironmentFile=-%s\n" % os.path.join(LAYOUT["sysconfdir"], "camstream",
                                                             "camstream.conf"), unit)
         self.assertNotRegex(unit, r"@[a-z]+@", "a placeholder left in the unit")
@@ -124,7 +130,12 @@ class Installed(CamTestCase):
             self.skipTest("systemd-analyze is not installed")
         units = tempfile.mkdtemp(prefix="camstream-units-")
         self.addCleanup(shutil.rmtree, units, True)
-        shutil.copy(self.staged("unitdir", "camstream.service"), units)
+        # the binary where this test staged it (verify checks that ExecStart's is executable)
+        unit = read(self.staged("unitdir", "camstream.service"), "r").replace(
+            "ExecStart=" + os.path.join(LAYOUT["bindir"], "camstream"),
+            "ExecStart=" + self.staged("bindir", "camstream"))
+        with open(os.path.join(units, "camstream.service"), "w") as f:
+            f.write(unit)
         os.mkdir(os.path.join(units, "camstream.service.d"))
         shutil.copy(self.staged("datadir", "doc", "camstream", "examples", "low-port.conf"),
                     os.path.join(units, "camstream.service.d"))

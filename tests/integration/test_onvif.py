@@ -545,6 +545,40 @@ class PolicyOneAddress(OnvifCase):
             pass
 
 
+class BehindProxy(OnvifCase):
+    """--trusted-proxy: a proxy that ends TLS says so with X-Forwarded-Proto, and the play
+    addresses /openapi/source answers are https and wss; from anyone else it is ignored."""
+
+    CAM_ARGS = ("--trusted-proxy", "127.0.0.1")
+
+    def test_forwarded_proto_from_a_trusted_proxy_gives_tls_addresses(self):
+        body = {"source": "rtsp://127.0.0.1:554/x"}
+        doc = self.call("POST", "/openapi/source/px1", body,
+                        headers={"X-Forwarded-Proto": "https"}).json()
+        self.assertTrue(doc["flv"].startswith("https://") and doc["ws"].startswith("wss://")
+                        and doc["webrtc"].startswith("https://"), doc)
+        doc = self.call("POST", "/openapi/source/px1", body).json()
+        self.assertTrue(doc["flv"].startswith("http://") and doc["ws"].startswith("ws://"), doc)
+
+    def test_forwarded_proto_from_an_untrusted_peer_is_ignored(self):
+        sock = socket.create_connection(("127.0.0.1", self.cam.port), timeout=10,
+                                        source_address=("127.0.0.2", 0))
+        self.addCleanup(sock.close)
+        payload = json.dumps({"source": "rtsp://127.0.0.1:554/x"}).encode()
+        sock.sendall(b"POST /openapi/source/px2 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n"
+                     b"X-Forwarded-Proto: https\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: %d\r\n\r\n%s" % (len(payload), payload))
+        data = b""
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        self.assertIn(b" 201 ", head.split(b"\r\n")[0], data[:300])
+        self.assertIn(b'"flv":"http://h/live/px2.flv"', body, body[:400])
+
+
 class Token(OnvifCase):
     """--token: the ONVIF endpoints answer 401 invalid_token without it."""
 
