@@ -745,7 +745,7 @@ class Tile {
     where.textContent = cluster ? clusterConfigText('') : '';
   }
 
-  /** The embed panel's status line: @kind '' (progress, done) or 'error'. */
+  /** The line under the offer (the name field's description): @kind '' (progress, done) or 'error'. */
   sayEmbed(text, kind = '') {
     const note = this.embedPanel.querySelector('.embed-save-note');
     note.textContent = text;
