@@ -194,6 +194,9 @@ inside_deb() { # inside_deb ROOT DEB
     ! -e "$ROOT/etc/systemd/system/multi-user.target.wants/camstream.service"
   NAME="/etc/camstream/camstream.conf is a conffile"
   check eval 'in_root dpkg-query -W -f="\${Conffiles}" camstream | grep -q " /etc/camstream/camstream.conf "'
+  NAME="/etc/camstream/streams.json is a conffile, root's alone (camera passwords go there)"
+  check eval 'in_root dpkg-query -W -f="\${Conffiles}" camstream | grep -q " /etc/camstream/streams.json " &&
+    [ "$(stat -c %a:%U "$ROOT/etc/camstream/streams.json")" = 600:root ]'
   NAME="the example streams.json is installed"
   check test -f "$ROOT/usr/share/doc/camstream/examples/streams.json"
 

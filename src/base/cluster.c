@@ -47,17 +47,15 @@ bool cluster_parse_peers(struct cluster *c, const char *list, char *why, size_t 
 	while (*p) {
 		const char *end = strchr(p, ',');
 		size_t len = end ? (size_t)(end - p) : strlen(p);
-		const char *rest = NULL;
-		if (!strncmp(p, "http://", 7))
-			rest = p + 7;
-		else if (!strncmp(p, "https://", 8))
-			rest = p + 8;
+		/* plain http: the balancer ends TLS, and the instances reach each other on the
+		 * cluster's own network */
+		const char *rest = !strncmp(p, "http://", 7) ? p + 7 : NULL;
 		size_t hlen = rest ? len - (size_t)(rest - p) : 0;
 		if (hlen && rest[hlen - 1] == '/')
 			hlen--; /* one slash at the end is forgiven */
 		if (!rest || !host_port_ok(rest, hlen)) {
-			snprintf(why, why_size, "peer %d is not http[s]://HOST[:PORT] (no path, no "
-				"credentials)", c->n + 1);
+			snprintf(why, why_size, "peer %d is not http://HOST[:PORT] (no path, no "
+				"credentials; the instances speak plain http to each other)", c->n + 1);
 			return false;
 		}
 		if (c->n == CLUSTER_MAX || (size_t)(rest - p) + hlen >= CLUSTER_URL_MAX) {
@@ -88,16 +86,16 @@ bool cluster_parse_peers(struct cluster *c, const char *list, char *why, size_t 
 	return true;
 }
 
-uint64_t cluster_score(const char *name, int i)
+uint64_t cluster_score(const char *name, const char *url)
 {
 	uint64_t h = 0xcbf29ce484222325ull;
 	for (const unsigned char *s = (const unsigned char *)name; *s; s++) {
 		h ^= *s;
 		h *= 0x100000001b3ull;
 	}
-	uint32_t num = (uint32_t)i + 1;
-	for (int k = 0; k < 4; k++) {
-		h ^= (num >> (8 * k)) & 0xff;
+	h *= 0x100000001b3ull; /* the zero byte between them: xor with 0 changes nothing */
+	for (const unsigned char *s = (const unsigned char *)url; *s; s++) {
+		h ^= *s;
 		h *= 0x100000001b3ull;
 	}
 	/* splitmix64's finaliser: FNV's low bits mix poorly on their own */
@@ -112,9 +110,9 @@ int cluster_owner(const struct cluster *c, const char *name)
 	if (c->n < 2)
 		return 1;
 	int best = 0;
-	uint64_t best_score = cluster_score(name, 0);
+	uint64_t best_score = cluster_score(name, c->url[0]);
 	for (int i = 1; i < c->n; i++) {
-		uint64_t s = cluster_score(name, i);
+		uint64_t s = cluster_score(name, c->url[i]);
 		if (s > best_score) {
 			best = i;
 			best_score = s;

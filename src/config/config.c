@@ -436,6 +436,12 @@ enum config_result config_load(struct config *c, int argc, char **argv, FILE *ou
 			"place in the list)\n");
 		return CONFIG_ERROR;
 	}
+	if (c->cluster.n && c->tls_cert[0]) {
+		fprintf(stderr, "camstream: --cluster-peers and --tls-cert do not go together: in a "
+			"cluster the balancer ends TLS, and the instances speak plain http to it and to "
+			"each other\n");
+		return CONFIG_ERROR;
+	}
 	if (c->cluster.self > c->cluster.n) {
 		if (c->cluster.n)
 			fprintf(stderr, "camstream: --cluster-self %d is past the %d peers of "

@@ -189,14 +189,6 @@ static int on_publish(struct session *ss, const char *name, struct rtmp_reply *r
 	}
 	const char *secret;
 	enum publish_right right = streams_publish_right(srv->app->streams, key, &secret);
-	if (right == PUBLISH_ELSEWHERE) {
-		const char *url;
-		int owner = streams_owner(srv->app->streams, key, &url);
-		char why[CS_ERROR_MSG - 8];
-		snprintf(why, sizeof(why), "live/%s belongs to instance %d of the cluster (%.200s): "
-			"publish there", key, owner, url);
-		return refuse(ss, reply, "NetStream.Publish.BadName", "%s", why);
-	}
 	if (right == PUBLISH_PULLED)
 		return refuse(ss, reply, "NetStream.Publish.BadName", "%s is a camera stream of this "
 			"server's config: publish to another key", key);
@@ -212,6 +204,16 @@ static int on_publish(struct session *ss, const char *name, struct rtmp_reply *r
 	if (!ok)
 		return refuse(ss, reply, "NetStream.Publish.Denied", "publishing %s needs its token: "
 			"rtmp://HOST:PORT/live/KEY?token=...", key);
+
+	/* after the token: who owns a key is told only to those who may publish */
+	if (right == PUBLISH_ELSEWHERE) {
+		const char *url;
+		int owner = streams_owner(srv->app->streams, key, &url);
+		char why[CS_ERROR_MSG - 8];
+		snprintf(why, sizeof(why), "live/%s belongs to instance %d of the cluster (%.200s): "
+			"publish there", key, owner, url);
+		return refuse(ss, reply, "NetStream.Publish.BadName", "%s", why);
+	}
 
 	bool busy;
 	struct push_pub *pub = push_pub_begin(srv->reg, key, &busy);

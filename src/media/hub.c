@@ -363,7 +363,7 @@ static struct hub_entry *stream_entry(struct hub *h, const struct hub_stream_def
 	p.display_url = def->display_url;
 	p.host = def->host;
 	/* a publisher's source ends when the publisher is gone for good (the ingest says when) */
-	p.reconnect = !def->is_push;
+	p.reconnect = !def->is_push && !def->once;
 	if (def->is_push) {
 		if (!h->cfg.push_input) {
 			cs_fail(err, CS_NOT_FOUND, "stream %s is published, and this server takes no "

@@ -67,6 +67,7 @@ struct hub_stream_def {
 	bool is_push;
 	enum transport transport;
 	double idle_fps;          /* always-on capture rate with no viewer; 0 = source rate */
+	bool once;                /* fail as an ad-hoc camera does instead of reconnecting */
 };
 
 struct hub *hub_create(const struct hub_config *cfg, source_notify_fn wake, void *wake_arg);

@@ -87,8 +87,8 @@ static bool pct_encode(char *out, size_t size, const char *v)
 
 /* What a viewer of @name subscribes with on an instance that does not own it: the owner's
  * HTTP-FLV of the stream, so that the camera (or the publisher) still feeds one instance. */
-static enum cs_err relay_def(struct streams *s, const char *name, struct hub_stream_def *def,
-	struct cs_error *err)
+static enum cs_err relay_def(struct streams *s, const char *name, bool declared,
+	struct hub_stream_def *def, struct cs_error *err)
 {
 	int owner = cluster_owner(s->cluster, name);
 	const char *base = s->cluster->url[owner - 1];
@@ -102,8 +102,7 @@ static enum cs_err relay_def(struct streams *s, const char *name, struct hub_str
 		s->cluster->self, token);
 	snprintf(s->relay_shown, sizeof(s->relay_shown), "%s/live/%s.flv", base, name);
 	/* the host and port, for --max-sessions-per-host; cluster_parse_peers checked the form */
-	const char *h = strstr(base, "://") + 3;
-	bool tls = base[4] == 's';
+	const char *h = base + 7; /* "http://" */
 	const char *end = h[0] == '[' ? strchr(h, ']') + 1 : h + strcspn(h, ":");
 	size_t hl = (size_t)(end - h);
 	if (h[0] == '[') {
@@ -112,10 +111,13 @@ static enum cs_err relay_def(struct streams *s, const char *name, struct hub_str
 	}
 	memcpy(s->relay_host, h, hl);
 	s->relay_host[hl] = '\0';
-	int port = *end == ':' ? atoi(end + 1) : tls ? 443 : 80;
+	int port = *end == ':' ? atoi(end + 1) : 80;
 	*def = (struct hub_stream_def){ .name = name, .url = s->relay_url,
 		.display_url = s->relay_shown, .host = s->relay_host, .port = port,
-		.transport = TRANSPORT_TCP };
+		.transport = TRANSPORT_TCP,
+		/* a key nobody declared may be live at the owner or not: its 404 is final, as it
+		 * would be there, instead of a source retrying for a name that may never exist */
+		.once = !declared };
 	return CS_OK;
 }
 
@@ -654,8 +656,9 @@ enum cs_err streams_resolve(struct streams *s, const char *name, int relayed_for
 	/* in a cluster, a stream that only its owner runs (always on, or published) comes from
 	 * the owner; on-demand cameras run wherever their viewers are sent */
 	if (!relayed_for && name && owned_elsewhere(s, name) &&
-	    (!st || (st->def->enabled && (st->def->publish || st->def->always_on))))
-		return relay_def(s, name, def, err);
+	    ((!st && stream_name_ok(name)) ||
+	     (st && st->def->enabled && (st->def->publish || st->def->always_on))))
+		return relay_def(s, name, st != NULL, def, err);
 	if (!st && undeclared_live(s, name, &info)) {
 		*def = (struct hub_stream_def){ .name = info.name, .url = info.name,
 			.display_url = info.display_url, .host = "", .is_push = true };
@@ -675,8 +678,12 @@ enum publish_right streams_publish_right(struct streams *s, const char *name,
 {
 	struct stream *st = find(s, name, NULL);
 	*secret = NULL;
-	if (owned_elsewhere(s, name))
+	if (owned_elsewhere(s, name)) {
+		/* the key's own secret still decides who may hear where it belongs */
+		if (st && st->def->publish)
+			*secret = st->def->publish_secret;
 		return PUBLISH_ELSEWHERE;
+	}
 	if (!st)
 		return PUBLISH_UNDECLARED;
 	if (!st->def->publish)

@@ -211,10 +211,15 @@ void access_client_addr(struct lws *wsi, const struct config *cfg, char *out, si
 	str_copy(out, size, peer[0] ? peer : "-");
 	if (!cfg->trusted_proxy.n || !peer[0] || !trusted(cfg, peer))
 		return;
-	char xff[1024];
-	int n = lws_hdr_copy(wsi, xff, sizeof(xff), WSI_TOKEN_X_FORWARDED_FOR);
-	if (n <= 0)
+	/* all of it, however long: a client must not hide behind a header too long to read */
+	int total = lws_hdr_total_length(wsi, WSI_TOKEN_X_FORWARDED_FOR);
+	char *xff = total > 0 ? malloc((size_t)total + 1) : NULL;
+	if (!xff || lws_hdr_copy(wsi, xff, total + 1, WSI_TOKEN_X_FORWARDED_FOR) <= 0) {
+		if (total > 0)
+			str_copy(out, size, "-"); /* a client behind the proxy, unknown */
+		free(xff);
 		return;
+	}
 	/* from the right: every hop a trusted proxy added, until the first one that is not */
 	for (;;) {
 		char *comma = strrchr(xff, ',');
@@ -224,12 +229,13 @@ void access_client_addr(struct lws *wsi, const struct config *cfg, char *out, si
 		hop[len] = '\0';
 		unsigned char bin[16];
 		if (!*hop || (inet_pton(AF_INET, hop, bin) != 1 && inet_pton(AF_INET6, hop, bin) != 1))
-			return; /* not an address: keep the last hop that was */
+			break; /* not an address: keep the last hop that was */
 		str_copy(out, size, hop);
 		if (!comma || !trusted(cfg, hop))
-			return;
+			break;
 		*comma = '\0';
 	}
+	free(xff);
 }
 
 bool access_client_tls(struct lws *wsi, const struct config *cfg)

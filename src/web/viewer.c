@@ -71,6 +71,10 @@ char *viewer_key_query(const struct viewer *v)
 		}
 	}
 	out[n] = '\0';
+	/* a long one would make a Location header larger than a proxy takes (nginx's default
+	 * proxy_buffer_size is 4 KB or 8 KB): without it the URL still works, unbalanced */
+	if (n > VIEWER_KEY_QUERY_MAX)
+		out[0] = '\0';
 	return out;
 }
 

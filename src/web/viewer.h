@@ -86,7 +86,8 @@ const char *viewer_label(const struct viewer *v);
  * session): "?name=NAME", or "?rtsp_url=" and the camera URL encoded as the page's
  * encodeURIComponent does, so that a balancer hashing on the camera (docs/DEPLOY.md) sends
  * them where the first request went; "" for a camera URL with credentials, which no reply
- * may carry. A new string, NULL if out of memory. */
+ * may carry, or for one whose query would be over VIEWER_KEY_QUERY_MAX bytes. A new string, NULL if out of memory. */
+#define VIEWER_KEY_QUERY_MAX 2048 /* longer: "" */
 char *viewer_key_query(const struct viewer *v);
 /* Whether @v's viewer is still in use (started and not finished). */
 bool viewer_live(const struct viewer *v);

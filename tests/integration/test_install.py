@@ -76,6 +76,23 @@ class Installed(CamTestCase):
         self.assertTrue(os.path.isfile(self.staged("unitdir", "camstream.service")),
                         "no camstream.service in %s" % LAYOUT["unitdir"])
 
+    def test_installing_again_keeps_the_user_s_settings(self):
+        streams = self.staged("sysconfdir", "camstream", "streams.json")
+        conf = self.staged("sysconfdir", "camstream", "camstream.conf")
+        before = {p: read(p) for p in (streams, conf)}
+        self.addCleanup(lambda: [open(p, "wb").write(b) for p, b in before.items()])
+        mine = {streams: b'{"streams":[{"name":"mine","rtsp_url":"demo:"}]}\n',
+                conf: b"CAMSTREAM_PORT=8123\n"}
+        for p, b in mine.items():
+            with open(p, "wb") as f:
+                f.write(b)
+        p = subprocess.run([MESON, "install", "-C", BUILD_DIR, "--no-rebuild", "--quiet",
+                            "--destdir", self.destdir], stdin=subprocess.DEVNULL,
+                           capture_output=True, timeout=90)
+        self.assertEqual(p.returncode, 0, (p.stdout + p.stderr).decode(errors="replace"))
+        for path, content in mine.items():
+            self.assertEqual(read(path), content, "meson install overwrote %s" % path)
+
     def test_installed_binary_defaults_to_the_installed_page(self):
         p = subprocess.run([self.staged("bindir", "camstream"), "--help"], capture_output=True,
                            stdin=subprocess.DEVNULL, timeout=30)

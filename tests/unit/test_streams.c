@@ -562,7 +562,7 @@ static void test_a_published_stream_round_trips_through_the_file(void)
 	streams_destroy(s);
 }
 
-/* A cluster of three (lobby is instance 2's, door instance 1's, cam3 instance 3's: see
+/* A cluster of three (hall is instance 2's, door instance 1's, cam3 instance 3's: see
  * test_cluster's pinned owners). */
 static struct streams *load_in_cluster(struct cluster *c, int self, const char *token)
 {
@@ -576,7 +576,7 @@ static struct streams *load_in_cluster(struct cluster *c, int self, const char *
 	streams_set_cluster(s, c, token);
 	struct cs_error e;
 	const char *path = write_file("cluster.json", "{\"streams\":["
-		"{\"name\":\"lobby\",\"rtsp_url\":\"demo:\",\"always_on\":true},"
+		"{\"name\":\"hall\",\"rtsp_url\":\"demo:\",\"always_on\":true},"
 		"{\"name\":\"door\",\"publish\":true},"
 		"{\"name\":\"cam3\",\"rtsp_url\":\"rtsp://cam3.local/s\"}]}", 0600);
 	if (!streams_load_file(s, path, false, &e)) {
@@ -592,11 +592,11 @@ static void test_cluster_always_on_runs_only_on_its_owner(void)
 	struct cluster c1, c2;
 	struct streams *s1 = load_in_cluster(&c1, 1, NULL);
 	struct hub_source_info info;
-	CHECK(s1 && !hub_stream_info(hub, "lobby", &info));
+	CHECK(s1 && !hub_stream_info(hub, "hall", &info));
 	streams_destroy(s1);
 	struct streams *s2 = load_in_cluster(&c2, 2, NULL);
-	CHECK(s2 && hub_stream_info(hub, "lobby", &info));
-	hub_stream_stop(hub, "lobby", "test over");
+	CHECK(s2 && hub_stream_info(hub, "hall", &info));
+	hub_stream_stop(hub, "hall", "test over");
 	streams_destroy(s2);
 }
 
@@ -607,9 +607,9 @@ static void test_cluster_relays_what_the_owner_runs(void)
 	struct hub_stream_def def;
 	struct cs_error e;
 	/* always on, owned by 2: from 2's FLV, with the token encoded */
-	CHECK(s && streams_resolve(s, "lobby", 0, &def, &e) == CS_OK);
-	CHECK_STR(def.url, "http://127.0.0.1:8102/live/lobby.flv?relay=1&token=t0k%26n");
-	CHECK_STR(def.display_url, "http://127.0.0.1:8102/live/lobby.flv");
+	CHECK(s && streams_resolve(s, "hall", 0, &def, &e) == CS_OK);
+	CHECK_STR(def.url, "http://127.0.0.1:8102/live/hall.flv?relay=1&token=t0k%26n");
+	CHECK_STR(def.display_url, "http://127.0.0.1:8102/live/hall.flv");
 	CHECK_STR(def.host, "127.0.0.1");
 	CHECK(def.port == 8102 && !def.is_push);
 	/* an undeclared key another instance owns may be published there: from the owner */
@@ -622,13 +622,13 @@ static void test_cluster_relays_what_the_owner_runs(void)
 	CHECK(streams_resolve(s, "door", 0, &def, &e) == CS_OK);
 	CHECK(def.is_push);
 	/* a relay request for a stream another instance owns: the configs disagree */
-	CHECK(streams_resolve(s, "lobby", 3, &def, &e) == CS_CLUSTER_CONFIG);
+	CHECK(streams_resolve(s, "hall", 3, &def, &e) == CS_CLUSTER_CONFIG);
 	CHECK(streams_resolve(s, "door", 3, &def, &e) == CS_OK);
 	const char *secret;
 	CHECK(streams_publish_right(s, "door", &secret) == PUBLISH_DECLARED);
-	CHECK(streams_publish_right(s, "lobby", &secret) == PUBLISH_ELSEWHERE);
+	CHECK(streams_publish_right(s, "hall", &secret) == PUBLISH_ELSEWHERE);
 	const char *url;
-	CHECK(streams_owner(s, "lobby", &url) == 2);
+	CHECK(streams_owner(s, "hall", &url) == 2);
 	CHECK_STR(url, "http://127.0.0.1:8102");
 	streams_destroy(s);
 }
@@ -647,7 +647,7 @@ static void test_cluster_lists_owners_and_refuses_changes(void)
 		json_t *st = json_array_get(arr, i);
 		const char *name = json_string_value(json_object_get(st, "name"));
 		json_int_t owner = json_integer_value(json_object_get(st, "owner"));
-		CHECK(owner == (!strcmp(name, "lobby") ? 2 : !strcmp(name, "door") ? 1 : 3));
+		CHECK(owner == (!strcmp(name, "hall") ? 2 : !strcmp(name, "door") ? 1 : 3));
 		CHECK(json_is_true(json_object_get(st, "local")) == (owner == 3));
 		CHECK(json_is_string(json_object_get(st, "owner_url")));
 	}
