@@ -11,6 +11,7 @@ query. nginx runs in the foreground as this user (as root its workers become nob
 needs nothing of the files here but the sockets nginx opened for them), loopback only.
 """
 
+import http.client
 import json
 import os
 import re
@@ -773,6 +774,64 @@ class NamedStreams(ClusterCase):
             m = re.search(r"^camstream_rtmp_publishers (\d+)$", r.body.decode(), re.M)
             self.assertEqual(int(m.group(1)), 1 if i == owner else 0,
                              "publishers at instance %d (owner %d)" % (i, owner))
+
+
+    def test_the_documented_score_gives_the_owners_camstream_reports(self):
+        peers = ["http://127.0.0.1:%d" % p for p in self.ports]
+        for name in ("yard", "pub1"):
+            self.assertEqual(documented_owner(name, peers), self.owner_of(name), name)
+
+    def test_an_unknown_key_at_another_instance_is_404_at_once(self):
+        peers = ["http://127.0.0.1:%d" % p for p in self.ports]
+        name = next(n for n in ("nokey%d" % k for k in range(100))
+                    if documented_owner(n, peers) != 1)
+        for path in ("/live/%s.flv" % name, "/snapshot?name=" + name):
+            t0 = time.monotonic()
+            r = http_get(self.ports[0], path, timeout=10)
+            took = time.monotonic() - t0
+            self.assertEqual(r.status, 404, "%s at a non-owner: %s %r" % (path, r.status,
+                                                                       r.body[:300]))
+            self.assertLess(took, 5.0, "%s: the relay retried instead of failing" % path)
+        # a name that is no stream name is not relayed anywhere
+        r = http_get(self.ports[0], "/snapshot?name=" + urllib.parse.quote("../x?q=1", safe=""),
+                     timeout=10)
+        self.assertEqual(r.status, 404, r.body[:300])
+
+    def test_api_changes_are_refused_in_a_cluster(self):
+        for method, path, body in (("POST", "/api/streams", {"name": "n1", "rtsp_url": "demo:"}),
+                                   ("DELETE", "/api/streams/yard", None),
+                                   ("POST", "/api/streams/yard/stop", None)):
+            r = http_request(self.nginx.port, method, path, body)
+            self.assertEqual(r.status, 409, "%s %s: %s %r" % (method, path, r.status, r.body))
+            self.assertEqual(r.json().get("code"), "cluster_config", r.body)
+
+
+def http_request(port, method, path, body=None, timeout=10.0):
+    """One request with an optional JSON @body, on its own connection."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request(method, path, body=json.dumps(body).encode() if body is not None else None,
+                     headers={"Content-Type": "application/json"} if body is not None else {})
+        r = conn.getresponse()
+        return camtest.HttpResponse(r.status, {k.lower(): v for k, v in r.getheaders()},
+                                    r.read())
+    finally:
+        conn.close()
+
+
+def documented_owner(name, peers):
+    """docs/DEPLOY.md's owner function, as written there (1-based)."""
+    M = (1 << 64) - 1
+
+    def score(url):
+        h = 0xcbf29ce484222325
+        for b in name.encode() + b"\0" + url.encode():
+            h = ((h ^ b) * 0x100000001b3) & M
+        h = (h + 0x9e3779b97f4a7c15) & M
+        h = ((h ^ (h >> 30)) * 0xbf58476d1ce4e5b9) & M
+        h = ((h ^ (h >> 27)) * 0x94d049bb133111eb) & M
+        return h ^ (h >> 31)
+    return max(range(len(peers)), key=lambda i: score(peers[i])) + 1
 
 
 # ---- the follow-up URLs of HLS and WHEP through the balancer -----------------------------------
