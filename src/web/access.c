@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "app.h"
+#include "forwarded.h"
 #include "http_reply.h"
 #include "text.h"
 
@@ -190,26 +191,12 @@ int access_confirm_upgrade(struct lws *wsi, const char *const *paths, size_t n)
 	return 1;
 }
 
-/* Whether the numeric address @a is one of the trusted proxies. */
-static bool trusted(const struct config *cfg, const char *a)
-{
-	if (!strncmp(a, "::ffff:", 7) && strchr(a, '.'))
-		a += 7;
-	struct sockaddr_in6 s6 = { .sin6_family = AF_INET6 };
-	struct sockaddr_in s4 = { .sin_family = AF_INET };
-	if (inet_pton(AF_INET, a, &s4.sin_addr) == 1)
-		return net_policy_allows_addr(&cfg->trusted_proxy, (struct sockaddr *)&s4);
-	if (inet_pton(AF_INET6, a, &s6.sin6_addr) == 1)
-		return net_policy_allows_addr(&cfg->trusted_proxy, (struct sockaddr *)&s6);
-	return false;
-}
-
 void access_client_addr(struct lws *wsi, const struct config *cfg, char *out, size_t size)
 {
 	char peer[64] = "";
 	lws_get_peer_simple(wsi, peer, sizeof(peer));
 	str_copy(out, size, peer[0] ? peer : "-");
-	if (!cfg->trusted_proxy.n || !peer[0] || !trusted(cfg, peer))
+	if (!cfg->trusted_proxy.n || !peer[0] || !forwarded_trusted(&cfg->trusted_proxy, peer))
 		return;
 	/* all of it, however long: a client must not hide behind a header too long to read */
 	int total = lws_hdr_total_length(wsi, WSI_TOKEN_X_FORWARDED_FOR);
@@ -220,21 +207,7 @@ void access_client_addr(struct lws *wsi, const struct config *cfg, char *out, si
 		free(xff);
 		return;
 	}
-	/* from the right: every hop a trusted proxy added, until the first one that is not */
-	for (;;) {
-		char *comma = strrchr(xff, ',');
-		char *hop = comma ? comma + 1 : xff;
-		hop += strspn(hop, " \t");
-		size_t len = strcspn(hop, " \t");
-		hop[len] = '\0';
-		unsigned char bin[16];
-		if (!*hop || (inet_pton(AF_INET, hop, bin) != 1 && inet_pton(AF_INET6, hop, bin) != 1))
-			break; /* not an address: keep the last hop that was */
-		str_copy(out, size, hop);
-		if (!comma || !trusted(cfg, hop))
-			break;
-		*comma = '\0';
-	}
+	forwarded_client(&cfg->trusted_proxy, xff, out, size);
 	free(xff);
 }
 
@@ -244,7 +217,7 @@ bool access_client_tls(struct lws *wsi, const struct config *cfg)
 		return true;
 	char peer[64] = "";
 	lws_get_peer_simple(wsi, peer, sizeof(peer));
-	if (!cfg->trusted_proxy.n || !peer[0] || !trusted(cfg, peer))
+	if (!cfg->trusted_proxy.n || !peer[0] || !forwarded_trusted(&cfg->trusted_proxy, peer))
 		return false;
 	char proto[16];
 	int n = lws_hdr_custom_copy(wsi, proto, sizeof(proto), "x-forwarded-proto:", 18);

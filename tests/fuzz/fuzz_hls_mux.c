@@ -33,6 +33,7 @@
 #include "../unit/hls_check.h"
 
 #define PREFIX "S/"
+#define SUFFIX "?name=f"
 
 static struct coded_params *video_params[3], *audio_params;
 
@@ -136,12 +137,31 @@ static void check(struct state *s)
 	s->listed = pos;
 	s->listed_ended = hls_mux_ended(m);
 	s->any_listed = true;
-	char *text = hls_mux_playlist(m, PREFIX, "?name=f");
+	char *text = hls_mux_playlist(m, PREFIX, "");
 	if (!hls_mux_ready(m)) {
 		FUZZ_CHECK(!text, "a playlist before the mux is ready\n");
 		return;
 	}
 	FUZZ_CHECK(text, "no playlist\n");
+	/* with a query after every URI (a /hls/ playlist's key): the same text once the query is
+	 * taken out, and as many queries as URIs */
+	char *keyed = hls_mux_playlist(m, PREFIX, SUFFIX);
+	FUZZ_CHECK(keyed, "no playlist with a suffix\n");
+	size_t n_suffix = 0, n_uri = 0, k = 0;
+	for (const char *p = keyed; *p;) {
+		if (!strncmp(p, SUFFIX, strlen(SUFFIX))) {
+			n_suffix++;
+			p += strlen(SUFFIX);
+			continue;
+		}
+		keyed[k++] = *p++;
+	}
+	keyed[k] = '\0';
+	FUZZ_CHECK(!strcmp(keyed, text), "the suffix changed more than the URIs:\n%s", text);
+	for (const char *p = text; (p = strstr(p, PREFIX)); p += strlen(PREFIX))
+		n_uri++;
+	FUZZ_CHECK(n_suffix == n_uri, "%zu URIs, %zu suffixes\n", n_uri, n_suffix);
+	free(keyed);
 	static struct hls_playlist pl;
 	FUZZ_CHECK(hls_parse(text, PREFIX, &pl), "%s:\n%s", pl.why, text);
 	const char *broke = hls_rules(&pl, HLS_WINDOW, HLS_PART_SEGMENTS);
