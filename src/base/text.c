@@ -85,3 +85,27 @@ void text_iso8601(int64_t wall_us, bool millis, char *out, size_t cap)
 	else
 		snprintf(out, cap, "%sZ", base);
 }
+
+bool text_uri_component(char *out, size_t cap, const char *in)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = 0;
+	for (const unsigned char *p = (const unsigned char *)in; *p; p++) {
+		bool plain = ascii_is_alnum((char)*p) || strchr("-_.!~*'()", *p);
+		if (n + (plain ? 1 : 3) >= cap) {
+			if (cap)
+				out[0] = '\0';
+			return false;
+		}
+		if (plain) {
+			out[n++] = (char)*p;
+		} else {
+			out[n++] = '%';
+			out[n++] = hex[*p >> 4];
+			out[n++] = hex[*p & 15];
+		}
+	}
+	if (cap)
+		out[n] = '\0';
+	return cap > 0;
+}

@@ -46,6 +46,11 @@ void str_utf8_clean(const char *in, char *out, size_t cap);
 
 /* @wall_us (µs since the epoch) as ISO 8601 UTC: "2024-05-01T12:00:00Z", or with @millis
  * "2024-05-01T12:00:00.123Z". "-" if it cannot be formatted. */
+/* @in percent-encoded into @out as JavaScript's encodeURIComponent does (every byte but
+ * A-Z a-z 0-9 - _ . ! ~ * ' ( ) as %XX, upper-case hex), NUL-terminated. false, with @out
+ * empty, when it does not fit in @cap. */
+bool text_uri_component(char *out, size_t cap, const char *in);
+
 void text_iso8601(int64_t wall_us, bool millis, char *out, size_t cap);
 
 #endif

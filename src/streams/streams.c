@@ -62,29 +62,6 @@ static bool refuse_in_cluster(struct streams *s, struct cs_error *e)
 		"and restart the instances", s->cluster->self, s->cluster->n);
 }
 
-/* @v percent-encoded into @out (unreserved characters as they are); false if it does not
- * fit. */
-static bool pct_encode(char *out, size_t size, const char *v)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t n = 0;
-	for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
-		bool plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-			(*p >= '0' && *p <= '9') || strchr("-._~", *p);
-		if (n + (plain ? 1 : 3) >= size)
-			return false;
-		if (plain) {
-			out[n++] = (char)*p;
-		} else {
-			out[n++] = '%';
-			out[n++] = hex[*p >> 4];
-			out[n++] = hex[*p & 15];
-		}
-	}
-	out[n] = '\0';
-	return true;
-}
-
 /* What a viewer of @name subscribes with on an instance that does not own it: the owner's
  * HTTP-FLV of the stream, so that the camera (or the publisher) still feeds one instance. */
 static enum cs_err relay_def(struct streams *s, const char *name, bool declared,
@@ -95,7 +72,7 @@ static enum cs_err relay_def(struct streams *s, const char *name, bool declared,
 	char token[600] = "";
 	if (s->token && s->token[0]) {
 		strcpy(token, "&token=");
-		if (!pct_encode(token + 7, sizeof(token) - 7, s->token))
+		if (!text_uri_component(token + 7, sizeof(token) - 7, s->token))
 			return cs_fail(err, CS_INTERNAL, "the access token is too long to relay");
 	}
 	snprintf(s->relay_url, sizeof(s->relay_url), "%s/live/%s.flv?relay=%d%s", base, name,

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "netpolicy.h"
 #include "streams.h"
+#include "text.h"
 
 #define WAIT_GRACE_US 2000000      /* a first picture may take open_timeout + this */
 #define GATE_PATIENCE_US 2000000   /* see viewer_backlogged */
@@ -59,18 +60,8 @@ char *viewer_key_query(const struct viewer *v)
 	if (!out)
 		return NULL;
 	memcpy(out, key, n);
-	static const char hex[] = "0123456789ABCDEF";
-	for (const unsigned char *p = (const unsigned char *)val; *p; p++) {
-		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-		    strchr("-_.!~*'()", *p)) {
-			out[n++] = (char)*p;
-		} else {
-			out[n++] = '%';
-			out[n++] = hex[*p >> 4];
-			out[n++] = hex[*p & 15];
-		}
-	}
-	out[n] = '\0';
+	text_uri_component(out + n, cap - n, val); /* cap is room enough */
+	n = strlen(out);
 	/* a long one would make a Location header larger than a proxy takes (nginx's default
 	 * proxy_buffer_size is 4 KB or 8 KB): without it the URL still works, unbalanced */
 	if (n > VIEWER_KEY_QUERY_MAX)

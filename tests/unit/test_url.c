@@ -10,6 +10,7 @@
 #include "error.h"
 #include "redact.h"
 #include "split.h"
+#include "text.h"
 
 static void test_rtsp_url_with_path_parses(void)
 {
@@ -762,6 +763,20 @@ static void test_url_redact_truncates_safely(void)
 	url_redact("rtsp://alice:s3cret@h/x", NULL, 0); /* no crash */
 }
 
+/* What the balancer hashes must match what the page writes with encodeURIComponent. */
+static void test_uri_component_encodes_as_the_page_does(void)
+{
+	char out[64];
+	CHECK(text_uri_component(out, sizeof(out), "rtsp://h:554/a b?c=d&e"));
+	CHECK_STR(out, "rtsp%3A%2F%2Fh%3A554%2Fa%20b%3Fc%3Dd%26e");
+	CHECK(text_uri_component(out, sizeof(out), "-_.!~*'()AZaz09\xc3\xa9"));
+	CHECK_STR(out, "-_.!~*'()AZaz09%C3%A9");
+	CHECK(!text_uri_component(out, 4, "a/b"));
+	CHECK_STR(out, "");
+	CHECK(text_uri_component(out, 4, "abc"));
+	CHECK(!text_uri_component(out, 3, "abc"));
+}
+
 static void test_error_codes_are_the_documented_strings(void)
 {
 	CHECK_STR(cs_err_code(CS_OK), "ok");
@@ -944,6 +959,7 @@ int main(void)
 	RUN(test_url_redact_hides_user_of_schemeless_text);
 	RUN(test_url_redact_hides_password_with_unencoded_slash);
 	RUN(test_url_redact_truncates_safely);
+	RUN(test_uri_component_encodes_as_the_page_does);
 	RUN(test_error_codes_are_the_documented_strings);
 	RUN(test_error_ws_close_codes);
 	RUN(test_error_http_statuses);
