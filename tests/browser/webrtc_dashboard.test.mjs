@@ -22,7 +22,8 @@ import {
 } from './helpers.mjs';
 
 const RUN_TIMEOUT_MS = 240000;
-const SESSION_PATH = /^\/whep\/session\/[0-9a-f]{32}$/;
+// a session's URL names its source too, for a balancer hashing on it (docs/DEPLOY.md)
+const SESSION_PATH = /^\/whep\/session\/[0-9a-f]{32}(\?(name|rtsp_url)=[^&]+)?$/;
 
 let server = null;
 let rtsp = null;

@@ -156,7 +156,8 @@ async function assertPlaysAndHangsUp(pageUrl, whepUrl) {
   const sessions0 = await metric('camstream_webrtc_sessions');
   const started = await page.evaluate(startWhep, whepUrl);
   assert(started.status === 201, `POST ${whepUrl}: ${JSON.stringify(started)}`);
-  assert(/^\/whep\/session\/[0-9a-f]{32}$/.test(started.location || ''),
+  // the session names its source too, for a balancer hashing on it (docs/DEPLOY.md)
+  assert(/^\/whep\/session\/[0-9a-f]{32}(\?(name|rtsp_url)=[^&]+)?$/.test(started.location || ''),
     `Location ${JSON.stringify(started.location)} (a page of another origin reads it only if ` +
     'camstream exposes it)');
   assert((started.type || '').startsWith('application/sdp'), `Content-Type ${started.type}`);
