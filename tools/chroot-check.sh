@@ -38,13 +38,17 @@ mirror() {
   local m
   m=$(grep -hs -E '^(deb |URIs:)' /etc/apt/sources.list /etc/apt/sources.list.d/*.list \
       /etc/apt/sources.list.d/*.sources |
-    grep -o -E 'https?://[^ ]+/debian/?( |$)' | grep -v -- '-security' | head -n 1 | tr -d ' ')
+    grep -o -E 'https?://[^ ]+/debian/?( |$)' | grep -v -- '-security' | sed -n 1p | tr -d ' ')
   echo "${m:-http://deb.debian.org/debian}"
 }
 
 # No mount may remain under a folder before it is removed (rm would follow a bind mount)
 nothing_mounted_under() {
-  if findmnt -rn -o TARGET | grep -q -F "$1/"; then
+  # (no `| grep -q` under pipefail: grep leaving at the first match can make the writer die of
+  # SIGPIPE, which fails the pipeline now and then)
+  local mounts
+  mounts=$(findmnt -rn -o TARGET)
+  if grep -q -F "$1/" <<< "$mounts"; then
     echo "something is still mounted under $1; not removing it" >&2
     return 1
   fi
@@ -182,8 +186,7 @@ inside_deb() { # inside_deb ROOT DEB
     local out
     out=$(in_root /usr/bin/camstream --version) || return 1
     echo "$out" | sed 's/^/  # /'
-    echo "$out" | head -n 1 | grep -q -E '^camstream [0-9]+\.[0-9]+\.[0-9]+' &&
-      echo "$out" | grep -q -i libwebsockets
+    [[ ${out%%$'\n'*} =~ ^camstream\ [0-9]+\.[0-9]+\.[0-9]+ ]] && [[ ${out,,} == *libwebsockets* ]]
   }
   check version_ok
   NAME="the man page camstream(1) is installed"
@@ -193,9 +196,10 @@ inside_deb() { # inside_deb ROOT DEB
   check test -f "$ROOT/lib/systemd/system/camstream.service" -a \
     ! -e "$ROOT/etc/systemd/system/multi-user.target.wants/camstream.service"
   NAME="/etc/camstream/camstream.conf is a conffile"
-  check eval 'in_root dpkg-query -W -f="\${Conffiles}" camstream | grep -q " /etc/camstream/camstream.conf "'
+  conffiles=$(in_root dpkg-query -W -f='${Conffiles}' camstream || true)
+  check eval '[[ $conffiles == *" /etc/camstream/camstream.conf "* ]]'
   NAME="/etc/camstream/streams.json is a conffile, root's alone (camera passwords go there)"
-  check eval 'in_root dpkg-query -W -f="\${Conffiles}" camstream | grep -q " /etc/camstream/streams.json " &&
+  check eval '[[ $conffiles == *" /etc/camstream/streams.json "* ]] &&
     [ "$(stat -c %a:%U "$ROOT/etc/camstream/streams.json")" = 600:root ]'
   NAME="the example streams.json is installed"
   check test -f "$ROOT/usr/share/doc/camstream/examples/streams.json"
@@ -230,7 +234,7 @@ inside_deb() { # inside_deb ROOT DEB
   NAME="a script (css) of the page is served from the installed folder"
   check eval 'curl -fsS --max-time 10 "$base/css/camstream.css" | cmp -s - "$ROOT/usr/share/camstream/web/css/camstream.css"'
   NAME="GET /api/health answers status ok"
-  check eval 'curl -fsS --max-time 10 "$base/api/health" | grep -q "\"status\":\"ok\""'
+  check eval '[[ $(curl -fsS --max-time 10 "$base/api/health") == *"\"status\":\"ok\""* ]]'
   NAME="GET /snapshot?rtsp_url=demo: answers a JPEG"
   snapshot_ok() {
     curl -fsS --max-time 20 -D "$tmp/sh" -o "$tmp/snap" "$base/snapshot?rtsp_url=demo:" &&
