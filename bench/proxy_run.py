@@ -67,7 +67,8 @@ QUICK = ["lat", "cpu"]
 CURVES = ("jpegcams", "thumbcams", "flvcams")
 FPS, WIDTH = 25, 1280
 HOLD_SHARE = 0.9          # a step holds when every viewer gets >= 90% of the pictures asked for
-SATURATED = 1.9           # ... and the machine's busy cores stay below this
+SATURATED = 1.9           # ... and camstream + camera + client use fewer cores than this (the
+                          # rest of a shared machine is reported, not judged: other work)
 
 
 # ---------------------------------------------------------------- nginx
@@ -78,11 +79,12 @@ def free_port():
         return s.getsockname()[1]
 
 
-def nginx_config(folder, upstream_ports, port):
+def nginx_config(folder, upstream_ports, port, extra=""):
     """Writes nginx.conf + camstream.conf into @folder from the shipped files: the upstream's
     server lines become 127.0.0.1:@upstream_ports (the shipped first line's parameters), the
     listen line 127.0.0.1:@port, the access log and temp paths files in @folder. Returns the
-    path of nginx.conf. (The same edits as tests/integration/test_cluster.py's Nginx.)"""
+    path of nginx.conf. (The same edits as tests/integration/test_cluster.py's Nginx.) @extra:
+    directives added to the server block (experiments: --nginx-extra)."""
     with open(os.path.join(DEPLOY, "camstream.conf")) as f:
         text = f.read()
     server_re = re.compile(r"^(\s*)server\s+[\w.\[\]:-]+:\d+(\s[^;]*)?;\s*$", re.M)
@@ -98,7 +100,8 @@ def nginx_config(folder, upstream_ports, port):
         seen.append(1)
         return lines if len(seen) == 1 else ""
     text = server_re.sub(replace, text)
-    text, n = re.subn(r"^(\s*)listen\s+80;", r"\1listen 127.0.0.1:%d;" % port, text, flags=re.M)
+    text, n = re.subn(r"^(\s*)listen\s+80;", lambda m: "%slisten 127.0.0.1:%d;%s" % (
+        m.group(1), port, (" " + extra) if extra else ""), text, flags=re.M)
     if n != 1:
         raise RuntimeError("deploy/nginx/camstream.conf: no 'listen 80;' line")
     text, n = re.subn(r"access_log\s+\S+\s+camstream;",
@@ -124,10 +127,10 @@ class Nginx:
     """Debian's nginx in the foreground (daemon off), unprivileged, its error log to a file in
     the bench's log folder; `worker_processes auto` as shipped (one worker per core)."""
 
-    def __init__(self, logdir, upstream_ports):
+    def __init__(self, logdir, upstream_ports, extra=""):
         self.dir = tempfile.mkdtemp(prefix="nginx-", dir=logdir)
         self.port = free_port()
-        conf = nginx_config(self.dir, upstream_ports, self.port)
+        conf = nginx_config(self.dir, upstream_ports, self.port, extra)
         if os.geteuid() == 0:
             os.chmod(self.dir, 0o755)     # workers run as nobody
         self.proc = flv_run.start_logged(
@@ -204,6 +207,40 @@ class Meters:
         return out
 
 
+_SCRATCH = bytearray(receivers.RECV_CHUNK)   # shared by the counters: one thread, nothing kept
+
+
+class MjpegCounter(MjpegViewer):
+    """An MJPEG viewer that only counts pictures: a part begins at each boundary line, found
+    with bytes.find in the read buffer (no copy, no parse), so a hundred of them at 3 MB/s each
+    cost the client little; the stamps are read by one full MjpegViewer beside them."""
+
+    def __init__(self, label, host, port, path):
+        super().__init__(label, host, port, path)
+        self.scratch = _SCRATCH
+        self.tail = b""
+        self.bytes = 0
+
+    def on_body(self, mv, t):
+        self.bytes += len(mv)
+        delim = b"--" + self.boundary
+        buf, n, k = mv.obj, len(mv), len(delim)
+        # a boundary split between two reads
+        if self.tail and delim in self.tail + bytes(mv[:k - 1]):
+            self.frame(t, 0, b"")
+        i = buf.find(delim, 0, n)
+        while i >= 0:
+            self.frame(t, 0, b"")
+            i = buf.find(delim, i + k, n)
+        self.tail = bytes(mv[max(0, n - k + 1):])
+
+    def frame(self, recv_us, size, prefix):
+        if self.t_first is None:
+            self.t_first = time.monotonic()
+        self.frames.append((recv_us, size, None))
+        return False
+
+
 class DeferredStamps:
     """Stands in for receivers.STAMPS while latency is timed: keeps each JPEG's prefix (one
     copy per distinct prefix) instead of decoding its stamp at once, so no read waits for a
@@ -255,6 +292,11 @@ def fps_of(conns, t0, t1, kind):
     return [sum(1 for f in c.frames if t0 <= f[0] < t1) / win for c in conns]
 
 
+def bytes_of(conns):
+    """Body bytes received so far by @conns (a full MjpegViewer: its pictures' sizes)."""
+    return sum(c.bytes if hasattr(c, "bytes") else sum(f[1] for f in c.frames) for c in conns)
+
+
 def errors(conns):
     return ["%s: %s" % (c.label, c.error) for c in conns if c.error][:3]
 
@@ -270,7 +312,7 @@ class ProxyBench(run.Bench):
         """A fresh camstream and an nginx in front of it."""
         cs, _host, port = self.start_camstream()
         try:
-            ng = Nginx(self.logdir, [port])
+            ng = Nginx(self.logdir, [port], self.a.nginx_extra)
         except Exception:
             run.stop(cs)
             raise
@@ -341,20 +383,29 @@ class ProxyBench(run.Bench):
     # -- cpu
 
     def viewers_cpu(self, kind, n):
-        """1 viewer through nginx, window; then @n in all, window."""
+        """1 viewer through nginx, window; then @n in all, window; then (those closed) @n
+        straight to camstream, window: what camstream pays for them without the proxy."""
         a = self.a
         cs, port, ng = self.up()
         loop = Loop()
         path = ("/mjpeg?" if kind == "mjpeg" else "/flv?") + self.q(self.rtsp)
-        make = (lambda i: MjpegViewer("mjpeg%d" % i, "127.0.0.1", ng.port, path)) \
-            if kind == "mjpeg" else \
-            (lambda i: flv.FlvViewer("flv%d" % i, "127.0.0.1", ng.port, path, "http"))
+        def make(i, to):
+            if kind == "mjpeg":
+                return (MjpegViewer if i == 0 else MjpegCounter)("mjpeg%d" % i, "127.0.0.1",
+                                                                 to, path)
+            return flv.FlvViewer("flv%d" % i, "127.0.0.1", to, path, "http")
         res = {}
         conns = []
         try:
-            for step, count in (("one", 1), ("many", n)):
+            for step, count in (("one", 1), ("many", n), ("direct", n)):
+                if step == "direct":
+                    for c in conns:
+                        c.close()
+                    loop.run_until(time.monotonic() + 0.5)
+                    loop.close_all()
+                    conns = []
                 while len(conns) < count:
-                    c = make(len(conns))
+                    c = make(len(conns), port if step == "direct" else ng.port)
                     c.connect_timeout = 30
                     conns.append(c)
                     loop.add(c)
@@ -365,18 +416,20 @@ class ProxyBench(run.Bench):
                 meters = Meters({"camstream": [cs.pid], "nginx": [ng.proc.pid] + ng.workers(),
                                  "nginx_workers": ng.workers(), "camera": [self.camera.pid]})
                 meters.start()
+                b0 = bytes_of(conns)
                 t0 = now_us()
                 loop.run_until(time.monotonic() + a.window)
                 t1 = now_us()
                 r = meters.stop()
                 fps = fps_of(conns, t0, t1, "flv" if kind == "flv" else "jpeg")
+                r["mb_per_s"] = (bytes_of(conns) - b0) / ((t1 - t0) / 1e6) / 1e6
                 r.update({"viewers": len(conns), "fps_min": min(fps),
                           "fps_median": statistics.median(fps),
                           "n_errors": sum(1 for c in conns if c.error),
                           "errors": errors(conns),
                           "workers": len(ng.workers())})
                 if kind != "flv":
-                    lat = [x for c in conns for x in ws_lat(c, t0, t1)]
+                    lat = ws_lat(conns[0], t0, t1)
                     r["lat_p50_ms"] = pct(lat, 50)
                 res[step] = r
         finally:
@@ -431,13 +484,16 @@ class ProxyBench(run.Bench):
                 if name != "flvcams":
                     lat = [x for c in conns for x in ws_lat(c, t0, t1)]
                     r["lat_p50_ms"], r["lat_p95_ms"] = pct(lat, 50), pct(lat, 95)
+                # what this benchmark itself runs: camstream, the camera and the client
+                r["ours_cores"] = sum(x or 0 for x in (r["camstream_cpu"], r["camera_cpu"],
+                                                      r["client_cpu_s_per_s"]))
                 r["holds"] = (r["share_min"] >= HOLD_SHARE and not r["n_errors"] and
-                              (r["machine_busy_cores"] or 0) < SATURATED)
+                              r["ours_cores"] < SATURATED)
                 out.append(r)
                 print("    %-9s %3d cameras: camstream %.2f s/s (%.3f a camera), fps min %.2f,"
-                      " machine %.2f cores%s" % (name, n, r["camstream_cpu"] or 0,
-                                                 r["cpu_per_camera"] or 0, r["fps_min"],
-                                                 r["machine_busy_cores"] or 0,
+                      " ours %.2f, machine %.2f cores%s" % (
+                          name, n, r["camstream_cpu"] or 0, r["cpu_per_camera"] or 0,
+                          r["fps_min"], r["ours_cores"], r["machine_busy_cores"] or 0,
                                                  "" if r["holds"] else "  <- does not hold"),
                       file=sys.stderr, flush=True)
                 if not r["holds"]:
@@ -452,7 +508,7 @@ class ProxyBench(run.Bench):
             if name == "lat":
                 return self.latency(rep)
             if name == "cpu":
-                kinds = ["mjpeg", "flv"] if rep % 2 == 0 else ["flv", "mjpeg"]
+                kinds = self.a.cpu_kinds if rep % 2 == 0 else self.a.cpu_kinds[::-1]
                 return {k: self.viewers_cpu(k, self.a.viewers) for k in kinds}
             return self.curve(name)
         except RuntimeError as e:
@@ -543,27 +599,28 @@ def print_table(results, a, out=sys.stdout):
                 "CPU s/s: camstream, nginx", fmt(med_of(runs, "camstream_cpu")),
                 fmt(med_of(runs, "nginx_cpu")), fmt(med_of(runs, "machine_busy_cores"))))
         elif name == "cpu":
-            p("  %-14s %-5s %7s %9s %9s %9s %9s %9s %9s %9s" % (
-                "viewers", "", "fps min", "camstream", "nginx", "nginx/cs", "per view",
-                "camera", "client", "machine"))
+            p("  %-14s %-6s %7s %7s %7s %9s %9s %9s %9s %8s %8s %8s" % (
+                "viewers", "", "fps min", "fps med", "MB/s", "camstream", "nginx", "nginx/cs",
+                "ng s/GB", "camera", "client", "machine"))
             for kind in ("mjpeg", "flv"):
-                for step in ("one", "many"):
+                if not any(g(r, kind) for r in runs):
+                    continue
+                for step in ("one", "many", "direct"):
                     rs = [g(r, kind, step) for r in runs if g(r, kind, step)]
                     ratio = run.med([x["nginx_cpu"] / x["camstream_cpu"] for x in rs
                                      if x.get("nginx_cpu") is not None and x.get("camstream_cpu")])
-                    per = None
-                    if step == "many":
-                        per = run.med([(g(r, kind, "many", "nginx_cpu") -
-                                        g(r, kind, "one", "nginx_cpu")) /
-                                       (g(r, kind, "many", "viewers") - 1)
-                                       for r in runs if g(r, kind, "many", "nginx_cpu")
-                                       is not None and g(r, kind, "one", "nginx_cpu")
-                                       is not None])
-                    p("  %-14s %-5s %7s %9s %9s %9s %9s %9s %9s %9s" % (
-                        "%s x%s" % (kind.upper(), fmt(run.med([x["viewers"] for x in rs]))),
-                        "", fmt(run.med([x["fps_min"] for x in rs])),
+                    gb = run.med([x["nginx_cpu"] / x["mb_per_s"] * 1000 for x in rs
+                                  if x.get("nginx_cpu") is not None and x.get("mb_per_s")])
+                    p("  %-14s %-6s %7s %7s %7s %9s %9s %9s %9s %8s %8s %8s" % (
+                        "%s x%d" % (kind.upper(), run.med([x["viewers"] for x in rs]) or 0),
+                        "direct" if step == "direct" else "nginx",
+                        fmt(run.med([x["fps_min"] for x in rs])),
+                        fmt(run.med([x["fps_median"] for x in rs])),
+                        fmt(run.med([x.get("mb_per_s") for x in rs])),
                         fmt(run.med([x["camstream_cpu"] for x in rs])),
-                        fmt(run.med([x["nginx_cpu"] for x in rs])), fmt(ratio), fmt(per),
+                        fmt(run.med([x["nginx_cpu"] for x in rs])) if step != "direct" else "-",
+                        fmt(ratio) if step != "direct" else "-",
+                        fmt(gb) if step != "direct" else "-",
                         fmt(run.med([x["camera_cpu"] for x in rs])),
                         fmt(run.med([x["client_cpu_s_per_s"] for x in rs])),
                         fmt(run.med([x["machine_busy_cores"] for x in rs]))))
@@ -572,15 +629,15 @@ def print_table(results, a, out=sys.stdout):
                             p("   ! " + e[:200])
                 pn = run.med([g(r, kind, "many", "nginx_cpu") / g(r, kind, "many", "viewers")
                               * 100 for r in runs if g(r, kind, "many", "nginx_cpu") is not None])
-                pc = run.med([(g(r, kind, "many", "camstream_cpu") -
+                pc = run.med([(g(r, kind, "direct", "camstream_cpu") -
                                g(r, kind, "one", "camstream_cpu")) /
-                              (g(r, kind, "many", "viewers") - 1) for r in runs
-                              if g(r, kind, "many", "camstream_cpu") is not None and
+                              (g(r, kind, "direct", "viewers") - 1) for r in runs
+                              if g(r, kind, "direct", "camstream_cpu") is not None and
                               g(r, kind, "one", "camstream_cpu") is not None])
-                p("  => %s: nginx %s CPU s/s per 100 viewers; camstream %s s/s per extra viewer"
-                  % (kind.upper(), fmt(pn), fmt(pc)))
+                p("  => %s: nginx %s CPU s/s per 100 viewers; camstream %s s/s per extra viewer "
+                  "(N direct - 1)/(N-1)" % (kind.upper(), fmt(pn), fmt(pc)))
             p("  (CPU s/s = (utime+stime)/window from /proc/PID/stat; nginx = master + workers;"
-              " 'per view' = (N - 1 viewer)/(N-1), nginx)")
+              " ng s/GB = nginx CPU seconds per GB relayed; MB/s = body bytes received)")
         else:
             p("  %8s %10s %9s %9s %8s %8s %8s %8s %8s %8s %6s" % (
                 "cameras", "camstream", "per cam", "fps min", "fps med", "p50 ms", "RSS MiB",
@@ -626,6 +683,8 @@ def main(argv):
                                  description=__doc__.splitlines()[0])
     run.mode_args(ap, "proxy", DEFAULT, QUICK)
     ap.add_argument("--viewers", type=int, default=100, help="viewers in 'cpu' (100)")
+    ap.add_argument("--cpu-kinds", type=lambda t: [k for k in t.split(",") if k],
+                    default=["mjpeg", "flv"], help="viewers of 'cpu': mjpeg,flv (both)")
     ap.add_argument("--curve-runs", type=int, help="runs of each sizing curve (1)")
     ap.add_argument("--jpeg-steps", type=steps_arg, default=None,
                     help="camera counts of jpegcams (1,2,4,6,8,10,12,14)")
@@ -635,6 +694,9 @@ def main(argv):
                     help="camera counts of flvcams (8,16,32,64,96,128)")
     ap.add_argument("--thumb-query", default="fps=1&width=320",
                     help="the thumbnail viewers' options (fps=1&width=320)")
+    ap.add_argument("--nginx-extra", default="",
+                    help="directives added to nginx's server block (experiments), e.g. "
+                    "'proxy_buffer_size 64k;'")
     ap.add_argument("--step-window", type=float, help="seconds measured per curve step (5)")
     ap.add_argument("--step-warmup", type=float, help="seconds before each step's window (2)")
     run.mode_tail_args(ap)
@@ -648,6 +710,9 @@ def main(argv):
     a.step_window = a.step_window or (3.0 if a.quick else 5.0)
     a.step_warmup = a.step_warmup if a.step_warmup is not None else (1.0 if a.quick else 2.0)
     a.many = a.viewers
+    for k in a.cpu_kinds:
+        if k not in ("mjpeg", "flv"):
+            ap.error("--cpu-kinds: mjpeg, flv")
     if a.from_json:
         with open(a.from_json) as f:
             doc = json.load(f)
@@ -662,7 +727,7 @@ def main(argv):
     return run.mode_run("proxy", a, argv, ProxyBench(a), {
         "nginx": NGINX, "viewers": a.viewers, "curve_runs": a.curve_runs,
         "jpeg_steps": a.jpeg_steps, "thumb_steps": a.thumb_steps, "flv_steps": a.flv_steps,
-        "thumb_query": a.thumb_query, "step_window": a.step_window,
+        "thumb_query": a.thumb_query, "nginx_extra": a.nginx_extra, "step_window": a.step_window,
         "step_warmup": a.step_warmup}, print_header, print_table)
 
 
