@@ -67,6 +67,7 @@ QUICK = ["lat", "cpu"]
 CURVES = ("jpegcams", "thumbcams", "flvcams")
 FPS, WIDTH = 25, 1280
 HOLD_SHARE = 0.9          # a step holds when every viewer gets >= 90% of the pictures asked for
+                          # (misses at most 1 picture when that is more)
 SATURATED = 1.9           # ... and camstream + camera + client use fewer cores than this (the
                           # rest of a shared machine is reported, not judged: other work)
 
@@ -471,7 +472,8 @@ class ProxyBench(run.Bench):
                 meters = Meters({"camstream": [cs.pid], "camera": [self.camera.pid]})
                 meters.start()
                 t0 = now_us()
-                loop.run_until(time.monotonic() + a.step_window)
+                # thumbnails come once a second: a window of 10 of them at least
+                loop.run_until(time.monotonic() + max(a.step_window, 10.0 / want))
                 t1 = now_us()
                 r = meters.stop()
                 fps = fps_of(conns, t0, t1, "flv" if name == "flvcams" else "jpeg")
@@ -487,8 +489,12 @@ class ProxyBench(run.Bench):
                 # what this benchmark itself runs: camstream, the camera and the client
                 r["ours_cores"] = sum(x or 0 for x in (r["camstream_cpu"], r["camera_cpu"],
                                                       r["client_cpu_s_per_s"]))
-                r["holds"] = (r["share_min"] >= HOLD_SHARE and not r["n_errors"] and
-                              r["ours_cores"] < SATURATED)
+                # pictures the worst viewer missed: at most 10% (at 1 fps over 10 s, one: a
+                # picture on the window's edge may fall either side)
+                expect = want * (t1 - t0) / 1e6
+                r["missed_max"] = expect - min(fps) * (t1 - t0) / 1e6
+                r["holds"] = (r["missed_max"] <= max(1.0, (1 - HOLD_SHARE) * expect) and
+                              not r["n_errors"] and r["ours_cores"] < SATURATED)
                 out.append(r)
                 print("    %-9s %3d cameras: camstream %.2f s/s (%.3f a camera), fps min %.2f,"
                       " ours %.2f, machine %.2f cores%s" % (
@@ -557,8 +563,13 @@ def summary(results, a):
             continue
         n, ss = rows[-1]
         per = run.med([s["cpu_per_camera"] for s in ss])
+        first, last = rows[0], rows[-1]
+        rss = None
+        if last[0] > first[0]:
+            rss = (run.med([s["rss_mib"] for s in last[1]]) -
+                   run.med([s["rss_mib"] for s in first[1]])) / (last[0] - first[0])
         out[name] = {"held": holds_up_to(runs), "cpu_per_camera_at_held": per,
-                     "cameras_per_core": 1 / per if per else None}
+                     "cameras_per_core": 1 / per if per else None, "rss_mib_per_camera": rss}
     return out
 
 
@@ -660,9 +671,9 @@ def print_table(results, a, out=sys.stdout):
             sm = summary(results, a).get(name)
             if sm:
                 p("  => held up to %s cameras beside the camera and the client; camstream %s "
-                  "CPU s/s a camera there: %s cameras per core of camstream's own"
-                  % (fmt(sm["held"]), fmt(sm["cpu_per_camera_at_held"]),
-                     fmt(sm["cameras_per_core"])))
+                  "CPU s/s a camera there: %s cameras per core of camstream's own; RSS %s MiB "
+                  "a camera" % (fmt(sm["held"]), fmt(sm["cpu_per_camera_at_held"]),
+                                fmt(sm["cameras_per_core"]), fmt(sm["rss_mib_per_camera"])))
         p()
 
 
