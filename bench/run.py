@@ -16,6 +16,7 @@ issue's target. Raw results go to a JSON file.
   bench/run.sh --hls [--quick]      # HLS in hls.js and 100 clients, against ffmpeg + nginx
   bench/run.sh --webrtc [--quick]   # WebRTC: latency vs WS-JPEG and FLV in Chromium, 50 viewers
   bench/run.sh --onvif [--runs N]   # ONVIF: a probe's time and CPU, against npm onvif
+  bench/run.sh --proxy [--quick]    # behind nginx: latency and CPU added; sizing curves
 
 Every wait has a deadline; every process started is stopped on exit, Ctrl-C included (and gets
 SIGTERM from the kernel if this script is killed outright).
@@ -640,6 +641,9 @@ def main():
     if "--webrtc" in sys.argv[1:]:  # WebRTC (WHEP): Chromium's latency, whep_load's viewers
         import webrtc_run
         return webrtc_run.main(sys.argv[1:])
+    if "--proxy" in sys.argv[1:]:   # behind nginx (deploy/nginx/), and the sizing curves
+        import proxy_run
+        return proxy_run.main(sys.argv[1:])
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scenarios", help="comma-separated, from: " + ",".join(DEFAULT))
     ap.add_argument("--quick", action="store_true",
