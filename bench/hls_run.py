@@ -85,20 +85,6 @@ http {{
 """
 
 
-def children(pid):
-    """Child processes of @pid (nginx's workers)."""
-    out = []
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open("/proc/%s/stat" % d) as f:
-                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
-                        out.append(int(d))
-            except (OSError, ValueError, IndexError):
-                pass
-    return out
-
-
 def wait_port(port, timeout):
     import socket
     deadline = time.monotonic() + timeout
@@ -222,7 +208,7 @@ class Env:
     def pids(self):
         out = [p.pid for p in self.procs]
         if self.kind == "ffh":
-            out += children(self.procs[0].pid)       # nginx's worker
+            out += run.child_pids(self.procs[0].pid)       # nginx's worker
         return out
 
     def metrics(self):

@@ -119,16 +119,7 @@ class Nginx:
                 return [int(x) for x in f.read().split()]
         except OSError:
             pass
-        out = []
-        for d in os.listdir("/proc"):
-            if d.isdigit():
-                try:
-                    with open("/proc/%s/stat" % d) as f:
-                        if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
-                            out.append(int(d))
-                except (OSError, ValueError, IndexError):
-                    pass
-        return out
+        return run.child_pids(pid)
 
     def stop(self):
         run.stop(self.proc)

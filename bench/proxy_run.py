@@ -32,7 +32,6 @@ Scenarios:
 """
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -615,12 +614,7 @@ def main(argv):
         if k not in ("mjpeg", "flv"):
             ap.error("--cpu-kinds: mjpeg, flv")
     if a.from_json:
-        with open(a.from_json) as f:
-            doc = json.load(f)
-        a.scenarios = [s for s in doc["meta"]["scenarios"] if s in doc["results"]]
-        print_header(doc["meta"])
-        print_table(doc["results"], a)
-        return 0
+        return run.mode_replay(a, print_header, print_table)
     a.bin = run.mode_bin(ap)
     if not os.access(NGINX, os.X_OK) and any(s in a.scenarios for s in ("lat", "cpu")):
         ap.error("nginx is missing (Debian: apt-get install nginx-light or nginx)")

@@ -592,12 +592,7 @@ def main(argv):
     a = ap.parse_args(argv)
     run.mode_settle(ap, a, SCENARIOS, DEFAULT, QUICK)
     if a.from_json:
-        with open(a.from_json) as f:
-            doc = json.load(f)
-        a.scenarios = [s for s in doc["meta"]["scenarios"] if s in doc["results"]]
-        print_header(doc["meta"])
-        print_table(doc["results"], a)
-        return 0
+        return run.mode_replay(a, print_header, print_table)
     a.bin = run.mode_bin(ap)
     small = os.path.join(run.ROOT, "build-small", "src", "camstream")
     a.cg_bin = a.cg_bin or (small if os.access(small, os.X_OK) else a.bin)

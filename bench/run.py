@@ -575,6 +575,30 @@ def mode_bin(ap):
     return path
 
 
+def mode_replay(a, print_header, print_table):
+    """--from-json: the table of results saved by an earlier run; 0."""
+    with open(a.from_json) as f:
+        doc = json.load(f)
+    a.scenarios = [s for s in doc["meta"]["scenarios"] if s in doc["results"]]
+    print_header(doc["meta"])
+    print_table(doc["results"], a)
+    return 0
+
+
+def child_pids(pid):
+    """The processes whose parent is @pid (an nginx master's workers)."""
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open("/proc/%s/stat" % d) as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        out.append(int(d))
+            except (OSError, ValueError, IndexError):
+                pass
+    return out
+
+
 def mode_run(mode, a, argv, bench, meta_extra, print_header, print_table):
     """Runs @bench, then writes its results (JSON) and prints the table."""
     started = time.strftime("%Y-%m-%d %H:%M:%S %Z")
