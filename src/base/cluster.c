@@ -3,8 +3,10 @@
 #include <stdio.h>
 #include <string.h>
 
-/* A host is letters, digits, '-', '.', or a bracketed IPv6 address; a port is 1-65535. */
-static bool host_port_ok(const char *s, size_t n)
+/* A host is letters, digits, '-', '.', or a bracketed IPv6 address; a port is 1-65535. The
+ * host (without brackets, cut to fit @host) and the port (80 when none is given) go to @host
+ * and *@port. */
+static bool host_port_ok(const char *s, size_t n, char *host, size_t host_cap, int *port_out)
 {
 	size_t i = 0;
 	if (n && s[0] == '[') {
@@ -27,6 +29,13 @@ static bool host_port_ok(const char *s, size_t n)
 		if (i == 0)
 			return false;
 	}
+	bool bracket = s[0] == '[';
+	size_t hl = bracket ? i - 2 : i;
+	if (hl >= host_cap)
+		hl = host_cap - 1;
+	memcpy(host, s + bracket, hl);
+	host[hl] = '\0';
+	*port_out = 80;
 	if (i == n)
 		return true;
 	if (s[i] != ':' || i + 1 == n || n - i - 1 > 5)
@@ -37,6 +46,7 @@ static bool host_port_ok(const char *s, size_t n)
 			return false;
 		port = port * 10 + (unsigned)(s[k] - '0');
 	}
+	*port_out = (int)port;
 	return port >= 1 && port <= 65535;
 }
 
@@ -53,7 +63,8 @@ bool cluster_parse_peers(struct cluster *c, const char *list, char *why, size_t 
 		size_t hlen = rest ? len - (size_t)(rest - p) : 0;
 		if (hlen && rest[hlen - 1] == '/')
 			hlen--; /* one slash at the end is forgiven */
-		if (!rest || !host_port_ok(rest, hlen)) {
+		if (!rest || (c->n < CLUSTER_MAX &&
+		    !host_port_ok(rest, hlen, c->host[c->n], CLUSTER_URL_MAX, &c->port[c->n]))) {
 			snprintf(why, why_size, "peer %d is not http://HOST[:PORT] (no path, no "
 				"credentials; the instances speak plain http to each other)", c->n + 1);
 			return false;

@@ -18,11 +18,13 @@ struct cluster {
 	int n;                                /* instances; 0 = no cluster */
 	int self;                             /* this instance, 1-based; 0 = no cluster */
 	char url[CLUSTER_MAX][CLUSTER_URL_MAX]; /* base URLs: http://host[:port], no slash at end */
+	char host[CLUSTER_MAX][CLUSTER_URL_MAX]; /* each URL's host, IPv6 without brackets */
+	int port[CLUSTER_MAX];                  /* each URL's port (80 when it names none) */
 };
 
 /* Parses the comma-separated @list of base URLs (http://, host and optional port,
- * no path, query or credentials; 2 to CLUSTER_MAX, no repeats) into @c->url and @c->n. false
- * with a one-line reason in @why (at least 128 bytes) otherwise. */
+ * no path, query or credentials; 2 to CLUSTER_MAX, no repeats) into @c->url, host, port and
+ * @c->n. false with a one-line reason in @why (at least 128 bytes) otherwise. */
 bool cluster_parse_peers(struct cluster *c, const char *list, char *why, size_t why_size);
 
 /* The score of the instance at base URL @url for @name: the instance with the highest score

@@ -39,7 +39,6 @@ struct streams {
 	/* the relay definition streams_resolve last gave (valid until the next call) */
 	char relay_url[CLUSTER_URL_MAX + STREAM_NAME_MAX + 800];
 	char relay_shown[CLUSTER_URL_MAX + STREAM_NAME_MAX + 16];
-	char relay_host[CLUSTER_URL_MAX];
 };
 
 /* ---- the cluster ---- */
@@ -78,19 +77,10 @@ static enum cs_err relay_def(struct streams *s, const char *name, bool declared,
 	snprintf(s->relay_url, sizeof(s->relay_url), "%s/live/%s.flv?relay=%d%s", base, name,
 		s->cluster->self, token);
 	snprintf(s->relay_shown, sizeof(s->relay_shown), "%s/live/%s.flv", base, name);
-	/* the host and port, for --max-sessions-per-host; cluster_parse_peers checked the form */
-	const char *h = base + 7; /* "http://" */
-	const char *end = h[0] == '[' ? strchr(h, ']') + 1 : h + strcspn(h, ":");
-	size_t hl = (size_t)(end - h);
-	if (h[0] == '[') {
-		h++;
-		hl -= 2;
-	}
-	memcpy(s->relay_host, h, hl);
-	s->relay_host[hl] = '\0';
-	int port = *end == ':' ? atoi(end + 1) : 80;
+	/* the owner's host and port count for --max-sessions-per-host */
 	*def = (struct hub_stream_def){ .name = name, .url = s->relay_url,
-		.display_url = s->relay_shown, .host = s->relay_host, .port = port,
+		.display_url = s->relay_shown, .host = s->cluster->host[owner - 1],
+		.port = s->cluster->port[owner - 1],
 		.transport = TRANSPORT_TCP,
 		/* a key nobody declared may be live at the owner or not: its 404 is final, as it
 		 * would be there, instead of a source retrying for a name that may never exist */

@@ -1,7 +1,5 @@
 #include "access.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
@@ -191,12 +189,20 @@ int access_confirm_upgrade(struct lws *wsi, const char *const *paths, size_t n)
 	return 1;
 }
 
+/* The connection's peer address into @peer ("" if unknown); whether it is a trusted proxy. */
+static bool from_trusted_proxy(struct lws *wsi, const struct config *cfg, char *peer, size_t n)
+{
+	peer[0] = '\0';
+	lws_get_peer_simple(wsi, peer, n);
+	return peer[0] && forwarded_trusted(&cfg->trusted_proxy, peer);
+}
+
 void access_client_addr(struct lws *wsi, const struct config *cfg, char *out, size_t size)
 {
-	char peer[64] = "";
-	lws_get_peer_simple(wsi, peer, sizeof(peer));
+	char peer[64];
+	bool proxied = from_trusted_proxy(wsi, cfg, peer, sizeof(peer));
 	str_copy(out, size, peer[0] ? peer : "-");
-	if (!cfg->trusted_proxy.n || !peer[0] || !forwarded_trusted(&cfg->trusted_proxy, peer))
+	if (!proxied)
 		return;
 	/* all of it, however long: a client must not hide behind a header too long to read */
 	int total = lws_hdr_total_length(wsi, WSI_TOKEN_X_FORWARDED_FOR);
@@ -213,11 +219,10 @@ void access_client_addr(struct lws *wsi, const struct config *cfg, char *out, si
 
 bool access_client_tls(struct lws *wsi, const struct config *cfg)
 {
+	char peer[64];
 	if (lws_is_ssl(wsi))
 		return true;
-	char peer[64] = "";
-	lws_get_peer_simple(wsi, peer, sizeof(peer));
-	if (!cfg->trusted_proxy.n || !peer[0] || !forwarded_trusted(&cfg->trusted_proxy, peer))
+	if (!from_trusted_proxy(wsi, cfg, peer, sizeof(peer)))
 		return false;
 	char proto[16];
 	int n = lws_hdr_custom_copy(wsi, proto, sizeof(proto), "x-forwarded-proto:", 18);

@@ -25,6 +25,12 @@ static void test_peers_parse(void)
 	CHECK(c.n == 3);
 	CHECK_STR(c.url[0], "http://127.0.0.1:8101");
 	CHECK_STR(c.url[1], "http://cam-b.example");
+	CHECK_STR(c.host[0], "127.0.0.1");
+	CHECK(c.port[0] == 8101);
+	CHECK_STR(c.host[1], "cam-b.example");
+	CHECK(c.port[1] == 80);
+	CHECK_STR(c.host[2], "::1");
+	CHECK(c.port[2] == 9);
 	CHECK_STR(c.url[2], "http://[::1]:9");
 }
 
