@@ -1400,8 +1400,17 @@ static int bind_udp(const struct config *cfg, int *port, struct cs_error *err)
 		cs_fail(err, CS_INTERNAL, "WebRTC: no UDP socket: %s", strerror(errno));
 		return -1;
 	}
-	int big = 4 << 20;   /* a key picture goes out at once to every session */
-	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
+	/* a key picture goes out at once to every session: 4 MiB of send buffer, past
+	 * net.core.wmem_max when allowed to (CAP_NET_ADMIN); the kernel reports twice what it
+	 * was asked for */
+	int big = 4 << 20, got = 0;
+	socklen_t got_len = sizeof(got);
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big)) != 0)
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
+	if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &got, &got_len) == 0 && got < big)
+		log_warn("webrtc: the UDP send buffer is %d KiB (net.core.wmem_max): key pictures "
+			"sent to many sessions at once may be dropped (sysctl -w "
+			"net.core.wmem_max=4194304 raises it)", got / 2048);
 	if (bind(fd, (struct sockaddr *)&ss, len) != 0) {
 		cs_fail(err, CS_INTERNAL, "WebRTC: cannot bind UDP %s:%d: %s", cfg->host,
 			cfg->webrtc_port, strerror(errno));
