@@ -134,6 +134,7 @@ static struct rtp_desc descs[MAX_DESCS];
 static uint8_t pkt[PKT_CAP];
 
 static void session_free(struct rtc_session *s);
+static void end_session_log(struct rtc_session *s, const char *why);
 static void pump(struct rtc_session *s);
 static void send_sound(struct rtc_session *s, const struct coded_entry *e);
 
@@ -663,8 +664,16 @@ static int udp_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
 	}
 	case LWS_CALLBACK_RAW_CLOSE_FILE:
 		if (w && w->udp == wsi) {
-			w->udp = NULL;
+			/* the answered sessions' viewers name this socket: they end with it */
 			w->fd = -1;
+			for (struct rtc_session *s = w->sessions, *next; s; s = next) {
+				next = s->next;
+				if (s->v.wsi == wsi) {
+					end_session_log(s, "the UDP socket closed");
+					session_free(s);
+				}
+			}
+			w->udp = NULL;
 		}
 		return 0;
 	default:
