@@ -176,7 +176,7 @@ static void send_to(struct webrtc *w, const struct sockaddr_storage *to, socklen
 		return;
 	/* a full send buffer drops the packet: the receiver's NACK asks for it again */
 	if (sendto(w->fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL, (const struct sockaddr *)to, len) < 0)
-		w->m.dropped++;
+		w->m.send_failures++;
 }
 
 static void dtls_out(void *ctx, const uint8_t *p, size_t n)
@@ -214,7 +214,7 @@ static void send_slot(struct rtc_session *s, const struct sent *h)
 		n += ext;
 	}
 	if (!n || dtls_srtp_protect(s->dtls, pkt, &n, PKT_CAP) != 0) {
-		s->w->m.dropped++;
+		s->w->m.send_failures++;
 		return;
 	}
 	send_to(s->w, &s->peer, s->peer_len, pkt, n);
@@ -300,7 +300,7 @@ static void send_au(struct rtc_session *s, struct coded_entry *e, enum ts_mode m
 	int n = rtp_h264_split(e->data, e->len, RTP_MAX_PAYLOAD, descs + n_sets,
 		MAX_DESCS - (size_t)n_sets);
 	if (n <= 0) {
-		s->w->m.dropped++;
+		s->w->m.send_failures++;
 		return;
 	}
 	uint32_t ts = next_ts(s, e, mode);
@@ -319,7 +319,7 @@ static void send_sound_packet(struct rtc_session *s, const uint8_t *p, size_t le
 	s->a_packets++;
 	s->a_octets += (uint32_t)len;
 	if (dtls_srtp_protect(s->dtls, pkt, &n, PKT_CAP) != 0) {
-		s->w->m.dropped++;
+		s->w->m.send_failures++;
 		return;
 	}
 	send_to(s->w, &s->peer, s->peer_len, pkt, n);
