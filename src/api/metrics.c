@@ -401,7 +401,7 @@ static void write_process(struct strbuf *b, const struct app *st,
 		const char *name, *help;
 		size_t off;
 	} counters[] = {
-		{ "sessions", "WebRTC sessions started (a good offer, the viewer admitted)",
+		{ "sessions", "WebRTC sessions answered (201 Created)",
 			offsetof(struct webrtc_metrics, sessions_total) },
 		{ "packets_sent", "SRTP packets sent, retransmissions included",
 			offsetof(struct webrtc_metrics, packets_sent) },

@@ -702,9 +702,13 @@ static void say_goodbye(struct rtc_session *s)
 		return;
 	uint32_t ssrcs[2] = { s->ssrc, s->assrc };
 	uint8_t buf[128 + DTLS_SRTP_TRAILER];
-	size_t n = !s->sent_any ? 0 : write_sr(buf, 100, s->ssrc, s->last_ts, mono_now() - s->last_send_us, 90000,
-		s->packets, s->octets);
-	size_t m = n ? rtcp_write_bye(buf + n, 100 - n, ssrcs, s->a_sent_any ? 2 : 1) : 0;
+	int64_t now = mono_now();
+	size_t n = s->sent_any ? write_sr(buf, 100, s->ssrc, s->last_ts, now - s->last_send_us,
+		90000, s->packets, s->octets) : s->a_sent_any ? write_sr(buf, 100, s->assrc,
+		s->a_last_ts, now - s->a_last_send_us, s->aclock, s->a_packets, s->a_octets) : 0;
+	/* the video's source, and the sound's when it sent any */
+	size_t m = n ? rtcp_write_bye(buf + n, 100 - n, s->sent_any ? ssrcs : ssrcs + 1,
+		s->sent_any && s->a_sent_any ? 2 : 1) : 0;
 	if (m)
 		send_rtcp(s, buf, n + m, sizeof(buf));
 	dtls_srtp_close(s->dtls);
@@ -1025,6 +1029,7 @@ static int try_answer(struct whep_req *r)
 	s->v.wsi = w->udp;
 	s->state = S_ICE;
 	s->answered_us = mono_now();
+	w->m.sessions_total++;
 	log_info("webrtc %s: answered (session %.8s…, %u sessions)", s->label, s->id,
 		w->n_sessions);
 	arm_sweep(w);
@@ -1114,7 +1119,6 @@ static int start_session(struct whep_req *r)
 		return req_failf(r, CS_SERVER_BUSY, "out of memory");
 	if (viewer_subscribe(&s->v, &s->sub, &err) != CS_OK)
 		return req_fail(r, &err);
-	w->m.sessions_total++;   /* admitted: a viewer of its stream */
 	viewer_wait(&s->v, viewer_first_wait_us(r->wsi));
 	arm_sweep(w);
 	return try_answer(r);
