@@ -401,7 +401,7 @@ static void write_process(struct strbuf *b, const struct app *st,
 		const char *name, *help;
 		size_t off;
 	} counters[] = {
-		{ "sessions", "WebRTC sessions made (WHEP POSTs that got as far as a session)",
+		{ "sessions", "WebRTC sessions started (a good offer, the viewer admitted)",
 			offsetof(struct webrtc_metrics, sessions_total) },
 		{ "packets_sent", "SRTP packets sent, retransmissions included",
 			offsetof(struct webrtc_metrics, packets_sent) },
@@ -411,6 +411,9 @@ static void write_process(struct strbuf *b, const struct app *st,
 			offsetof(struct webrtc_metrics, nacks) },
 		{ "retransmits", "Packets sent again for a NACK",
 			offsetof(struct webrtc_metrics, retransmits) },
+		{ "retransmits_refused", "NACKed packets not sent again: asked for again within "
+			"30 ms, or over the session's budget (as many as it was sent)",
+			offsetof(struct webrtc_metrics, retransmits_refused) },
 		{ "plis_received", "Key picture requests received (PLI and FIR)",
 			offsetof(struct webrtc_metrics, plis) },
 		{ "key_resends", "Replays from the cached key picture for a key picture request (PLI, FIR)",

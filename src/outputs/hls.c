@@ -10,6 +10,7 @@
 #include "app.h"
 #include "clock.h"
 #include "flv_http.h"
+#include "webrtc.h"
 #include "hls_mux.h"
 #include "http_reply.h"
 #include "hub.h"
@@ -794,22 +795,37 @@ static int on_http(struct hls_req *r, struct lws *wsi)
 	return begin_media(r, wsi, name, slash + 1);
 }
 
-/* The /live mount's connections: an FLV viewer or HLS requests. */
+/* The /live mount's connections: an FLV viewer, HLS requests, or a WHEP offer. */
+enum live_kind { LIVE_HLS, LIVE_FLV, LIVE_WHEP };
+
 struct live_pss {
-	bool flv;
+	enum live_kind kind;
 	union {
 		struct flv_http flv;
 		struct hls_req hls;
+		struct whep_req whep;
 	} u;
 };
 
-static bool is_flv(struct lws *wsi)
+/* /live/{name}.flv is FLV; /live/{name}/whep is WHEP (MediaMTX's address of a stream at the
+ * path live/{name}), its name copied into @name (@cap bytes); the rest is HLS. */
+static enum live_kind kind_of(struct lws *wsi, char *name, size_t cap)
 {
 	char *uri = NULL;
 	int n = 0;
 	if (lws_http_get_uri_and_method(wsi, &uri, &n) < 0 || !uri || n < 4)
-		return false;
-	return !memcmp(uri + n - 4, ".flv", 4);
+		return LIVE_HLS;
+	if (!memcmp(uri + n - 4, ".flv", 4))
+		return LIVE_FLV;
+	size_t lp = strlen(LIVE_PREFIX), wl = strlen("/whep"), len = (size_t)n;
+	if (len > lp + wl && len - lp - wl < cap && !strncmp(uri, LIVE_PREFIX, lp) &&
+		!memcmp(uri + len - wl, "/whep", wl)) {
+		memcpy(name, uri + lp, len - lp - wl);
+		name[len - lp - wl] = '\0';
+		if (!strchr(name, '/'))
+			return LIVE_WHEP;
+	}
+	return LIVE_HLS;
 }
 
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -819,17 +835,25 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	if (!p)
 		return lws_callback_http_dummy(wsi, reason, user, in, len);
 	if (reason == LWS_CALLBACK_HTTP) {
-		if (!p->flv && p->u.hls.wsi)
-			req_finish(&p->u.hls); /* a kept-alive connection's last request */
-		p->flv = is_flv(wsi);
-		if (p->flv) {
+		/* a kept-alive connection's last request */
+		if (p->kind == LIVE_HLS && p->u.hls.wsi)
+			req_finish(&p->u.hls);
+		else if (p->kind == LIVE_WHEP)
+			whep_callback(wsi, LWS_CALLBACK_HTTP_DROP_PROTOCOL, &p->u.whep, NULL, 0);
+		char name[sizeof(p->u.whep.name)];
+		p->kind = kind_of(wsi, name, sizeof(name));
+		if (p->kind == LIVE_FLV) {
 			memset(&p->u.flv, 0, sizeof(p->u.flv));
 			return flv_http_protocol.callback(wsi, reason, &p->u.flv, in, len);
 		}
+		if (p->kind == LIVE_WHEP)
+			return whep_begin(wsi, &p->u.whep, name);
 		return on_http(&p->u.hls, wsi);
 	}
-	if (p->flv)
+	if (p->kind == LIVE_FLV)
 		return flv_http_callback(wsi, reason, &p->u.flv, in, len);
+	if (p->kind == LIVE_WHEP)
+		return whep_callback(wsi, reason, &p->u.whep, in, len);
 	struct hls_req *r = &p->u.hls;
 	switch (reason) {
 	case LWS_CALLBACK_HTTP_WRITEABLE:

@@ -45,6 +45,8 @@
 #define CONSENT_US 30000000           /* RFC 7675: consent expires 30 s after the last check */
 #define SR_EVERY_US 1000000
 #define RESTART_MIN_US 300000         /* replays from the key picture at most this often */
+#define RESEND_MIN_US 30000           /* one packet is sent again at most this often */
+#define RESEND_TOKENS_MAX 512         /* retransmits a session may have in hand */
 #define READS_PER_CALL 256            /* datagrams read per readable callback */
 #define PKT_CAP (1500 + DTLS_SRTP_TRAILER)
 #define TS_JUMP (5 * 90000)
@@ -61,6 +63,7 @@ struct sent {
 	uint32_t ts;
 	uint16_t seq;
 	bool marker, from_sets;     /* the payload is in e->params->sets, not e->data */
+	int64_t resent_us;          /* when a NACK last had it sent again, 0: never */
 };
 
 struct rtc_session {
@@ -89,6 +92,9 @@ struct rtc_session {
 	struct coded_entry *held;       /* a replay's entry waiting to know whether it is the last */
 	int64_t answered_us, first_stun_us, last_stun_us, last_sr_us, last_send_us, restart_us;
 	uint32_t packets, octets;
+	/* retransmits in hand: each video packet sent earns one (at most RESEND_TOKENS_MAX), each
+	 * packet sent again spends one, so a receiver's NACKs can at most double its stream */
+	unsigned resend_tokens;
 	/* sound: the camera's G.711 or Opus as it came (apt -1: none, the section is inactive) */
 	int apt;
 	enum coded_codec acodec;
@@ -226,7 +232,10 @@ static void send_packet(struct rtc_session *s, struct coded_entry *e, bool from_
 	h->seq = s->seq++;
 	h->marker = marker;
 	h->from_sets = from_sets;
+	h->resent_us = 0;
 	send_slot(s, h);
+	if (s->resend_tokens < RESEND_TOKENS_MAX)
+		s->resend_tokens++;
 	s->packets++;
 	s->octets += (uint32_t)(d->fu_len + d->len);
 }
@@ -264,7 +273,9 @@ static uint32_t next_ts(struct rtc_session *s, const struct coded_entry *e, enum
 	} else {
 		ts = pts90(e) + s->ts_off;
 		int32_t step = (int32_t)(ts - s->last_ts);
-		if (s->sent_any && (step < 0 || step > TS_JUMP)) {
+		/* a step back of less than TS_JUMP is a picture shown before the last one sent
+		 * (B-pictures), not a jump */
+		if (s->sent_any && (step < -TS_JUMP || step > TS_JUMP)) {
 			/* the camera's clock stepped (a reconnect, an RTCP re-sync): one frame on */
 			ts = s->last_ts + 3600;
 			s->ts_off = ts - pts90(e);
@@ -357,10 +368,27 @@ static void send_sound(struct rtc_session *s, const struct coded_entry *e)
 }
 
 /* The session's news: every picture of the log not sent yet goes out. */
+/* Whether the session's stream ended; it is then let go at the next sweep. */
+static void check_stream_end(struct rtc_session *s)
+{
+	struct cs_error err;
+	if (hub_sub_error(&s->sub, &err) != CS_OK) {
+		log_info("webrtc %s: the stream ended (%s): session closed", s->label, err.msg);
+		s->ending = true;
+	}
+}
+
 static void pump(struct rtc_session *s)
 {
-	if (s->state != S_LIVE || s->ending)
+	if (s->ending)
 		return;
+	if (s->state != S_LIVE) {
+		/* answered, keys not yet made: nothing to send, but a stream that ended ends the
+		 * session now rather than at the ICE or DTLS deadline */
+		if (s->state != S_PENDING)
+			check_stream_end(s);
+		return;
+	}
 	for (;;) {
 		struct coded_entry *e = hub_sub_coded_next(&s->sub, 0);
 		if (!e)
@@ -393,11 +421,7 @@ static void pump(struct rtc_session *s)
 		s->held = NULL;
 		s->restart = false;
 	}
-	struct cs_error err;
-	if (hub_sub_error(&s->sub, &err) != CS_OK) {
-		log_info("webrtc %s: the stream ended (%s): session closed", s->label, err.msg);
-		s->ending = true;
-	}
+	check_stream_end(s);
 }
 
 /* Starts over at the cached key picture: a join, or a receiver that lost one (PLI, FIR).
@@ -422,16 +446,25 @@ static void on_rtcp_item(void *ctx, const struct rtcp_item *it)
 	uint16_t seqs[17];
 	switch (it->kind) {
 	case RTCP_NACK: {
+		/* only the video is kept to be sent again; a NACK of another stream names
+		 * sequence numbers that are not ours */
+		if (it->media_ssrc != s->ssrc || !s->hist)
+			break;
 		size_t n = rtcp_nack_seqs(it, seqs);
+		int64_t now = mono_now();
 		s->w->m.nacks += n;
 		for (size_t i = 0; i < n; i++) {
-			const struct sent *h = s->hist ? &s->hist[seqs[i] & (HISTORY - 1)] : NULL;
-			if (!h)
-				break;
-			if (h->e && h->seq == seqs[i]) {
-				send_slot(s, h);
-				s->w->m.retransmits++;
+			struct sent *h = &s->hist[seqs[i] & (HISTORY - 1)];
+			if (!h->e || h->seq != seqs[i])
+				continue;   /* older than the history: gone */
+			if ((h->resent_us && now - h->resent_us < RESEND_MIN_US) || !s->resend_tokens) {
+				s->w->m.retransmits_refused++;   /* asked again at once, or over budget */
+				continue;
 			}
+			h->resent_us = now;
+			s->resend_tokens--;
+			send_slot(s, h);
+			s->w->m.retransmits++;
 		}
 		break;
 	}
@@ -445,23 +478,34 @@ static void on_rtcp_item(void *ctx, const struct rtcp_item *it)
 	}
 }
 
-/* A sender report of @ssrc, whose last packet had @last_ts @since_us ago at @clock Hz: the
- * RTP time of now, against the wall clock, for each stream alike (lip sync). */
-static void send_one_sr(struct rtc_session *s, uint32_t ssrc, uint32_t last_ts,
+/* A sender report of @ssrc, whose last packet had @last_ts @since_us ago at @clock Hz, into
+ * @buf: the RTP time of now against the wall clock, for each stream alike (lip sync). Its
+ * length, or 0. */
+static size_t write_sr(uint8_t *buf, size_t cap, uint32_t ssrc, uint32_t last_ts,
 	int64_t since_us, unsigned clock, uint32_t packets, uint32_t octets)
 {
 	int64_t wall = clock_wall_us();
 	uint64_t ntp = ((uint64_t)(wall / 1000000) + 2208988800ull) << 32 |
 		(uint64_t)(((wall % 1000000) << 32) / 1000000);
 	uint32_t rtp_ts = last_ts + (uint32_t)((uint64_t)since_us * clock / 1000000);
-	uint8_t buf[128 + DTLS_SRTP_TRAILER];
-	size_t n = rtcp_write_sr(buf, sizeof(buf), ssrc, ntp, rtp_ts, packets, octets);
-	size_t m = n ? rtcp_write_sdes(buf + n, 100 - n, ssrc, "camstream") : 0;
-	if (!n || !m)
-		return;
-	n += m;
-	if (dtls_srtp_protect_rtcp(s->dtls, buf, &n, sizeof(buf)) == 0)
+	return rtcp_write_sr(buf, cap, ssrc, ntp, rtp_ts, packets, octets);
+}
+
+/* Sends the compound RTCP packet in @buf (@n bytes, @cap of room) as SRTCP. */
+static void send_rtcp(struct rtc_session *s, uint8_t *buf, size_t n, size_t cap)
+{
+	if (dtls_srtp_protect_rtcp(s->dtls, buf, &n, cap) == 0)
 		send_to(s->w, &s->peer, s->peer_len, buf, n);
+}
+
+static void send_one_sr(struct rtc_session *s, uint32_t ssrc, uint32_t last_ts,
+	int64_t since_us, unsigned clock, uint32_t packets, uint32_t octets)
+{
+	uint8_t buf[128 + DTLS_SRTP_TRAILER];
+	size_t n = write_sr(buf, 100, ssrc, last_ts, since_us, clock, packets, octets);
+	size_t m = n ? rtcp_write_sdes(buf + n, 100 - n, ssrc, "camstream") : 0;
+	if (m)
+		send_rtcp(s, buf, n + m, sizeof(buf));
 }
 
 static void send_sr(struct rtc_session *s, int64_t now)
@@ -516,12 +560,15 @@ static void on_stun(struct webrtc *w, const uint8_t *p, size_t n,
 	if (len)
 		send_to(w, from, from_len, out, len);
 	int64_t now = mono_now();
-	s->last_stun_us = now;
 	/* the browser nominates the pair it will use; until then the first one that checked */
 	if (!s->peer_len || m.use_candidate) {
 		s->peer = *from;
 		s->peer_len = from_len;
 	}
+	/* consent (RFC 7675) is given by checks on the pair the media goes to: a check from
+	 * elsewhere is answered (ICE) but does not keep sending to an address that went quiet */
+	if (same_addr(&s->peer, s->peer_len, from, from_len))
+		s->last_stun_us = now;
 	if (s->state == S_ICE) {
 		s->state = S_DTLS;
 		s->first_stun_us = now;
@@ -637,9 +684,27 @@ static void end_session_log(struct rtc_session *s, const char *why)
 	log_info("webrtc %s: session ended (%s)", s->label, why);
 }
 
+/* The browser is told the session ended, so its page sees the track end at once instead of
+ * at its own consent timeout: an RTCP BYE of each source sent (after a sender report, as a
+ * compound packet must start), then DTLS's close_notify. */
+static void say_goodbye(struct rtc_session *s)
+{
+	if (!s->dtls || dtls_srtp_state(s->dtls) != DTLS_CONNECTED || !s->peer_len)
+		return;
+	uint32_t ssrcs[2] = { s->ssrc, s->assrc };
+	uint8_t buf[128 + DTLS_SRTP_TRAILER];
+	size_t n = !s->sent_any ? 0 : write_sr(buf, 100, s->ssrc, s->last_ts, mono_now() - s->last_send_us, 90000,
+		s->packets, s->octets);
+	size_t m = n ? rtcp_write_bye(buf + n, 100 - n, ssrcs, s->a_sent_any ? 2 : 1) : 0;
+	if (m)
+		send_rtcp(s, buf, n + m, sizeof(buf));
+	dtls_srtp_close(s->dtls);
+}
+
 static void session_free(struct rtc_session *s)
 {
 	struct webrtc *w = s->w;
+	say_goodbye(s);
 	for (struct rtc_session **p = &w->sessions; *p; p = &(*p)->next)
 		if (*p == s) {
 			*p = s->next;
@@ -788,6 +853,14 @@ static bool profile_of(const struct coded_params *p, uint8_t iop[3])
 
 /* The payload type of the camera's sound @sp in the offered audio section @m (*@send), or
  * one to leave the section inactive with; -1 when it offers nothing at all. */
+/* Whether @m is a video section we can send H.264 on: offered (a port, or bundle-only in
+ * the bundle), receiving, with an H.264 type in packetization mode 1. */
+static bool video_usable(const struct sdp_media *m)
+{
+	return sdp_media_offered(m) && sdp_media_receives(m) && !strcmp(m->kind, "video") &&
+		sdp_pick_h264(m, (const uint8_t[3]){ 0x42, 0xe0, 0x1f }) >= 0;
+}
+
 static int audio_pt(const struct sdp_media *m, const struct coded_params *sp, bool *send)
 {
 	static const struct {
@@ -867,9 +940,9 @@ static int try_answer(struct whep_req *r)
 	for (size_t i = 0; i < s->offer->n_media; i++) {
 		const struct sdp_media *m = &s->offer->media[i];
 		struct sdp_answer_media *am = &a->media[i];
-		if (!m->port)
+		if (!sdp_media_offered(m))
 			continue;
-		if (!strcmp(m->kind, "video") && !video) {
+		if (!video && video_usable(m)) {
 			am->pt = sdp_pick_h264(m, iop);
 			if (am->pt < 0)
 				continue;
@@ -884,11 +957,12 @@ static int try_answer(struct whep_req *r)
 			am->playout_delay_id = m->playout_delay_id;
 			s->pt = am->pt;
 			s->pd_id = m->playout_delay_id;
-		} else if (!strcmp(m->kind, "audio")) {
+		} else if (!strcmp(m->kind, "audio") && s->offer->bundle) {
 			/* the camera's G.711 or Opus goes as it came; AAC, which WebRTC does not carry,
-			 * leaves the section in the bundle, inactive */
+			 * leaves the section in the bundle, inactive (as does an offer that sends
+			 * only). Without a bundle only the video is taken: one ICE pair a session. */
 			bool send = false;
-			am->pt = audio_pt(m, sound ? NULL : sp, &send);
+			am->pt = audio_pt(m, sound || !sdp_media_receives(m) ? NULL : sp, &send);
 			am->accept = am->pt >= 0;
 			if (am->accept && send) {
 				sound = true;
@@ -965,16 +1039,24 @@ static int start_session(struct whep_req *r)
 		return req_fail(r, &err);
 	}
 	const char *bad = NULL;
-	bool video = false;
+	bool video = false, h264 = false;
 	size_t vi = 0;
-	for (size_t i = 0; i < o->n_media && !video; i++)
-		if (o->media[i].port && !strcmp(o->media[i].kind, "video") &&
-			sdp_pick_h264(&o->media[i], (const uint8_t[3]){ 0x42, 0xe0, 0x1f }) >= 0) {
+	for (size_t i = 0; i < o->n_media && !video; i++) {
+		const struct sdp_media *m = &o->media[i];
+		if (video_usable(m)) {
 			video = true;
 			vi = i;
+		} else if (sdp_media_offered(m) && !strcmp(m->kind, "video") &&
+			sdp_pick_h264(m, (const uint8_t[3]){ 0x42, 0xe0, 0x1f }) >= 0) {
+			h264 = true;   /* H.264, but sendonly or inactive */
 		}
+	}
 	if (!video)
-		bad = "the offer has no H.264 video with packetization-mode=1";
+		bad = h264 ? "the offer's video does not receive (a=sendonly or a=inactive): a WHEP "
+			"offer receives video (a=recvonly or a=sendrecv)" :
+			"the offer has no H.264 video with packetization-mode=1";
+	else if (!o->media[vi].mid[0])
+		bad = "the offer's video section has no a=mid";
 	else if (o->ice_lite)
 		bad = "the offer is ICE-lite too: one side must run full ICE";
 	else if (!o->media[vi].ice_ufrag[0] || !o->media[vi].ice_pwd[0])
@@ -1015,7 +1097,6 @@ static int start_session(struct whep_req *r)
 	s->next = w->sessions;
 	w->sessions = s;
 	w->n_sessions++;
-	w->m.sessions_total++;
 	if (viewer_start(&s->v, r->wsi, &whep_kind, r->name[0] ? r->name : NULL, &err) != CS_OK)
 		return req_fail(r, &err);
 	snprintf(s->label, sizeof(s->label), "%s", viewer_label(&s->v));
@@ -1024,6 +1105,7 @@ static int start_session(struct whep_req *r)
 		return req_failf(r, CS_SERVER_BUSY, "out of memory");
 	if (viewer_subscribe(&s->v, &s->sub, &err) != CS_OK)
 		return req_fail(r, &err);
+	w->m.sessions_total++;   /* admitted: a viewer of its stream */
 	viewer_wait(&s->v, viewer_first_wait_us(r->wsi));
 	arm_sweep(w);
 	return try_answer(r);

@@ -209,6 +209,19 @@ struct dtls_srtp *dtls_srtp_create(struct dtls_cert *c, bool server, const uint8
 	return d;
 }
 
+void dtls_srtp_close(struct dtls_srtp *d)
+{
+	if (!d || d->state != DTLS_CONNECTED)
+		return;
+	/* one close_notify alert; the peer's answering alert is not waited for (RFC 8446 §6.1
+	 * lets the closing side go at once) */
+	SSL_set_quiet_shutdown(d->ssl, 0);
+	if (SSL_shutdown(d->ssl) < 0)
+		ERR_clear_error();
+	flush(d);
+	d->state = DTLS_CLOSED;
+}
+
 void dtls_srtp_destroy(struct dtls_srtp *d)
 {
 	if (!d)

@@ -53,6 +53,9 @@ typedef void (*dtls_send_fn)(void *ctx, const uint8_t *p, size_t n);
 struct dtls_srtp *dtls_srtp_create(struct dtls_cert *c, bool server, const uint8_t peer_fp[32],
 	size_t mtu, dtls_send_fn send, void *ctx);
 void dtls_srtp_destroy(struct dtls_srtp *d);    /* NULL ok; sends nothing */
+/* Once connected: sends a close_notify alert (the peer's transport closes at once rather
+ * than at its consent timeout) and becomes DTLS_CLOSED; else nothing. NULL ok. */
+void dtls_srtp_close(struct dtls_srtp *d);
 
 /* A client starts the handshake (the first flight goes out); a server does nothing. */
 void dtls_srtp_start(struct dtls_srtp *d);

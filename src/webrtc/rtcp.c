@@ -11,6 +11,7 @@ enum {
 	PT_SR = 200,
 	PT_RR = 201,
 	PT_SDES = 202,
+	PT_BYE = 203,
 	PT_RTPFB = 205,
 	PT_PSFB = 206,
 };
@@ -210,6 +211,17 @@ size_t rtcp_write_sdes(uint8_t *out, size_t cap, uint32_t ssrc, const char *cnam
 	out[8] = 1;
 	out[9] = (uint8_t)clen;
 	memcpy(out + 10, cname, clen);
+	return len;
+}
+
+size_t rtcp_write_bye(uint8_t *out, size_t cap, const uint32_t *ssrcs, size_t n)
+{
+	size_t len = 4 + 4 * n;
+	if (!out || !ssrcs || n < 1 || n > 31 || cap < len)
+		return 0;
+	header(out, (unsigned)n, PT_BYE, len);
+	for (size_t i = 0; i < n; i++)
+		put32(out + 4 + 4 * i, ssrcs[i]);
 	return len;
 }
 

@@ -65,6 +65,11 @@ size_t rtcp_write_sr(uint8_t *out, size_t cap, uint32_t ssrc, uint64_t ntp, uint
  * RR and carries an SDES CNAME: RFC 3550 §6.1.) */
 size_t rtcp_write_sdes(uint8_t *out, size_t cap, uint32_t ssrc, const char *cname);
 
+/* Writes a BYE (RFC 3550 §6.6, no reason) for the @n (1..31) sources @ssrcs: the sender
+ * leaves. Its length (4 + 4 @n), or 0 if @cap is too small. Goes after an SR in a compound
+ * packet. */
+size_t rtcp_write_bye(uint8_t *out, size_t cap, const uint32_t *ssrcs, size_t n);
+
 /* For tests and the fuzz seeds: a generic NACK from @sender for @media with one FCI entry,
  * a PLI, and a receiver report from @sender with one block (the RTCP_RR fields of @block:
  * media_ssrc, fraction_lost, cumulative_lost, highest_seq, jitter, lsr, dlsr). Their length

@@ -119,6 +119,7 @@ struct parse {
 	struct sdp_media session; /* session-level ICE/DTLS values, copied down at the end */
 	bool session_dir_set, dir_set[SDP_MAX_MEDIA];
 	enum sdp_dir session_dir;
+	char bundle[SDP_MAX_LINE + 1];  /* the a=group:BUNDLE line's mids, "" if none */
 	char *why;
 	size_t why_len;
 };
@@ -398,6 +399,16 @@ static int parse_attr(struct parse *ps, struct slice a)
 		ps->o->ice_lite = true;
 	else if (slice_eq(name, "rtcp-mux") && ps->m)
 		ps->m->rtcp_mux = true;
+	else if (slice_eq(name, "bundle-only") && ps->m)
+		ps->m->bundle_only = true;
+	else if (slice_eq(name, "group") && !ps->m) {
+		struct slice sem = slice_word(&v);
+		if (slice_eq(sem, "BUNDLE") && !ps->o->bundle) {   /* the first one */
+			ps->o->bundle = true;
+			v = slice_trim(v);
+			slice_copy(ps->bundle, sizeof(ps->bundle), v);   /* v.n <= SDP_MAX_LINE */
+		}
+	}
 	else if (slice_eq(name, "extmap") && ps->m)
 		parse_extmap(ps->m, v);
 	else if (slice_eq(name, "mid") && ps->m) {
@@ -425,7 +436,21 @@ static void copy_down(struct parse *ps)
 			memcpy(m->setup, ps->session.setup, sizeof(m->setup));
 		if (!ps->dir_set[i] && ps->session_dir_set)
 			m->dir = ps->session_dir;
+		struct slice mids = { ps->bundle, strlen(ps->bundle) };
+		for (struct slice w = slice_word(&mids); w.n && m->mid[0]; w = slice_word(&mids))
+			if (slice_eq(w, m->mid))
+				m->bundled = true;
 	}
+}
+
+bool sdp_media_offered(const struct sdp_media *m)
+{
+	return m->port || (m->bundle_only && m->bundled);
+}
+
+bool sdp_media_receives(const struct sdp_media *m)
+{
+	return m->dir == SDP_SENDRECV || m->dir == SDP_RECVONLY;
 }
 
 int sdp_parse_offer(const char *text, size_t len, struct sdp_offer *o, char *why,
@@ -682,11 +707,14 @@ int sdp_build_answer(const struct sdp_offer *o, const struct sdp_answer *a,
 
 	sb_printf(out, "v=0\r\no=- %" PRIu64 " 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n",
 		a->session_id);
-	sb_puts(out, "a=ice-lite\r\na=group:BUNDLE");
-	for (size_t i = 0; i < o->n_media; i++)
-		if (a->media[i].accept)
-			sb_printf(out, " %s", o->media[i].mid);
-	sb_puts(out, "\r\n");
+	sb_puts(out, "a=ice-lite\r\n");
+	if (o->bundle) {
+		sb_puts(out, "a=group:BUNDLE");
+		for (size_t i = 0; i < o->n_media; i++)
+			if (a->media[i].accept)
+				sb_printf(out, " %s", o->media[i].mid);
+		sb_puts(out, "\r\n");
+	}
 	if (sending)
 		sb_printf(out, "a=msid-semantic:WMS %s\r\n", a->stream_id);
 	for (size_t i = 0; i < o->n_media; i++) {

@@ -45,13 +45,15 @@ struct sdp_codec {
 
 struct sdp_media {
 	char kind[16];          /* "video", "audio", "application", ... */
-	unsigned port;          /* 0: the offerer rejected or bundled-only it */
+	unsigned port;          /* 0: the offerer rejected it, or it is bundle-only */
 	char proto[40];         /* "UDP/TLS/RTP/SAVPF" */
 	char first_fmt[32];     /* the m= line's first format as written: "96", or
 	                         * "webrtc-datachannel" (what a rejected section echoes) */
 	char mid[33];           /* "" if none */
 	enum sdp_dir dir;
 	bool rtcp_mux;
+	bool bundle_only;       /* a=bundle-only (RFC 8843 §6: port 0, carried on the bundle) */
+	bool bundled;           /* its mid is in the offer's a=group:BUNDLE */
 	/* the a=extmap id (1..14) of the playout-delay header extension
 	 * (http://www.webrtc.org/experiments/rtp-hdrext/playout-delay), 0 if not offered */
 	int playout_delay_id;
@@ -67,7 +69,16 @@ struct sdp_offer {
 	struct sdp_media media[SDP_MAX_MEDIA];
 	size_t n_media;
 	bool ice_lite;          /* the offerer is ICE-lite too (we refuse: nobody would check) */
+	bool bundle;            /* the offer has a=group:BUNDLE */
 };
+
+/* Whether the offerer offers section @m: a port, or port 0 with a=bundle-only in the
+ * BUNDLE group (Firefox's max-bundle offers every section but the first that way). */
+bool sdp_media_offered(const struct sdp_media *m);
+
+/* Whether section @m receives what we send: sendrecv or recvonly (a sendonly or inactive
+ * section takes nothing: RFC 3264 §6.1 lets the answer only say inactive). */
+bool sdp_media_receives(const struct sdp_media *m);
 
 /* Parses the offer @text (@len bytes; need not be NUL-terminated; CRLF or LF). 0, or
  * -EINVAL with a short reason (no 'v=0' first, a line without "x=", too long, an m= line that
@@ -132,7 +143,8 @@ struct sdp_answer {
  * section, rejected or not, and needs a codec it knows in every audio/video section: answer
  * audio accepted with @sending false, not rejected, when aiortc may be the client). The
  * session part: v=0, o=, s=-, t=0 0,
- * a=ice-lite, a=group:BUNDLE with the accepted mids, a=msid-semantic. 0, or -EINVAL when
+ * a=ice-lite, a=group:BUNDLE with the accepted mids when the offer has a BUNDLE group (a
+ * caller answering an offer without one accepts one section only), a=msid-semantic. 0, or -EINVAL when
  * no section is accepted, a host is not a numeric address, an accepted section has no mid
  * or its @pt is not one the section offered, or a value would not be one word (spaces or
  * control bytes); -ENOMEM when @out failed. */

@@ -171,6 +171,25 @@ static void test_handshake_then_srtp_both_ways(void)
 	pair_close(&p);
 }
 
+/* Our side hangs up: the peer reads the close_notify and is closed at once. */
+static void test_close_sends_close_notify(void)
+{
+	struct pair p;
+	pair_open(&p, false);
+	pair_run(&p);
+	CHECK(dtls_srtp_state(p.server) == DTLS_CONNECTED);
+	CHECK(dtls_srtp_state(p.client) == DTLS_CONNECTED);
+	dtls_srtp_close(p.server);
+	CHECK(dtls_srtp_state(p.server) == DTLS_CLOSED);
+	CHECK(p.to_client.count == 1);   /* one alert record */
+	deliver(&p.to_client, p.client);
+	CHECK(dtls_srtp_state(p.client) == DTLS_CLOSED);
+	dtls_srtp_close(p.server);       /* again: nothing more */
+	CHECK(p.to_client.count == 0);
+	dtls_srtp_close(NULL);
+	pair_close(&p);
+}
+
 static void test_a_certificate_not_matching_the_offer_fails(void)
 {
 	struct pair p;
@@ -232,6 +251,7 @@ int main(void)
 	}
 	RUN(test_fingerprint_is_sha256_of_the_certificate_text);
 	RUN(test_handshake_then_srtp_both_ways);
+	RUN(test_close_sends_close_notify);
 	RUN(test_a_certificate_not_matching_the_offer_fails);
 	RUN(test_a_lost_flight_is_sent_again_on_the_timer);
 	RUN(test_garbage_leaves_the_handshake_waiting_or_failed);

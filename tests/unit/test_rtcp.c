@@ -129,6 +129,24 @@ static void compound_sr_and_sdes_is_walked_in_order(void)
 	CHECK(s.items[1].pt == 202);
 }
 
+/* A goodbye: SR, then a BYE naming the video's and the sound's sources. */
+static void bye_names_its_sources_after_a_sender_report(void)
+{
+	uint8_t out[64];
+	const uint32_t ssrcs[2] = { 0x01020304, 0xa0b0c0d0 };
+	size_t n = rtcp_write_sr(out, sizeof(out), ssrcs[0], 0, 0, 0, 0);
+	size_t m = rtcp_write_bye(out + n, sizeof(out) - n, ssrcs, 2);
+	CHECK(m == 12);
+	CHECK(out[n] == 0x82 && out[n + 1] == 203 && out[n + 2] == 0 && out[n + 3] == 2);
+	CHECK(!memcmp(out + n + 4, "\x01\x02\x03\x04\xa0\xb0\xc0\xd0", 8));
+	struct seen s;
+	CHECK(walk(out, n + m, &s) == 2);
+	CHECK(s.items[0].kind == RTCP_SR && s.items[1].kind == RTCP_OTHER && s.items[1].pt == 203);
+	CHECK(rtcp_write_bye(out, 7, ssrcs, 1) == 0);   /* no room */
+	CHECK(rtcp_write_bye(out, sizeof(out), ssrcs, 0) == 0);
+	CHECK(rtcp_write_bye(out, sizeof(out), NULL, 1) == 0);
+}
+
 static void receiver_report_reads_back(void)
 {
 	uint8_t out[64];
@@ -369,6 +387,7 @@ int main(void)
 	RUN(sender_report_is_written_as_rfc3550_says);
 	RUN(sdes_carries_one_cname_padded_to_four);
 	RUN(compound_sr_and_sdes_is_walked_in_order);
+	RUN(bye_names_its_sources_after_a_sender_report);
 	RUN(receiver_report_reads_back);
 	RUN(sender_report_blocks_are_rr_items);
 	RUN(nack_reads_back_and_names_its_sequence_numbers);

@@ -458,7 +458,8 @@ static void answer_to_aiortc_reads_back(void)
 
 static void rejected_sections_keep_their_place(void)
 {
-	CHECK(parse_text("v=0\nm=audio 9 UDP/TLS/RTP/SAVPF 111\na=mid:a\na=rtpmap:111 opus/48000/2\n"
+	CHECK(parse_text("v=0\na=group:BUNDLE a v d\n"
+		"m=audio 9 UDP/TLS/RTP/SAVPF 111\na=mid:a\na=rtpmap:111 opus/48000/2\n"
 		"m=video 9 UDP/TLS/RTP/SAVPF 96\na=mid:v\na=rtpmap:96 H264/90000\n"
 		"a=fmtp:96 packetization-mode=1;profile-level-id=42e01f\n"
 		"m=application 9 UDP/DTLS/SCTP webrtc-datachannel\na=mid:d\n", &offer) == 0);
@@ -483,6 +484,68 @@ static void rejected_sections_keep_their_place(void)
 	CHECK(t && parse_text(t, &again) == 0 && again.n_media == 3 &&
 		again.media[0].port == 0 && again.media[2].port == 0 && again.media[1].port == 8189);
 	free(t);
+}
+
+/* Firefox's max-bundle: every section after the first has port 0 and a=bundle-only, and
+ * is offered all the same when its mid is in the BUNDLE group (RFC 8843 §6). */
+static void bundle_only_sections_are_offered(void)
+{
+	CHECK(parse_text("v=0\na=group:BUNDLE 0 1 \n"
+		"m=video 9 UDP/TLS/RTP/SAVPF 96\na=mid:0\na=recvonly\n"
+		"m=audio 0 UDP/TLS/RTP/SAVPF 0\na=mid:1\na=bundle-only\na=recvonly\n"
+		"m=audio 0 UDP/TLS/RTP/SAVPF 8\na=mid:2\na=bundle-only\n"
+		"m=audio 0 UDP/TLS/RTP/SAVPF 8\na=mid:3\n", &offer) == 0);
+	CHECK(offer.bundle && offer.n_media == 4);
+	CHECK(offer.media[0].bundled && !offer.media[0].bundle_only &&
+		sdp_media_offered(&offer.media[0]));
+	CHECK(offer.media[1].bundled && offer.media[1].bundle_only &&
+		sdp_media_offered(&offer.media[1]));
+	/* bundle-only outside the group, and port 0 without bundle-only: rejected */
+	CHECK(!offer.media[2].bundled && offer.media[2].bundle_only &&
+		!sdp_media_offered(&offer.media[2]));
+	CHECK(!sdp_media_offered(&offer.media[3]));
+	/* a group of another semantics, or none: no bundle */
+	CHECK(parse_text("v=0\na=group:LS 0\nm=video 0 UDP/TLS/RTP/SAVPF 96\na=mid:0\n"
+		"a=bundle-only\n", &offer) == 0);
+	CHECK(!offer.bundle && !offer.media[0].bundled && !sdp_media_offered(&offer.media[0]));
+}
+
+static void answer_has_a_bundle_group_only_when_the_offer_has(void)
+{
+	static const char *const body = "m=video 9 UDP/TLS/RTP/SAVPF 96\na=mid:v\n"
+		"a=rtpmap:96 H264/90000\na=fmtp:96 packetization-mode=1;profile-level-id=42e01f\n";
+	char text[512];
+	struct sdp_answer a;
+	struct strbuf b = STRBUF_INIT;
+	snprintf(text, sizeof(text), "v=0\n%s", body);
+	CHECK(parse_text(text, &offer) == 0 && !offer.bundle);
+	answer_defaults(&a);
+	a.media[0] = (struct sdp_answer_media){ .accept = true, .pt = 96, .ssrc = 1,
+		.sending = true };
+	CHECK(sdp_build_answer(&offer, &a, &b) == 0);
+	char *t = sb_take(&b);
+	CHECK(t && !strstr(t, "a=group:") && strstr(t, "a=ice-lite\r\na=msid-semantic:"));
+	free(t);
+	snprintf(text, sizeof(text), "v=0\na=group:BUNDLE v\n%s", body);
+	CHECK(parse_text(text, &offer) == 0 && offer.bundle);
+	CHECK(sdp_build_answer(&offer, &a, &b) == 0);
+	t = sb_take(&b);
+	CHECK(t && strstr(t, "a=ice-lite\r\na=group:BUNDLE v\r\n"));
+	free(t);
+}
+
+/* Only a section that receives takes our media: RFC 3264 §6.1. */
+static void direction_says_whether_a_section_receives(void)
+{
+	CHECK(parse_text("v=0\nm=video 9 P 96\nm=video 9 P 96\na=sendrecv\nm=video 9 P 96\n"
+		"a=recvonly\nm=video 9 P 96\na=sendonly\nm=video 9 P 96\na=inactive\n", &offer) == 0);
+	CHECK(sdp_media_receives(&offer.media[0]) && sdp_media_receives(&offer.media[1]) &&
+		sdp_media_receives(&offer.media[2]));
+	CHECK(!sdp_media_receives(&offer.media[3]) && !sdp_media_receives(&offer.media[4]));
+	/* the session's direction where a section has none */
+	CHECK(parse_text("v=0\na=sendonly\nm=video 9 P 96\nm=video 9 P 96\na=recvonly\n",
+		&offer) == 0);
+	CHECK(!sdp_media_receives(&offer.media[0]) && sdp_media_receives(&offer.media[1]));
 }
 
 static void bad_answers_are_refused(void)
@@ -579,6 +642,9 @@ int main(void)
 	RUN(answer_to_chromium_reads_back);
 	RUN(answer_to_aiortc_reads_back);
 	RUN(rejected_sections_keep_their_place);
+	RUN(bundle_only_sections_are_offered);
+	RUN(answer_has_a_bundle_group_only_when_the_offer_has);
+	RUN(direction_says_whether_a_section_receives);
 	RUN(bad_answers_are_refused);
 	RUN(fingerprint_parse);
 	return CHECK_DONE();
