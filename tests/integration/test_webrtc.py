@@ -385,13 +385,14 @@ class Hangup(WebrtcCase):
         stats = self.rtsp.wait_sessions(lambda s: s["sessions"] == 0, 15)
         self.assertEqual(stats["sessions"], 0, "the camera session is still open: %s" % stats)
 
-    def assertHungUp(self, c, what, within=3.0):
-        """@c's DTLS transport goes "closed" within @within s (camstream's close_notify),
-        after an RTCP BYE naming every SSRC it received RTP from. Returns the seconds."""
+    def assertHungUp(self, c, what, since, within=3.0):
+        """@c's DTLS transport goes "closed" within @within s of @since (camstream's
+        close_notify), after an RTCP BYE naming every SSRC it received RTP from. Returns the
+        seconds."""
         sent = set(c.rtp_ssrcs)
-        t0 = time.monotonic()
-        closed = c.wait_for(lambda c: "closed" in c.dtls_states, within)
-        took = time.monotonic() - t0
+        closed = c.wait_for(lambda c: "closed" in c.dtls_states,
+                            max(0.0, since + within - time.monotonic()))
+        took = time.monotonic() - since
         self.assertTrue(closed, "%s: the client's DTLS not closed %.1f s after: %s"
                         % (what, within, c.describe()))
         byes = {ssrc for _, sources in c.byes for ssrc in sources}
@@ -400,8 +401,8 @@ class Hangup(WebrtcCase):
         return took
 
     def test_hangup_is_signalled_with_bye_and_close_notify(self):
-        # a DELETE and a stream removed each end a session whose DTLS was up: the client
-        # hears of it at once (its own consent timeout would take 30 s)
+        # a DELETE, a stream removed and a shutdown each end a session whose DTLS was up:
+        # the client hears of it at once (its own consent timeout would take 30 s)
         config = self.write_streams_config([{"name": "cam1",
                                              "rtsp_url": self.camera("h264-pcmu")}])
         cam = self.start_camstream("--config", config)
@@ -410,18 +411,25 @@ class Hangup(WebrtcCase):
         for c in (a, b):
             self.assertTrue(c.wait_for(lambda c: len(c.rtp_ssrcs) >= 2, 5.0),
                             "no video and sound RTP: %s" % c.describe())
+        t0 = time.monotonic()
         self.assertEqual(a.delete().status, 200)
-        took_a = self.assertHungUp(a, "DELETE of the session")
+        took_a = self.assertHungUp(a, "DELETE of the session", t0)
         self.assertPlaysOn(b, 0.5, what="the other client")
         self.assertNotIn("closed", b.dtls_states, b.describe())
+        t0 = time.monotonic()
         r = request(cam.port, "DELETE", "/api/streams/cam1")
         self.assertEqual(r.status, 200, r)
-        took_b = self.assertHungUp(b, "DELETE of the stream")
-        self.note("DTLS closed %.2f s after the DELETE of the session, %.2f s after the "
-                  "stream's" % (took_a, took_b))
+        took_b = self.assertHungUp(b, "DELETE of the stream", t0)
         ok, value, _ = self.wait_metric(cam, "camstream_webrtc_sessions", lambda v: v == 0,
                                         5.0)
         self.assertTrue(ok, "camstream_webrtc_sessions %s" % value)
+        c = self.playing(cam, whep_path(self.camera("h264-pcmu")), frames=1)
+        self.assertTrue(c.wait_for(lambda c: len(c.rtp_ssrcs) >= 2, 5.0), c.describe())
+        t0 = time.monotonic()
+        self.assertCleanExit(cam)
+        took_c = self.assertHungUp(c, "SIGTERM", t0)
+        self.note("DTLS closed %.2f s after the DELETE of the session, %.2f s after the "
+                  "stream's, %.2f s after SIGTERM" % (took_a, took_b, took_c))
 
     def test_unknown_or_malformed_session_delete_is_404(self):
         cam = self.start_camstream()
