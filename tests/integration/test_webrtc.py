@@ -839,25 +839,25 @@ class Loss(WebrtcCase):
                                     lambda v: v >= plis + 1, 5.0)
         self.assertTrue(ok, "the PLI after the flood was never counted")
         after = self.webrtc_metrics(cam)
-        # the originals sent until the metrics were read: until one more came after
-        originals = proxy.stats()["originals"]
-        wait_until(lambda: proxy.stats()["originals"] > originals, 2.0)
         wire1 = proxy.stats()
         stop.set()
         prober.join(10.0)
         d = {k: after.get(k, 0) - before.get(k, 0) for k in after}
-        sent = wire1["originals"] - wire0["originals"]
-        resent = wire1["repeats"] - wire0["repeats"]
         rtx = d.get("camstream_webrtc_retransmits_total", 0)
         refused = d.get("camstream_webrtc_retransmits_refused_total", 0)
+        # packets_sent_total counts the retransmits too (its HELP says so); no sound here
+        sent = d.get("camstream_webrtc_packets_sent_total", 0) - rtx
+        # and on the wire, as the proxy saw them in its own window
+        wire_sent = wire1["originals"] - wire0["originals"]
+        wire_resent = wire1["repeats"] - wire0["repeats"]
         slow = max(t for _, t in health) if health else None
         self.note("60 NACKs (300 entries, 18000 names) in %.1f s: %d originals sent, %d "
-                  "retransmits (%d seen on the wire), %d refused; /api/health %d times, the "
-                  "slowest %.0f ms" % (flood, sent, rtx, resent, refused, len(health),
-                                       1000 * (slow or 0)))
+                  "retransmits, %d refused; on the wire %d and %d; /api/health %d times, the "
+                  "slowest %.0f ms" % (flood, sent, rtx, refused, wire_sent, wire_resent,
+                                       len(health), 1000 * (slow or 0)))
         self.assertGreater(rtx, 0, "no retransmit at all: the test measures nothing")
         self.assertLessEqual(rtx, sent + 512, "retransmits over the budget: %s" % d)
-        self.assertLessEqual(resent, sent + 512, "packets seen again on the wire")
+        self.assertLessEqual(wire_resent, wire_sent + 512, "packets seen again on the wire")
         self.assertGreater(refused, 0, d)
         self.assertGreaterEqual(len(health), 10, health)
         self.assertEqual({st for st, _ in health}, {200}, health)
