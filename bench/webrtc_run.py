@@ -284,6 +284,8 @@ def rows_for(name, runs, a):
             lambda d: g(d, "metrics_end", "camstream_webrtc_key_resends_total"))
         row("[datagrams dropped, camstream]",
             lambda d: g(d, "metrics_end", "camstream_webrtc_dropped_total"))
+        row("[packets not sent, camstream]",
+            lambda d: g(d, "metrics_end", "camstream_webrtc_send_failures_total"))
         row("[sessions after the DELETEs]",
             lambda d: g(d, "metrics_after", "camstream_webrtc_sessions"))
         row("[whep_load's CPU s/s]", lambda d: g(d, "load_cpu_s_per_s"))

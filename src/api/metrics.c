@@ -422,8 +422,10 @@ static void write_process(struct strbuf *b, const struct app *st,
 			offsetof(struct webrtc_metrics, timeouts) },
 		{ "dtls_failures", "DTLS handshakes that failed",
 			offsetof(struct webrtc_metrics, dtls_failures) },
-		{ "dropped", "Datagrams dropped: unknown senders, garbage, failed checks, full buffers",
+		{ "dropped", "Datagrams received and dropped: unknown senders, garbage, failed checks",
 			offsetof(struct webrtc_metrics, dropped) },
+		{ "send_failures", "Packets not sent: a full send buffer, or one that could not be made",
+			offsetof(struct webrtc_metrics, send_failures) },
 	};
 	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++) {
 		char name[80];

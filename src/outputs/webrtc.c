@@ -134,6 +134,7 @@ static struct rtp_desc descs[MAX_DESCS];
 static uint8_t pkt[PKT_CAP];
 
 static void session_free(struct rtc_session *s);
+static void end_session_log(struct rtc_session *s, const char *why);
 static void pump(struct rtc_session *s);
 static void send_sound(struct rtc_session *s, const struct coded_entry *e);
 
@@ -175,7 +176,7 @@ static void send_to(struct webrtc *w, const struct sockaddr_storage *to, socklen
 		return;
 	/* a full send buffer drops the packet: the receiver's NACK asks for it again */
 	if (sendto(w->fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL, (const struct sockaddr *)to, len) < 0)
-		w->m.dropped++;
+		w->m.send_failures++;
 }
 
 static void dtls_out(void *ctx, const uint8_t *p, size_t n)
@@ -213,7 +214,7 @@ static void send_slot(struct rtc_session *s, const struct sent *h)
 		n += ext;
 	}
 	if (!n || dtls_srtp_protect(s->dtls, pkt, &n, PKT_CAP) != 0) {
-		s->w->m.dropped++;
+		s->w->m.send_failures++;
 		return;
 	}
 	send_to(s->w, &s->peer, s->peer_len, pkt, n);
@@ -299,7 +300,7 @@ static void send_au(struct rtc_session *s, struct coded_entry *e, enum ts_mode m
 	int n = rtp_h264_split(e->data, e->len, RTP_MAX_PAYLOAD, descs + n_sets,
 		MAX_DESCS - (size_t)n_sets);
 	if (n <= 0) {
-		s->w->m.dropped++;
+		s->w->m.send_failures++;
 		return;
 	}
 	uint32_t ts = next_ts(s, e, mode);
@@ -318,7 +319,7 @@ static void send_sound_packet(struct rtc_session *s, const uint8_t *p, size_t le
 	s->a_packets++;
 	s->a_octets += (uint32_t)len;
 	if (dtls_srtp_protect(s->dtls, pkt, &n, PKT_CAP) != 0) {
-		s->w->m.dropped++;
+		s->w->m.send_failures++;
 		return;
 	}
 	send_to(s->w, &s->peer, s->peer_len, pkt, n);
@@ -663,8 +664,16 @@ static int udp_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
 	}
 	case LWS_CALLBACK_RAW_CLOSE_FILE:
 		if (w && w->udp == wsi) {
-			w->udp = NULL;
+			/* the answered sessions' viewers name this socket: they end with it */
 			w->fd = -1;
+			for (struct rtc_session *s = w->sessions, *next; s; s = next) {
+				next = s->next;
+				if (s->v.wsi == wsi) {
+					end_session_log(s, "the UDP socket closed");
+					session_free(s);
+				}
+			}
+			w->udp = NULL;
 		}
 		return 0;
 	default:
@@ -1400,8 +1409,17 @@ static int bind_udp(const struct config *cfg, int *port, struct cs_error *err)
 		cs_fail(err, CS_INTERNAL, "WebRTC: no UDP socket: %s", strerror(errno));
 		return -1;
 	}
-	int big = 4 << 20;   /* a key picture goes out at once to every session */
-	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
+	/* a key picture goes out at once to every session: 4 MiB of send buffer, past
+	 * net.core.wmem_max when allowed to (CAP_NET_ADMIN); the kernel reports twice what it
+	 * was asked for */
+	int big = 4 << 20, got = 0;
+	socklen_t got_len = sizeof(got);
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big)) != 0)
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
+	if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &got, &got_len) == 0 && got < big)
+		log_warn("webrtc: the UDP send buffer is %d KiB (net.core.wmem_max): key pictures "
+			"sent to many sessions at once may be dropped (sysctl -w "
+			"net.core.wmem_max=4194304 raises it)", got / 2048);
 	if (bind(fd, (struct sockaddr *)&ss, len) != 0) {
 		cs_fail(err, CS_INTERNAL, "WebRTC: cannot bind UDP %s:%d: %s", cfg->host,
 			cfg->webrtc_port, strerror(errno));

@@ -43,7 +43,8 @@ void webrtc_destroy(struct webrtc *w);
 struct webrtc_metrics {
 	unsigned sessions;
 	uint64_t sessions_total, packets_sent, bytes_sent, nacks, retransmits,
-		retransmits_refused, plis, key_resends, timeouts, dtls_failures, dropped;
+		retransmits_refused, plis, key_resends, timeouts, dtls_failures, dropped,
+		send_failures;
 };
 void webrtc_get_metrics(const struct webrtc *w, struct webrtc_metrics *m);
 

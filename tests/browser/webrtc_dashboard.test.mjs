@@ -41,10 +41,12 @@ async function openServed({ layout = null, init = null, disk = false } = {}) {
   if (init) await page.addInitScript(init);
   // every WHEP request and its answer: [method, path, status]
   page.whep = [];
+  page.sessions = []; // the Location of each session made
   page.on('response', (response) => {
     const request = response.request();
     const url = new URL(request.url());
     if (/\/whep/.test(url.pathname)) page.whep.push([request.method(), url.pathname + url.search, response.status()]);
+    if (/\/whep/.test(url.pathname) && response.status() === 201) page.sessions.push(response.headers().location);
   });
   const hash = layout ? '#layout=' + Buffer.from(JSON.stringify(layout)).toString('base64url') : '';
   const at = disk ? pathToFileURL(path.join(WEB_ROOT, 'index.html')).href : server.base + '/';
@@ -131,6 +133,27 @@ async function main() {
     assert(buttons === 'jpeg=false, flv=false, webrtc=true, hls=false hidden' ||
       buttons === 'jpeg=false, flv=false, webrtc=true, hls=false', `mode buttons: ${buttons}`);
     await assertNoViolations(page);
+    assertNoPageErrors(page);
+  }, logs);
+
+  await test('a session camstream ends (hung up by another client) is retried at once: the tile plays again', async () => {
+    assert(page, 'no page from the test before');
+    await waitSessions(1);
+    const location = page.sessions[page.sessions.length - 1];
+    assert(location && SESSION_PATH.test(location), `the session's Location: ${location}`);
+    page.whep.length = 0;
+    const timeouts = await metric('camstream_webrtc_timeouts_total');
+    const r = await fetch(server.base + location, { method: 'DELETE', signal: AbortSignal.timeout(5000) });
+    assert(r.status === 200, `DELETE answered ${r.status}`);
+    // camstream's close_notify closes the page's DTLS transport: a new offer within seconds,
+    // not after the browser's own consent checks give up (30 s)
+    const post = await waitWhep(page, 'POST', /^\/api\/streams\/cam1\/whep$/, STATE_TIMEOUT_MS);
+    assert(post[2] === 201, `the new POST answered ${post[2]}`);
+    assert(!page.whep.some(([m]) => m === 'DELETE'), `a DELETE of the ended session: ${JSON.stringify(page.whep)}`);
+    await waitTileState(page, 0, ['live'], LIVE_TIMEOUT_MS);
+    await waitVideoPlays(page, 0, 1, 15);
+    await waitSessions(1);
+    assert(await metric('camstream_webrtc_timeouts_total') === timeouts, 'a session ended by a deadline');
     assertNoPageErrors(page);
   }, logs);
 

@@ -198,6 +198,20 @@ async function assertPlaysAndHangsUp(pageUrl, whepUrl) {
     prev = now;
   }
   assert(await metric('camstream_webrtc_packets_sent_total') === sent, 'packets sent after DELETE');
+  // camstream said goodbye (RTCP BYE, DTLS close_notify): the page's DTLS transport is closed
+  // at once, not left to its consent checks failing (Chromium calls the connection
+  // "disconnected" then, and "failed" 30 s later)
+  const closedBy = Date.now() + 3000;
+  const dtlsState = () => page.evaluate(() => {
+    const t = window.__whep.pc.getReceivers()[0].transport;
+    return t ? t.state : 'none';
+  });
+  let dtls = await dtlsState();
+  while (dtls !== 'closed') {
+    assert(Date.now() < closedBy, `the page's DTLS transport is ${dtls} 3 s after the DELETE`);
+    await sleep(100);
+    dtls = await dtlsState();
+  }
   await page.evaluate(() => window.__whep.pc.close());
   const only404sOfTheFavicon = notFound.length > 0 && notFound.every((u) => /\/favicon\.ico$/.test(u));
   assertNoPageErrors(page, only404sOfTheFavicon ? [/status of 404 \(Not Found\)$/] : []);

@@ -30,6 +30,11 @@ function fakePeerClass(made, order, { answerError = null, stats = [] } = {}) {
       this.remote = d;
     }
     async getStats() { return new Map(stats.map((s, i) => [String(i), s])); }
+    /** One bundled DTLS transport, as a max-bundle connection has. */
+    getReceivers() {
+      if (!this.transport) this.transport = { state: 'new', onstatechange: null };
+      return [{ transport: this.transport }];
+    }
     close() { this.closed = true; this.order.push('close'); }
     /** What the browser does: the state changes and the handler is called. */
     become(state) {
@@ -169,6 +174,24 @@ test('a connection that fails is retried (before and after it was up), and hangs
     await settle();
     assert.ok(made[0].closed);
   }
+});
+
+test('camstream ending the session (its close_notify closes the DTLS transport) is retried at once, with no DELETE', async () => {
+  const { player, reports, made, deletes } = setup({ status: 201, body: ANSWER, location: SESSION });
+  await player.start();
+  made[0].become('connected');
+  const t = made[0].transport;
+  assert.ok(t && typeof t.onstatechange === 'function', 'the transport is not watched');
+  t.state = 'connected';
+  t.onstatechange();
+  assert.deepEqual(reports.map((r) => r[0]), ['answer', 'connected']);
+  t.state = 'closed';
+  t.onstatechange();
+  assert.deepEqual(reports[reports.length - 1], ['failed', { why: 'the server ended the session', retry: true }]);
+  assert.equal(deletes().length, 0, 'a DELETE of a session camstream ended');
+  assert.equal(t.onstatechange, null, 'still watched after the end');
+  await settle();
+  assert.ok(made[0].closed);
 });
 
 test('a DELETE that is never answered: the peer connection is closed after WHEP_CLOSE_WAIT_MS all the same', async () => {

@@ -158,7 +158,26 @@ class WhepPlayer {
       if (!this.done) this.finish('failed', { why: `the answer was refused (${messageOf(err)})`, retry: false });
       return;
     }
-    if (!this.done) this.report('answer');
+    if (this.done) return;
+    this.watchTransport(pc);
+    this.report('answer');
+  }
+
+  /**
+   * camstream says when it ends a session (its stream ended or was removed, another client
+   * DELETEd it, it shuts down): DTLS's close_notify closes the transport. The connection
+   * itself would only turn 'disconnected', and 'failed' 30 s later, so the transport is
+   * watched: closed, the attempt is over and retried, with no DELETE (nothing is left).
+   */
+  watchTransport(pc) {
+    const receiver = pc.getReceivers ? pc.getReceivers()[0] : null;
+    const transport = receiver ? receiver.transport : null;
+    if (!transport) return;
+    transport.onstatechange = () => {
+      if (this.done || this.pc !== pc || transport.state !== 'closed') return;
+      this.session = null;
+      this.finish('failed', { why: 'the server ended the session', retry: true });
+    };
   }
 
   onTrack(event) {
@@ -246,6 +265,8 @@ class WhepPlayer {
     if (pc) {
       pc.ontrack = null;
       pc.onconnectionstatechange = null;
+      const receiver = pc.getReceivers ? pc.getReceivers()[0] : null;
+      if (receiver && receiver.transport) receiver.transport.onstatechange = null;
     }
     const hungUp = this.hangUp();
     if (pc && hungUp && this.scope.setTimeout) {
