@@ -852,9 +852,11 @@ class Loss(WebrtcCase):
         wire_resent = wire1["repeats"] - wire0["repeats"]
         slow = max(t for _, t in health) if health else None
         self.note("60 NACKs (300 entries, 18000 names) in %.1f s: %d originals sent, %d "
-                  "retransmits, %d refused; on the wire %d and %d; /api/health %d times, the "
-                  "slowest %.0f ms" % (flood, sent, rtx, refused, wire_sent, wire_resent,
-                                       len(health), 1000 * (slow or 0)))
+                  "retransmits, %d refused, %d send failures; on the wire %d and %d; "
+                  "/api/health %d times, the slowest %.0f ms" % (
+                      flood, sent, rtx, refused,
+                      d.get("camstream_webrtc_send_failures_total", 0), wire_sent,
+                      wire_resent, len(health), 1000 * (slow or 0)))
         self.assertGreater(rtx, 0, "no retransmit at all: the test measures nothing")
         self.assertLessEqual(rtx, sent + 512, "retransmits over the budget: %s" % d)
         self.assertLessEqual(wire_resent, wire_sent + 512, "packets seen again on the wire")
