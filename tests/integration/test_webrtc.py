@@ -642,7 +642,7 @@ class Policies(WebrtcCase):
         self.assertGreaterEqual(r.status, 400, r)
 
 
-# ---- offers as browsers write them ------------------------------------------------------------
+# ---- offers as browsers write them ----------------------------------------------------------
 
 class Offers(WebrtcCase):
     """Hand-made offers: Firefox's max-bundle (bundle-only), directions, no BUNDLE, no mid.
