@@ -18,16 +18,17 @@ import json
 import os
 import re
 import socket
+import threading
 import time
 import urllib.parse
 
 from camtest import SessionCountingCase, http_get, wait_until
 from test_metrics import Metrics
 from test_rtmp_ingest import Tool, ffmpeg_lavfi_argv
-from whep_client import (SDP_TYPE, SESSION_RE, LossProxy, WhepClient, WhepError,
-                         binding_request, candidates, dtls_client_hello, media_sections,
-                         offer_sdp, parse_stun, post_offer, request, sdp_attr,
-                         stun_integrity_ok, stun_is_success)
+from whep_client import (SDP_TYPE, SESSION_RE, ConsentChecker, LossProxy, WhepClient,
+                         WhepError, binding_request, candidates, dtls_client_hello,
+                         media_sections, offer_sdp, parse_stun, post_offer, request,
+                         rtcp_nack, sdp_attr, section, stun_integrity_ok, stun_is_success)
 
 FPS = 25
 SIZE = (320, 240)
@@ -331,6 +332,38 @@ class Play(WebrtcCase):
         self.assertTrue(r.headers.get("access-control-allow-origin"), r.headers)
 
 
+    def test_live_path_whep_is_the_named_streams(self):
+        # MediaMTX's URL for the stream at path live/{name}
+        config = self.write_streams_config([{"name": "cam1", "rtsp_url": self.camera()}])
+        cam = self.start_camstream("--config", config)
+        c = self.playing(cam, "/live/cam1/whep")
+        self.assertContractAnswer(cam, c)
+        self.assertEqual(c.location, "/whep/session/%s?name=cam1" % c.session_id, c.reply)
+        self.assertError(post_offer(cam.port, "/live/nosuch/whep", offer_sdp()[0]), 404,
+                         "not_found", "an unknown name")
+        codes = {}
+        for path in ("/live/cam1/whep", "/api/streams/cam1/whep"):
+            r = request(cam.port, "GET", path)
+            self.assertError(r, 405, None, "GET " + path)
+            codes[path] = r.error()[0]
+        self.assertEqual(len(set(codes.values())), 1, codes)
+        preflight = {"Origin": "http://127.0.0.1:9", "Access-Control-Request-Method": "POST",
+                     "Access-Control-Request-Headers": "content-type"}
+        live = request(cam.port, "OPTIONS", "/live/cam1/whep", headers=preflight)
+        api = request(cam.port, "OPTIONS", "/api/streams/cam1/whep", headers=preflight)
+        self.assertEqual(live.status, 204, live)
+        methods = [m.strip() for m in
+                   live.headers.get("access-control-allow-methods", "").split(",")]
+        self.assertIn("POST", methods, live.headers)
+        for h in ("access-control-allow-methods", "access-control-allow-origin",
+                  "access-control-allow-headers"):
+            self.assertEqual(live.headers.get(h), api.headers.get(h), h)
+        self.assertEqual(c.delete().status, 200)
+        ok, value, _ = self.wait_metric(cam, "camstream_webrtc_sessions", lambda v: v == 0,
+                                        5.0)
+        self.assertTrue(ok, "camstream_webrtc_sessions %s after DELETE" % value)
+
+
 class Hangup(WebrtcCase):
     def test_delete_ends_the_session_and_the_sending(self):
         cam = self.start_camstream()
@@ -351,6 +384,52 @@ class Hangup(WebrtcCase):
         self.assertError(c.delete(), 404, "not_found", "a second DELETE")
         stats = self.rtsp.wait_sessions(lambda s: s["sessions"] == 0, 15)
         self.assertEqual(stats["sessions"], 0, "the camera session is still open: %s" % stats)
+
+    def assertHungUp(self, c, what, since, within=3.0):
+        """@c's DTLS transport goes "closed" within @within s of @since (camstream's
+        close_notify), after an RTCP BYE naming every SSRC it received RTP from. Returns the
+        seconds."""
+        sent = set(c.rtp_ssrcs)
+        closed = c.wait_for(lambda c: "closed" in c.dtls_states,
+                            max(0.0, since + within - time.monotonic()))
+        took = time.monotonic() - since
+        self.assertTrue(closed, "%s: the client's DTLS not closed %.1f s after: %s"
+                        % (what, within, c.describe()))
+        byes = {ssrc for _, sources in c.byes for ssrc in sources}
+        self.assertTrue(sent <= byes, "%s: no RTCP BYE for %s: %s"
+                        % (what, sorted(sent - byes), c.describe()))
+        return took
+
+    def test_hangup_is_signalled_with_bye_and_close_notify(self):
+        # a DELETE, a stream removed and a shutdown each end a session whose DTLS was up:
+        # the client hears of it at once (its own consent timeout would take 30 s)
+        config = self.write_streams_config([{"name": "cam1",
+                                             "rtsp_url": self.camera("h264-pcmu")}])
+        cam = self.start_camstream("--config", config)
+        a = self.playing(cam, "/api/streams/cam1/whep", frames=1)
+        b = self.playing(cam, "/api/streams/cam1/whep", frames=1)
+        for c in (a, b):
+            self.assertTrue(c.wait_for(lambda c: len(c.rtp_ssrcs) >= 2, 5.0),
+                            "no video and sound RTP: %s" % c.describe())
+        t0 = time.monotonic()
+        self.assertEqual(a.delete().status, 200)
+        took_a = self.assertHungUp(a, "DELETE of the session", t0)
+        self.assertPlaysOn(b, 0.5, what="the other client")
+        self.assertNotIn("closed", b.dtls_states, b.describe())
+        t0 = time.monotonic()
+        r = request(cam.port, "DELETE", "/api/streams/cam1")
+        self.assertEqual(r.status, 200, r)
+        took_b = self.assertHungUp(b, "DELETE of the stream", t0)
+        ok, value, _ = self.wait_metric(cam, "camstream_webrtc_sessions", lambda v: v == 0,
+                                        5.0)
+        self.assertTrue(ok, "camstream_webrtc_sessions %s" % value)
+        c = self.playing(cam, whep_path(self.camera("h264-pcmu")), frames=1)
+        self.assertTrue(c.wait_for(lambda c: len(c.rtp_ssrcs) >= 2, 5.0), c.describe())
+        t0 = time.monotonic()
+        self.assertCleanExit(cam)
+        took_c = self.assertHungUp(c, "SIGTERM", t0)
+        self.note("DTLS closed %.2f s after the DELETE of the session, %.2f s after the "
+                  "stream's, %.2f s after SIGTERM" % (took_a, took_b, took_c))
 
     def test_unknown_or_malformed_session_delete_is_404(self):
         cam = self.start_camstream()
@@ -522,11 +601,139 @@ class Policies(WebrtcCase):
                          "host_not_allowed")
         self.assertEqual(self.new_sessions(), 0, "an RTSP session was opened")
 
+    def test_refused_posts_start_no_session(self):
+        # camstream_webrtc_sessions_total counts the sessions that started, no refusal
+        config = self.write_streams_config([{"name": "cam1", "rtsp_url": self.camera()}])
+        cam = self.start_camstream("--token", TOKEN, "--named-only", "--max-clients", "1",
+                                   "--config", config)
+        auth = {"Authorization": "Bearer " + TOKEN}
+        good = offer_sdp()[0]
+        refusals = [
+            ("no token", "/api/streams/cam1/whep", good, {}, 401),
+            ("an ad-hoc URL with --named-only", whep_path(self.camera()), good, auth, 403),
+            ("an unknown name", "/api/streams/nosuch/whep", good, auth, 404),
+            ("an unknown name, /whep?name=", "/whep?name=nosuch", good, auth, 404),
+            ("an offer without H.264", "/api/streams/cam1/whep",
+             offer_sdp(video=((96, "VP8", None),))[0], auth, 400),
+            ("a video section without a=mid", "/api/streams/cam1/whep",
+             offer_sdp(sections=[section("video", None), section("audio", "1")])[0], auth,
+             400),
+        ]
+
+        def total():
+            return self.metric(cam, "camstream_webrtc_sessions_total")
+        for what, path, body, headers, status in refusals:
+            self.assertError(post_offer(cam.port, path, body, headers=headers), status, None,
+                             what)
+        self.assertEqual(total(), 0, "sessions counted for refused POSTs")
+        self.playing(cam, "/api/streams/cam1/whep", headers=auth, frames=1)
+        self.assertEqual(total(), 1)
+        self.assertError(post_offer(cam.port, "/api/streams/cam1/whep", good, headers=auth),
+                         503, None, "over --max-clients 1")
+        for what, path, body, headers, _ in refusals:
+            r = post_offer(cam.port, path, body, headers=headers)
+            self.assertGreaterEqual(r.status, 400, "%s: %r" % (what, r))
+        self.assertEqual(total(), 1, "sessions counted for refused POSTs")
+
     def test_webrtc_port_off_refuses(self):
         cam = self.start_camstream("--webrtc-port", "off")
         self.assertIsNone(cam.webrtc_port)
         r = post_offer(cam.port, whep_path(self.camera()), offer_sdp()[0])
         self.assertGreaterEqual(r.status, 400, r)
+
+
+# ---- offers as browsers write them ----------------------------------------------------------
+
+class Offers(WebrtcCase):
+    """Hand-made offers: Firefox's max-bundle (bundle-only), directions, no BUNDLE, no mid.
+    Answers only: no ICE agent behind these offers."""
+
+    def setUp(self):
+        super().setUp()
+        self.cam = self.start_camstream()
+        self.path = whep_path(self.camera("h264-pcmu"))
+
+    def answer(self, sections, bundle=True, status=201):
+        """POSTs an offer of @sections; the answer as [(kind, port, lines)] (@status 201)."""
+        r = post_offer(self.cam.port, self.path,
+                       offer_sdp(sections=sections, bundle=bundle)[0])
+        if status != 201:
+            self.assertError(r, status, "bad_request")
+            return r
+        self.assertEqual(r.status, 201, r)
+        self.last = r.text()
+        return [(m.split()[0][2:], int(m.split()[1]), [m] + lines)
+                for m, lines in media_sections(self.last)]
+
+    def assertAccepted(self, sec, codecs):
+        kind, port, lines = sec
+        self.assertNotEqual(port, 0, "%s rejected:\n%s" % (kind, self.last))
+        self.assertIn("a=sendonly", lines, self.last)
+        names = [line.split()[1].split("/")[0].lower() for line in lines
+                 if line.startswith("a=rtpmap:")]
+        self.assertTrue(names and set(names) <= codecs, "%s formats %s:\n%s"
+                        % (kind, names, self.last))
+
+    def assertSendsNothing(self, sec, what):
+        kind, port, lines = sec
+        self.assertTrue(port == 0 or "a=inactive" in lines, "%s: %s answered:\n%s"
+                        % (what, kind, self.last))
+        self.assertNotIn("a=sendonly", lines, self.last)
+
+    def test_bundle_only_sections_count_as_offered(self):
+        # video first, audio bundle-only: what the dashboard's Firefox sends
+        secs = self.answer([section("video", "0"), section("audio", "1", bundle_only=True)])
+        self.assertEqual([k for k, _, _ in secs], ["video", "audio"], self.last)
+        self.assertAccepted(secs[0], {"h264"})
+        self.assertAccepted(secs[1], {"pcmu", "pcma", "opus"})
+        self.assertIn("BUNDLE 0 1", sdp_attr(self.last, "group"), self.last)
+        # audio first, video bundle-only
+        secs = self.answer([section("audio", "0"), section("video", "1", bundle_only=True)])
+        self.assertEqual([k for k, _, _ in secs], ["audio", "video"], self.last)
+        self.assertAccepted(secs[1], {"h264"})
+
+    def test_video_that_cannot_receive_is_skipped(self):
+        for direction in ("sendonly", "inactive"):
+            with self.subTest(direction):
+                r = self.answer([section("video", "0", direction), section("audio", "1")],
+                                status=400)
+                message = r.error()[1] or ""
+                self.assertIn("recvonly", message, r)
+                self.assertIn("sendrecv", message, r)
+        # a sendonly video section, then a recvonly one: the second is answered
+        secs = self.answer([section("video", "0", "sendonly"), section("video", "1"),
+                            section("audio", "2")])
+        self.assertSendsNothing(secs[0], "a sendonly video section")
+        self.assertAccepted(secs[1], {"h264"})
+        self.assertAccepted(self.answer([section("video", "0", "sendrecv")])[0], {"h264"})
+
+    def test_audio_that_cannot_receive_is_answered_inactive(self):
+        for direction in ("sendonly", "inactive"):
+            with self.subTest(direction):
+                secs = self.answer([section("video", "0"), section("audio", "1", direction)])
+                self.assertAccepted(secs[0], {"h264"})
+                self.assertIn("a=inactive", secs[1][2], self.last)
+                self.assertNotIn("a=sendonly", secs[1][2], self.last)
+
+    def test_offer_without_bundle_gets_the_first_usable_video_only(self):
+        secs = self.answer([section("video", "0"), section("video", "1"),
+                            section("audio", "2")], bundle=False)
+        self.assertEqual(sdp_attr(self.last, "group"), [], self.last)
+        self.assertAccepted(secs[0], {"h264"})
+        self.assertEqual([p for _, p, _ in secs[1:]], [0, 0], self.last)
+        # the first usable: a VP8-only section first
+        secs = self.answer([section("video", "0", video=((96, "VP8", None),)),
+                            section("video", "1")], bundle=False)
+        self.assertEqual(sdp_attr(self.last, "group"), [], self.last)
+        self.assertEqual(secs[0][1], 0, self.last)
+        self.assertAccepted(secs[1], {"h264"})
+
+    def test_video_without_mid_is_400(self):
+        for bundle in (True, False):
+            with self.subTest(bundle=bundle):
+                self.answer([section("video", None), section("audio", "1")], bundle=bundle,
+                            status=400)
+        self.assertEqual(self.metric(self.cam, "camstream_webrtc_sessions"), 0)
 
 
 # ---- loss -----------------------------------------------------------------------------------
@@ -569,6 +776,96 @@ class Loss(WebrtcCase):
         self.assertGreaterEqual(rate, FPS * 0.8)
         self.assertEqual(c.sizes, {SIZE})
 
+    def test_nack_flood_is_bounded_by_the_retransmit_budget(self):
+        # one packet is resent once per NACK packet at most, only for the session's video
+        # SSRC, and no more than the originals sent plus 512 over any window; the proxy
+        # drops nothing: it sees each packet's SSRC and sequence number on the wire
+        cam = self.start_camstream()
+        proxy = LossProxy(cam.webrtc_port, every=0)
+        self.addCleanup(proxy.close)
+        c = self.playing(cam, whep_path(self.camera("smpte")), via=("127.0.0.1", proxy.port),
+                         audio=False, frames=25)
+        ssrc = c.video_ssrc()
+        seqs = proxy.sequence(ssrc, older_than=0.2)
+        self.assertGreaterEqual(len(seqs), 20, proxy.stats())
+        # 1: a NACK naming another media SSRC, then one naming packet x twice
+        x = seqs[-1]
+        before = self.webrtc_metrics(cam)
+        repeats = len(proxy.repeats)
+        c.send_rtcp(rtcp_nack(ssrc ^ 0x5A5A5A5A, [(q, 0xFFFF) for q in seqs[-20::17]]),
+                    rtcp_nack(ssrc, [(x, 0), (x, 0)]))
+        self.assertTrue(wait_until(lambda: (ssrc, x) in proxy.repeats[repeats:], 3.0),
+                        "packet %d never came again: %s" % (x, proxy.stats()))
+        ok, _, _ = self.wait_metric(cam, "camstream_webrtc_retransmits_refused_total",
+                                    lambda v: v >= before.get(
+                                        "camstream_webrtc_retransmits_refused_total", 0) + 1,
+                                    2.0)
+        after = self.webrtc_metrics(cam)
+        self.assertEqual(proxy.repeats[repeats:], [(ssrc, x)],
+                         "resent: a NACK of another SSRC, or x twice")
+        self.assertEqual(after["camstream_webrtc_retransmits_total"]
+                         - before["camstream_webrtc_retransmits_total"], 1, after)
+        self.assertTrue(ok, "x named twice in one packet: no refusal counted %s" % after)
+        # 2: a flood: every 40 ms a NACK of 300 entries naming the last ~1000 packets five
+        # times over, for 2.4 s, while /api/health is asked on another thread
+        health, stop = [], threading.Event()
+
+        def probe():
+            while not stop.is_set():
+                t = time.monotonic()
+                try:
+                    status = http_get(cam.port, "/api/health", timeout=5.0).status
+                except OSError as e:
+                    status = repr(e)
+                health.append((status, time.monotonic() - t))
+                stop.wait(0.05)
+        prober = threading.Thread(target=probe, daemon=True)
+        before = self.webrtc_metrics(cam)
+        wire0 = proxy.stats()
+        prober.start()
+        self.addCleanup(stop.set)
+        t0 = time.monotonic()
+        for _ in range(60):
+            last = proxy.sequence(ssrc)[-1]
+            fci = [((last - 16 - 17 * k) & 0xFFFF, 0xFFFF) for k in range(60)] * 5
+            c.send_rtcp(rtcp_nack(ssrc, fci))
+            time.sleep(0.04)   # pacing, past the 30 ms a packet is not resent again in
+        flood = time.monotonic() - t0
+        # RTCP is handled in order: once the PLI sent after the flood is counted, so is the
+        # flood
+        plis = before["camstream_webrtc_plis_received_total"]
+        c.send_pli()
+        ok, _, _ = self.wait_metric(cam, "camstream_webrtc_plis_received_total",
+                                    lambda v: v >= plis + 1, 5.0)
+        self.assertTrue(ok, "the PLI after the flood was never counted")
+        after = self.webrtc_metrics(cam)
+        wire1 = proxy.stats()
+        stop.set()
+        prober.join(10.0)
+        d = {k: after.get(k, 0) - before.get(k, 0) for k in after}
+        rtx = d.get("camstream_webrtc_retransmits_total", 0)
+        refused = d.get("camstream_webrtc_retransmits_refused_total", 0)
+        # packets_sent_total counts the retransmits too (its HELP says so); no sound here
+        sent = d.get("camstream_webrtc_packets_sent_total", 0) - rtx
+        # and on the wire, as the proxy saw them in its own window
+        wire_sent = wire1["originals"] - wire0["originals"]
+        wire_resent = wire1["repeats"] - wire0["repeats"]
+        slow = max(t for _, t in health) if health else None
+        self.note("60 NACKs (300 entries, 18000 names) in %.1f s: %d originals sent, %d "
+                  "retransmits, %d refused, %d send failures; on the wire %d and %d; "
+                  "/api/health %d times, the slowest %.0f ms" % (
+                      flood, sent, rtx, refused,
+                      d.get("camstream_webrtc_send_failures_total", 0), wire_sent,
+                      wire_resent, len(health), 1000 * (slow or 0)))
+        self.assertGreater(rtx, 0, "no retransmit at all: the test measures nothing")
+        self.assertLessEqual(rtx, sent + 512, "retransmits over the budget: %s" % d)
+        self.assertLessEqual(wire_resent, wire_sent + 512, "packets seen again on the wire")
+        self.assertGreater(refused, 0, d)
+        self.assertGreaterEqual(len(health), 10, health)
+        self.assertEqual({st for st, _ in health}, {200}, health)
+        self.assertPlaysOn(c, 1.0)
+        self.assertEqual(c.sizes, {SIZE})
+
     def test_pli_is_answered_with_the_cached_key_picture(self):
         cam = self.start_camstream()
         c = self.playing(cam, whep_path(self.camera()))
@@ -589,19 +886,31 @@ class Loss(WebrtcCase):
         self.assertEqual(c.sizes, {SIZE})
 
     def test_client_gone_silent_ends_after_consent_freshness(self):
+        # and (RFC 7675) checks from another address without USE-CANDIDATE, with the right
+        # credentials, are answered but do not keep it alive: only its media address does
         cam = self.start_camstream()
         other = self.playing(cam, whep_path(self.camera()))
         proxy = LossProxy(cam.webrtc_port, every=0)
         self.addCleanup(proxy.close)
-        self.playing(cam, whep_path(self.camera()), via=("127.0.0.1", proxy.port))
+        silent = self.playing(cam, whep_path(self.camera()), via=("127.0.0.1", proxy.port))
         timeouts = self.metric(cam, "camstream_webrtc_timeouts_total")
         self.assertEqual(self.metric(cam, "camstream_webrtc_sessions"), 2)
         proxy.blackhole()
         gone = time.monotonic()
+        checker = ConsentChecker(
+            cam.webrtc_port, "%s:%s" % (sdp_attr(silent.answer, "ice-ufrag")[0],
+                                        sdp_attr(silent.offer, "ice-ufrag")[0]),
+            sdp_attr(silent.answer, "ice-pwd")[0], host="127.0.0.2", interval=2.0)
+        self.addCleanup(checker.close)
         ok, value, _ = self.wait_metric(cam, "camstream_webrtc_sessions", lambda v: v <= 1,
                                         CONSENT + SLACK + 2)
         took = time.monotonic() - gone
-        self.note("silent client's session ended %.1f s after it went silent" % took)
+        checker.close()
+        self.note("silent client's session ended %.1f s after it went silent; %d checks from "
+                  "%s:%d meanwhile, %d answered" % (took, checker.sent, *checker.address,
+                                                    checker.successes))
+        self.assertGreaterEqual(checker.successes, min(5, checker.sent - 1),
+                                "the checks from another address were not answered")
         self.assertTrue(ok, "camstream_webrtc_sessions %s %.0f s after a client went silent"
                         % (value, took))
         self.assertGreaterEqual(took, CONSENT - 5 - 1, "ended before the consent deadline")

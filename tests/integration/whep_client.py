@@ -24,6 +24,7 @@ import os
 import re
 import selectors
 import socket
+import struct
 import threading
 import time
 
@@ -32,6 +33,7 @@ import aioice.stun
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.codecs import CODECS
 from aiortc.mediastreams import MediaStreamError
+from aiortc.rtp import RtcpByePacket, RtcpPacket
 from aiortc.rtcrtpparameters import RTCRtcpFeedback, RTCRtpCodecParameters
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -183,38 +185,70 @@ def fake_fingerprint():
 
 H264_CB = ("video/H264", "level-asymmetry-allowed=1;packetization-mode=1;"
            "profile-level-id=42e01f")
+H264_CB_PT = (102, "H264", H264_CB[1])
 
 
 def offer_sdp(ufrag=None, pwd=None, fingerprint=None, video=((102, "H264", "level-asymmetry-"
-              "allowed=1;packetization-mode=1;profile-level-id=42e01f"),), audio=True):
+              "allowed=1;packetization-mode=1;profile-level-id=42e01f"),), audio=True,
+              sections=None, bundle=True):
     """A browser-like recvonly offer written by hand (no ICE agent behind it): BUNDLE of a
     video section with @video codecs [(pt, name, fmtp or None)] and, with @audio, an Opus and
-    PCMU audio section. Returns (sdp, ufrag, pwd)."""
+    PCMU audio section. @sections (made by section()) replaces that pair: any kinds, order,
+    directions, mids and bundle-only; without @bundle no a=group:BUNDLE line. Returns (sdp,
+    ufrag, pwd)."""
     ufrag = ufrag or random_token(8)
     pwd = pwd or random_token(24)
     fingerprint = fingerprint or fake_fingerprint()
-    mids = ["0", "1"] if audio else ["0"]
+    if sections is None:
+        sections = [section("video", "0", video=video)]
+        if audio:
+            sections.append(section("audio", "1"))
+    mids = [s["mid"] for s in sections if s["mid"] is not None]
     lines = ["v=0", "o=- %d 2 IN IP4 127.0.0.1" % int.from_bytes(os.urandom(6), "big"), "s=-",
-             "t=0 0", "a=group:BUNDLE " + " ".join(mids), "a=msid-semantic: WMS"]
-
-    def transport(mid):
-        return ["c=IN IP4 0.0.0.0", "a=rtcp:9 IN IP4 0.0.0.0", "a=ice-ufrag:" + ufrag,
-                "a=ice-pwd:" + pwd, "a=ice-options:trickle",
-                "a=fingerprint:sha-256 " + fingerprint, "a=setup:actpass", "a=mid:" + mid,
-                "a=recvonly", "a=rtcp-mux"]
-    pts = " ".join(str(pt) for pt, _, _ in video)
-    lines += ["m=video 9 UDP/TLS/RTP/SAVPF " + pts] + transport("0") + ["a=rtcp-rsize"]
-    for pt, name, fmtp in video:
-        lines.append("a=rtpmap:%d %s/90000" % (pt, name))
-        lines += ["a=rtcp-fb:%d nack" % pt, "a=rtcp-fb:%d nack pli" % pt,
-                  "a=rtcp-fb:%d ccm fir" % pt]
-        if fmtp:
-            lines.append("a=fmtp:%d %s" % (pt, fmtp))
-    if audio:
-        lines += ["m=audio 9 UDP/TLS/RTP/SAVPF 111 0"] + transport("1") + [
-            "a=rtpmap:111 opus/48000/2", "a=fmtp:111 minptime=10;useinbandfec=1",
-            "a=rtpmap:0 PCMU/8000"]
+             "t=0 0"]
+    if bundle:
+        lines.append("a=group:BUNDLE " + " ".join(mids))
+    lines.append("a=msid-semantic: WMS")
+    for sec in sections:
+        lines += _offer_section(sec, ufrag, pwd, fingerprint)
     return "\r\n".join(lines) + "\r\n", ufrag, pwd
+
+
+def section(kind, mid, direction="recvonly", bundle_only=False, video=(H264_CB_PT,)):
+    """One media section of offer_sdp(sections=...): @kind "video" (with @video codecs) or
+    "audio" (Opus and PCMU); @mid None leaves a=mid out; @bundle_only: port 0 and
+    a=bundle-only, as Firefox's max-bundle offers the sections after the first."""
+    return {"kind": kind, "mid": mid, "direction": direction, "bundle_only": bundle_only,
+            "video": video}
+
+
+def _offer_section(sec, ufrag, pwd, fingerprint):
+    port = 0 if sec["bundle_only"] else 9
+    if sec["kind"] == "video":
+        fmts = " ".join(str(pt) for pt, _, _ in sec["video"])
+    else:
+        fmts = "111 0"
+    lines = ["m=%s %d UDP/TLS/RTP/SAVPF %s" % (sec["kind"], port, fmts),
+             "c=IN IP4 0.0.0.0", "a=rtcp:9 IN IP4 0.0.0.0", "a=ice-ufrag:" + ufrag,
+             "a=ice-pwd:" + pwd, "a=ice-options:trickle",
+             "a=fingerprint:sha-256 " + fingerprint, "a=setup:actpass"]
+    if sec["mid"] is not None:
+        lines.append("a=mid:" + sec["mid"])
+    if sec["bundle_only"]:
+        lines.append("a=bundle-only")
+    lines += ["a=" + sec["direction"], "a=rtcp-mux"]
+    if sec["kind"] == "video":
+        lines.append("a=rtcp-rsize")
+        for pt, name, fmtp in sec["video"]:
+            lines.append("a=rtpmap:%d %s/90000" % (pt, name))
+            lines += ["a=rtcp-fb:%d nack" % pt, "a=rtcp-fb:%d nack pli" % pt,
+                      "a=rtcp-fb:%d ccm fir" % pt]
+            if fmtp:
+                lines.append("a=fmtp:%d %s" % (pt, fmtp))
+    else:
+        lines += ["a=rtpmap:111 opus/48000/2", "a=fmtp:111 minptime=10;useinbandfec=1",
+                  "a=rtpmap:0 PCMU/8000"]
+    return lines
 
 
 def sdp_attr(sdp, name):
@@ -287,6 +321,9 @@ class WhepClient:
         self.first_frame_at = None
         self.audio_frames = 0
         self.states = []           # connectionState changes, in order
+        self.dtls_states = []      # the DTLS transport's state changes, in order
+        self.byes = []             # (monotonic, [SSRCs]) of each RTCP BYE received
+        self.rtp_ssrcs = {}        # SSRC -> RTP packets received (decrypted)
         self.errors = []
         self._cond = threading.Condition()
         self._tasks = []
@@ -340,6 +377,41 @@ class WhepClient:
 
     async def _apply(self, sdp):
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
+        # the transports left after BUNDLE; DTLS starts on the loop's next turn, so nothing
+        # has happened on them yet
+        for dtls in {t._transport for t in self.pc.getTransceivers()}:
+            self._watch(dtls)
+
+    def _watch(self, dtls):
+        """Records @dtls's state changes, the RTCP BYEs and the RTP SSRCs it receives.
+        aiortc 1.4 ends its DTLS transport on a close_notify (state "closed") but its
+        connectionState stays "connected" while ICE is: the DTLS state is what says so."""
+        @dtls.on("statechange")
+        def on_dtls_state():
+            with self._cond:
+                self.dtls_states.append(dtls.state)
+                self._cond.notify_all()
+
+        rtcp, rtp = dtls._handle_rtcp_data, dtls._handle_rtp_data
+
+        async def on_rtcp(data):
+            try:
+                byes = [p for p in RtcpPacket.parse(data) if isinstance(p, RtcpByePacket)]
+            except ValueError:
+                byes = []
+            if byes:
+                with self._cond:
+                    self.byes.append((time.monotonic(), [x for p in byes for x in p.sources]))
+                    self._cond.notify_all()
+            await rtcp(data)
+
+        async def on_rtp(data, arrival_time_ms):
+            if len(data) >= 12:
+                ssrc = int.from_bytes(data[8:12], "big")
+                with self._cond:
+                    self.rtp_ssrcs[ssrc] = self.rtp_ssrcs.get(ssrc, 0) + 1
+            await rtp(data, arrival_time_ms=arrival_time_ms)
+        dtls._handle_rtcp_data, dtls._handle_rtp_data = on_rtcp, on_rtp
 
     async def _close(self):
         if self.pc is not None:
@@ -361,6 +433,25 @@ class WhepClient:
         """Sends a PLI (RTCP picture loss indication) for the video, as a decoder that lost
         its reference would; returns the SSRC it names."""
         return self.loop.run(self._pli(), 5.0)
+
+    async def _send_rtcp(self, packets):
+        dtls = next(iter({t._transport for t in self.pc.getTransceivers()}))
+        for data in packets:
+            await dtls._send_rtp(data)   # SRTCP-protected, as aiortc's own RTCP
+
+    def send_rtcp(self, *packets):
+        """Sends RTCP packets made by hand (e.g. rtcp_nack()) through the client's SRTP
+        context, one datagram each."""
+        self.loop.run(self._send_rtcp(packets), 5.0)
+
+    def video_ssrc(self):
+        """The SSRC of the video the client receives (aiortc's synchronization sources)."""
+        for t in self.pc.getTransceivers():
+            if t.kind == "video":
+                ssrcs = [s.source for s in t.receiver.getSynchronizationSources()]
+                assert ssrcs, "no video SSRC seen yet: %s" % self.describe()
+                return ssrcs[0]
+        raise AssertionError("no video transceiver")
 
     # -- the steps
 
@@ -425,6 +516,18 @@ class WhepClient:
                 self._cond.wait(remaining)
             return self.states[-1] if self.states else "new"
 
+    def wait_for(self, predicate, timeout):
+        """Waits until @predicate(self) holds (checked whenever the client records
+        something); returns whether it did."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not predicate(self):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._cond.wait(remaining)
+            return True
+
     def count_between(self, t0, t1):
         with self._cond:
             return sum(1 for t in self.frame_times if t0 <= t < t1)
@@ -432,9 +535,10 @@ class WhepClient:
     def describe(self):
         with self._cond:
             return ("WHEP %s: POST %s, session %s, %d video frames %s, %d audio frames, "
-                    "states %s, errors %s" % (
+                    "states %s, DTLS %s, BYEs %s, RTP SSRCs %s, errors %s" % (
                         self.path, self.reply.status if self.reply else None, self.session_id,
                         self.frames, sorted(self.sizes), self.audio_frames, self.states,
+                        self.dtls_states, [b for _, b in self.byes], self.rtp_ssrcs,
                         self.errors))
 
     # -- ending
@@ -499,6 +603,68 @@ def stun_integrity_ok(data, password):
     except ValueError:
         return False
     return True
+
+
+class ConsentChecker:
+    """Consent checks from an address of its own (@host, a port of its own): an authenticated
+    binding request (@username "server:client", the server's @password) every @interval
+    seconds, in a thread, without USE-CANDIDATE unless told: what a second ICE agent, or an
+    attacker who learnt the credentials, would send. Counts the requests sent and the binding
+    successes that come back (their integrity checked)."""
+
+    def __init__(self, server_port, username, password, host="127.0.0.2", interval=2.0,
+                 use_candidate=False, server_host="127.0.0.1"):
+        self.server = (server_host, server_port)
+        self.username, self.password = username, password
+        self.interval, self.use_candidate = interval, use_candidate
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((host, 0))
+        self.address = self.sock.getsockname()
+        self.sent = 0
+        self.successes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="consent-checker", daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        while not self._stop.is_set():
+            data, tid = binding_request(self.username, self.password,
+                                        use_candidate=self.use_candidate)
+            self.sock.sendto(data, self.server)
+            self.sent += 1
+            deadline = time.monotonic() + self.interval
+            while not self._stop.is_set():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self.sock.settimeout(remaining)
+                try:
+                    answer = self.sock.recv(65536)
+                except socket.timeout:
+                    break
+                except OSError:
+                    return
+                msg = parse_stun(answer)
+                if (stun_is_success(msg) and msg.transaction_id == tid
+                        and stun_integrity_ok(answer, self.password)):
+                    self.successes += 1
+            # the rest of the interval (the request's answer came early)
+            self._stop.wait(max(0.0, deadline - time.monotonic()))
+
+    def close(self):
+        self._stop.set()
+        self._thread.join(self.interval + 2)
+        self.sock.close()
+
+
+# ---- RTCP by hand ---------------------------------------------------------------------------
+
+def rtcp_nack(media_ssrc, fci, sender_ssrc=1):
+    """A generic NACK (RFC 4585 §6.2.1, RTPFB FMT 1) naming @media_ssrc with the FCI entries
+    @fci [(packet id, bitmask of the 16 following)]."""
+    body = struct.pack("!II", sender_ssrc, media_ssrc) + b"".join(
+        struct.pack("!HH", pid & 0xFFFF, blp & 0xFFFF) for pid, blp in fci)
+    return struct.pack("!BBH", 0x80 | 1, 205, len(body) // 4) + body
 
 
 # ---- DTLS by hand ---------------------------------------------------------------------------
@@ -568,6 +734,10 @@ class LossProxy:
         self.media = 0
         self.dropped = []          # (ssrc, seq, monotonic) of each dropped packet
         self.resent = set()        # (ssrc, seq) dropped and then seen again
+        self.originals = 0         # media packets whose (ssrc, seq) came for the first time
+        self.repeats = []          # (ssrc, seq) of each media packet that came again
+        self.recent = {}           # ssrc -> [(monotonic, seq)] of its last 2048 originals
+        self._seen = set()
         self._dropped_keys = set()
         self._lock = threading.Lock()
         self._black = threading.Event()
@@ -611,6 +781,15 @@ class LossProxy:
             with self._lock:
                 self.media += 1
                 key = (ssrc, seq)
+                if key in self._seen:
+                    self.repeats.append(key)
+                else:
+                    self._seen.add(key)
+                    self.originals += 1
+                    recent = self.recent.setdefault(ssrc, [])
+                    recent.append((time.monotonic(), seq))
+                    if len(recent) > 4096:
+                        del recent[:2048]
                 if key in self._dropped_keys:
                     self.resent.add(key)
                 elif self.every and self.media % self.every == 0:
@@ -624,7 +803,15 @@ class LossProxy:
         with self._lock:
             return {"to_server": self.to_server, "to_client": self.to_client,
                     "media": self.media, "dropped": len(self.dropped),
-                    "resent": len(self.resent)}
+                    "resent": len(self.resent), "originals": self.originals,
+                    "repeats": len(self.repeats)}
+
+    def sequence(self, ssrc, older_than=0.0):
+        """[seq] of the originals of @ssrc relayed (oldest first, up to the last 2048),
+        those relayed more than @older_than seconds ago."""
+        limit = time.monotonic() - older_than
+        with self._lock:
+            return [seq for t, seq in self.recent.get(ssrc, []) if t <= limit]
 
     def close(self):
         self._stop.set()
