@@ -818,6 +818,8 @@ static enum live_kind kind_of(struct lws *wsi, char *name, size_t cap)
 	if (!memcmp(uri + n - 4, ".flv", 4))
 		return LIVE_FLV;
 	size_t lp = strlen(LIVE_PREFIX), wl = strlen("/whep"), len = (size_t)n;
+	if (len > lp && uri[len - 1] == '/')
+		len--;   /* /live/{name}/whep/, as /api/streams/{name}/whep/ is taken */
 	if (len > lp + wl && len - lp - wl < cap && !strncmp(uri, LIVE_PREFIX, lp) &&
 		!memcmp(uri + len - wl, "/whep", wl)) {
 		memcpy(name, uri + lp, len - lp - wl);

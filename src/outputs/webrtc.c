@@ -413,7 +413,7 @@ static int bind_udp(const struct config *cfg, int *port, struct cs_error *err)
 	socklen_t got_len = sizeof(got);
 	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big)) != 0)
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
-	if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &got, &got_len) == 0 && got < big)
+	if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &got, &got_len) == 0 && got / 2 < big)
 		log_warn("webrtc: the UDP send buffer is %d KiB (net.core.wmem_max): key pictures "
 			"sent to many sessions at once may be dropped (sysctl -w "
 			"net.core.wmem_max=4194304 raises it)", got / 2048);

@@ -113,9 +113,9 @@ static uint32_t next_ts(struct rtc_session *s, const struct coded_entry *e, enum
 	} else {
 		ts = pts90(e) + s->ts_off;
 		int32_t step = (int32_t)(ts - s->last_ts);
-		/* a step back of less than TS_JUMP is a picture shown before the last one sent
+		/* a step back of less than TS_REORDER is a picture shown before the last one sent
 		 * (B-pictures), not a jump */
-		if (s->sent_any && (step < -TS_JUMP || step > TS_JUMP)) {
+		if (s->sent_any && (step <= -TS_REORDER || step > TS_JUMP)) {
 			/* the camera's clock stepped (a reconnect, an RTCP re-sync): one frame on */
 			ts = s->last_ts + 3600;
 			s->ts_off = ts - pts90(e);

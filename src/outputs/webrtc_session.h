@@ -41,6 +41,7 @@
 #define READS_PER_CALL 256            /* datagrams read per readable callback */
 #define PKT_CAP (1500 + DTLS_SRTP_TRAILER)
 #define TS_JUMP (5 * 90000)           /* a camera clock step larger than this is re-based */
+#define TS_REORDER 45000              /* B-pictures step back less than this (0.5 s) */
 #define TRIM_AFTER_ENDED 32           /* sessions ended between two trims of the heap */
 #define G711_PACKET 160               /* 20 ms at 8 kHz, a byte a sample */
 #define PD_EXT 8                      /* the playout-delay extension's bytes in a packet */

@@ -111,6 +111,8 @@ static int try_answer(struct whep_req *r)
 	struct cs_error err;
 	if (hub_sub_error(&s->sub, &err) != CS_OK)
 		return req_fail(r, &err);
+	if (!w->udp)   /* the session would be answered on a socket that is gone */
+		return req_failf(r, CS_SERVER_BUSY, "WebRTC's UDP socket is closed");
 	struct coded_entry *key = hub_sub_newest_key(&s->sub);
 	struct source_stats st;
 	if (!key && hub_sub_stats(&s->sub, &st) && st.coded == SOURCE_CODED_NO) {

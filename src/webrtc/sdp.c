@@ -441,6 +441,26 @@ static void copy_down(struct parse *ps)
 			if (slice_eq(w, m->mid))
 				m->bundled = true;
 	}
+	/* a bundle-only section leaves its transport to the bundle (RFC 8829 §5.2.1): it takes
+	 * the ICE, DTLS and rtcp-mux values of the first bundled section that has a port */
+	const struct sdp_media *tag = NULL;
+	for (size_t i = 0; i < ps->o->n_media && !tag; i++)
+		if (ps->o->media[i].bundled && ps->o->media[i].port)
+			tag = &ps->o->media[i];
+	for (size_t i = 0; tag && i < ps->o->n_media; i++) {
+		struct sdp_media *m = &ps->o->media[i];
+		if (!m->bundle_only || !m->bundled)
+			continue;
+		if (!m->ice_ufrag[0])
+			memcpy(m->ice_ufrag, tag->ice_ufrag, sizeof(m->ice_ufrag));
+		if (!m->ice_pwd[0])
+			memcpy(m->ice_pwd, tag->ice_pwd, sizeof(m->ice_pwd));
+		if (!m->fingerprint[0])
+			memcpy(m->fingerprint, tag->fingerprint, sizeof(m->fingerprint));
+		if (!m->setup[0])
+			memcpy(m->setup, tag->setup, sizeof(m->setup));
+		m->rtcp_mux |= tag->rtcp_mux;
+	}
 }
 
 bool sdp_media_offered(const struct sdp_media *m)

@@ -504,6 +504,17 @@ static void bundle_only_sections_are_offered(void)
 	CHECK(!offer.media[2].bundled && offer.media[2].bundle_only &&
 		!sdp_media_offered(&offer.media[2]));
 	CHECK(!sdp_media_offered(&offer.media[3]));
+	/* audio first, then video bundle-only with no transport of its own: it takes the first
+	 * bundled section's ICE, DTLS and rtcp-mux values (RFC 8829 §5.2.1) */
+	CHECK(parse_text("v=0\na=group:BUNDLE a v\n"
+		"m=audio 9 UDP/TLS/RTP/SAVPF 0\na=mid:a\na=ice-ufrag:uf1\na=ice-pwd:pw1pw1pw1pw1pw1pw1pw1pw1\n"
+		"a=fingerprint:sha-256 AB:CD\na=setup:actpass\na=rtcp-mux\n"
+		"m=video 0 UDP/TLS/RTP/SAVPF 96\na=mid:v\na=bundle-only\n", &offer) == 0);
+	CHECK(sdp_media_offered(&offer.media[1]) && offer.media[1].rtcp_mux);
+	CHECK(!strcmp(offer.media[1].ice_ufrag, "uf1") &&
+		!strcmp(offer.media[1].ice_pwd, "pw1pw1pw1pw1pw1pw1pw1pw1") &&
+		!strcmp(offer.media[1].fingerprint, "sha-256 AB:CD") &&
+		!strcmp(offer.media[1].setup, "actpass"));
 	/* a group of another semantics, or none: no bundle */
 	CHECK(parse_text("v=0\na=group:LS 0\nm=video 0 UDP/TLS/RTP/SAVPF 96\na=mid:0\n"
 		"a=bundle-only\n", &offer) == 0);
