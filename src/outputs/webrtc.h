@@ -27,6 +27,7 @@
 #include <libwebsockets.h>
 
 #include "error.h"
+#include "strbuf.h"
 
 struct app;
 struct webrtc;
@@ -53,8 +54,7 @@ void webrtc_get_metrics(const struct webrtc *w, struct webrtc_metrics *m);
 struct whep_req {
 	struct lws *wsi;
 	struct rtc_session *s;      /* the session the POST made, until it is answered */
-	char *body;
-	size_t len, cap;
+	struct strbuf body;         /* the offer as it comes */
 	int method;
 	bool too_big, replied, waiting;
 	char name[256];             /* the stream the path names, "" for /whep */

@@ -249,7 +249,7 @@ static int start_session(struct whep_req *r)
 	struct sdp_offer *o = calloc(1, sizeof(*o));
 	if (!o)
 		return req_failf(r, CS_SERVER_BUSY, "out of memory");
-	if (sdp_parse_offer(r->body ? r->body : "", r->len, o, why, sizeof(why)) != 0) {
+	if (sdp_parse_offer(r->body.p ? r->body.p : "", r->body.len, o, why, sizeof(why)) != 0) {
 		free(o);
 		snprintf(err.msg, sizeof(err.msg), "the SDP offer is malformed: %s", why);
 		err.code = CS_BAD_REQUEST;
@@ -444,25 +444,13 @@ static void take_body(struct whep_req *r, const void *in, size_t len)
 {
 	if (r->too_big || !len)
 		return;
-	if (r->len + len > BODY_MAX) {
+	if (r->body.len + len > BODY_MAX) {
 		r->too_big = true;
 		return;
 	}
-	if (r->len + len + 1 > r->cap) {
-		size_t cap = r->cap ? r->cap * 2 : 4096;
-		while (cap < r->len + len + 1)
-			cap *= 2;
-		char *b = realloc(r->body, cap);
-		if (!b) {
-			r->too_big = true;
-			return;
-		}
-		r->body = b;
-		r->cap = cap;
-	}
-	memcpy(r->body + r->len, in, len);
-	r->len += len;
-	r->body[r->len] = '\0';
+	sb_add(&r->body, in, len);
+	if (r->body.failed)
+		r->too_big = true;   /* out of memory: refused as too big */
 }
 
 static void req_end(struct whep_req *r)
@@ -473,9 +461,7 @@ static void req_end(struct whep_req *r)
 		s->req = NULL;
 		rtc_session_free(s);   /* the client left before its answer */
 	}
-	free(r->body);
-	r->body = NULL;
-	r->len = r->cap = 0;
+	sb_free(&r->body);
 }
 
 int whep_begin(struct lws *wsi, struct whep_req *r, const char *name)
