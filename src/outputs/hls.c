@@ -10,7 +10,6 @@
 #include "app.h"
 #include "clock.h"
 #include "flv_http.h"
-#include "webrtc.h"
 #include "hls_mux.h"
 #include "http_reply.h"
 #include "hub.h"
@@ -18,6 +17,7 @@
 #include "random.h"
 #include "strbuf.h"
 #include "viewer.h"
+#include "webrtc.h"
 
 #define HLS_PREFIX "/hls/"
 #define LIVE_PREFIX "/live/"

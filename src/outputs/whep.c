@@ -65,15 +65,21 @@ static bool profile_of(const struct coded_params *p, uint8_t iop[3])
 	return true;
 }
 
-/* The payload type of the camera's sound @sp in the offered audio section @m (*@send), or
- * one to leave the section inactive with; -1 when it offers nothing at all. */
-/* Whether @m is a video section we can send H.264 on: offered (a port, or bundle-only in
- * the bundle), receiving, with an H.264 type in packetization mode 1. */
-static bool video_usable(const struct sdp_media *m)
+/* Whether @m is an offered video section (a port, or bundle-only in the bundle) with an
+ * H.264 type in packetization mode 1; usable when it also receives. */
+static bool offers_h264_video(const struct sdp_media *m)
 {
-	return sdp_media_offered(m) && sdp_media_receives(m) && !strcmp(m->kind, "video") &&
+	return sdp_media_offered(m) && !strcmp(m->kind, "video") &&
 		sdp_pick_h264(m, (const uint8_t[3]){ 0x42, 0xe0, 0x1f }) >= 0;
 }
+
+static bool video_usable(const struct sdp_media *m)
+{
+	return offers_h264_video(m) && sdp_media_receives(m);
+}
+
+/* The payload type of the camera's sound @sp in the offered audio section @m (*@send), or
+ * one to leave the section inactive with; -1 when it offers nothing at all. */
 
 static int audio_pt(const struct sdp_media *m, const struct coded_params *sp, bool *send)
 {
@@ -260,11 +266,12 @@ static int start_session(struct whep_req *r)
 	size_t vi = 0;
 	for (size_t i = 0; i < o->n_media && !video; i++) {
 		const struct sdp_media *m = &o->media[i];
-		if (video_usable(m)) {
+		if (!offers_h264_video(m))
+			continue;
+		if (sdp_media_receives(m)) {
 			video = true;
 			vi = i;
-		} else if (sdp_media_offered(m) && !strcmp(m->kind, "video") &&
-			sdp_pick_h264(m, (const uint8_t[3]){ 0x42, 0xe0, 0x1f }) >= 0) {
+		} else {
 			h264 = true;   /* H.264, but sendonly or inactive */
 		}
 	}

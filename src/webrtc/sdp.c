@@ -119,7 +119,7 @@ struct parse {
 	struct sdp_media session; /* session-level ICE/DTLS values, copied down at the end */
 	bool session_dir_set, dir_set[SDP_MAX_MEDIA];
 	enum sdp_dir session_dir;
-	char bundle[SDP_MAX_LINE + 1];  /* the a=group:BUNDLE line's mids, "" if none */
+	struct slice bundle;      /* the a=group:BUNDLE line's mids, in the offer's text */
 	char *why;
 	size_t why_len;
 };
@@ -405,8 +405,7 @@ static int parse_attr(struct parse *ps, struct slice a)
 		struct slice sem = slice_word(&v);
 		if (slice_eq(sem, "BUNDLE") && !ps->o->bundle) {   /* the first one */
 			ps->o->bundle = true;
-			v = slice_trim(v);
-			slice_copy(ps->bundle, sizeof(ps->bundle), v);   /* v.n <= SDP_MAX_LINE */
+			ps->bundle = slice_trim(v);
 		}
 	}
 	else if (slice_eq(name, "extmap") && ps->m)
@@ -436,7 +435,7 @@ static void copy_down(struct parse *ps)
 			memcpy(m->setup, ps->session.setup, sizeof(m->setup));
 		if (!ps->dir_set[i] && ps->session_dir_set)
 			m->dir = ps->session_dir;
-		struct slice mids = { ps->bundle, strlen(ps->bundle) };
+		struct slice mids = ps->bundle;
 		for (struct slice w = slice_word(&mids); w.n && m->mid[0]; w = slice_word(&mids))
 			if (slice_eq(w, m->mid))
 				m->bundled = true;
