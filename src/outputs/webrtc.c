@@ -478,14 +478,26 @@ void webrtc_shutdown(struct webrtc *w)
 		return;
 	lws_sul_cancel(&w->sweep);
 	w->closing = true;
-	while (w->sessions)
-		rtc_session_free(w->sessions);
+	/* a session still waiting for its key picture is answered 503 by its request's next
+	 * writeable (once the viewers' drain has begun); the others end here, with a goodbye */
+	struct rtc_session **p = &w->sessions;
+	while (*p) {
+		struct rtc_session *s = *p;
+		if (s->state == S_PENDING && s->req && !w->final) {
+			lws_callback_on_writable(s->req->wsi);
+			p = &s->next;
+		} else {
+			rtc_session_free(s);   /* unlinks it */
+		}
+	}
+	w->final = true;   /* a second call (after the drain) ends every session */
 }
 
 void webrtc_destroy(struct webrtc *w)
 {
 	if (!w)
 		return;
+	w->final = true;
 	webrtc_shutdown(w);
 	dtls_cert_destroy(w->cert);
 	dtls_srtp_library_end();

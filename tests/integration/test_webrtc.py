@@ -561,6 +561,31 @@ class Errors(WebrtcCase):
         self.assertError(r, 504, "timeout")
         self.assertLessEqual(r.took, OPEN_TIMEOUT + SLACK, r)
 
+    def test_offer_waiting_for_a_key_picture_at_shutdown_is_answered_503(self):
+        # the camera says nothing, so the offer waits for its key picture; SIGTERM must answer
+        # it (503, our JSON) rather than close the connection with nothing
+        listener = self.silent_listener()
+        cam = self.start_camstream("--open-timeout", 30)
+        got = {}
+
+        def post():
+            try:
+                got["r"] = post_offer(cam.port, whep_path("rtsp://127.0.0.1:%d/x"
+                                                          % listener.port), offer_sdp()[0],
+                                      timeout=20.0)
+            except Exception as e:  # noqa: BLE001  (a connection closed with no answer)
+                got["e"] = e
+        t = threading.Thread(target=post, daemon=True)
+        t.start()
+        ok, value, _ = self.wait_metric(cam, "camstream_webrtc_sessions", lambda v: v == 1,
+                                        5.0)
+        self.assertTrue(ok, "the offer's session is not waiting: %s" % value)
+        self.assertCleanExit(cam)
+        t.join(20.0)
+        self.assertFalse(t.is_alive(), "the POST was not answered after the exit")
+        self.assertNotIn("e", got, "the POST was not answered: %r" % got.get("e"))
+        self.assertError(got["r"], 503, "server_busy")
+
     def test_refusals_leave_no_session(self):
         self.post("garbage")
         self.post(offer_sdp()[0], content_type="text/plain")
