@@ -415,8 +415,7 @@ int server_run(const struct config *cfg, volatile sig_atomic_t *stop)
 
 	log_info("stopping: closing %d viewer(s), %d source(s)", s.app.clients,
 		hub_source_count(s.app.hub));
-	/* WebRTC sessions end at once (their goodbye is a datagram or two): nothing to drain */
-	webrtc_shutdown(s.app.webrtc);
+	webrtc_begin_shutdown(s.app.webrtc);
 	drain_viewers(&s);
 	ret = 0;
 

@@ -472,32 +472,40 @@ struct webrtc *webrtc_create(struct app *app, struct lws_context *cx, struct lws
 	return w;
 }
 
-void webrtc_shutdown(struct webrtc *w)
+/* Ends the sessions, but with @answer_waiting those still waiting for their key picture are
+ * left to their request's next writeable, which answers 503 (whep.c). */
+static void end_sessions(struct webrtc *w, bool answer_waiting)
 {
 	if (!w)
 		return;
 	lws_sul_cancel(&w->sweep);
 	w->closing = true;
-	/* a session still waiting for its key picture is answered 503 by its request's next
-	 * writeable (once the viewers' drain has begun); the others end here, with a goodbye */
 	struct rtc_session **p = &w->sessions;
 	while (*p) {
 		struct rtc_session *s = *p;
-		if (s->state == S_PENDING && s->req && !w->final) {
+		if (answer_waiting && s->state == S_PENDING && s->req) {
 			lws_callback_on_writable(s->req->wsi);
 			p = &s->next;
 		} else {
 			rtc_session_free(s);   /* unlinks it */
 		}
 	}
-	w->final = true;   /* a second call (after the drain) ends every session */
+}
+
+void webrtc_begin_shutdown(struct webrtc *w)
+{
+	end_sessions(w, true);
+}
+
+void webrtc_shutdown(struct webrtc *w)
+{
+	end_sessions(w, false);
 }
 
 void webrtc_destroy(struct webrtc *w)
 {
 	if (!w)
 		return;
-	w->final = true;
 	webrtc_shutdown(w);
 	dtls_cert_destroy(w->cert);
 	dtls_srtp_library_end();

@@ -36,6 +36,10 @@ struct webrtc;
  * certificate. *@port gets the port bound. NULL with @err when that fails. */
 struct webrtc *webrtc_create(struct app *app, struct lws_context *cx, struct lws_vhost *vh,
 	int *port, struct cs_error *err);
+/* Shutdown begins, before the viewers' drain: the answered sessions end at once (their
+ * goodbye is a datagram or two); an offer still waiting for its key picture is answered 503
+ * during the drain. NULL ok. */
+void webrtc_begin_shutdown(struct webrtc *w);
 /* Shutdown, before the hub goes: every session ends. NULL ok. */
 void webrtc_shutdown(struct webrtc *w);
 /* After the lws context is gone: frees the rest. NULL ok. */

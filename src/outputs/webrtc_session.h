@@ -117,7 +117,6 @@ struct webrtc {
 	unsigned n_sessions;
 	lws_sorted_usec_list_t sweep;
 	bool sweeping, closing;
-	bool final;                     /* webrtc_shutdown ends even the sessions still waiting */
 	unsigned ended;                 /* sessions freed since the heap was last trimmed */
 	struct webrtc_metrics m;
 };

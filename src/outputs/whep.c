@@ -115,7 +115,7 @@ static int try_answer(struct whep_req *r)
 	struct rtc_session *s = r->s;
 	struct webrtc *w = s->w;
 	struct cs_error err;
-	if (app_of(r->wsi)->shutting_down || w->closing)
+	if (w->closing)   /* shutdown has begun */
 		return req_failf(r, CS_SERVER_BUSY, "the server is shutting down");
 	if (hub_sub_error(&s->sub, &err) != CS_OK)
 		return req_fail(r, &err);

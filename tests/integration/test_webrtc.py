@@ -585,6 +585,7 @@ class Errors(WebrtcCase):
         self.assertFalse(t.is_alive(), "the POST was not answered after the exit")
         self.assertNotIn("e", got, "the POST was not answered: %r" % got.get("e"))
         self.assertError(got["r"], 503, "server_busy")
+        self.assertIn("shutting down", got["r"].error()[1], got["r"])
 
     def test_refusals_leave_no_session(self):
         self.post("garbage")
