@@ -62,8 +62,10 @@ static struct slice slice_word(struct slice *s)
 	w.n = 0;
 	while (w.n < s->n && s->p[w.n] != ' ')
 		w.n++;
-	s->p += w.n;
-	s->n -= w.n;
+	if (w.n) {   /* an empty slice may have no text at all (NULL): not even + 0 */
+		s->p += w.n;
+		s->n -= w.n;
+	}
 	return w;
 }
 
