@@ -298,11 +298,20 @@ async function main() {
     // next segment (on a busy machine the tile goes live before the third is complete)
     await waitTileState(p, 0, ['live'], HLS_LIVE_TIMEOUT_MS);
     await playlistHolds(`${server.base}/live/cam1.m3u8`, 3, HLS_LIVE_TIMEOUT_MS);
-    const other = await newPage();
-    await other.setContent(`<!DOCTYPE html><title>another page</title>${snippets[0]}`);
-    const played = await snippetPlays(other, HLS_LIVE_TIMEOUT_MS);
+    // Chromium's own HLS player has once (in about 20 runs on CI's kind of machine) stopped
+    // a bare <video> with DEMUXER_ERROR_COULD_NOT_PARSE on the playlist the tile's <video>
+    // was playing at the same time: a media error is reported and the page loaded once more,
+    // and the snippet must play then
+    let played;
+    for (let attempt = 1; ; attempt++) {
+      const other = await newPage();
+      await other.setContent(`<!DOCTYPE html><title>another page</title>${snippets[0]}`);
+      played = await snippetPlays(other, HLS_LIVE_TIMEOUT_MS);
+      await closePage(other);
+      if (!(played.error && attempt === 1)) break;
+      diag(`the snippet's <video>, first page: ${JSON.stringify(played)}; loading it once more`);
+    }
     assert(played.time > 1 && played.width === 640, `the snippet's <video>: ${JSON.stringify(played)}`);
-    await closePage(other);
     await closePage(p);
   }, logs);
 
