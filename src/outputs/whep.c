@@ -80,7 +80,6 @@ static bool video_usable(const struct sdp_media *m)
 
 /* The payload type of the camera's sound @sp in the offered audio section @m (*@send), or
  * one to leave the section inactive with; -1 when it offers nothing at all. */
-
 static int audio_pt(const struct sdp_media *m, const struct coded_params *sp, bool *send)
 {
 	static const struct {
